@@ -1,0 +1,39 @@
+"""The Price is Right: the Space entry. Builds the gradio Blocks, wires the tabs, launches.
+
+Each tab is built by a small module in ui/ over the pricer core; this file is layout only.
+"""
+
+from __future__ import annotations
+
+import os
+
+import gradio as gr
+
+from ui import evaluate_tab, predict_tab, tokenizer_tab
+
+TITLE = "The Price is Right"
+INTRO = (
+    "Estimate a product's price from its description with Llama 3.1 8B in 4 bits, "
+    "see how its tokenizer reads the text, and evaluate pricers on the course's 250 test items."
+)
+
+
+def build_app() -> gr.Blocks:
+    with gr.Blocks(title=TITLE) as demo:
+        gr.Markdown(f"# {TITLE}\n{INTRO}")
+        with gr.Tab("Tokenizer", id="tokenizer"):
+            tokenizer_tab.build()
+        with gr.Tab("Predict", id="predict"):
+            predict_tab.build()
+        with gr.Tab("Evaluate", id="evaluate"):
+            evaluate_tab.build()
+    return demo
+
+
+demo = build_app()
+
+if __name__ == "__main__":
+    demo.queue(default_concurrency_limit=4).launch(
+        server_name=os.environ.get("GRADIO_SERVER_NAME", "0.0.0.0"),
+        server_port=int(os.environ.get("PORT", os.environ.get("GRADIO_SERVER_PORT", "7860"))),
+    )

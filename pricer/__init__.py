@@ -1,0 +1,15 @@
+"""pricer: "The Price is Right" as a product.
+
+A light package: importing it loads no model library. Heavy imports (torch, transformers,
+datasets, peft, plotly) happen inside the functions that need them, so the CLI and the app
+start fast. Layers, from raw data to a chart:
+
+    items -> curate -> data -> finetune          (the data pipeline)
+    tokenizer -> tokens                           (what a tokenizer does to a text)
+    model -> evaluation                           (prices from the 4-bit Llama, and their metrics)
+    deploy                                        (spaces.yaml -> a running Space)
+
+Nothing in this package imports gradio; the app (app.py, ui/) sits on top of it.
+"""
+
+__version__ = "0.1.0"

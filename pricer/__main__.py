@@ -1,0 +1,7 @@
+"""`python -m pricer ...`: see pricer.cli."""
+
+import sys
+
+from pricer.cli import main
+
+sys.exit(main())

@@ -1,0 +1,115 @@
+"""The Hugging Face Hub boundary: is it reachable, may we read this repo, what went wrong.
+
+Every hub access in pricer asks here first, so an offline machine or a gated model gives one
+clear message at once instead of a minute of retries inside transformers.
+
+HF_TOKEN is read from the environment by huggingface_hub itself; we never call `login()`,
+because that writes the token to a file, and we never print or log it.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import socket
+import time
+from pathlib import Path
+from urllib.parse import urlparse
+
+from pricer.errors import AccessDenied, HubUnavailable, NotFound
+
+GATED_HELP = (
+    "{repo} is gated: open https://huggingface.co/{repo}, accept the licence with your account, "
+    "create a read token at https://huggingface.co/settings/tokens and set it as HF_TOKEN "
+    "(a Space secret on Hugging Face, an environment variable locally)."
+)
+
+
+def is_local(name_or_path: str | os.PathLike) -> bool:
+    """True when the argument names an existing local file or folder rather than a hub id."""
+    return Path(name_or_path).expanduser().exists()
+
+
+def looks_like_path(name: str) -> bool:
+    """A name that can only be a path (./x, /x, ~/x, C:\\x, x/y/z): never tried on the hub."""
+    return name.startswith((".", "/", "~", "\\")) or name.count("/") > 1 or ":" in name
+
+
+def endpoint() -> str:
+    return os.environ.get("HF_ENDPOINT", "https://huggingface.co").rstrip("/")
+
+
+def offline_mode() -> bool:
+    return os.environ.get("HF_HUB_OFFLINE", "").lower() in {"1", "true", "yes", "on"}
+
+
+_reach_cache: dict[str, tuple[float, bool]] = {}
+
+
+def hub_reachable(timeout: float = 3.0, ttl: float = 60.0) -> bool:
+    """Can we open a TCP connection to the hub endpoint? Cached for `ttl` seconds."""
+    if offline_mode():
+        return False
+    url = urlparse(endpoint())
+    host, port = url.hostname or "", url.port or (443 if url.scheme == "https" else 80)
+    key = f"{host}:{port}"
+    now = time.monotonic()
+    if key in _reach_cache and now - _reach_cache[key][0] < ttl:
+        return _reach_cache[key][1]
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            ok = True
+    except OSError:
+        ok = False
+    _reach_cache[key] = (now, ok)
+    return ok
+
+
+def token() -> str | None:
+    """The token huggingface_hub would use (HF_TOKEN first). Never print it."""
+    from huggingface_hub import get_token
+
+    return get_token()
+
+
+def require_hub(what: str) -> None:
+    """Raise HubUnavailable with a useful message when the hub cannot be reached."""
+    if offline_mode():
+        raise HubUnavailable(
+            f"Cannot load {what}: HF_HUB_OFFLINE is set. Unset it, or give a local path instead."
+        )
+    if not hub_reachable():
+        raise HubUnavailable(
+            f"Cannot load {what}: the Hugging Face Hub ({endpoint()}) cannot be reached from this "
+            "machine. Check the network, or give a local path instead."
+        )
+
+
+@functools.lru_cache(maxsize=64)
+def _checked(repo_id: str, repo_type: str, has_token: bool) -> None:
+    from huggingface_hub import auth_check
+    from huggingface_hub.errors import GatedRepoError, HFValidationError, RepositoryNotFoundError
+
+    try:
+        auth_check(repo_id, repo_type=repo_type, token=token())
+    except GatedRepoError as exc:
+        hint = "" if has_token else " No HF_TOKEN is set."
+        raise AccessDenied(GATED_HELP.format(repo=repo_id) + hint) from exc
+    except RepositoryNotFoundError as exc:
+        hint = "" if has_token else " If it is private, set HF_TOKEN to a token that can read it."
+        raise NotFound(
+            f"No {repo_type} called {repo_id!r} on the Hugging Face Hub, and no such local path. "
+            f"Check the spelling.{hint}"
+        ) from exc
+    except HFValidationError as exc:
+        raise NotFound(
+            f"{repo_id!r} is neither a local path nor a valid hub id (owner/name)."
+        ) from exc
+
+
+def check_access(repo_id: str, repo_type: str = "model") -> None:
+    """Raise a user-facing error unless the hub is reachable and `repo_id` is readable."""
+    if looks_like_path(repo_id):
+        raise NotFound(f"No such local path: {repo_id}. Check the path, or give a hub id (owner/name).")
+    require_hub(f"{repo_type} {repo_id}")
+    _checked(repo_id, repo_type, token() is not None)

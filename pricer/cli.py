@@ -96,8 +96,76 @@ def _add_pipeline(sub: argparse._SubParsersAction) -> None:
 # --- tokenizer (issue: Tokenizer tab) -----------------------------------------------------------
 
 
+@command("tokenize")
+def cmd_tokenize(args: argparse.Namespace) -> int:
+    from pricer import tokens
+    from pricer.tokenizer import load_tokenizer
+
+    loaded = load_tokenizer(args.tokenizer)
+    if loaded.note:
+        say(f"note: {loaded.note}")
+    text = sys.stdin.read() if args.text == "-" else args.text
+    result = tokens.inspect(loaded.tokenizer, text, add_special=not args.no_special)
+    if args.json:
+        emit_json({"tokenizer": loaded.label, "note": loaded.note, **result.to_dict()})
+    else:
+        print(result.ids)
+        print(" | ".join(p.text for p in result.pieces))
+    say(f"{result.chars:,} characters, {result.count:,} tokens, {result.chars_per_token:.2f} "
+        f"characters per token ({loaded.label})")
+    return 0
+
+
+@command("decode")
+def cmd_decode(args: argparse.Namespace) -> int:
+    from pricer import tokens
+    from pricer.tokenizer import load_tokenizer
+
+    result = tokens.decode_ids(load_tokenizer(args.tokenizer).tokenizer, " ".join(args.ids),
+                               skip_special=args.skip_special)
+    if args.json:
+        emit_json({"ids": result.ids, "decoded": result.decoded,
+                   "pieces": [{"text": p.text, "ids": list(p.ids)} for p in result.pieces]})
+    else:
+        print(result.decoded)
+    return 0
+
+
+@command("vocab")
+def cmd_vocab(args: argparse.Namespace) -> int:
+    from pricer import tokens
+    from pricer.tokenizer import load_tokenizer
+
+    found = tokens.search_vocab(load_tokenizer(args.tokenizer).tokenizer, args.query, page=args.page)
+    if args.json:
+        emit_json({"query": found.query, "total": found.total, "page": found.page, "pages": found.pages,
+                   "entries": [vars(e) for e in found.entries]})
+    else:
+        for e in found.entries:
+            print(f"{e.id:>7}  {e.text!r}  ({e.token})")
+    say(f"{found.total:,} matches, page {found.page} of {found.pages}")
+    return 0
+
+
 def _add_tokenizer(sub: argparse._SubParsersAction) -> None:
-    pass
+    help_tok = "hub id or local path (default: PRICER_TOKENIZER, else Llama 3.1 with offline fallback)"
+    p = sub.add_parser("tokenize", help="show what a tokenizer does to a text (ids, tokens, decode)")
+    p.add_argument("--text", required=True, help="the text ('-' reads standard input)")
+    p.add_argument("--tokenizer", help=help_tok)
+    p.add_argument("--no-special", action="store_true", help="do not add special tokens (bos)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+
+    p = sub.add_parser("decode", help="decode token ids, e.g. 128000 40 1097")
+    p.add_argument("ids", nargs="+", help="token ids (spaces or commas between them)")
+    p.add_argument("--tokenizer", help=help_tok)
+    p.add_argument("--skip-special", action="store_true", help="leave special tokens out")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+
+    p = sub.add_parser("vocab", help="look tokens up in the vocabulary by text, part of one, or id")
+    p.add_argument("query", help="a token, part of one (case-insensitive) or an id")
+    p.add_argument("--tokenizer", help=help_tok)
+    p.add_argument("--page", type=int, default=1, help="page of 50 matches (default 1)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
 
 
 # --- model (issue: Predict tab) -----------------------------------------------------------------
@@ -110,8 +178,72 @@ def _add_model(sub: argparse._SubParsersAction) -> None:
 # --- evaluation (issue: Evaluate tab) -----------------------------------------------------------
 
 
+@command("evaluate")
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from pricer import evaluation
+    from pricer.config import optional, settings
+    from pricer.model import ModelSpec
+
+    spec = ModelSpec.from_settings(settings())
+    if args.base_model:
+        spec = replace(spec, base_model=args.base_model)
+    if args.adapter is not None:  # another adapter: its own revision, or its latest
+        spec = replace(spec, adapter=optional(args.adapter), revision=optional(args.revision))
+    elif args.revision is not None:
+        spec = replace(spec, revision=optional(args.revision))
+    for done in evaluation.evaluate_model(args.data or settings().dataset, spec, size=args.size,
+                                          estimator=args.estimator, batch_size=args.batch_size,
+                                          use_cache=not args.no_cache):
+        say(done.status())
+    return _report_run(done, args.out, args.chart)
+
+
+@command("score")
+def cmd_score(args: argparse.Namespace) -> int:
+    from pricer import evaluation
+    from pricer.config import settings
+
+    done = evaluation.score_file(args.data or settings().dataset, args.guesses, size=args.size)
+    return _report_run(done, args.out, args.chart)
+
+
+def _report_run(done, out: str | None, chart: str | None) -> int:
+    """Files first, then the course's metrics line as the very last line (on stdout)."""
+    from pricer import evaluation
+
+    if out:
+        say(f"wrote {done.write_csv(out)} (one row per item)")
+    if chart:
+        say(f"wrote {evaluation.write_chart(evaluation.figure(done), chart)}")
+    say(f"{done.label}: {done.metrics.details()}")
+    print(done.metrics.line(), flush=True)
+    return 0
+
+
 def _add_evaluation(sub: argparse._SubParsersAction) -> None:
-    pass
+    data_help = "test items: hub id (default PRICER_DATASET or ed-donner/pricer-data) or a local file"
+    p = sub.add_parser("evaluate", help="run the 4-bit Llama over the test items: error, RMSLE, hits")
+    p.add_argument("--data", help=data_help)
+    p.add_argument("--size", type=int, default=250, help="the first N test items (default 250)")
+    p.add_argument("--base-model", help="hub id or local path (default PRICER_BASE_MODEL)")
+    p.add_argument("--adapter", help="hub id or local path of a PEFT adapter, or 'none' for the base model")
+    p.add_argument("--revision", help="adapter revision (never applied to the base model)")
+    p.add_argument("--estimator", choices=("greedy", "topk"), default="greedy",
+                   help="greedy: the generated price (the course); topk: top-3 probability-weighted")
+    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--no-cache", action="store_true", help="run again even if this run is cached")
+    p.add_argument("--out", help="CSV of per-item results")
+    p.add_argument("--chart", help="HTML file for the scatter chart")
+
+    p = sub.add_parser("score", help="score a CSV/JSONL of guesses made elsewhere against the truths")
+    p.add_argument("--data", help=data_help)
+    p.add_argument("--guesses", required=True,
+                   help="CSV/JSONL with a `guess` column and an `index` (0 = first item) or `text` column")
+    p.add_argument("--size", type=int, default=250, help="the first N test items (default 250)")
+    p.add_argument("--out", help="CSV of per-item results")
+    p.add_argument("--chart", help="HTML file for the scatter chart")
 
 
 # --- deploy (issue: Spaces) ---------------------------------------------------------------------

@@ -1,0 +1,434 @@
+"""What a tokenizer does to a text: ids, pieces, specials, vocabulary, chat template, numbers.
+
+Pure functions over a loaded tokenizer (see pricer.tokenizer); the Tokenizer tab, its `/tokenize`
+API and `python -m pricer tokenize` all call these. Nothing here renders HTML or imports gradio.
+
+    >>> parse_ids("128000, 40, 1097")
+    [128000, 40, 1097]
+
+A piece is what the reader sees as one token: the text of one id, or of several ids when a
+byte-level tokenizer splits one character (an emoji, a rare CJK character) across tokens, which
+decoded one by one would show as replacement characters.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from itertools import pairwise
+from typing import Any
+
+from pricer.errors import BadInput, PricerError
+
+MAX_CHARS = 100_000  # longer input is cut, so one paste cannot hang the server
+MAX_GROUP = 8  # a UTF-8 character is at most 4 bytes; allow tokens that straddle two
+PAGE_SIZE = 50
+MAX_COMPARE = 3
+COMPARE_DEFAULTS = (  # the tokenizers the course compares with Llama 3.1 (week 2)
+    "microsoft/Phi-3-mini-4k-instruct",
+    "Qwen/Qwen2-7B-Instruct",
+    "bigcode/starcoder2-3b",
+)
+COURSE_EXAMPLE = "I am excited to show Tokenizers in action to my LLM engineers"
+REPLACEMENT = "\ufffd"
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+
+
+@dataclass(frozen=True)
+class Piece:
+    """One chip of the per-token view: a text and the id(s) it came from."""
+
+    text: str
+    ids: tuple[int, ...]
+    special: bool = False
+
+
+@dataclass(frozen=True)
+class Inspection:
+    """Everything the Tokenizer tab shows for one text and one tokenizer."""
+
+    text: str
+    """The input as inspected (cut to MAX_CHARS)."""
+    ids: list[int]
+    tokens: list[str]
+    """Each id decoded on its own (the course's per-token list); split characters show as U+FFFD."""
+    vocab_tokens: list[str]
+    """Each id's vocabulary entry as stored (byte-level: 'Ġam' for ' am')."""
+    decoded: str
+    pieces: list[Piece]
+    add_special: bool = True
+    skip_special: bool = False
+    cut_chars: int = 0
+    """How many characters were cut off the end of the input (0: none)."""
+
+    @property
+    def chars(self) -> int:
+        return len(self.text)
+
+    @property
+    def count(self) -> int:
+        return len(self.ids)
+
+    @property
+    def chars_per_token(self) -> float:
+        return self.chars / self.count if self.count else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: the API's and the CLI's answer."""
+        return {
+            "chars": self.chars, "count": self.count,
+            "chars_per_token": round(self.chars_per_token, 3),
+            "ids": self.ids, "tokens": self.tokens, "vocab_tokens": self.vocab_tokens,
+            "decoded": self.decoded,
+            "pieces": [{"text": p.text, "ids": list(p.ids), "special": p.special} for p in self.pieces],
+            "add_special": self.add_special, "skip_special": self.skip_special,
+            "cut_chars": self.cut_chars,
+        }
+
+
+def cut(text: str, limit: int = MAX_CHARS) -> tuple[str, int]:
+    """The first `limit` characters of `text`, and how many were dropped."""
+    text = text or ""
+    return (text[:limit], len(text) - limit) if len(text) > limit else (text, 0)
+
+
+def _decode_many(tokenizer: Any, sequences: list[list[int]]) -> list[str]:
+    """Each id sequence decoded, specials kept (one Rust call for fast tokenizers)."""
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    if backend is not None:
+        return backend.decode_batch(sequences, skip_special_tokens=False)
+    return [tokenizer.decode(s) for s in sequences]
+
+
+def _decode_each(tokenizer: Any, ids: Sequence[int]) -> list[str]:
+    """Each id decoded on its own."""
+    return _decode_many(tokenizer, [[i] for i in ids])
+
+
+def _special_ids(tokenizer: Any) -> set[int]:
+    return set(getattr(tokenizer, "all_special_ids", []) or []) | {
+        i for i, t in _added_decoder(tokenizer).items() if getattr(t, "special", False)
+    }
+
+
+def _added_decoder(tokenizer: Any) -> dict[int, Any]:
+    return dict(getattr(tokenizer, "added_tokens_decoder", {}) or {})
+
+
+def pieces(tokenizer: Any, ids: Sequence[int], singles: Sequence[str] | None = None) -> list[Piece]:
+    """The per-token view: one Piece per id, except that ids which only decode to a whole
+    character together (byte-level splits of an emoji or CJK character) form one Piece.
+
+    Each piece's text is decoded after its left neighbour, so tokenizers that drop a word's
+    leading space when decoding it alone (SentencePiece) still show it.
+    """
+    ids = list(ids)
+    singles = list(singles) if singles is not None else _decode_each(tokenizer, ids)
+    special = _special_ids(tokenizer)
+    groups: list[tuple[int, int]] = []
+    i = 0
+    while i < len(ids):
+        j = i + 1
+        if REPLACEMENT in singles[i]:
+            for k in range(i + 2, min(len(ids), i + MAX_GROUP) + 1):
+                if REPLACEMENT not in _decode_many(tokenizer, [ids[i:k]])[0]:
+                    j = k
+                    break
+        groups.append((i, j))
+        i = j
+    alone = _decode_many(tokenizer, [ids[s:e] for s, e in groups])
+    before = _decode_many(tokenizer, [ids[p[0]:s] for p, (s, _) in pairwise(groups)])
+    both = _decode_many(tokenizer, [ids[p[0]:e] for p, (_, e) in pairwise(groups)])
+    out = []
+    for n, (s, e) in enumerate(groups):
+        text = alone[n]
+        if n and ids[s] not in special:
+            b, bb = before[n - 1], both[n - 1]
+            if bb.startswith(b) and bb != b + text:
+                text = bb[len(b):]
+        out.append(Piece(text, tuple(ids[s:e]), e == s + 1 and ids[s] in special))
+    return out
+
+
+def inspect(tokenizer: Any, text: str, *, add_special: bool = True, skip_special: bool = False,
+            limit: int = MAX_CHARS) -> Inspection:
+    """Encode `text` (cut to `limit` characters) and take the result apart."""
+    text, dropped = cut(text, limit)
+    ids = list(tokenizer.encode(text, add_special_tokens=add_special))
+    singles = _decode_each(tokenizer, ids)
+    return Inspection(
+        text=text, ids=ids, tokens=singles,
+        vocab_tokens=[t if t is not None else "" for t in tokenizer.convert_ids_to_tokens(ids)],
+        decoded=tokenizer.decode(ids, skip_special_tokens=skip_special),
+        pieces=pieces(tokenizer, ids, singles),
+        add_special=add_special, skip_special=skip_special, cut_chars=dropped,
+    )
+
+
+# --- specials and vocabulary ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class VocabEntry:
+    id: int
+    token: str
+    """As stored in the vocabulary ('Ġprice')."""
+    text: str
+    """Decoded (' price')."""
+    special: bool = False
+
+
+@dataclass(frozen=True)
+class Specials:
+    """The special tokens of a tokenizer and the size of its vocabulary."""
+
+    named: dict[str, VocabEntry | None]
+    """bos, eos, pad, unk: the entry, or None when the tokenizer has none."""
+    added: list[VocabEntry]
+    """The added vocabulary (Llama 3.1: 256 entries from <|begin_of_text|> to reserved tokens)."""
+    size: int
+    """All ids, added ones included (Llama 3.1: 128,256)."""
+    base_size: int
+    """Ids of the base vocabulary (Llama 3.1: 128,000)."""
+
+
+def specials(tokenizer: Any) -> Specials:
+    named: dict[str, VocabEntry | None] = {}
+    for role in ("bos", "eos", "pad", "unk"):
+        token, tid = getattr(tokenizer, f"{role}_token", None), getattr(tokenizer, f"{role}_token_id", None)
+        named[role] = VocabEntry(tid, str(token), str(token), True) if token is not None and tid is not None else None
+    added = sorted(tokenizer.get_added_vocab().items(), key=lambda kv: kv[1])
+    special = _special_ids(tokenizer)
+    return Specials(named, [VocabEntry(i, t, t, i in special) for t, i in added],
+                    size=len(tokenizer), base_size=int(getattr(tokenizer, "vocab_size", len(tokenizer))))
+
+
+_vocab_cache: dict[int, tuple[Any, list[str], list[str]]] = {}
+
+
+def _vocabulary(tokenizer: Any) -> tuple[list[str], list[str]]:
+    """Every id's stored token and decoded text, computed once per tokenizer (~0.3 s for 128k)."""
+    cached = _vocab_cache.get(id(tokenizer))
+    if cached is None or cached[0] is not tokenizer:
+        ids = list(range(len(tokenizer)))
+        stored = [t if t is not None else "" for t in tokenizer.convert_ids_to_tokens(ids)]
+        cached = (tokenizer, stored, _decode_each(tokenizer, ids))
+        _vocab_cache[id(tokenizer)] = cached
+    return cached[1], cached[2]
+
+
+def check_ids(tokenizer: Any, ids: Sequence[int]) -> None:
+    """Raise BadInput naming every id outside the vocabulary."""
+    size = len(tokenizer)
+    bad = [i for i in ids if not 0 <= i < size]
+    if bad:
+        shown = ", ".join(str(i) for i in bad[:10]) + (" ..." if len(bad) > 10 else "")
+        raise BadInput(f"Not in the vocabulary: {shown}. Token ids of this tokenizer run from 0 "
+                       f"to {size - 1:,}.")
+
+
+def lookup_id(tokenizer: Any, token_id: int) -> VocabEntry:
+    """The vocabulary entry of one id."""
+    check_ids(tokenizer, [token_id])
+    stored, decoded = _vocabulary(tokenizer)
+    return VocabEntry(token_id, stored[token_id], decoded[token_id], token_id in _special_ids(tokenizer))
+
+
+@dataclass(frozen=True)
+class VocabPage:
+    query: str
+    entries: list[VocabEntry]
+    total: int
+    """Matches over the whole vocabulary; `entries` holds one page of them."""
+    page: int
+    pages: int
+
+
+def search_vocab(tokenizer: Any, query: str, page: int = 1, page_size: int = PAGE_SIZE) -> VocabPage:
+    """Vocabulary entries whose decoded text or stored token contains `query` (case-insensitive),
+    exact matches first, then those starting with it, then the rest, each by id. A whole
+    number is also looked up as an id."""
+    if not query:
+        raise BadInput("Type a token, a part of one, or an id to look up.")
+    stored, decoded = _vocabulary(tokenizer)
+    q = query.lower()
+    ranked = []
+    for i, (s, d) in enumerate(zip(stored, decoded, strict=True)):
+        ds = d.lower()
+        if q in ds or q in s.lower():
+            rank = 0 if query in (d, s) else 1 if ds.strip().startswith(q.strip()) else 2
+            ranked.append((rank, i))
+    if query.strip().isdigit() and int(query) < len(stored):
+        ranked.append((-1, int(query)))
+    ranked.sort()
+    pages = max(1, -(-len(ranked) // page_size))
+    page = min(max(1, page), pages)
+    special = _special_ids(tokenizer)
+    chunk = ranked[(page - 1) * page_size: page * page_size]
+    return VocabPage(query, [VocabEntry(i, stored[i], decoded[i], i in special) for _, i in chunk],
+                     total=len(ranked), page=page, pages=pages)
+
+
+# --- decoding typed ids -----------------------------------------------------------------------
+
+
+def parse_ids(text: str) -> list[int]:
+    """Ids typed by a person: '128000, 40, 1097', '[128000 40 1097]' -> [128000, 40, 1097]."""
+    words = [w for w in re.split(r"[\s,;\[\]()]+", text or "") if w]
+    if not words:
+        raise BadInput("Type some token ids, e.g. 128000, 40, 1097.")
+    bad = [w for w in words if not re.fullmatch(r"[+-]?\d+", w)]
+    if bad:
+        raise BadInput(f"Not a token id: {', '.join(repr(w) for w in bad[:5])}. Ids are whole "
+                       "numbers separated by commas or spaces, e.g. 128000, 40, 1097.")
+    return [int(w) for w in words]
+
+
+@dataclass(frozen=True)
+class Decoding:
+    ids: list[int]
+    decoded: str
+    pieces: list[Piece]
+
+
+def decode_ids(tokenizer: Any, ids: str | Sequence[int], *, skip_special: bool = False) -> Decoding:
+    """Decode ids (a list, or text like '128000, 40, 1097'); BadInput for ids not in the vocabulary."""
+    ids = parse_ids(ids) if isinstance(ids, str) else list(ids)
+    check_ids(tokenizer, ids)
+    return Decoding(ids, tokenizer.decode(ids, skip_special_tokens=skip_special), pieces(tokenizer, ids))
+
+
+# --- chat template ----------------------------------------------------------------------------
+
+DEFAULT_SYSTEM = "You estimate prices of items. Reply only with the price, no explanation"
+DEFAULT_USER = "How much does this cost?\n\nOEM AC Compressor w/A/C Repair Kit For Ford F150"
+
+
+@dataclass(frozen=True)
+class ChatRendering:
+    rendered: str | None
+    """The template's text for the conversation, None when the tokenizer has no template."""
+    ids: list[int] = field(default_factory=list)
+    template_tokens: int = 0
+    """Tokens the template adds around the messages' own tokens."""
+    note: str = ""
+
+
+def chat_template(tokenizer: Any, system: str = DEFAULT_SYSTEM, user: str = DEFAULT_USER) -> ChatRendering:
+    """Render a system + user conversation with the tokenizer's chat template, and count what
+    the template adds. Base models often have no template: then `rendered` is None and `note`
+    says so."""
+    if not getattr(tokenizer, "chat_template", None):
+        return ChatRendering(None, note=(
+            "This tokenizer has no chat template: it belongs to a base model, which continues text "
+            "rather than answering turns (Llama 3.1 8B base has none; Llama 3.1 8B Instruct does). "
+            "The pricer prompts it with plain text ending in 'Price is $'."))
+    messages = [{"role": "user", "content": user}]
+    if system:
+        messages.insert(0, {"role": "system", "content": system})
+    try:
+        rendered = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    except Exception as exc:  # a template is user-supplied Jinja: any error is the template's
+        raise PricerError(f"This tokenizer's chat template failed to render: {exc}") from exc
+    ids = list(tokenizer.encode(rendered, add_special_tokens=False))
+    own = sum(len(tokenizer.encode(m["content"], add_special_tokens=False)) for m in messages)
+    return ChatRendering(rendered, ids, len(ids) - own,
+                         note=f"The template adds {len(ids) - own} tokens around the messages' {own}.")
+
+
+# --- numbers ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NumberTokens:
+    number: str
+    ids: list[int]
+    pieces: list[str]
+
+
+def numbers(tokenizer: Any, text: str, limit: int = 20) -> list[NumberTokens]:
+    """How each distinct number in `text` tokenizes on its own (the first `limit` of them)."""
+    seen: list[str] = []
+    for m in _NUMBER.finditer(text or ""):
+        if m.group() not in seen:
+            seen.append(m.group())
+        if len(seen) >= limit:
+            break
+    out = []
+    for n in seen:
+        ids = list(tokenizer.encode(n, add_special_tokens=False))
+        out.append(NumberTokens(n, ids, _decode_each(tokenizer, ids)))
+    return out
+
+
+_integer_cache: dict[int, tuple[Any, int | None]] = {}
+
+
+def first_multi_token_integer(tokenizer: Any, upto: int = 999) -> int | None:
+    """The smallest integer in 0..upto that takes more than one token, or None: for Llama 3.1
+    every integer up to 999 is one token, which is why the pricer predicts a price in one token."""
+    cached = _integer_cache.get(id(tokenizer))
+    if cached is None or cached[0] is not tokenizer:
+        lengths = tokenizer([str(n) for n in range(upto + 1)], add_special_tokens=False)["input_ids"]
+        first = next((n for n, ids in enumerate(lengths) if len(ids) != 1), None)
+        cached = _integer_cache[id(tokenizer)] = (tokenizer, first)
+    return cached[1]
+
+
+# --- other tokenizers side by side ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """The same text through another tokenizer: its counts and pieces, or why it failed."""
+
+    name: str
+    label: str = ""
+    count: int = 0
+    chars: int = 0
+    pieces: list[Piece] = field(default_factory=list)
+    error: str = ""
+    note: str = ""
+    seconds: float = 0.0
+
+    @property
+    def chars_per_token(self) -> float:
+        return self.chars / self.count if self.count else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["pieces"] = [{"text": p.text, "ids": list(p.ids), "special": p.special} for p in self.pieces]
+        d["chars_per_token"] = round(self.chars_per_token, 3)
+        return d
+
+
+def _compare_one(name: str, text: str, add_special: bool) -> Comparison:
+    from pricer.tokenizer import load_tokenizer
+
+    start = time.perf_counter()
+    try:
+        loaded = load_tokenizer(name)
+        result = inspect(loaded.tokenizer, text, add_special=add_special)
+    except PricerError as exc:
+        return Comparison(name, error=str(exc), seconds=time.perf_counter() - start)
+    except Exception as exc:  # any hub id may hold anything; one bad tokenizer must not stop the rest
+        return Comparison(name, error=f"Could not use the tokenizer of {name}: {type(exc).__name__}: {exc}",
+                          seconds=time.perf_counter() - start)
+    return Comparison(name, loaded.label, result.count, result.chars, result.pieces,
+                      note=loaded.note, seconds=time.perf_counter() - start)
+
+
+def compare(text: str, names: Sequence[str], *, add_special: bool = True) -> list[Comparison]:
+    """`text` through up to MAX_COMPARE tokenizers in parallel; each failure is reported in its
+    own Comparison and the others still run. Blank names are skipped."""
+    names = [n.strip() for n in names if n and n.strip()]
+    if len(names) > MAX_COMPARE:
+        raise BadInput(f"Compare at most {MAX_COMPARE} tokenizers at a time (got {len(names)}).")
+    text, _ = cut(text)
+    if not names:
+        return []
+    with ThreadPoolExecutor(max_workers=len(names)) as pool:
+        return list(pool.map(lambda n: _compare_one(n, text, add_special), names))

@@ -1,0 +1,602 @@
+"""Judge a pricer the course's way: run it over the first N test items and report the average
+absolute error, the RMSLE and the hit rate, with a scatter of truth against estimate.
+
+The metrics are the course's Tester, exactly: error = |guess - truth|, SLE = (ln(truth + 1) -
+ln(guess + 1))^2 (a negative guess counts as 0 in the log), green when error < $40 or < 20% of
+the truth, orange when < $80 or < 40%, red otherwise; a hit is a green item. A pricer that gives
+no number scores 0, as in the course, and the item is marked as unparsed.
+
+    >>> color_for(39.99, 200.0), color_for(40.0, 200.0), color_for(40.0, 201.0)
+    ('green', 'orange', 'green')
+    >>> summarize([Outcome(0, "a", 100.0, 100.0), Outcome(1, "b", 100.0, 200.0)]).line()
+    'Error=$50.00 RMSLE=0.49 Hits=50.0%'
+
+It takes any predict function (a list of prompts -> a list of prices, None for "no number"),
+so it does not know how a model works; `llama_predictor` adapts pricer.model to that shape. It
+does not import gradio: the Evaluate tab (ui/evaluate_tab.py) and the CLI drive it.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import math
+import re
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pricer.errors import BadInput, PricerError
+from pricer.items import QUESTION
+
+PredictFn = Callable[[list[str]], list[float | None]]
+COLORS = ("green", "orange", "red")
+COLOR_LABELS = {"green": "hit (< $40 or < 20%)", "orange": "near (< $80 or < 40%)", "red": "miss"}
+ESTIMATORS = ("greedy", "topk")
+CHART_HEIGHT = 600  # explicit: gradio draws an autosized Plotly figure at zero height in a hidden tab
+GUESS_COLUMNS = ("guess", "prediction", "estimate")
+TABLE_HEADERS = ["#", "title", "truth", "guess", "error", "colour", "note"]
+
+
+def color_for(error: float, truth: float) -> str:
+    """The course's traffic light for one item."""
+    ratio = error / truth if truth > 0 else math.inf
+    if error < 40 or ratio < 0.2:
+        return "green"
+    if error < 80 or ratio < 0.4:
+        return "orange"
+    return "red"
+
+
+def squared_log_error(guess: float, truth: float) -> float:
+    """(ln(truth + 1) - ln(guess + 1))^2, a negative guess clipped at 0.
+
+    >>> round(squared_log_error(0.0, math.e - 1), 6)
+    1.0
+    """
+    return (math.log(max(truth, 0.0) + 1) - math.log(max(guess, 0.0) + 1)) ** 2
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One test item priced: what the pricer said against the truth."""
+
+    index: int
+    """Position in the test data (0 = the first item)."""
+    title: str
+    truth: float
+    guess: float
+    """The guess scored: 0 when the pricer gave no number."""
+    parsed: bool = True
+    """False when the pricer gave no number (the guess then counts as 0, as in the course)."""
+
+    @property
+    def error(self) -> float:
+        return abs(self.guess - self.truth)
+
+    @property
+    def sle(self) -> float:
+        return squared_log_error(self.guess, self.truth)
+
+    @property
+    def color(self) -> str:
+        return color_for(self.error, self.truth)
+
+    @property
+    def note(self) -> str:
+        return "" if self.parsed else "no number: scored as $0"
+
+
+@dataclass(frozen=True)
+class Metrics:
+    """The course's summary of a run, plus MSE and R^2."""
+
+    size: int
+    average_error: float
+    rmsle: float
+    hits: float
+    """Share of green items, 0..1."""
+    mse: float
+    r2: float | None
+    """None when the truths are all equal (R^2 is undefined)."""
+    unparsed: int
+    counts: dict[str, int] = field(default_factory=dict)
+
+    def line(self) -> str:
+        """`Error=$X.XX RMSLE=Y.YY Hits=Z.Z%`, formatted as the course's Tester does."""
+        return f"Error=${self.average_error:,.2f} RMSLE={self.rmsle:,.2f} Hits={self.hits * 100:.1f}%"
+
+    def details(self) -> str:
+        r2 = "n/a" if self.r2 is None else f"{self.r2:.3f}"
+        parts = [f"{self.size} items", f"MSE={self.mse:,.1f}", f"R²={r2}"]
+        parts += [f"{self.counts.get(c, 0)} {c}" for c in COLORS]
+        if self.unparsed:
+            parts.append(f"{self.unparsed} without a number (scored as $0)")
+        return ", ".join(parts)
+
+
+def summarize(outcomes: Sequence[Outcome]) -> Metrics:
+    """The metrics over the outcomes (all zero for none)."""
+    n = len(outcomes)
+    if n == 0:
+        return Metrics(0, 0.0, 0.0, 0.0, 0.0, None, 0, {c: 0 for c in COLORS})
+    truths = [o.truth for o in outcomes]
+    squared = sum((o.guess - o.truth) ** 2 for o in outcomes)
+    mean_truth = sum(truths) / n
+    spread = sum((t - mean_truth) ** 2 for t in truths)
+    colors = [o.color for o in outcomes]
+    return Metrics(
+        size=n,
+        average_error=sum(o.error for o in outcomes) / n,
+        rmsle=math.sqrt(sum(o.sle for o in outcomes) / n),
+        hits=colors.count("green") / n,
+        mse=squared / n,
+        r2=1 - squared / spread if spread > 0 else None,
+        unparsed=sum(not o.parsed for o in outcomes),
+        counts={c: colors.count(c) for c in COLORS},
+    )
+
+
+# --- the test items ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TestItem:
+    """One item to price: its prompt (ending in `Price is $`) and its true price."""
+
+    __test__ = False  # not a pytest class
+
+    index: int
+    prompt: str
+    truth: float
+    title: str
+
+
+def title_of(prompt: str) -> str:
+    """The product title inside a course prompt (the line after the question).
+
+    >>> title_of("How much does this cost to the nearest dollar?\\n\\nWidget Pro\\nA widget.\\n\\nPrice is $")
+    'Widget Pro'
+    """
+    text = prompt.strip()
+    if text.startswith(QUESTION):
+        text = text[len(QUESTION):]
+    return next((line.strip() for line in text.splitlines() if line.strip()), "")
+
+
+def data_key(source: str | Path) -> str:
+    """A name for a data source that changes when a local file changes (for the run cache)."""
+    path = Path(str(source)).expanduser()
+    if path.exists():
+        stat = path.stat()
+        return f"{path.resolve()}@{stat.st_size}:{stat.st_mtime_ns}"
+    return str(source)
+
+
+def items_from_records(records: Iterable[dict[str, Any]], source: str = "the data") -> list[TestItem]:
+    """Rows with `text` (or `prompt`) and `price` -> TestItems, in order; bad rows explained."""
+    items = []
+    for i, row in enumerate(records):
+        text = row.get("text", row.get("prompt"))
+        if not isinstance(text, str) or not text.strip():
+            raise BadInput(f"Row {i} of {source} has no `text`: test items need `text` (the prompt) "
+                           "and `price` (the true price).")
+        try:
+            truth = float(str(row.get("price")).replace("$", "").replace(",", ""))
+        except ValueError:
+            truth = math.nan
+        if not math.isfinite(truth) or truth < 0:
+            raise BadInput(f"Row {i} of {source} has no usable `price` ({row.get('price')!r}): "
+                           "test items need the true price as a number of dollars.")
+        title = row.get("title") or title_of(text)
+        items.append(TestItem(i, text, truth, str(title)))
+    return items
+
+
+def read_table(path: str | Path) -> list[dict[str, Any]]:
+    """The rows of a JSONL or CSV file as dicts (CSV keys lower-cased and stripped)."""
+    path = Path(path)
+    if not path.exists():
+        raise BadInput(f"No such file: {path}.")
+    if path.suffix.lower() in {".jsonl", ".json", ".ndjson"}:
+        rows = []
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise BadInput(f"Line {n} of {path.name} is not JSON ({exc.msg}): "
+                               "give one JSON object per line.") from exc
+            if not isinstance(row, dict):
+                raise BadInput(f"Line {n} of {path.name} is not a JSON object.")
+            rows.append(row)
+        return rows
+    if path.suffix.lower() in {".csv", ".tsv"}:
+        with path.open(newline="", encoding="utf-8-sig") as f:
+            return [{str(k).strip().lower(): v for k, v in row.items() if k is not None}
+                    for row in csv.DictReader(f, dialect="excel-tab" if path.suffix.lower() == ".tsv" else "excel")]
+    raise BadInput(f"{path.name}: give a .jsonl or .csv file.")
+
+
+def load_items(source: str | Path, size: int | None = 250) -> list[TestItem]:
+    """The first `size` test items of a pricer dataset (hub id, saved dataset, Parquet, JSONL) or
+    of an uploaded JSONL/CSV file with `text` and `price`."""
+    if size is not None and size < 1:
+        raise BadInput(f"size must be at least 1, not {size}.")
+    name = str(source).strip()
+    if not name:
+        raise BadInput("Say which test data to use: a hub id (owner/name) or a local file.")
+    if Path(name).suffix.lower() in {".csv", ".tsv"} or (
+        Path(name).suffix.lower() in {".jsonl", ".json", ".ndjson"} and Path(name).is_file()
+    ):
+        rows = read_table(name)
+    else:
+        from pricer.data import load_pricer_dataset
+
+        rows = load_pricer_dataset(name, split="test", size=size)
+    items = items_from_records(_first(rows, size), Path(name).name or name)
+    if not items:
+        raise BadInput(f"{name} holds no test items: nothing to evaluate.")
+    return items
+
+
+def _first(rows: Iterable[dict[str, Any]], size: int | None) -> Iterator[dict[str, Any]]:
+    for i, row in enumerate(rows):
+        if size is not None and i >= size:
+            return
+        yield row
+
+
+# --- a run ------------------------------------------------------------------------------------
+
+
+@dataclass
+class Run:
+    """A run of one pricer over test items: complete when `len(outcomes) == total`."""
+
+    label: str
+    total: int
+    outcomes: list[Outcome] = field(default_factory=list)
+    seconds: float = 0.0
+    cached: bool = False
+
+    @property
+    def done(self) -> bool:
+        return len(self.outcomes) >= self.total
+
+    @property
+    def metrics(self) -> Metrics:
+        return summarize(self.outcomes)
+
+    def title(self) -> str:
+        return f"{self.label} {self.metrics.line()}".strip()
+
+    def status(self) -> str:
+        """One line: how far, how fast, and the running metrics."""
+        n = len(self.outcomes)
+        speed = f" in {self.seconds:.1f} s ({n / self.seconds:.1f} items/s)" if self.seconds > 0 and n else ""
+        state = "from the cache" if self.cached else ("done" if self.done else "running")
+        return f"{self.label}: {n}/{self.total} items {state}{speed}. {self.metrics.line()}"
+
+    def rows(self, worst_first: bool = False) -> list[list[Any]]:
+        """Table rows (TABLE_HEADERS), in item order or biggest error first."""
+        outcomes = sorted(self.outcomes, key=lambda o: -o.error) if worst_first else self.outcomes
+        return [[o.index, o.title, round(o.truth, 2), round(o.guess, 2), round(o.error, 2), o.color, o.note]
+                for o in outcomes]
+
+    def write_csv(self, path: str | Path) -> Path:
+        """One row per item, in item order: index, title, truth, guess, parsed, error, sle, color."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("w", newline="", encoding="utf-8") as f:
+            writer = csv.writer(f)
+            writer.writerow(["index", "title", "truth", "guess", "parsed", "error", "sle", "color"])
+            for o in self.outcomes:
+                writer.writerow([o.index, o.title, o.truth, o.guess, o.parsed, round(o.error, 4),
+                                 round(o.sle, 6), o.color])
+        return path
+
+    def to_json(self) -> dict[str, Any]:
+        return {"label": self.label, "total": self.total, "seconds": self.seconds,
+                "outcomes": [asdict(o) for o in self.outcomes]}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Run:
+        return cls(data["label"], data["total"], [Outcome(**o) for o in data["outcomes"]], data["seconds"])
+
+
+def outcome(item: TestItem, guess: float | None) -> Outcome:
+    """Score one guess; None or a non-number counts as $0 and is marked."""
+    ok = guess is not None and isinstance(guess, (int, float)) and math.isfinite(guess)
+    return Outcome(item.index, item.title, item.truth, float(guess) if ok else 0.0, ok)
+
+
+def run(items: Sequence[TestItem], predict: PredictFn, *, label: str = "", batch_size: int = 16,
+        cache_key: str | None = None) -> Iterator[Run]:
+    """Price the items in batches, yielding the run so far after each batch (the last is complete).
+
+    With a `cache_key`, a finished run is stored and a repeat yields it at once without calling
+    `predict`. A stopped run (the generator closed early) is not stored.
+    """
+    if not items:
+        raise BadInput("There are no test items to evaluate: check the data source and the size.")
+    if batch_size < 1:
+        raise BadInput(f"batch size must be at least 1, not {batch_size}.")
+    if cache_key and (hit := cached(cache_key)) is not None:
+        hit.label, hit.cached = label or hit.label, True
+        yield hit
+        return
+    current = Run(label, len(items))
+    start = time.perf_counter()
+    for at in range(0, len(items), batch_size):
+        batch = items[at:at + batch_size]
+        guesses = list(predict([item.prompt for item in batch]))
+        if len(guesses) != len(batch):
+            raise PricerError(f"The pricer returned {len(guesses)} prices for {len(batch)} prompts.")
+        current.outcomes.extend(outcome(item, g) for item, g in zip(batch, guesses, strict=True))
+        current.seconds = time.perf_counter() - start
+        yield Run(current.label, current.total, list(current.outcomes), current.seconds)
+    if cache_key:
+        remember(cache_key, current)
+
+
+def run_to_end(runs: Iterable[Run]) -> Run:
+    """The last (complete) run of a stream."""
+    last = None
+    for current in runs:
+        last = current
+    if last is None:
+        raise BadInput("There are no test items to evaluate.")
+    return last
+
+
+# --- the run cache ----------------------------------------------------------------------------
+
+
+def cache_key(model: str, adapter: str | None, revision: str | None, estimator: str, data: str,
+              size: int) -> str:
+    """The identity of a run: a repeat with the same key returns the stored run."""
+    parts = json.dumps([model, adapter, revision, estimator, data, size])
+    return hashlib.sha256(parts.encode()).hexdigest()[:24]
+
+
+def _cache_file(key: str) -> Path:
+    from pricer.tokenizer import cache_dir
+
+    return cache_dir() / "evaluations" / f"{key}.json"
+
+
+_memory: dict[str, dict[str, Any]] = {}
+
+
+def cached(key: str) -> Run | None:
+    """The stored run for `key`, or None."""
+    data = _memory.get(key)
+    if data is None:
+        path = _cache_file(key)
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        _memory[key] = data
+    try:
+        return Run.from_json(data)
+    except (KeyError, TypeError):
+        return None
+
+
+def remember(key: str, finished: Run) -> None:
+    data = finished.to_json()
+    _memory[key] = data
+    path = _cache_file(key)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{time.time_ns()}.tmp")
+        tmp.write_text(json.dumps(data), encoding="utf-8")
+        tmp.replace(path)
+    except OSError:
+        pass  # a read-only disk only costs the repeat; the memory cache still serves it
+
+
+# --- pricers ----------------------------------------------------------------------------------
+
+
+def llama_predictor(spec: Any, estimator: str = "greedy", batch_size: int = 16,
+                    progress: Any = None) -> PredictFn:
+    """A predict function over pricer.model for `spec` (a ModelSpec); loads the model on first use.
+
+    `greedy` is the course's generated price (None when it wrote no number); `topk` is the
+    probability-weighted average of the top number tokens (the course's fine-tuned estimate).
+    """
+    if estimator not in ESTIMATORS:
+        raise BadInput(f"estimator must be one of {', '.join(ESTIMATORS)}, not {estimator!r}.")
+    loaded: list[Any] = []
+
+    def predict(prompts: list[str]) -> list[float | None]:
+        if not loaded:
+            from pricer.model import load_pricer
+
+            loaded.append(load_pricer(spec, progress=progress))
+        predictions = loaded[0].predict(prompts, batch_size=batch_size)
+        if estimator == "topk":
+            return [p.estimate_topk for p in predictions]
+        return [p.price for p in predictions]
+
+    return predict
+
+
+_NUMBER = re.compile(r"[-+]?\d*\.?\d+(?:[eE][-+]?\d+)?")
+
+
+def parse_guess(value: Any) -> float | None:
+    """A guess cell -> dollars, or None when it holds no number.
+
+    >>> parse_guess("$1,299.00"), parse_guess(42), parse_guess("n/a"), parse_guess("")
+    (1299.0, 42.0, None, None)
+    """
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, (int, float)):
+        return float(value) if math.isfinite(value) else None
+    found = _NUMBER.search(str(value).replace(",", "").replace("$", ""))
+    return float(found.group()) if found else None
+
+
+def _guess_rows(path: Path) -> list[dict[str, Any]]:
+    """Rows of a guesses file; a headerless two-column CSV (the course's human_output.csv:
+    prompt, guess) is read as text, guess."""
+    if path.suffix.lower() == ".csv":
+        with path.open(newline="", encoding="utf-8-sig") as f:
+            raw = list(csv.reader(f))
+        if raw and not any(c.strip().lower() in GUESS_COLUMNS for c in raw[0]):
+            if all(len(r) == 2 for r in raw if r):
+                return [{"text": r[0], "guess": r[1]} for r in raw if r]
+            raise BadInput(f"{path.name} needs a header row naming a `guess` column and an `index` "
+                           f"or `text` column (it has: {', '.join(raw[0][:6])}).")
+    return read_table(path)
+
+
+def read_guesses(path: str | Path, items: Sequence[TestItem], size: int | None = None) -> list[float | None]:
+    """One guess for each of the first `size` items from a CSV/JSONL of guesses made elsewhere,
+    matched by `index` (0 = the first test item) or by `text` (the item's prompt). Every mismatch
+    is explained; guesses for items beyond `size` are ignored."""
+    path = Path(path)
+    size = len(items) if size is None else min(size, len(items))
+    rows = _guess_rows(path)
+    if not rows:
+        raise BadInput(f"{path.name} holds no guesses.")
+    columns = {str(k).strip().lower() for k in rows[0]}
+    guess_col = next((c for c in GUESS_COLUMNS if c in columns), None)
+    if guess_col is None:
+        raise BadInput(f"{path.name} has no `guess` column (columns: {', '.join(sorted(columns))}).")
+    by_text = {item.prompt.strip(): item.index for item in items}
+    guesses: dict[int, float | None] = {}
+    unknown: list[str] = []
+    for n, raw_row in enumerate(rows):
+        row = {str(k).strip().lower(): v for k, v in raw_row.items()}
+        where = _locate(row, n, by_text, len(items), path.name, unknown)
+        if where is None:
+            continue
+        if where in guesses:
+            raise BadInput(f"{path.name} has two guesses for item {where}: keep one per item.")
+        guesses[where] = parse_guess(row.get(guess_col))
+    if unknown:
+        raise BadInput(f"{len(unknown)} guesses in {path.name} match no test item's text "
+                       f"(first: {unknown[0][:80]!r}): are they for this dataset?")
+    missing = [i for i in range(size) if i not in guesses]
+    if missing:
+        have = size - len(missing)
+        hint = f" They cover the first {have}: set the size to {have}." if missing[0] == have else ""
+        shown = ", ".join(map(str, missing[:8])) + (" ..." if len(missing) > 8 else "")
+        raise BadInput(f"{path.name} has no guess for {len(missing)} of the first {size} test items "
+                       f"(index {shown}).{hint}")
+    return [guesses[i] for i in range(size)]
+
+
+def _locate(row: dict[str, Any], n: int, by_text: dict[str, int], count: int, name: str,
+            unknown: list[str]) -> int | None:
+    if row.get("index") not in (None, ""):
+        try:
+            index = int(float(str(row["index"])))
+        except ValueError as exc:
+            raise BadInput(f"Row {n} of {name}: index {row['index']!r} is not a whole number.") from exc
+        if index < 0:
+            raise BadInput(f"Row {n} of {name}: index {index} is negative (0 is the first test item).")
+        if index >= count:
+            raise BadInput(f"Row {n} of {name}: index {index} is beyond the {count} test items "
+                           "(0 is the first): are these guesses for this dataset?")
+        return index
+    text = row.get("text", row.get("prompt"))
+    if not isinstance(text, str) or not text.strip():
+        raise BadInput(f"Row {n} of {name} has neither `index` nor `text`: say which item it prices.")
+    if text.strip() in by_text:
+        return by_text[text.strip()]
+    unknown.append(text.strip())
+    return None
+
+
+def score(items: Sequence[TestItem], guesses_path: str | Path, size: int | None = None,
+          label: str | None = None) -> Run:
+    """Score a file of guesses made elsewhere (a frontier model, a spreadsheet) against the truths
+    of the first `size` items. Pass all the items so guesses matched by text find theirs."""
+    guesses = read_guesses(guesses_path, items, size)
+    return Run(label or Path(guesses_path).name, len(guesses),
+               [outcome(item, g) for item, g in zip(items, guesses, strict=False)])
+
+
+def model_label(spec: Any, estimator: str) -> str:
+    """A short name for a model run: the adapter's (or base model's) last path part."""
+    name = Path(str(spec.adapter or spec.base_model).rstrip("/")).name
+    return f"{name} ({'top-k' if estimator == 'topk' else 'greedy'})"
+
+
+def evaluate_model(data: str | Path, spec: Any, *, size: int = 250, estimator: str = "greedy",
+                   batch_size: int = 16, progress: Any = None, use_cache: bool = True) -> Iterator[Run]:
+    """Run the 4-bit Llama of `spec` over the first `size` test items of `data`, streaming; a
+    repeat of the same (model, adapter, revision, estimator, data, size) returns at once."""
+    items = load_items(data, size)
+    key = cache_key(spec.base_model, spec.adapter, spec.revision, estimator, data_key(data), len(items))
+    predict = llama_predictor(spec, estimator, batch_size, progress)
+    yield from run(items, predict, label=model_label(spec, estimator), batch_size=batch_size,
+                   cache_key=key if use_cache else None)
+
+
+def score_file(data: str | Path, guesses: str | Path, *, size: int = 250) -> Run:
+    """Score a guesses file against the truths of the first `size` test items of `data`."""
+    return score(load_items(data, None), guesses, size)
+
+
+# --- the chart --------------------------------------------------------------------------------
+
+
+def figure(main: Run, compare: Run | None = None, height: int = CHART_HEIGHT) -> Any:
+    """Plotly scatter of truth (x) against estimate (y), coloured by the course's traffic light,
+    with the y = x line and equal axes from 0; `compare` overlays a second run (as crosses)."""
+    import plotly.graph_objects as go
+
+    fig = go.Figure()
+    runs = [r for r in (compare, main) if r is not None]
+    for r in runs:
+        symbol = "x" if r is compare else "circle"
+        for color in COLORS:
+            points = [o for o in r.outcomes if o.color == color]
+            fig.add_trace(go.Scatter(
+                x=[o.truth for o in points], y=[o.guess for o in points], mode="markers",
+                name=f"{r.label or 'run'}: {COLOR_LABELS[color]}", legendgroup=r.label,
+                marker={"color": color, "size": 7, "symbol": symbol, "opacity": 0.8},
+                customdata=[[_short(o.title), o.error, o.note] for o in points],
+                hovertemplate="%{customdata[0]}<br>truth $%{x:,.2f}<br>guess $%{y:,.2f}"
+                              "<br>error $%{customdata[1]:,.2f} %{customdata[2]}<extra></extra>",
+            ))
+    values = [v for r in runs for o in r.outcomes for v in (o.truth, o.guess)]
+    top = max(values, default=1.0) * 1.05 or 1.0
+    fig.add_trace(go.Scatter(x=[0, top], y=[0, top], mode="lines", name="perfect (y = x)",
+                             line={"color": "deepskyblue", "width": 2}, opacity=0.6, hoverinfo="skip"))
+    title = "<br>".join(r.title() for r in reversed(runs))
+    fig.update_layout(
+        title={"text": title, "font": {"size": 15}}, height=height, autosize=True,
+        xaxis={"title": "ground truth ($)", "range": [0, top], "constrain": "domain"},
+        yaxis={"title": "model estimate ($)", "range": [0, top], "scaleanchor": "x", "scaleratio": 1},
+        legend={"orientation": "h", "y": -0.15}, margin={"t": 90, "l": 60, "r": 20, "b": 40},
+        template="plotly_white",
+    )
+    return fig
+
+
+def _short(title: str, n: int = 60) -> str:
+    # Plotly renders hover text as HTML, so the product's own text is escaped here.
+    import html
+
+    return html.escape(title if len(title) <= n else title[:n] + "...")
+
+
+def write_chart(fig: Any, path: str | Path) -> Path:
+    """A self-contained HTML chart (plotly.js inlined, so it opens offline)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.write_html(str(path), include_plotlyjs=True, full_html=True)
+    return path

@@ -449,11 +449,11 @@ def parse_guess(value: Any) -> float | None:
 def _guess_rows(path: Path) -> list[dict[str, Any]]:
     """Rows of a guesses file; a headerless two-column CSV (the course's human_output.csv:
     prompt, guess) is read as text, guess."""
-    if path.suffix.lower() == ".csv":
+    if path.suffix.lower() == ".csv" and path.is_file():
         with path.open(newline="", encoding="utf-8-sig") as f:
             raw = list(csv.reader(f))
         if raw and not any(c.strip().lower() in GUESS_COLUMNS for c in raw[0]):
-            if all(len(r) == 2 for r in raw if r):
+            if all(len(r) == 2 for r in raw if r) and parse_guess(raw[0][1]) is not None:
                 return [{"text": r[0], "guess": r[1]} for r in raw if r]
             raise BadInput(f"{path.name} needs a header row naming a `guess` column and an `index` "
                            f"or `text` column (it has: {', '.join(raw[0][:6])}).")

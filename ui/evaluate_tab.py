@@ -137,5 +137,8 @@ def build() -> None:
     running = run_button.click(
         evaluate, [pricer, estimator, size, data, data_file, guesses_file, overlay, previous],
         [plot, status, table, download, previous, data_panel], api_name="evaluate",
+        # One evaluation at a time, in its own queue: each batch takes the model's GPU lock, so
+        # Predict requests slip in between batches instead of waiting for 250 items.
+        concurrency_id="evaluate", concurrency_limit=1,
     )
     stop_button.click(None, cancels=[running], api_visibility="private")

@@ -1,0 +1,305 @@
+"""pricer.evaluation: the course's metrics, runs, guesses files, the chart and the CLI verbs."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+from pricer import evaluation
+from pricer.cli import main
+from pricer.errors import BadInput, PricerError
+from pricer.evaluation import Outcome, TestItem, color_for, summarize
+
+
+def items_of(*truths: float) -> list[TestItem]:
+    return [TestItem(i, f"How much does this cost to the nearest dollar?\n\nThing {i}\nA thing.\n\nPrice is $",
+                     t, f"Thing {i}") for i, t in enumerate(truths)]
+
+
+# --- metrics -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("error, truth, color", [
+    (39.99, 200.0, "green"),   # under $40 although 20% of the truth
+    (40.0, 200.0, "orange"),   # $40 and exactly 20%: no longer a hit
+    (199.0, 1000.0, "green"),  # 19.9% of the truth although over $80
+    (200.0, 1000.0, "orange"),  # 20%
+    (79.99, 150.0, "orange"),  # under $80 although 53% of the truth
+    (80.0, 150.0, "red"),      # $80 and over 40%
+    (399.0, 1000.0, "orange"),  # 39.9%
+    (400.0, 1000.0, "red"),    # 40%
+    (0.0, 0.5, "green"),
+])
+def test_colour_boundaries_follow_the_course(error, truth, color):
+    assert color_for(error, truth) == color
+
+
+def test_metrics_on_a_hand_checked_case():
+    # truths 100, 200, 50; guesses 110, 150 and no number (scored as 0)
+    outcomes = [Outcome(0, "a", 100.0, 110.0), Outcome(1, "b", 200.0, 150.0),
+                Outcome(2, "c", 50.0, 0.0, parsed=False)]
+    m = summarize(outcomes)
+    assert m.average_error == pytest.approx((10 + 50 + 50) / 3)
+    # SLEs by hand: (ln 101 - ln 111)^2 = 0.008913, (ln 201 - ln 151)^2 = 0.081810, (ln 51)^2 = 15.459253
+    assert m.rmsle == pytest.approx(math.sqrt((0.008913 + 0.081810 + 15.459253) / 3), abs=1e-5)
+    assert [o.color for o in outcomes] == ["green", "orange", "orange"]
+    assert m.hits == pytest.approx(1 / 3)
+    assert m.mse == pytest.approx((100 + 2500 + 2500) / 3)
+    # R^2 = 1 - 5100 / sum((t - 116.67)^2) = 1 - 5100 / 11666.67
+    assert m.r2 == pytest.approx(1 - 5100 / 11666.666667)
+    assert m.unparsed == 1 and m.counts == {"green": 1, "orange": 2, "red": 0}
+    assert m.line() == "Error=$36.67 RMSLE=2.28 Hits=33.3%"
+
+
+def test_metrics_line_uses_thousands_separators_like_the_course():
+    m = summarize([Outcome(0, "a", 10.0, 2010.0)])
+    assert m.line() == "Error=$2,000.00 RMSLE=5.21 Hits=0.0%"
+
+
+def test_zero_guess_rmsle_is_the_log_of_the_truth():
+    truth = math.e ** 2 - 1  # ln(truth + 1) = 2
+    assert summarize([Outcome(0, "a", truth, 0.0)]).rmsle == pytest.approx(2.0)
+
+
+def test_unparsable_guess_counts_as_zero_and_is_marked():
+    item = items_of(99.0)[0]
+    for nothing in (None, math.nan, math.inf):
+        scored = evaluation.outcome(item, nothing)
+        assert scored.guess == 0.0 and not scored.parsed and "no number" in scored.note
+    assert summarize([evaluation.outcome(item, None)]).rmsle == pytest.approx(math.log(100))
+
+
+def test_negative_guess_is_clipped_in_the_log_but_not_in_the_error():
+    o = Outcome(0, "a", 100.0, -5.0)
+    assert o.error == 105.0
+    assert o.sle == pytest.approx(math.log(101) ** 2)
+
+
+def test_r2_is_undefined_when_all_truths_are_equal():
+    m = summarize([Outcome(0, "a", 10.0, 12.0), Outcome(1, "b", 10.0, 8.0)])
+    assert m.r2 is None and "R²=n/a" in m.details()
+
+
+def test_no_outcomes_give_zero_metrics():
+    assert summarize([]).line() == "Error=$0.00 RMSLE=0.00 Hits=0.0%"
+
+
+# --- runs --------------------------------------------------------------------------------------
+
+
+def price_in_title(prompts: list[str]) -> list[float | None]:
+    """A predict function: the item number in the title times ten, and no number for item 3."""
+    out: list[float | None] = []
+    for p in prompts:
+        n = int(evaluation.title_of(p).split()[-1])
+        out.append(None if n == 3 else 10.0 * n)
+    return out
+
+
+def test_run_streams_one_snapshot_per_batch_and_ends_complete():
+    items = items_of(*[10.0 * i + 5 for i in range(10)])
+    snapshots = list(evaluation.run(items, price_in_title, label="t", batch_size=4))
+    assert [len(s.outcomes) for s in snapshots] == [4, 8, 10]
+    assert not snapshots[0].done and snapshots[-1].done
+    last = snapshots[-1]
+    assert [o.guess for o in last.outcomes][:4] == [0.0, 10.0, 20.0, 0.0]
+    assert not last.outcomes[3].parsed and last.metrics.unparsed == 1
+    assert "10/10 items done" in last.status()
+
+
+def test_a_repeated_run_comes_from_the_cache_without_predicting(tmp_path, monkeypatch):
+    monkeypatch.setenv("PRICER_CACHE", str(tmp_path))
+    calls = []
+
+    def predict(prompts):
+        calls.append(len(prompts))
+        return price_in_title(prompts)
+
+    items = items_of(5.0, 15.0, 25.0)
+    key = evaluation.cache_key("m", "a", "r", "greedy", "data", 3)
+    first = evaluation.run_to_end(evaluation.run(items, predict, batch_size=2, cache_key=key))
+    assert calls == [2, 1]
+    evaluation._memory.clear()  # the disk copy serves another process too
+    again = list(evaluation.run(items, predict, batch_size=2, cache_key=key))
+    assert calls == [2, 1] and len(again) == 1 and again[0].cached
+    assert again[0].metrics == first.metrics
+    other = evaluation.cache_key("m", "a", "r", "topk", "data", 3)
+    assert evaluation.cached(other) is None
+
+
+def test_a_stopped_run_is_not_cached(tmp_path, monkeypatch):
+    monkeypatch.setenv("PRICER_CACHE", str(tmp_path))
+    key = evaluation.cache_key("m", None, None, "greedy", "stopped", 4)
+    stream = evaluation.run(items_of(1.0, 2.0, 3.0, 4.0), price_in_title, batch_size=2, cache_key=key)
+    next(stream)
+    stream.close()  # what gradio's Stop does to the generator
+    assert evaluation.cached(key) is None
+
+
+def test_empty_items_and_a_pricer_that_loses_prompts_explain_themselves():
+    with pytest.raises(BadInput, match="no test items"):
+        list(evaluation.run([], price_in_title))
+    with pytest.raises(PricerError, match="returned 1 prices for 2 prompts"):
+        list(evaluation.run(items_of(1.0, 2.0), lambda prompts: [1.0]))
+
+
+def test_worst_misses_come_first_and_the_csv_keeps_item_order(tmp_path):
+    done = evaluation.run_to_end(evaluation.run(items_of(5.0, 100.0, 40.0), lambda p: [5.0, 0.0, 60.0]))
+    assert [row[0] for row in done.rows(worst_first=True)] == [1, 2, 0]
+    with done.write_csv(tmp_path / "r.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    assert [r["index"] for r in rows] == ["0", "1", "2"]
+    assert rows[1]["color"] == "red" and float(rows[1]["error"]) == 100.0
+
+
+# --- data --------------------------------------------------------------------------------------
+
+
+def test_load_items_reads_the_first_n_test_items_in_order(test_250):
+    items = evaluation.load_items(test_250, 5)
+    assert len(items) == 5 and items[0].truth == 374.41
+    assert items[0].title.startswith("OEM AC Compressor")
+    assert items[0].prompt.endswith("Price is $")
+
+
+def test_an_uploaded_csv_of_items_loads_and_a_bad_row_is_explained(tmp_path):
+    good = tmp_path / "items.csv"
+    good.write_text('Text,Price\n"How much does this cost to the nearest dollar?\n\nLamp\n\nPrice is $",12.5\n')
+    assert evaluation.load_items(good)[0].title == "Lamp"
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"text": "Lamp", "price": "cheap"}\n')
+    with pytest.raises(BadInput, match="Row 0 of bad.jsonl has no usable `price`"):
+        evaluation.load_items(bad)
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("\n")
+    with pytest.raises(BadInput, match="no test items"):
+        evaluation.load_items(empty)
+    with pytest.raises(BadInput, match="size must be at least 1"):
+        evaluation.load_items(good, 0)
+
+
+# --- scoring a guesses file --------------------------------------------------------------------
+
+
+def test_a_constant_100_guess_scores_as_computed_independently(test_250, tmp_path):
+    truths = [json.loads(line)["price"] for line in test_250.read_text().splitlines()]
+    errors = [abs(100 - t) for t in truths]
+    rmsle = math.sqrt(sum((math.log(t + 1) - math.log(101)) ** 2 for t in truths) / len(truths))
+    hits = sum(e < 40 or e / t < 0.2 for e, t in zip(errors, truths, strict=True)) / len(truths)
+    expected = f"Error=${sum(errors) / len(errors):,.2f} RMSLE={rmsle:.2f} Hits={hits * 100:.1f}%"
+
+    guesses = tmp_path / "guesses.csv"
+    guesses.write_text("index,guess\n" + "".join(f"{i},100\n" for i in range(250)))
+    done = evaluation.score_file(test_250, guesses, size=250)
+    assert done.metrics.line() == expected
+    assert len(done.outcomes) == 250 and done.done
+
+
+def test_guesses_match_by_text_and_the_courses_headerless_csv_works(test_250, tmp_path):
+    rows = [json.loads(line) for line in test_250.read_text().splitlines()][:3]
+    by_text = tmp_path / "g.jsonl"
+    by_text.write_text("".join(json.dumps({"text": r["text"], "guess": r["price"]}) + "\n"
+                               for r in reversed(rows)))
+    done = evaluation.score_file(test_250, by_text, size=3)
+    assert done.metrics.average_error == 0 and done.metrics.hits == 1
+    course = tmp_path / "human_output.csv"  # the course's format: prompt, guess; no header
+    with course.open("w", newline="") as f:
+        csv.writer(f).writerows([[r["text"], "$1,000"] for r in rows])
+    assert [o.guess for o in evaluation.score_file(test_250, course, size=3).outcomes] == [1000.0] * 3
+
+
+def test_missing_guesses_say_which_and_suggest_a_size(test_250, tmp_path):
+    guesses = tmp_path / "g.csv"
+    guesses.write_text("index,guess\n" + "".join(f"{i},1\n" for i in range(100)))
+    with pytest.raises(BadInput, match="no guess for 150 of the first 250 .*set the size to 100"):
+        evaluation.score_file(test_250, guesses, size=250)
+    assert evaluation.score_file(test_250, guesses, size=100).total == 100
+
+
+@pytest.mark.parametrize("content, message", [
+    ("index,guess\n0,1\n0,2\n", "two guesses for item 0"),
+    ("index,guess\n900,1\n", "index 900 is beyond the 250 test items"),
+    ("text,guess\nnot a prompt,1\n", "match no test item's text"),
+    ("index,price\n0,1\n", "needs a header row naming a `guess` column"),
+    ("name,guess\nx,1\n", "neither `index` nor `text`"),
+])
+def test_mismatched_guesses_explain_themselves(test_250, tmp_path, content, message):
+    guesses = tmp_path / "g.csv"
+    guesses.write_text(content)
+    with pytest.raises(BadInput, match=message):
+        evaluation.score_file(test_250, guesses, size=1)
+
+
+def test_an_unparsable_guess_in_a_file_is_scored_as_zero_and_marked(test_250, tmp_path):
+    guesses = tmp_path / "g.csv"
+    guesses.write_text("index,guess\n0,n/a\n1,225\n")
+    done = evaluation.score_file(test_250, guesses, size=2)
+    assert [o.parsed for o in done.outcomes] == [False, True]
+    assert done.outcomes[0].guess == 0 and done.rows()[0][-1] == "no number: scored as $0"
+
+
+# --- the chart ---------------------------------------------------------------------------------
+
+
+def test_chart_has_a_trace_per_colour_the_diagonal_and_equal_axes_from_zero():
+    done = evaluation.Run("mine", 3, [Outcome(0, "<b>x</b>", 100.0, 110.0), Outcome(1, "b", 200.0, 150.0),
+                                      Outcome(2, "c", 300.0, 10.0)])
+    fig = evaluation.figure(done)
+    markers = [t for t in fig.data if t.mode == "markers"]
+    assert [t.marker.color for t in markers] == ["green", "orange", "red"]
+    assert [list(t.x) for t in markers] == [[100.0], [200.0], [300.0]]
+    assert [list(t.y) for t in markers] == [[110.0], [150.0], [10.0]]
+    line = next(t for t in fig.data if t.mode == "lines")
+    assert list(line.x) == list(line.y) and line.x[0] == 0 and line.x[1] >= 300
+    layout = fig.layout
+    assert layout.height == evaluation.CHART_HEIGHT
+    assert layout.xaxis.range == layout.yaxis.range == (0, line.x[1])
+    assert layout.yaxis.scaleanchor == "x"
+    assert done.metrics.line() in layout.title.text
+    assert markers[0].customdata[0][0] == "&lt;b&gt;x&lt;/b&gt;"  # hover text is escaped
+    assert "truth" in markers[0].hovertemplate and "error" in markers[0].hovertemplate
+
+
+def test_chart_overlays_a_second_run_with_its_own_symbol_and_title_line():
+    base = evaluation.Run("base", 1, [Outcome(0, "a", 100.0, 900.0)])
+    tuned = evaluation.Run("tuned", 1, [Outcome(0, "a", 100.0, 95.0)])
+    fig = evaluation.figure(tuned, base)
+    markers = [t for t in fig.data if t.mode == "markers"]
+    assert len(markers) == 6
+    assert {t.marker.symbol for t in markers if t.legendgroup == "base"} == {"x"}
+    assert {t.marker.symbol for t in markers if t.legendgroup == "tuned"} == {"circle"}
+    assert fig.layout.title.text.split("<br>") == [tuned.title(), base.title()]
+    assert fig.layout.xaxis.range[1] >= 900
+
+
+# --- the CLI -----------------------------------------------------------------------------------
+
+
+def test_score_verb_prints_the_metrics_line_last_and_writes_files(test_250, tmp_path, capsys):
+    guesses = tmp_path / "g.csv"
+    guesses.write_text("index,guess\n" + "".join(f"{i},100\n" for i in range(10)))
+    out, chart = tmp_path / "r.csv", tmp_path / "c.html"
+    code = main(["score", "--data", str(test_250), "--guesses", str(guesses), "--size", "10",
+                 "--out", str(out), "--chart", str(chart)])
+    captured = capsys.readouterr()
+    expected = evaluation.score_file(test_250, guesses, size=10).metrics.line()
+    assert code == 0 and captured.out.strip().splitlines()[-1] == expected
+    assert len(out.read_text().splitlines()) == 11
+    assert "plotly" in chart.read_text()[:200_000].lower()
+
+
+def test_score_verb_with_a_bad_file_exits_2_with_one_line(test_250, tmp_path, capsys):
+    guesses = tmp_path / "g.csv"
+    guesses.write_text("index,guess\n0,1\n")
+    assert main(["score", "--data", str(test_250), "--guesses", str(guesses), "--size", "5"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: g.csv has no guess for 4 of the first 5")
+
+
+def test_missing_guesses_file_is_a_clear_error(test_250, tmp_path):
+    with pytest.raises(BadInput, match="No such file"):
+        evaluation.score_file(test_250, Path(tmp_path / "nope.csv"))

@@ -167,15 +167,6 @@ def title_of(prompt: str) -> str:
     return next((line.strip() for line in text.splitlines() if line.strip()), "")
 
 
-def data_key(source: str | Path) -> str:
-    """A name for a data source that changes when a local file changes (for the run cache)."""
-    path = Path(str(source)).expanduser()
-    if path.exists():
-        stat = path.stat()
-        return f"{path.resolve()}@{stat.st_size}:{stat.st_mtime_ns}"
-    return str(source)
-
-
 def items_from_records(records: Iterable[dict[str, Any]], source: str = "the data") -> list[TestItem]:
     """Rows with `text` (or `prompt`) and `price` -> TestItems, in order; bad rows explained."""
     items = []
@@ -357,11 +348,25 @@ def run_to_end(runs: Iterable[Run]) -> Run:
 # --- the run cache ----------------------------------------------------------------------------
 
 
-def cache_key(model: str, adapter: str | None, revision: str | None, estimator: str, data: str,
-              size: int) -> str:
-    """The identity of a run: a repeat with the same key returns the stored run."""
-    parts = json.dumps([model, adapter, revision, estimator, data, size])
+def cache_key(model: str, estimator: str, data: str, size: int) -> str:
+    """The identity of a run: a repeat with the same key returns the stored run. `model` names
+    the base model, adapter, revision and quantization (ModelSpec.key() and source_key)."""
+    parts = json.dumps([model, estimator, data, size])
     return hashlib.sha256(parts.encode()).hexdigest()[:24]
+
+
+def source_key(source: str | Path | None) -> str:
+    """A name for a data file, model folder or hub id that changes when a local copy changes,
+    so a retrained adapter saved over the old one is not served from the cache."""
+    if source is None:
+        return "none"
+    path = Path(str(source)).expanduser()
+    if not path.exists():
+        return str(source)
+    files = [p for p in path.iterdir() if p.is_file()] if path.is_dir() else [path]
+    stats = [p.stat() for p in files]
+    newest = max((st.st_mtime_ns for st in stats), default=0)
+    return f"{path.resolve()}@{sum(st.st_size for st in stats)}:{newest}"
 
 
 def _cache_file(key: str) -> Path:
@@ -529,9 +534,9 @@ def score(items: Sequence[TestItem], guesses_path: str | Path, size: int | None 
 
 
 def model_label(spec: Any, estimator: str) -> str:
-    """A short name for a model run: the adapter's (or base model's) last path part."""
-    name = Path(str(spec.adapter or spec.base_model).rstrip("/")).name
-    return f"{name} ({'top-k' if estimator == 'topk' else 'greedy'})"
+    """What ran: the model's own label (base, adapter, quantization) and the estimator."""
+    name = getattr(spec, "label", None) or Path(str(spec.adapter or spec.base_model).rstrip("/")).name
+    return f"{name}, {'top-3 weighted' if estimator == 'topk' else 'greedy'}"
 
 
 def evaluate_model(data: str | Path, spec: Any, *, size: int = 250, estimator: str = "greedy",
@@ -539,7 +544,8 @@ def evaluate_model(data: str | Path, spec: Any, *, size: int = 250, estimator: s
     """Run the 4-bit Llama of `spec` over the first `size` test items of `data`, streaming; a
     repeat of the same (model, adapter, revision, estimator, data, size) returns at once."""
     items = load_items(data, size)
-    key = cache_key(spec.base_model, spec.adapter, spec.revision, estimator, data_key(data), len(items))
+    model = f"{spec.key()}|{source_key(spec.base_model)}|{source_key(spec.adapter)}"
+    key = cache_key(model, estimator, source_key(data), len(items))
     predict = llama_predictor(spec, estimator, batch_size, progress)
     yield from run(items, predict, label=model_label(spec, estimator), batch_size=batch_size,
                    cache_key=key if use_cache else None)

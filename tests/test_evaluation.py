@@ -120,20 +120,20 @@ def test_a_repeated_run_comes_from_the_cache_without_predicting(tmp_path, monkey
         return price_in_title(prompts)
 
     items = items_of(5.0, 15.0, 25.0)
-    key = evaluation.cache_key("m", "a", "r", "greedy", "data", 3)
+    key = evaluation.cache_key("m|a@r|4bit", "greedy", "data", 3)
     first = evaluation.run_to_end(evaluation.run(items, predict, batch_size=2, cache_key=key))
     assert calls == [2, 1]
     evaluation._memory.clear()  # the disk copy serves another process too
     again = list(evaluation.run(items, predict, batch_size=2, cache_key=key))
     assert calls == [2, 1] and len(again) == 1 and again[0].cached
     assert again[0].metrics == first.metrics
-    other = evaluation.cache_key("m", "a", "r", "topk", "data", 3)
+    other = evaluation.cache_key("m|a@r|4bit", "topk", "data", 3)
     assert evaluation.cached(other) is None
 
 
 def test_a_stopped_run_is_not_cached(tmp_path, monkeypatch):
     monkeypatch.setenv("PRICER_CACHE", str(tmp_path))
-    key = evaluation.cache_key("m", None, None, "greedy", "stopped", 4)
+    key = evaluation.cache_key("m|base|4bit", "greedy", "stopped", 4)
     stream = evaluation.run(items_of(1.0, 2.0, 3.0, 4.0), price_in_title, batch_size=2, cache_key=key)
     next(stream)
     stream.close()  # what gradio's Stop does to the generator

@@ -92,11 +92,17 @@ def offline_llama_path() -> Path:
     return target
 
 
+_load_lock = threading.Lock()
+
+
 @functools.lru_cache(maxsize=16)
 def _from_pretrained(path_or_id: str) -> Any:
-    from transformers import AutoTokenizer
+    # One load at a time: transformers' lazy imports are not thread-safe (two first loads at
+    # once in the app's worker threads fail with "cannot import name 'AutoTokenizer'").
+    with _load_lock:
+        from transformers import AutoTokenizer
 
-    return AutoTokenizer.from_pretrained(path_or_id, token=hub.token())
+        return AutoTokenizer.from_pretrained(path_or_id, token=hub.token())
 
 
 def load_tokenizer(name: str | None = None, *, fallback: bool = True) -> LoadedTokenizer:

@@ -171,8 +171,55 @@ def _add_tokenizer(sub: argparse._SubParsersAction) -> None:
 # --- model (issue: Predict tab) -----------------------------------------------------------------
 
 
+@command("predict")
+def cmd_predict(args: argparse.Namespace) -> int:
+    import dataclasses
+    import time
+
+    from pricer.model import ModelSpec, load_pricer, predict_texts
+
+    spec = ModelSpec.from_options(args.base_model, args.adapter, args.revision, args.quantization)
+    text = sys.stdin.read() if args.text == "-" else args.text
+    started = time.perf_counter()
+    ((pred, note),) = predict_texts([text], spec)
+    say(load_pricer(spec).status())
+    if args.json:
+        emit_json({**dataclasses.asdict(pred), "note": note, "model": spec.label,
+                   "latency_s": round(time.perf_counter() - started, 3)})
+    else:
+        greedy = "no number" if pred.price is None else f"${pred.price:,.2f}"
+        say(note)
+        print(f"${pred.estimate_topk:,.2f} (top-3 weighted; greedy {greedy} from {pred.completion!r}, "
+              f"median ${pred.median:,.0f})")
+    return 0
+
+
+@command("tiny-model")
+def cmd_tiny_model(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from pricer.tiny import write_tiny_model
+
+    out = write_tiny_model(Path(args.out))
+    say(f"wrote a tiny random-weight TEST model to {out} and its LoRA adapter to {out / 'adapter'} "
+        "(its prices are nonsense)")
+    print(out)
+    return 0
+
+
 def _add_model(sub: argparse._SubParsersAction) -> None:
-    pass
+    p = sub.add_parser("predict", help="price a product description with the 4-bit Llama")
+    p.add_argument("--text", required=True,
+                   help="title on the first line, then the description; or a dataset prompt; '-' reads stdin")
+    p.add_argument("--base-model", help="hub id or local path (default PRICER_BASE_MODEL or Llama 3.1 8B)")
+    p.add_argument("--adapter", help="LoRA adapter hub id or local path, or 'none' for the base model "
+                                     "(default PRICER_ADAPTER or the course's fine-tuned pricer)")
+    p.add_argument("--revision", help="adapter revision (default PRICER_ADAPTER_REVISION; 'none' = latest)")
+    p.add_argument("--quantization", choices=["4bit", "8bit"], help="default PRICER_QUANTIZATION or 4bit")
+    p.add_argument("--json", action="store_true", help="print price, estimate_topk, prompt, ... as JSON")
+
+    p = sub.add_parser("tiny-model", help="write the tiny random-weight TEST model (offline demo, tests)")
+    p.add_argument("--out", required=True, help="output folder (the adapter goes to OUT/adapter)")
 
 
 # --- evaluation (issue: Evaluate tab) -----------------------------------------------------------
@@ -249,8 +296,28 @@ def _add_evaluation(sub: argparse._SubParsersAction) -> None:
 # --- deploy (issue: Spaces) ---------------------------------------------------------------------
 
 
+@command("deploy")
+def cmd_deploy(args: argparse.Namespace) -> int:
+    from pricer import deploy
+
+    manifest = deploy.load_manifest(args.config)
+    if args.dry_run:
+        print(deploy.describe_plan(manifest, deploy.plan(manifest)))
+        say("dry run: nothing was sent to the Hub")
+        return 0
+    url = deploy.run(manifest, say=say)
+    if args.wait:
+        deploy.wait_until_running(manifest.space_id, timeout=deploy.wait_timeout(manifest), say=say)
+    print(url)
+    return 0
+
+
 def _add_deploy(sub: argparse._SubParsersAction) -> None:
-    pass
+    p = sub.add_parser("deploy", help="deploy the app to a Hugging Face Space as spaces.yaml says (HF_TOKEN)")
+    p.add_argument("--config", default="spaces.yaml", help="the manifest (default spaces.yaml)")
+    p.add_argument("--dry-run", action="store_true",
+                   help="print the README front matter, the files and every call, send nothing")
+    p.add_argument("--wait", action="store_true", help="follow the build until the Space is RUNNING")
 
 
 def parser() -> argparse.ArgumentParser:

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from pricer import hub
-from pricer.config import Settings, settings
+from pricer.config import ADAPTER, ADAPTER_REVISION, Settings, optional, settings
 from pricer.errors import BadInput, ModelUnavailable, NotFound, PricerError
 from pricer.gpu import GPU_LOCK, one_at_a_time
 from pricer.items import (
@@ -79,6 +79,23 @@ class ModelSpec:
         s = s or settings()
         adapter = s.adapter if fine_tuned else None
         return cls(s.base_model, adapter, s.adapter_revision if adapter else None, s.quantization)
+
+    @classmethod
+    def from_options(cls, base_model: str | None = None, adapter: str | None = None,
+                     revision: str | None = None, quantization: str | None = None,
+                     s: Settings | None = None) -> ModelSpec:
+        """Settings overridden by CLI-style options; 'none' as adapter means base only. The
+        settings' revision applies only to the settings' adapter (or the course's)."""
+        s = s or settings()
+        chosen = s.adapter if adapter is None else optional(adapter)
+        if revision is not None:
+            rev = optional(revision)
+        elif chosen == s.adapter:
+            rev = s.adapter_revision
+        else:
+            rev = ADAPTER_REVISION if chosen == ADAPTER else None
+        return cls(base_model or s.base_model, chosen, rev if chosen else None,
+                   (quantization or s.quantization).lower())
 
     def key(self) -> str:
         """A stable string naming this model, for caches of results."""
@@ -194,7 +211,7 @@ def build_prompt(text: str, tokenizer: Any = None) -> tuple[str, str]:
         notes.append(f"cut from {len(ids)} to the first {MAX_TOKENS} tokens")
     note = ", ".join(notes) + "."
     if len(contents({"description": body})) <= MIN_CHARS or len(ids) <= MIN_TOKENS:
-        note += (f" This text is short ({len(ids)} tokens): training kept only items over {MIN_TOKENS} "
+        note += (f" This text is short ({len(ids)} token{'s' * (len(ids) != 1)}): training kept only items over {MIN_TOKENS} "
                  f"tokens with more than {MIN_CHARS} characters of description, so trust the price less.")
     return test_prompt(curated), note
 
@@ -354,6 +371,14 @@ def model_status(spec: ModelSpec) -> str:
 
 def loaded(spec: ModelSpec) -> bool:
     return spec.key() in _pricers
+
+
+def unload_all() -> None:
+    """Forget every loaded model (their memory is freed once nothing else holds them)."""
+    with GPU_LOCK:
+        _pricers.clear()
+        _backbones.clear()
+        _status.clear()
 
 
 def load_pricer(spec: ModelSpec, progress: ProgressFn | None = None) -> Pricer:

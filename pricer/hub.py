@@ -40,7 +40,11 @@ def endpoint() -> str:
 
 
 def offline_mode() -> bool:
-    return os.environ.get("HF_HUB_OFFLINE", "").lower() in {"1", "true", "yes", "on"}
+    """HF_HUB_OFFLINE as set now, or as huggingface_hub read it when first imported: it keeps that
+    value (constants.HF_HUB_OFFLINE) and refuses every request while it is true."""
+    from huggingface_hub import constants
+
+    return constants.is_offline_mode() or os.environ.get("HF_HUB_OFFLINE", "").lower() in {"1", "true", "yes", "on"}
 
 
 _reach_cache: dict[str, tuple[float, bool]] = {}

@@ -1,0 +1,468 @@
+"""Deploy: spaces.yaml is validated (one line per problem), rendered into the Space's README front
+matter, turned into an upload list and a plan of huggingface_hub calls; the real huggingface_hub
+makes those calls against a local stand-in for the Hub, and no token value ever leaks."""
+
+from __future__ import annotations
+
+import base64
+import http.server
+import json
+import threading
+from pathlib import Path
+
+import pytest
+import yaml
+
+from pricer import deploy, hub
+from pricer.cli import main
+from pricer.errors import AccessDenied, HubUnavailable
+
+ROOT = Path(__file__).resolve().parent.parent
+TOKEN = "hf_" + "Zq7RtY2uVw9XkLm4NpB6cD8eF1gH3jK5s"  # looks real, is not
+OWNER_SPACE = "someone/price-is-right"
+
+
+def manifest_dict(**changes) -> dict:
+    """A complete, valid manifest; a change of None removes the key."""
+    data = {
+        "space_id": OWNER_SPACE,
+        "title": "The Price is Right",
+        "emoji": "🏷️",
+        "colorFrom": "green",
+        "colorTo": "blue",
+        "short_description": "Price products with a 4-bit Llama 3.1 8B",
+        "sdk": "gradio",
+        "sdk_version": "6.31.0",
+        "python_version": "3.11",
+        "app_file": "app.py",
+        "hardware": "t4-small",
+        "sleep_time": "1h",
+        "startup_duration_timeout": "1h",
+        "visibility": "private",
+        "secrets": ["HF_TOKEN"],
+        "variables": {"PRICER_BASE_MODEL": "meta-llama/Meta-Llama-3.1-8B",
+                      "PRICER_ADAPTER_REVISION": "e8d637df551603dc86cd7a1598a8f44af4d7ae36",
+                      "PRICER_PRELOAD": "1"},
+        "models": ["meta-llama/Meta-Llama-3.1-8B"],
+        "datasets": ["ed-donner/pricer-data"],
+        "exclude": ["pricer/scratch_*.py"],
+    }
+    data.update(changes)
+    return {k: v for k, v in data.items() if v is not None}
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """A small app folder shaped like the repository, with things that must never be uploaded."""
+    files = {
+        "app.py": "import ui\n",
+        "pricer/__init__.py": '"""pricer"""\n',
+        "pricer/config.py": 'NAMES = ["PRICER_BASE_MODEL", "PRICER_ADAPTER", "PRICER_ADAPTER_REVISION", '
+                            '"PRICER_PRELOAD"]\n',
+        "pricer/scratch_notes.py": "x = 1\n",
+        "pricer/__pycache__/config.cpython-311.pyc": "compiled",
+        "pricer/.env": "HF_TOKEN=whatever\n",
+        "ui/__init__.py": "",
+        "ui/predict_tab.py": "def build(): pass\n",
+        "requirements.txt": "transformers==5.23.0\n",
+        "README.md": "---\ntitle: old\n---\n\n# pricer\n\nThe body.\n",
+        "tests/test_x.py": "def test(): pass\n",
+        "benchmarks/speed.py": "print(1)\n",
+        "data/items.jsonl": "{}\n",
+        ".git/config": "[core]\n",
+        ".venv/lib/site.py": "",
+        "notes.txt": "not part of the app\n",
+    }
+    for name, text in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    write_manifest(tmp_path)
+    return tmp_path
+
+
+def write_manifest(folder: Path, text: str | None = None, **changes) -> Path:
+    path = folder / "spaces.yaml"
+    path.write_text(text if text is not None else yaml.safe_dump(manifest_dict(**changes), allow_unicode=True, sort_keys=False))
+    return path
+
+
+@pytest.fixture
+def token_env(monkeypatch) -> dict[str, str]:
+    monkeypatch.setenv("HF_TOKEN", TOKEN)
+    return {"HF_TOKEN": TOKEN}
+
+
+def problems(path: Path, environ: dict[str, str]) -> list[str]:
+    with pytest.raises(deploy.ManifestInvalid) as err:
+        deploy.load_manifest(path, environ)
+    return err.value.problems
+
+
+# --- validation: one clear line per problem -----------------------------------------------------
+
+
+def test_a_complete_manifest_is_valid(project, token_env):
+    manifest = deploy.load_manifest(project / "spaces.yaml", token_env)
+    assert manifest.space_id == OWNER_SPACE and manifest.hardware == "t4-small"
+    assert manifest.sleep_time == 3600 and manifest.private
+    assert manifest.secrets == {"HF_TOKEN": "HF_TOKEN"}
+
+
+def test_unknown_hardware_lists_the_valid_ones_from_huggingface_hub(project, token_env):
+    from huggingface_hub import SpaceHardware
+
+    [line] = problems(write_manifest(project, hardware="t4"), token_env)
+    assert line.startswith("hardware: unknown hardware 't4'")
+    assert all(h.value in line for h in SpaceHardware)
+
+
+@pytest.mark.parametrize("space_id, says", [
+    ("just-a-name", "is not an id of the form owner/name"),
+    ("me/bad--name", "is not a valid hub id"),
+    ("me/with space", "is not a valid hub id"),
+    ("a/b/c", "is not an id of the form owner/name"),
+])
+def test_malformed_space_id_is_refused(project, token_env, space_id, says):
+    [line] = problems(write_manifest(project, space_id=space_id), token_env)
+    assert line.startswith("space_id:") and says in line
+
+
+def test_a_secret_named_but_absent_from_the_environment_is_refused(project):
+    [line] = problems(write_manifest(project, secrets=["HF_TOKEN", "OPENAI_API_KEY"]), {"HF_TOKEN": TOKEN})
+    assert line == ("secrets: OPENAI_API_KEY is named but not set in this environment: "
+                    "export OPENAI_API_KEY=... before deploying")
+
+
+def test_a_token_written_into_the_file_is_refused_without_repeating_it(project, token_env):
+    path = write_manifest(project, variables={"PRICER_ADAPTER": TOKEN})
+    lines = problems(path, token_env)
+    assert any("looks like a Hugging Face token written into the file" in line for line in lines)
+    assert not any(TOKEN in line or TOKEN[:8] in line for line in lines)
+
+
+def test_a_key_in_a_comment_is_found_by_its_line(project, token_env):
+    text = write_manifest(project).read_text() + "# my key: sk-proj-" + "aB3" * 12 + "\n"
+    lines = problems(write_manifest(project, text), token_env)
+    assert lines == [f"line {len(text.splitlines())}: looks like an OpenAI-style API key written into the "
+                     "file; never put secret values here: export it and name it under secrets: "
+                     "(if it is real, revoke it now)"]
+
+
+def test_a_long_random_variable_value_looks_like_a_secret(project, token_env):
+    [line] = problems(write_manifest(project, variables={"PRICER_PRELOAD": "Qm9vTk2xR7pLwZ4cY8vB1nHsE5"}),
+                      token_env)
+    assert line.startswith("variables.PRICER_PRELOAD: the value looks like a secret")
+
+
+def test_a_commit_sha_and_hub_ids_are_not_mistaken_for_secrets(project, token_env):
+    deploy.load_manifest(project / "spaces.yaml", token_env)  # has a 40-hex revision and hub ids
+
+
+def test_a_secret_name_among_the_public_variables_is_refused(project, token_env):
+    [line] = problems(write_manifest(project, variables={"OPENAI_API_KEY": "x"}), token_env)
+    assert line.startswith("variables.OPENAI_API_KEY: variables are public")
+
+
+def test_unknown_keys_suggest_the_closest_valid_key(project, token_env):
+    text = write_manifest(project).read_text().replace("hardware:", "hardwre:")
+    lines = problems(write_manifest(project, text), token_env)
+    assert "unknown key 'hardwre' (did you mean 'hardware'?)" in lines
+    assert "hardware: missing (hardware flavour to request, e.g. t4-small)" in lines
+
+
+def test_a_misspelt_pricer_variable_suggests_the_setting(project, token_env):
+    [line] = problems(write_manifest(project, variables={"PRICER_ADAPTR": "none"}), token_env)
+    assert line == "variables.PRICER_ADAPTR: no pricer setting reads PRICER_ADAPTR (did you mean 'PRICER_ADAPTER'?)"
+
+
+def test_an_unquoted_python_version_is_explained(project, token_env):
+    text = write_manifest(project).read_text().replace("python_version: '3.11'", "python_version: 3.10")
+    [line] = problems(write_manifest(project, text), token_env)
+    assert line.startswith("python_version: write it in quotes") and "3.10 as 3.1" in line
+
+
+@pytest.mark.parametrize("changes, starts", [
+    ({"short_description": "x" * 61}, "short_description: 61 characters"),
+    ({"colorFrom": "orange"}, "colorFrom: 'orange' is not a card colour"),
+    ({"hardware": "cpu-basic"}, "sleep_time: a cpu-basic Space always sleeps"),
+    ({"sleep_time": "soon"}, "sleep_time: 'soon' is not a duration"),
+    ({"startup_duration_timeout": "forever"}, "startup_duration_timeout: 'forever' is not a duration"),
+    ({"visibility": "secret"}, "visibility: 'secret'"),
+    ({"sdk": "docker"}, "sdk: this app is a gradio app"),
+    ({"app_file": "main.py"}, "app_file: main.py does not exist"),
+    ({"models": ["llama"]}, "models[0]: 'llama' is not an id of the form owner/name"),
+])
+def test_each_bad_value_gets_its_own_line(project, token_env, changes, starts):
+    [line] = problems(write_manifest(project, **changes), token_env)
+    assert line.startswith(starts)
+
+
+def test_every_problem_is_reported_at_once_by_the_cli_in_one_line_each(project, capsys, monkeypatch):
+    monkeypatch.delenv("HF_TOKEN", raising=False)
+    path = write_manifest(project, hardware="t5", space_id="nope", colour="red")
+    assert main(["deploy", "--config", str(path), "--dry-run"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {path} has 4 problem(s)")
+    assert [line.split(":")[0] for line in err.splitlines()[1:]] == [
+        "  - unknown key 'colour' (did you mean 'colorTo'?)", "  - space_id", "  - hardware", "  - secrets"]
+
+
+def test_a_yaml_syntax_error_gives_its_line_not_the_text(project, token_env):
+    [line] = problems(write_manifest(project, "space_id: [unclosed\ntitle: x\n"), token_env)
+    assert line.startswith("not valid YAML at line")
+
+
+# --- front matter, README, files ----------------------------------------------------------------
+
+
+def test_front_matter_is_rendered_from_the_manifest(project, token_env):
+    manifest = deploy.load_manifest(project / "spaces.yaml", token_env)
+    text = deploy.render_front_matter(manifest)
+    assert text.startswith("---\n") and text.endswith("\n---\n")
+    assert yaml.safe_load(text.strip("-\n")) == {
+        "title": "The Price is Right", "emoji": "🏷️", "colorFrom": "green", "colorTo": "blue",
+        "sdk": "gradio", "sdk_version": "6.31.0", "python_version": "3.11", "app_file": "app.py",
+        "pinned": False, "short_description": "Price products with a 4-bit Llama 3.1 8B",
+        "suggested_hardware": "t4-small", "startup_duration_timeout": "1h",
+        "models": ["meta-llama/Meta-Llama-3.1-8B"], "datasets": ["ed-donner/pricer-data"]}
+    assert "python_version: '3.11'" in text  # a string on the Hub too, not the number 3.11
+
+
+def test_sdk_version_defaults_to_the_installed_gradio(project, token_env):
+    from importlib.metadata import version
+
+    manifest = deploy.load_manifest(write_manifest(project, sdk_version=None), token_env)
+    assert manifest.front_matter["sdk_version"] == version("gradio")
+
+
+def test_the_space_readme_is_the_rendered_front_matter_over_the_repo_readme_body(project, token_env):
+    manifest = deploy.load_manifest(project / "spaces.yaml", token_env)
+    readme = deploy.render_readme(manifest)
+    assert readme == deploy.render_front_matter(manifest) + "\n# pricer\n\nThe body.\n"
+
+
+def test_upload_is_the_app_code_only(project, token_env):
+    manifest = deploy.load_manifest(project / "spaces.yaml", token_env)
+    assert deploy.upload_files(manifest) == ["app.py", "pricer/__init__.py", "pricer/config.py",
+                                             "requirements.txt", "ui/__init__.py", "ui/predict_tab.py"]
+
+
+def test_a_large_file_or_a_token_in_the_code_stops_the_upload(project, token_env):
+    (project / "pricer" / "weights.py").write_text("W = '" + "0" * (1 << 20) + "'\n")
+    (project / "ui" / "keys.py").write_text(f"KEY = '{TOKEN}'\n")
+    manifest = deploy.load_manifest(project / "spaces.yaml", token_env)
+    with pytest.raises(deploy.ManifestInvalid) as err:
+        deploy.plan(manifest)
+    assert err.value.problems == [
+        "pricer/weights.py: 1,048,583 bytes; only code is uploaded (add it to exclude:)",
+        "ui/keys.py line 1: looks like a Hugging Face token; move it to the environment and name it under secrets:"]
+
+
+# --- the repository's own manifest --------------------------------------------------------------
+
+
+def test_the_repository_manifest_is_valid_and_its_readme_agrees_with_it(token_env):
+    manifest = deploy.load_manifest(ROOT / "spaces.yaml", token_env)
+    readme_front_matter, _ = deploy.split_front_matter((ROOT / "README.md").read_text(encoding="utf-8"))
+    assert readme_front_matter == manifest.front_matter
+    assert (ROOT / "README.md").read_text(encoding="utf-8").startswith(deploy.render_front_matter(manifest))
+
+
+def test_the_repository_space_runs_the_gradio_the_tests_use(token_env):
+    manifest = deploy.load_manifest(ROOT / "spaces.yaml", token_env)
+    pins = (ROOT / "requirements-dev.txt").read_text().splitlines()
+    assert f"gradio=={manifest.front_matter['sdk_version']}" in pins
+    assert not any(line.startswith("gradio") for line in (ROOT / "requirements.txt").read_text().splitlines())
+
+
+def test_the_repository_upload_has_the_app_and_nothing_else(token_env):
+    files = deploy.upload_files(deploy.load_manifest(ROOT / "spaces.yaml", token_env))
+    assert {"app.py", "requirements.txt", "pricer/__init__.py", "pricer/deploy.py", "ui/__init__.py"} <= set(files)
+    assert {f.split("/")[0] for f in files} == {"app.py", "requirements.txt", "pricer", "ui"}
+    assert not [f for f in files if "__pycache__" in f or f.endswith(".pyc")]
+
+
+# --- dry run ------------------------------------------------------------------------------------
+
+
+def test_dry_run_prints_front_matter_files_and_every_call_but_no_secret(project, token_env, capsys):
+    assert main(["deploy", "--config", str(project / "spaces.yaml"), "--dry-run"]) == 0
+    out, err = capsys.readouterr()
+    assert TOKEN not in out + err
+    assert "suggested_hardware: t4-small" in out and "  ui/predict_tab.py  (18 bytes)" in out
+    calls = [line.split(". ", 1)[1].split("(")[0] for line in out.splitlines() if line.startswith("  ") and ". " in line]
+    assert calls == ["create_repo", "create_commit", "add_space_variable", "add_space_variable",
+                     "add_space_variable", "add_space_secret", "request_space_hardware", "set_space_sleep_time"]
+    assert "add_space_secret(repo_id='someone/price-is-right', key='HF_TOKEN', value=(set from environment))" in out
+    assert "nothing was sent" in err
+
+
+# --- the real huggingface_hub calls, against a local stand-in for the Hub -----------------------
+
+
+class FakeHub(http.server.BaseHTTPRequestHandler):
+    """Answers the Space API like the Hub does, and records every request it gets."""
+
+    requests: list[dict] = []
+    stages: list[dict] = []
+    fail: dict[str, int] = {}
+
+    def do_GET(self):  # noqa: N802
+        self.answer()
+
+    def do_POST(self):  # noqa: N802
+        self.answer()
+
+    def body(self) -> bytes:
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            data = b""
+            while size := int(self.rfile.readline().strip(), 16):
+                data += self.rfile.read(size)
+                self.rfile.readline()
+            self.rfile.readline()
+            return data
+        return self.rfile.read(int(self.headers.get("Content-Length") or 0))
+
+    def answer(self):
+        body = self.body()
+        FakeHub.requests.append({"method": self.command, "path": self.path, "body": body,
+                                 "headers": {k.lower(): v for k, v in self.headers.items()}})
+        path, base = self.path.split("?")[0], f"http://{self.headers['Host']}"
+        status, reply = 200, {}
+        if any(path.endswith(suffix) for suffix in FakeHub.fail):
+            status = next(code for suffix, code in FakeHub.fail.items() if path.endswith(suffix))
+            reply = {"error": "refused"}
+        elif path == "/api/repos/create":
+            payload = json.loads(body)
+            reply = {"url": f"{base}/spaces/{payload['organization']}/{payload['name']}"}
+        elif path == "/api/validate-yaml":
+            reply = {"errors": [], "warnings": []}
+        elif "/preupload/" in path:
+            files = json.loads(body)["files"]
+            reply = {"files": [{"path": f["path"], "uploadMode": "regular", "shouldIgnore": False, "oid": None}
+                               for f in files]}
+        elif "/commit/" in path:
+            space = path.split("/api/spaces/")[1].split("/commit/")[0]
+            reply = {"commitUrl": f"{base}/spaces/{space}/commit/{'a' * 40}", "commitOid": "a" * 40}
+        elif path.endswith(("/hardware", "/sleeptime")):
+            reply = {"stage": "BUILDING", "hardware": {"current": None, "requested": "t4-small"}}
+        elif path.endswith("/runtime"):
+            reply = FakeHub.stages.pop(0)
+        elif not path.endswith(("/variables", "/secrets")):
+            status = 404
+        data = json.dumps(reply).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def fake_hub(monkeypatch, token_env):
+    """The local Hub, with conftest's offline mode lifted for this test only. huggingface_hub read
+    HF_HUB_OFFLINE and HF_ENDPOINT once, at import, into its constants: both are set there too."""
+    from huggingface_hub import constants
+    from huggingface_hub.utils import _detect_agent
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), FakeHub)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_port}"
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.setenv("HF_ENDPOINT", url)
+    monkeypatch.setattr(constants, "ENDPOINT", url)
+    # huggingface_hub fetches an "agent harness" list for its user agent once a day: not from here
+    monkeypatch.setattr(_detect_agent, "_registry", _detect_agent._EMPTY_REGISTRY)
+    hub._reach_cache.clear()
+    FakeHub.requests, FakeHub.stages, FakeHub.fail = [], [], {}
+    yield FakeHub
+    server.shutdown()
+    server.server_close()
+    hub._reach_cache.clear()
+
+
+def test_deploy_makes_the_real_calls_in_order_with_the_token_only_in_the_header(project, fake_hub, capsys):
+    url = deploy.run(deploy.load_manifest(project / "spaces.yaml"), say=print)
+    assert url == f"{hub.endpoint()}/spaces/{OWNER_SPACE}"
+    space = f"/api/spaces/{OWNER_SPACE}"
+    assert [(r["method"], r["path"]) for r in fake_hub.requests] == [
+        ("POST", "/api/repos/create"),
+        ("POST", "/api/validate-yaml"),
+        ("POST", f"{space}/preupload/main"),
+        ("POST", f"{space}/commit/main"),
+        ("POST", f"{space}/variables"), ("POST", f"{space}/variables"), ("POST", f"{space}/variables"),
+        ("POST", f"{space}/secrets"),
+        ("POST", f"{space}/hardware"),
+        ("POST", f"{space}/sleeptime"),
+    ]
+    bodies = [r["body"] for r in fake_hub.requests]
+    assert json.loads(bodies[0]) == {"name": "price-is-right", "organization": "someone", "type": "space",
+                                     "sdk": "gradio", "visibility": "private"}
+    assert [json.loads(b) for b in bodies[4:7]] == [
+        {"key": "PRICER_BASE_MODEL", "value": "meta-llama/Meta-Llama-3.1-8B"},
+        {"key": "PRICER_ADAPTER_REVISION", "value": "e8d637df551603dc86cd7a1598a8f44af4d7ae36"},
+        {"key": "PRICER_PRELOAD", "value": "1"}]
+    assert json.loads(bodies[7]) == {"key": "HF_TOKEN", "value": TOKEN}
+    assert json.loads(bodies[8]) == {"flavor": "t4-small"} and json.loads(bodies[9]) == {"seconds": 3600}
+
+    # the token: in every Authorization header, in the add-secret body (its purpose), nowhere else
+    for r in fake_hub.requests:
+        assert r["headers"]["authorization"] == f"Bearer {TOKEN}"
+        assert TOKEN not in r["path"]
+        assert not [k for k, v in r["headers"].items() if TOKEN in v and k != "authorization"]
+    assert [n for n, b in enumerate(bodies) if TOKEN.encode() in b] == [7]
+    out = capsys.readouterr().out
+    assert TOKEN not in out and "[6/8] secret HF_TOKEN set from the environment" in out
+    assert not [p for p in project.rglob("*") if p.is_file() and TOKEN.encode() in p.read_bytes()]
+
+
+def test_the_commit_carries_the_rendered_readme_and_the_app_files_inline(project, fake_hub):
+    manifest = deploy.load_manifest(project / "spaces.yaml")
+    deploy.run(manifest, say=lambda line: None)
+    commit = next(r for r in fake_hub.requests if "/commit/" in r["path"])
+    assert commit["headers"]["content-type"] == "application/x-ndjson"
+    lines = [json.loads(line) for line in commit["body"].splitlines()]
+    assert lines[0] == {"key": "header", "value": {"summary": deploy.COMMIT_MESSAGE, "description": ""}}
+    assert {line["key"] for line in lines[1:]} == {"file"}  # inline base64: no LFS or Xet upload
+    files = {line["value"]["path"]: base64.b64decode(line["value"]["content"]) for line in lines[1:]}
+    assert files.pop("README.md").decode() == deploy.render_readme(manifest)
+    assert files == {name: (project / name).read_bytes() for name in deploy.upload_files(manifest)}
+
+
+def test_a_refused_token_is_explained_without_showing_it(project, fake_hub):
+    fake_hub.fail = {"/api/repos/create": 401}
+    with pytest.raises(AccessDenied) as err:
+        deploy.run(deploy.load_manifest(project / "spaces.yaml"), say=lambda line: None)
+    assert "write access" in str(err.value) and TOKEN not in str(err.value)
+
+
+def test_wait_follows_the_build_until_running(project, fake_hub):
+    fake_hub.stages = [{"stage": s} for s in ("RUNNING", "BUILDING", "APP_STARTING", "RUNNING")]
+    seen = []
+    assert deploy.wait_until_running(OWNER_SPACE, poll_every=0.01, settle=60, say=seen.append) == "RUNNING"
+    assert [line.split(" after")[0] for line in seen] == [
+        "stage RUNNING", "stage BUILDING", "stage APP_STARTING", "stage RUNNING"]
+
+
+def test_wait_shows_the_build_error(project, fake_hub):
+    fake_hub.stages = [{"stage": "BUILDING"},
+                       {"stage": "BUILD_ERROR", "errorMessage": "ERROR: No matching distribution for peft==9.9"}]
+    with pytest.raises(deploy.SpaceFailed) as err:
+        deploy.wait_until_running(OWNER_SPACE, poll_every=0.01, say=lambda line: None)
+    assert str(err.value).startswith("The Space stopped at BUILD_ERROR: ERROR: No matching distribution for peft==9.9")
+    assert f"/spaces/{OWNER_SPACE}?logs=build" in str(err.value)
+
+
+def test_offline_mode_stops_the_deploy_before_any_request(project, token_env):
+    with pytest.raises(HubUnavailable, match="HF_HUB_OFFLINE is set.*--dry-run"):
+        deploy.run(deploy.load_manifest(project / "spaces.yaml"), say=lambda line: None)
+
+
+def test_the_example_owner_must_be_replaced_before_a_real_deploy(project, token_env):
+    manifest = deploy.load_manifest(write_manifest(project, space_id="your-username/the-price-is-right"))
+    with pytest.raises(deploy.BadInput, match="still has the example owner"):
+        deploy.run(manifest, say=lambda line: None)

@@ -329,7 +329,8 @@ def _validate(raw: dict, root: Path, environ: dict[str, str]) -> tuple[Manifest 
         "pinned": raw.get("pinned", False),
         "short_description": raw.get("short_description"),
         "license": raw.get("license"),
-        "suggested_hardware": hardware,
+        # the Hub's card accepts paid flavours only: ZeroGPU is requested, not suggested
+        "suggested_hardware": None if hardware.startswith("zero-") else hardware,
         "startup_duration_timeout": raw.get("startup_duration_timeout"),
         "models": raw.get("models"),
         "datasets": raw.get("datasets"),
@@ -547,6 +548,9 @@ def describe_plan(manifest: Manifest, calls: list[Call]) -> str:
     lines += [f"  {name}  ({size:,} bytes)" for name, size in sizes.items()]
     lines += ["", f"Calls to huggingface_hub.HfApi (endpoint {hub.endpoint()}):"]
     lines += [f"  {n}. {call.describe()}" for n, call in enumerate(calls, 1)]
+    notes = [example_owner(manifest),
+             None if hub.token() else "no Hugging Face token found: export HF_TOKEN=... (write access) first"]
+    lines += [""] + [f"note: {note}" for note in notes if note] if any(notes) else []
     return "\n".join(lines)
 
 
@@ -573,14 +577,23 @@ def _hub_error(call: Call, exc: Exception, space_id: str) -> PricerError:
     if status == 402:
         return AccessDenied(f"{call.method}: the Hub asks for payment (402): paid hardware needs a billing "
                             f"method on your account (or pick zero-a10g with PRO). {server}")
+    if status and 400 <= status < 500:
+        return BadInput(f"{call.method}: the Hub refused it ({status}): {server}")
     return HubUnavailable(f"{call.method} failed ({status or type(exc).__name__}): {server}")
+
+
+def example_owner(manifest: Manifest) -> str | None:
+    """What to do when space_id still has the example's owner (None when it does not)."""
+    if manifest.space_id.split("/")[0].lower() not in {"your-username", "your-name", "owner", "username"}:
+        return None
+    return (f"space_id {manifest.space_id!r} still has the example owner: put your Hugging Face username "
+            "(or organisation) before the '/' in spaces.yaml")
 
 
 def run(manifest: Manifest, say: Callable[[str], None] = print) -> str:
     """Make every call of the plan; return the Space URL."""
-    if manifest.space_id.split("/")[0].lower() in {"your-username", "your-name", "owner", "username"}:
-        raise BadInput(f"space_id {manifest.space_id!r} still has the example owner: put your Hugging Face "
-                       "username (or organisation) before the '/' in spaces.yaml")
+    if problem := example_owner(manifest):
+        raise BadInput(problem)
     calls = plan(manifest)
     if hub.offline_mode():
         raise HubUnavailable("Cannot deploy: HF_HUB_OFFLINE is set. Unset it on a machine that can reach "
@@ -603,6 +616,8 @@ def run(manifest: Manifest, say: Callable[[str], None] = print) -> str:
             raise _hub_error(call, exc, manifest.space_id) from None
         except TransportError as exc:  # connection refused or dropped, DNS, timeout
             raise HubUnavailable(f"{call.method}: {type(exc).__name__} talking to {hub.endpoint()}") from None
+        except ValueError as exc:  # the Hub's README check (validate-yaml) found bad front matter
+            raise BadInput(f"{call.method}: {' '.join(str(exc).split())}") from None
         say(f"[{n}/{len(calls)}] {_done(call, result)}")
     return space_url(manifest.space_id)
 

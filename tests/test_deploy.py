@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import http.server
 import json
+import re
 import threading
 from pathlib import Path
 
@@ -228,6 +229,13 @@ def test_front_matter_is_rendered_from_the_manifest(project, token_env):
     assert "python_version: '3.11'" in text  # a string on the Hub too, not the number 3.11
 
 
+def test_zero_gpu_is_requested_but_not_suggested_on_the_card(project, token_env):
+    manifest = deploy.load_manifest(write_manifest(project, hardware="zero-a10g"), token_env)
+    assert "suggested_hardware" not in manifest.front_matter
+    assert deploy.plan(manifest)[-2] == deploy.Call("request_space_hardware",
+                                                    {"repo_id": OWNER_SPACE, "hardware": "zero-a10g"})
+
+
 def test_sdk_version_defaults_to_the_installed_gradio(project, token_env):
     from importlib.metadata import version
 
@@ -294,7 +302,20 @@ def test_dry_run_prints_front_matter_files_and_every_call_but_no_secret(project,
     assert calls == ["create_repo", "create_commit", "add_space_variable", "add_space_variable",
                      "add_space_variable", "add_space_secret", "request_space_hardware", "set_space_sleep_time"]
     assert "add_space_secret(repo_id='someone/price-is-right', key='HF_TOKEN', value=(set from environment))" in out
-    assert "nothing was sent" in err
+    assert "nothing was sent" in err and "note:" not in out
+
+
+def test_dry_run_notes_the_example_owner_and_a_missing_token(project, capsys, monkeypatch):
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "HF_TOKEN_PATH", str(project / "no-stored-token"))
+    monkeypatch.delenv("HF_TOKEN", raising=False)
+    monkeypatch.delenv("HUGGING_FACE_HUB_TOKEN", raising=False)
+    path = write_manifest(project, space_id="your-username/pricer", secrets=None)
+    assert main(["deploy", "--config", str(path), "--dry-run"]) == 0
+    notes = [line for line in capsys.readouterr().out.splitlines() if line.startswith("note:")]
+    assert [n.split(":")[1].strip() for n in notes] == ["space_id 'your-username/pricer' still has the example owner",
+                                                        "no Hugging Face token found"]
 
 
 # --- the real huggingface_hub calls, against a local stand-in for the Hub -----------------------
@@ -438,6 +459,18 @@ def test_a_refused_token_is_explained_without_showing_it(project, fake_hub):
     with pytest.raises(AccessDenied) as err:
         deploy.run(deploy.load_manifest(project / "spaces.yaml"), say=lambda line: None)
     assert "write access" in str(err.value) and TOKEN not in str(err.value)
+
+
+@pytest.mark.parametrize("path, status, error, says", [
+    ("/api/repos/create", 403, AccessDenied, "not allowed to change someone/price-is-right (403)"),
+    ("/sleeptime", 400, deploy.BadInput, "set_space_sleep_time: the Hub refused it (400)"),
+    ("/api/validate-yaml", 400, deploy.BadInput, "create_commit: Invalid metadata in README.md"),
+    ("/hardware", 503, HubUnavailable, "request_space_hardware failed (503)"),
+])
+def test_each_refusal_names_the_call_that_failed(project, fake_hub, path, status, error, says):
+    fake_hub.fail = {path: status}
+    with pytest.raises(error, match=re.escape(says)):
+        deploy.run(deploy.load_manifest(project / "spaces.yaml"), say=lambda line: None)
 
 
 def test_wait_follows_the_build_until_running(project, fake_hub):

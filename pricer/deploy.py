@@ -106,7 +106,8 @@ class ManifestInvalid(BadInput):
     """spaces.yaml cannot be deployed as written; `problems` has one line per problem."""
 
     def __init__(self, path: Path, problems: list[str]) -> None:
-        self.problems = problems
+        self.problems = [hide_secrets(p) for p in problems]  # a pasted token may sit in a key or value
+        problems = self.problems
         lines = "\n".join(f"  - {p}" for p in problems)
         super().__init__(f"{path} has {len(problems)} problem(s); fix them and run again:\n{lines}")
 
@@ -159,6 +160,17 @@ def secrets_in_text(text: str) -> list[tuple[int, str]]:
     """(line number, what it looks like) for each secret-looking value in `text`; never the value."""
     return [(n, what) for n, line in enumerate(text.splitlines(), 1)
             for what, pattern in SECRET_PATTERNS if pattern.search(line)]
+
+
+def hide_secrets(text: str) -> str:
+    """`text` with anything that looks like a secret replaced, so a message can quote the file.
+
+    >>> hide_secrets("unknown hardware 'hf_" + "a1B2" * 9 + "'")
+    "unknown hardware '<hidden>'"
+    """
+    for _, pattern in SECRET_PATTERNS:
+        text = pattern.sub("<hidden>", text)
+    return re.sub(r"[A-Za-z0-9+/=_]{20,}", lambda m: "<hidden>" if looks_random(m[0]) else m[0], text)
 
 
 def installed_gradio() -> str | None:

@@ -141,6 +141,18 @@ def test_a_token_written_into_the_file_is_refused_without_repeating_it(project, 
     assert not any(TOKEN in line or TOKEN[:8] in line for line in lines)
 
 
+@pytest.mark.parametrize("changes", [
+    {"hardware": TOKEN}, {"secrets": [TOKEN]}, {"secrets": {"HF_TOKEN": TOKEN}}, {TOKEN: "x"},
+    {"variables": {TOKEN: "1"}}, {"space_id": f"me/{TOKEN}x-"}, {"models": [TOKEN]},
+])
+def test_a_pasted_token_is_never_quoted_back_wherever_it_is(project, capsys, monkeypatch, changes):
+    monkeypatch.delenv("HF_TOKEN", raising=False)
+    assert main(["deploy", "--config", str(write_manifest(project, **changes)), "--dry-run"]) == 2
+    out, err = capsys.readouterr()
+    assert "looks like a Hugging Face token" in err
+    assert TOKEN not in out + err and TOKEN[3:15] not in out + err
+
+
 def test_a_key_in_a_comment_is_found_by_its_line(project, token_env):
     text = write_manifest(project).read_text() + "# my key: sk-proj-" + "aB3" * 12 + "\n"
     lines = problems(write_manifest(project, text), token_env)
@@ -281,6 +293,17 @@ def test_the_repository_space_runs_the_gradio_the_tests_use(token_env):
     pins = (ROOT / "requirements-dev.txt").read_text().splitlines()
     assert f"gradio=={manifest.front_matter['sdk_version']}" in pins
     assert not any(line.startswith("gradio") for line in (ROOT / "requirements.txt").read_text().splitlines())
+
+
+def test_the_space_installs_the_model_stack_tested_here_and_its_own_cuda_torch():
+    from importlib.metadata import version
+
+    lines = [line.split("#")[0].strip() for line in (ROOT / "requirements.txt").read_text().splitlines()]
+    pins = dict(re.match(r"([A-Za-z0-9_.-]+)(.*)", line).groups() for line in lines if line)
+    assert {name: pins[name] for name in ("transformers", "peft", "bitsandbytes", "accelerate")} == {
+        name: f"=={version(name)}" for name in ("transformers", "peft", "bitsandbytes", "accelerate")}
+    assert pins["torch"] == ""  # unpinned: the Space installs the CUDA build
+    assert not [line for line in lines if "+cpu" in line or "whl/cpu" in line or "index-url" in line]
 
 
 def test_the_repository_upload_has_the_app_and_nothing_else(token_env):

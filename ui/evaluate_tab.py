@@ -36,9 +36,8 @@ GUESSES_HELP = ("Guesses made elsewhere, as CSV or JSONL: a `guess` column and a
                 "first test item) or `text` (the item's prompt) column.")
 
 
-def _status(message: str, kind: str = "") -> str:
-    mark = {"error": "⚠️ ", "done": "✅ "}.get(kind, "")
-    return f"{mark}{html.escape(message)}"
+def _status(message: str, error: bool = False) -> str:
+    return ("**Could not run:** " if error else "") + html.escape(message)
 
 
 def _spec(pricer: str) -> Any:
@@ -60,10 +59,9 @@ def _results_file(done: evaluation.Run) -> str:
 def _view(current: evaluation.Run, previous: evaluation.Run | None, overlay: bool) -> tuple:
     """(figure, status, table, download) for a run so far."""
     fig = evaluation.figure(current, previous if overlay and previous else None)
-    kind = "done" if current.done else ""
-    text = _status(current.status(), kind)
-    if current.done:
-        text += f"\n\n**{html.escape(current.metrics.line())}** — {html.escape(current.metrics.details())}"
+    m = current.metrics
+    text = (f"{html.escape(current.progress())}\n\n**{html.escape(m.line())}** "
+            f"({html.escape(m.details())})")
     table = current.rows(worst_first=current.done)
     download = gr.DownloadButton(value=_results_file(current), visible=True) if current.done else gr.skip()
     return fig, text, table, download
@@ -93,16 +91,16 @@ def evaluate(pricer: str, estimator: str, size: float, data: str, data_file: str
             yield (*_view(current, previous, overlay), current if current.done else previous, gr.skip())
     except HubUnavailable as exc:
         gr.Warning(str(exc))
-        message = _status(f"{exc} Or upload the test items (JSONL or CSV) under Test data.", "error")
+        message = _status(f"{exc} Or upload the test items (JSONL or CSV) under Test data.", error=True)
         yield gr.skip(), message, gr.skip(), gr.skip(), previous, gr.Accordion(open=True)
     except PricerError as exc:
         gr.Warning(str(exc))
-        yield gr.skip(), _status(str(exc), "error"), gr.skip(), gr.skip(), previous, gr.skip()
+        yield gr.skip(), _status(str(exc), error=True), gr.skip(), gr.skip(), previous, gr.skip()
 
 
 def show_pricer_options(pricer: str) -> tuple:
     """Estimator for the model pricers, the guesses upload for scoring a file."""
-    return gr.Radio(visible=pricer != SCORE_FILE), gr.File(visible=pricer == SCORE_FILE)
+    return gr.Radio(visible=pricer != SCORE_FILE), gr.Column(visible=pricer == SCORE_FILE)
 
 
 def build() -> None:
@@ -112,7 +110,9 @@ def build() -> None:
         with gr.Column(scale=1):
             pricer = gr.Radio(PRICERS, value=FINE_TUNED, label="Pricer")
             estimator = gr.Radio(ESTIMATORS, value="greedy", label="Estimate")
-            guesses_file = gr.File(label="Guesses to score", file_types=[".csv", ".jsonl"], visible=False)
+            with gr.Column(visible=False) as guesses_panel:
+                guesses_file = gr.File(label="Guesses to score", file_types=[".csv", ".jsonl"])
+                gr.Markdown(html.escape(GUESSES_HELP))
             size = gr.Slider(1, 250, value=250, step=1, label="Test items (the first N)")
             overlay = gr.Checkbox(False, label="Overlay the previous run (e.g. base vs fine-tuned)")
             with gr.Row():
@@ -125,15 +125,15 @@ def build() -> None:
                 gr.Markdown(html.escape(UPLOAD_HELP))
         with gr.Column(scale=2):
             status = gr.Markdown("Choose a pricer and press Run.")
-            plot = gr.Plot(label="Truth against estimate")
+            plot = gr.Plot(label="Truth against estimate", elem_id="evaluate-plot")
     table = gr.Dataframe(headers=evaluation.TABLE_HEADERS, datatype=DATATYPES, interactive=False,
                          label="Per item (worst misses first when the run ends; click a header to sort)",
-                         max_height=420, wrap=False)
+                         max_height=420, wrap=False, max_chars=70, elem_id="evaluate-table",
+                         column_widths=["6%", "46%", "10%", "10%", "10%", "8%", "10%"])
     download = gr.DownloadButton("Download results (CSV)", visible=False)
-    gr.Markdown(html.escape(GUESSES_HELP))
     previous = gr.State(None)
 
-    pricer.change(show_pricer_options, pricer, [estimator, guesses_file], api_visibility="private")
+    pricer.change(show_pricer_options, pricer, [estimator, guesses_panel], api_visibility="private")
     running = run_button.click(
         evaluate, [pricer, estimator, size, data, data_file, guesses_file, overlay, previous],
         [plot, status, table, download, previous, data_panel], api_name="evaluate",

@@ -1,0 +1,110 @@
+"""The Evaluate tab and its /evaluate endpoint, on the tiny 4-bit model and the course's 250 items:
+through gradio_client, and in real Chromium."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import pytest
+
+from ui.evaluate_tab import BASE, FINE_TUNED, SCORE_FILE
+
+METRICS = r"Error=\$[\d,]+\.\d\d RMSLE=[\d,]+\.\d\d Hits=\d+\.\d%"
+
+
+@pytest.fixture(scope="module")
+def client(app_url):
+    from gradio_client import Client
+
+    return Client(app_url, verbose=False)
+
+
+def test_a_run_on_the_tiny_model_streams_and_ends_with_metrics_table_and_csv(client, test_250):
+    # 12 items in batches of 8: one snapshot after 8 items, then the complete run
+    job = client.submit(FINE_TUNED, "greedy", 12, str(test_250), None, None, False, api_name="/evaluate")
+    final = job.result(timeout=240)
+    snapshots = job.outputs()
+    assert len(snapshots) >= 2
+    plot, status, table, download = final
+    assert "12/12 items" in status
+    import re
+
+    assert re.search(METRICS, status)
+    assert len(table["data"]) == 12
+    errors = [row[4] for row in table["data"]]
+    assert errors == sorted(errors, reverse=True)  # worst misses first
+    assert json.loads(plot["plot"])["layout"]["height"] > 0
+    path = download["value"] if isinstance(download, dict) else download  # an update that shows the button
+    with open(path) as f:
+        rows = list(csv.DictReader(f))
+    assert [int(r["index"]) for r in rows] == list(range(12))
+    assert float(rows[0]["truth"]) == 374.41
+
+
+def test_a_repeated_run_returns_from_the_cache(client, test_250):
+    args = (BASE, "topk", 3, str(test_250), None, None, False)
+    client.predict(*args, api_name="/evaluate")
+    status = client.predict(*args, api_name="/evaluate")[1]
+    assert "from the cache" in status
+
+
+def test_scoring_an_uploaded_guesses_file_through_the_endpoint(client, test_250, tmp_path):
+    from gradio_client import handle_file
+
+    guesses = tmp_path / "guesses.csv"
+    guesses.write_text("index,guess\n" + "".join(f"{i},100\n" for i in range(5)))
+    _, status, table, _ = client.predict(SCORE_FILE, "greedy", 5, str(test_250), None, handle_file(str(guesses)),
+                                         False, api_name="/evaluate")
+    truths = [json.loads(line)["price"] for line in test_250.read_text().splitlines()[:5]]
+    assert f"Error=${sum(abs(100 - t) for t in truths) / 5:,.2f}" in status
+    assert sorted(row[3] for row in table["data"]) == [100.0] * 5
+
+
+def test_mistakes_show_as_a_status_line_not_a_crash(client, test_250, tmp_path):
+    status = client.predict(SCORE_FILE, "greedy", 5, str(test_250), None, None, False, api_name="/evaluate")[1]
+    assert "Upload a guesses file" in status
+    from gradio_client import handle_file
+
+    short = tmp_path / "short.csv"
+    short.write_text("index,guess\n0,1\n1,2\n")
+    status = client.predict(SCORE_FILE, "greedy", 5, str(test_250), None, handle_file(str(short)), False,
+                            api_name="/evaluate")[1]
+    assert "no guess for 3 of the first 5" in status and "set the size to 2" in status
+
+
+def test_an_unreachable_hub_dataset_offers_the_upload(client):
+    # HF_HUB_OFFLINE is set for the tests, as on a machine without network
+    status = client.predict(BASE, "greedy", 5, "ed-donner/pricer-data", None, None, False,
+                            api_name="/evaluate")[1]
+    assert "HF_HUB_OFFLINE" in status and "upload the test items" in status.lower()
+
+
+def test_an_uploaded_items_file_replaces_the_dataset(client, tmp_path):
+    from gradio_client import handle_file
+
+    items = tmp_path / "items.jsonl"
+    items.write_text("".join(json.dumps({"text": f"How much does this cost to the nearest dollar?\n\nThing {i}"
+                                                 f"\nA thing.\n\nPrice is $", "price": 10.0 + i}) + "\n"
+                             for i in range(3)))
+    _, status, table, _ = client.predict(BASE, "greedy", 250, "ed-donner/pricer-data", handle_file(str(items)),
+                                         None, False, api_name="/evaluate")
+    assert "3/3 items" in status
+    assert sorted(row[1] for row in table["data"]) == ["Thing 0", "Thing 1", "Thing 2"]
+
+
+@pytest.mark.browser
+def test_in_chromium_the_plot_appears_and_the_table_fills(page):
+    page.get_by_role("tab", name="Evaluate").click()
+    size = page.get_by_label("Test items (the first N)").first
+    size.fill("10")
+    size.press("Enter")
+    page.get_by_role("button", name="Run", exact=True).click()
+    points = page.locator("#evaluate-plot .js-plotly-plot .scatterlayer .point")
+    points.first.wait_for(timeout=180_000)
+    page.get_by_text("10/10 items").first.wait_for(timeout=180_000)
+    assert points.count() == 10
+    box = page.locator("#evaluate-plot .js-plotly-plot").first.bounding_box()
+    assert box and box["height"] > 300
+    assert page.locator("#evaluate-table [role=row]").count() == 11  # the header and 10 items
+    assert page.get_by_role("button", name="Download results (CSV)").is_visible()

@@ -34,6 +34,7 @@ ALWAYS_EXCLUDED = ("tests", "benchmarks", "scripts", "data", "out", "results", "
                    "*.parquet", "*.arrow", "*.jsonl", "*.egg-info")
 MAX_FILE_BYTES = 1 << 20  # code only: small text files go inline in the commit, never via LFS/Xet
 COMMIT_MESSAGE = "Deploy pricer from spaces.yaml"
+POLL_SECONDS = 10  # how often --wait asks for the Space's stage
 FAILED_STAGES = {"BUILD_ERROR", "RUNTIME_ERROR", "CONFIG_ERROR", "NO_APP_FILE", "STOPPED", "PAUSED",
                  "DELETING"}
 
@@ -527,12 +528,15 @@ class Call:
 
 
 def plan(manifest: Manifest) -> list[Call]:
-    """The calls a deploy makes, in order: create, upload, variables, secrets, hardware, sleep."""
+    """The calls a deploy makes, in order: create (and set visibility), upload, variables, secrets,
+    hardware, sleep time."""
     files = upload_files(manifest)
     _check_files(manifest, files)
     space = {"repo_id": manifest.space_id}
     calls = [Call("create_repo", {**space, "repo_type": "space", "space_sdk": "gradio",
                                   "private": manifest.private, "exist_ok": True}),
+             # create_repo leaves an existing Space as it was: the manifest's visibility wins
+             Call("update_repo_settings", {**space, "repo_type": "space", "private": manifest.private}),
              Call("create_commit", {**space, "repo_type": "space",
                                     "operations": Upload(manifest.root, tuple(files), render_readme(manifest)),
                                     "commit_message": COMMIT_MESSAGE})]
@@ -637,7 +641,9 @@ def run(manifest: Manifest, say: Callable[[str], None] = print) -> str:
 def _done(call: Call, result: Any) -> str:
     k = call.kwargs
     if call.method == "create_repo":
-        return f"Space {k['repo_id']} ready ({'private' if k['private'] else 'public'})"
+        return f"Space {k['repo_id']} exists"
+    if call.method == "update_repo_settings":
+        return f"visibility {'private' if k['private'] else 'public'}"
     if call.method == "create_commit":
         return f"uploaded README.md + {len(k['operations'].files)} files (commit {str(result.oid)[:7]})"
     if call.method == "add_space_variable":
@@ -649,7 +655,7 @@ def _done(call: Call, result: Any) -> str:
     return "sleep time " + ("never" if k["sleep_time"] == -1 else f"{k['sleep_time']} s")
 
 
-def wait_until_running(space_id: str, *, timeout: float = 3600, poll_every: float = 10,
+def wait_until_running(space_id: str, *, timeout: float = 3600, poll_every: float | None = None,
                        settle: float = 60, say: Callable[[str], None] = print) -> str:
     """Follow the Space's runtime stage until RUNNING; raise SpaceFailed with the Hub's error message
     on a build or runtime error. A RUNNING seen before any other stage counts only after `settle`
@@ -675,7 +681,7 @@ def wait_until_running(space_id: str, *, timeout: float = 3600, poll_every: floa
         if elapsed > timeout:
             raise SpaceFailed(f"The Space is still {stage} after {timeout / 60:.0f} minutes; follow it at "
                               f"{space_url(space_id)}")
-        time.sleep(poll_every)
+        time.sleep(POLL_SECONDS if poll_every is None else poll_every)
 
 
 def wait_timeout(manifest: Manifest) -> int:

@@ -322,7 +322,7 @@ def test_dry_run_prints_front_matter_files_and_every_call_but_no_secret(project,
     assert TOKEN not in out + err
     assert "suggested_hardware: t4-small" in out and "  ui/predict_tab.py  (18 bytes)" in out
     calls = [line.split(". ", 1)[1].split("(")[0] for line in out.splitlines() if line.startswith("  ") and ". " in line]
-    assert calls == ["create_repo", "create_commit", "add_space_variable", "add_space_variable",
+    assert calls == ["create_repo", "update_repo_settings", "create_commit", "add_space_variable", "add_space_variable",
                      "add_space_variable", "add_space_secret", "request_space_hardware", "set_space_sleep_time"]
     assert "add_space_secret(repo_id='someone/price-is-right', key='HF_TOKEN', value=(set from environment))" in out
     assert "nothing was sent" in err and "note:" not in out
@@ -355,6 +355,9 @@ class FakeHub(http.server.BaseHTTPRequestHandler):
         self.answer()
 
     def do_POST(self):  # noqa: N802
+        self.answer()
+
+    def do_PUT(self):  # noqa: N802
         self.answer()
 
     def body(self) -> bytes:
@@ -392,7 +395,7 @@ class FakeHub(http.server.BaseHTTPRequestHandler):
             reply = {"stage": "BUILDING", "hardware": {"current": None, "requested": "t4-small"}}
         elif path.endswith("/runtime"):
             reply = FakeHub.stages.pop(0)
-        elif not path.endswith(("/variables", "/secrets")):
+        elif not path.endswith(("/variables", "/secrets", "/settings")):
             status = 404
         data = json.dumps(reply).encode()
         self.send_response(status)
@@ -435,6 +438,7 @@ def test_deploy_makes_the_real_calls_in_order_with_the_token_only_in_the_header(
     space = f"/api/spaces/{OWNER_SPACE}"
     assert [(r["method"], r["path"]) for r in fake_hub.requests] == [
         ("POST", "/api/repos/create"),
+        ("PUT", f"{space}/settings"),
         ("POST", "/api/validate-yaml"),
         ("POST", f"{space}/preupload/main"),
         ("POST", f"{space}/commit/main"),
@@ -446,21 +450,22 @@ def test_deploy_makes_the_real_calls_in_order_with_the_token_only_in_the_header(
     bodies = [r["body"] for r in fake_hub.requests]
     assert json.loads(bodies[0]) == {"name": "price-is-right", "organization": "someone", "type": "space",
                                      "sdk": "gradio", "visibility": "private"}
-    assert [json.loads(b) for b in bodies[4:7]] == [
+    assert json.loads(bodies[1]) == {"visibility": "private"}
+    assert [json.loads(b) for b in bodies[5:8]] == [
         {"key": "PRICER_BASE_MODEL", "value": "meta-llama/Meta-Llama-3.1-8B"},
         {"key": "PRICER_ADAPTER_REVISION", "value": "e8d637df551603dc86cd7a1598a8f44af4d7ae36"},
         {"key": "PRICER_PRELOAD", "value": "1"}]
-    assert json.loads(bodies[7]) == {"key": "HF_TOKEN", "value": TOKEN}
-    assert json.loads(bodies[8]) == {"flavor": "t4-small"} and json.loads(bodies[9]) == {"seconds": 3600}
+    assert json.loads(bodies[8]) == {"key": "HF_TOKEN", "value": TOKEN}
+    assert json.loads(bodies[9]) == {"flavor": "t4-small"} and json.loads(bodies[10]) == {"seconds": 3600}
 
     # the token: in every Authorization header, in the add-secret body (its purpose), nowhere else
     for r in fake_hub.requests:
         assert r["headers"]["authorization"] == f"Bearer {TOKEN}"
         assert TOKEN not in r["path"]
         assert not [k for k, v in r["headers"].items() if TOKEN in v and k != "authorization"]
-    assert [n for n, b in enumerate(bodies) if TOKEN.encode() in b] == [7]
+    assert [n for n, b in enumerate(bodies) if TOKEN.encode() in b] == [8]
     out = capsys.readouterr().out
-    assert TOKEN not in out and "[6/8] secret HF_TOKEN set from the environment" in out
+    assert TOKEN not in out and "[7/9] secret HF_TOKEN set from the environment" in out
     assert not [p for p in project.rglob("*") if p.is_file() and TOKEN.encode() in p.read_bytes()]
 
 
@@ -494,6 +499,23 @@ def test_each_refusal_names_the_call_that_failed(project, fake_hub, path, status
     fake_hub.fail = {path: status}
     with pytest.raises(error, match=re.escape(says)):
         deploy.run(deploy.load_manifest(project / "spaces.yaml"), say=lambda line: None)
+
+
+def test_the_cli_deploys_waits_and_prints_the_url(project, fake_hub, capsys, monkeypatch):
+    monkeypatch.setattr(deploy, "POLL_SECONDS", 0.01)
+    fake_hub.stages = [{"stage": "BUILDING"}, {"stage": "RUNNING"}]
+    assert main(["deploy", "--config", str(project / "spaces.yaml"), "--wait"]) == 0
+    out, err = capsys.readouterr()
+    assert out == f"{hub.endpoint()}/spaces/{OWNER_SPACE}\n"
+    assert "[9/9] sleep time 3600 s" in err and "stage RUNNING after" in err and TOKEN not in out + err
+
+
+def test_the_cli_shows_the_runtime_error_in_one_message(project, fake_hub, capsys, monkeypatch):
+    monkeypatch.setattr(deploy, "POLL_SECONDS", 0.01)
+    fake_hub.stages = [{"stage": "APP_STARTING"},
+                       {"stage": "RUNTIME_ERROR", "errorMessage": "Exit code: 1. Reason: CUDA out of memory"}]
+    assert main(["deploy", "--config", str(project / "spaces.yaml"), "--wait"]) == 2
+    assert "error: The Space stopped at RUNTIME_ERROR: Exit code: 1. Reason: CUDA out of memory" in capsys.readouterr().err
 
 
 def test_wait_follows_the_build_until_running(project, fake_hub):

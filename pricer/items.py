@@ -13,10 +13,10 @@ decide train/test splits (see pricer.data).
 from __future__ import annotations
 
 import json
-import math
 import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 QUESTION = "How much does this cost to the nearest dollar?"
 PREFIX = "Price is $"
@@ -25,6 +25,8 @@ MIN_TOKENS = 150  # fewer tokens than this and there is not enough useful conten
 MAX_TOKENS = 160  # leaves room for the question and answer within ~180 tokens
 MIN_CHARS = 300
 CEILING_CHARS = MAX_TOKENS * 7
+# Characters encoded first: 161 Llama tokens of product text take ~700 (see first_tokens).
+PREFIX_CHARS = 600
 # Boilerplate cut from the details text, in this order (the course's Item.REMOVALS).
 REMOVALS = (
     '"Batteries Included?": "No"',
@@ -61,6 +63,7 @@ REJECTIONS = (
     "missing title",
     "too short",
     "too few tokens",
+    "malformed JSON line",
 )
 
 _JUNK = re.compile(r'[:\[\]"{}【】\s]+')
@@ -96,21 +99,26 @@ def training_prompt(text: str, price: float) -> str:
 
 
 def test_prompt(text: str) -> str:
-    return f"{QUESTION}\n\n{text}\n\n{PREFIX}"
+    # The course cut its training prompt at the first "Price is $", even one inside the text.
+    return f"{QUESTION}\n\n{text}\n\n{PREFIX}".split(PREFIX)[0] + PREFIX
 
 
 def parse_price(value: Any) -> tuple[float | None, str | None]:
-    """(price, None) for a usable price, else (None, reason). Mirrors the course's loader:
-    `float(value)` when truthy, kept if within [MIN_PRICE, MAX_PRICE]."""
-    if value is None or value == "" or value == 0 or (isinstance(value, str) and value.strip() == "None"):
+    """(price, None) for a usable price, else (None, reason).
+
+    Mirrors the hub loader and the course's ItemLoader: the loader stored `str(price)` ("None"
+    when missing), the course kept `float(text)` when the text was non-empty and the float lay
+    within [MIN_PRICE, MAX_PRICE]. So `12.99`, `"12.99"` and `" 12.99 "` give 12.99; `0` is out of
+    range; `"$12.99"`, `"from 5.00"` and `True` are bad prices; `"nan"` and `"-5"` are out of range.
+    """
+    text = value if isinstance(value, str) else str(value)
+    if not text.strip() or text.strip() == "None":
         return None, "missing price"
-    if isinstance(value, bool):
-        return None, "bad price"
     try:
-        price = float(value)
-    except (TypeError, ValueError):
+        price = float(text)
+    except ValueError:
         return None, "bad price"
-    if math.isnan(price) or not MIN_PRICE <= price <= MAX_PRICE:
+    if not MIN_PRICE <= price <= MAX_PRICE:  # also rejects nan
         return None, "price out of range"
     return price, None
 
@@ -121,39 +129,61 @@ def scrub(stuff: str) -> str:
     stuff = _JUNK.sub(" ", stuff).strip()
     stuff = stuff.replace(" ,", ",").replace(",,,", ",").replace(",,", ",")
     words = stuff.split(" ")
-    return " ".join(w for w in words if len(w) < 7 or not any(c.isdigit() for c in w))
+    # isalpha() first: same result, and it spares the per-character scan for most words
+    return " ".join([w for w in words if len(w) < 7 or w.isalpha() or not any(c.isdigit() for c in w)])
+
+
+def hub_details(details: Any) -> str | None:
+    """The details as the hub's loader stored them: `json.dumps(details)` (default separators,
+    ASCII escapes), a string as it is, None when absent. `{}` becomes "{}", as on the hub."""
+    if details is None or isinstance(details, str):
+        return details
+    return json.dumps(details)
 
 
 def details_text(details: Any) -> str:
     """The details as the hub dataset stores them (a JSON string), boilerplate removed."""
-    if details is None or details == "":
-        return ""
-    if not isinstance(details, str):
-        details = json.dumps(details)  # the hub loader's json.dumps, default separators and ASCII
+    details = hub_details(details) or ""
     for remove in REMOVALS:
         details = details.replace(remove, "")
     return details
 
 
-def _lines(value: Any) -> list[str]:
+def lines(value: Any) -> list[str]:
+    """A description or features field as a list of lines. A bare string is one line (the
+    course's join would have split it into characters); None entries are dropped."""
     if value is None:
         return []
-    if isinstance(value, str):  # a bare string is one line, not a list of characters
+    if isinstance(value, str):
         return [value]
-    return [str(v) for v in value if v is not None]
+    if isinstance(value, (list, tuple)):
+        return [v if isinstance(v, str) else str(v) for v in value if v is not None]
+    return [str(value)]
+
+
+def hub_record(record: dict[str, Any]) -> dict[str, Any]:
+    """The fields curation reads, in the hub's form: title (str or None), description and
+    features (lists of str), details (JSON string or None) and price (str or None)."""
+    title, price = record.get("title"), record.get("price")
+    return {
+        "title": title if isinstance(title, str) or title is None else str(title),
+        "description": lines(record.get("description")),
+        "features": lines(record.get("features")),
+        "details": hub_details(record.get("details")),
+        "price": price if isinstance(price, str) or price is None else str(price),
+    }
 
 
 def contents(record: dict[str, Any]) -> str:
     """Description lines, then features, then scrubbed details, each block newline-terminated."""
-    text = "\n".join(_lines(record.get("description")))
+    text = "\n".join(lines(record.get("description")))
     if text:
         text += "\n"
-    features = "\n".join(_lines(record.get("features")))
+    features = "\n".join(lines(record.get("features")))
     if features:
         text += features + "\n"
-    details = record.get("details")
-    if details:
-        text += details_text(details) + "\n"
+    if hub_details(record.get("details")):
+        text += details_text(record.get("details")) + "\n"
     return text
 
 
@@ -170,7 +200,7 @@ def prepare(record: dict[str, Any]) -> tuple[float, str, str] | str:
     if reason:
         return reason
     title = record.get("title")
-    if not isinstance(title, str) or not title.strip():
+    if not isinstance(title, str):  # the course crashed here; an empty title it kept, so do we
         return "missing title"
     body = contents(record)
     if len(body) <= MIN_CHARS:
@@ -178,16 +208,89 @@ def prepare(record: dict[str, Any]) -> tuple[float, str, str] | str:
     return price, title, f"{scrub(title)}\n{scrub(body[:CEILING_CHARS])}"
 
 
-def finish(tokenizer: Any, batch_ids: Sequence[Sequence[int]]) -> list[str | None]:
-    """Second stage, batched: token ids -> the 160-token text, or None when too few tokens."""
+def next_cut(text: str, start: int) -> int:
+    """The first position >= start where Llama 3's pre-tokenizer surely starts a new piece (a
+    space after a non-space), or len(text).
+
+    No piece runs across such a space and no piece before it looks past it, so
+    `tokens(text) == tokens(text[:cut]) + tokens(text[cut:])`: a text can be encoded a slice at
+    a time, and only as far as the first MAX_TOKENS + 1 tokens need.
+
+        >>> next_cut("Size 8  x 10", 4), next_cut("Size 8  x 10", 7), next_cut("ab", 0)
+        (4, 9, 2)
+    """
+    cut = text.find(" ", start)
+    while cut > 0 and text[cut - 1].isspace():
+        cut = text.find(" ", cut + 1)
+    return len(text) if cut < 0 else cut
+
+
+def _encode(tokenizer: Any, texts: list[str]) -> list[list[int]]:
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    if backend is None:  # a slow (Python) tokenizer
+        return tokenizer(texts, add_special_tokens=False)["input_ids"]
+    encode = getattr(backend, "encode_batch_fast", backend.encode_batch)  # fast: no offsets
+    return [e.ids for e in encode(texts, add_special_tokens=False)]
+
+
+def _decode(tokenizer: Any, batch_ids: list[list[int]]) -> list[str]:
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    if backend is None:
+        return [tokenizer.decode(ids, clean_up_tokenization_spaces=False) for ids in batch_ids]
+    return backend.decode_batch(batch_ids, skip_special_tokens=False)
+
+
+def first_tokens(tokenizer: Any, texts: Sequence[str]) -> list[list[int]]:
+    """The first tokens of each text: more than MAX_TOKENS of them, or all when it has fewer.
+
+    Encodes slices cut by `next_cut`, in one batched Rust call per round: PREFIX_CHARS first,
+    then about as many characters as the missing tokens need at the rate seen so far. A
+    1,200-character product text costs ~730 characters of encoding instead of 1,200.
+    """
+    ids: list[list[int]] = [[] for _ in texts]
+    pos = [0] * len(texts)
+    todo = list(range(len(texts)))
+    sizes = [PREFIX_CHARS] * len(texts)
+    while todo:
+        slices = []
+        for i in todo:
+            end = next_cut(texts[i], pos[i] + sizes[i])
+            slices.append(texts[i][pos[i]:end])
+            pos[i] = end
+        for i, new in zip(todo, _encode(tokenizer, slices), strict=True):
+            ids[i].extend(new)
+            missing = MAX_TOKENS + 1 - len(ids[i])
+            sizes[i] = 16 + missing * pos[i] // max(len(ids[i]), 1) * 9 // 8
+        todo = [i for i in todo if len(ids[i]) <= MAX_TOKENS and pos[i] < len(texts[i])]
+    return ids
+
+
+def cut_tokens(tokenizer: Any, texts: Sequence[str]) -> list[str | None]:
+    """Batched second stage: each text -> its first MAX_TOKENS tokens decoded with the 2024
+    clean-up, or None when it has no more than MIN_TOKENS tokens.
+
+    Same result as the course's `decode(encode(text)[:160])` per text (the tests and
+    benchmarks/curate_bench.py check it), with one Rust encode and decode call per batch.
+    """
+    batch_ids = first_tokens(tokenizer, texts)
     keep = [i for i, ids in enumerate(batch_ids) if len(ids) > MIN_TOKENS]
-    decoded = tokenizer.batch_decode(
-        [list(batch_ids[i][:MAX_TOKENS]) for i in keep], clean_up_tokenization_spaces=False
-    ) if keep else []
-    out: list[str | None] = [None] * len(batch_ids)
-    for i, text in zip(keep, decoded):
+    decoded = _decode(tokenizer, [batch_ids[i][:MAX_TOKENS] for i in keep]) if keep else []
+    out: list[str | None] = [None] * len(texts)
+    for i, text in zip(keep, decoded, strict=True):
         out[i] = clean_up_spaces(text)
     return out
+
+
+def curate_batch(records: Iterable[dict[str, Any]], tokenizer: Any) -> list[tuple[float, str, str] | str]:
+    """Many records -> for each, in order, (price, title, text) or its rejection reason."""
+    results: list[tuple[float, str, str] | str] = [prepare(r) for r in records]
+    todo = [i for i, r in enumerate(results) if not isinstance(r, str)]
+    if todo:
+        texts = cut_tokens(tokenizer, [results[i][2] for i in todo])  # type: ignore[index]
+        for i, text in zip(todo, texts, strict=True):
+            price, title, _ = results[i]  # type: ignore[misc]
+            results[i] = (price, title, text) if text is not None else "too few tokens"
+    return results
 
 
 def curate_records(
@@ -197,19 +300,12 @@ def curate_records(
 
     Returns the kept Items (in input order) and one rejection reason per rejected record.
     """
-    prepared, reasons = [], []
-    for record in records:
-        result = prepare(record)
-        (reasons if isinstance(result, str) else prepared).append(result)
-    if not prepared:
-        return [], reasons
-    encoded = tokenizer([p[2] for p in prepared], add_special_tokens=False)["input_ids"]
-    items = []
-    for (price, title, _), text in zip(prepared, finish(tokenizer, encoded)):
-        if text is None:
-            reasons.append("too few tokens")
+    items, reasons = [], []
+    for result in curate_batch(records, tokenizer):
+        if isinstance(result, str):
+            reasons.append(result)
         else:
-            items.append(Item(title=title, price=price, text=text, category=category))
+            items.append(Item(title=result[1], price=result[0], text=result[2], category=category))
     return items, reasons
 
 

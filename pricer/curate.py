@@ -1,0 +1,305 @@
+"""Whole categories of raw Amazon metadata -> curated pricer items (JSONL), in parallel, with progress.
+
+A source is a category of `McAuley-Lab/Amazon-Reviews-2023` (e.g. `Appliances`: the same file the
+hub's `raw_meta_Appliances` config reads) or local JSONL / Parquet file(s) or a folder of them.
+Records flow through two `datasets` passes, both Arrow-backed on disk, so a category of millions
+of records is never held as Python objects:
+
+1. read: JSONL lines -> the hub's form (details as a JSON string, price as a string), with a
+   malformed line kept as a row that says so, read in parallel byte ranges of the files;
+2. curate: `Dataset.map` in batches of 1,000 records (the course's chunk) over `workers`
+   processes; each batch is prepared by pricer.items and tokenized in one Rust call.
+
+It does not split train/test (pricer.data) or write fine-tuning files (pricer.finetune).
+
+    >>> CurationSummary("Appliances", 94327, 28625, {"missing price": 40000}, 12.1).line()
+    'Appliances: kept 28,625 of 94,327 (rejected: 40,000 missing price) in 12.1 s'
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pricer import hub
+from pricer.errors import BadInput, HubUnavailable, NotFound
+from pricer.items import curate_batch, hub_record
+
+HUB_DATASET = "McAuley-Lab/Amazon-Reviews-2023"
+# The categories the course curated; the hub has more (any raw_meta_<Category> name works).
+COURSE_CATEGORIES = (
+    "Automotive", "Electronics", "Office_Products", "Tools_and_Home_Improvement",
+    "Cell_Phones_and_Accessories", "Toys_and_Games", "Appliances", "Musical_Instruments",
+)
+CHUNK = 1000  # records per batch: the course's CHUNK_SIZE
+COLUMNS = ("title", "description", "features", "details", "price")
+JSONL_SUFFIXES = (".jsonl", ".json", ".jsonl.gz", ".json.gz")
+PARQUET_SUFFIXES = (".parquet",)
+MIN_SHARD_BYTES = 8 << 20  # below this, splitting a file between processes costs more than it saves
+
+
+@dataclass
+class CurationSummary:
+    """What one category gave: counts by outcome and the time taken."""
+
+    category: str
+    records: int
+    """Raw records read, malformed lines included (blank lines are not records)."""
+    kept: int
+    rejected: dict[str, int] = field(default_factory=dict)
+    """Rejection reason -> count, most frequent first."""
+    seconds: float = 0.0
+    out: str = ""
+
+    def line(self) -> str:
+        reasons = ", ".join(f"{n:,} {reason}" for reason, n in self.rejected.items())
+        return (f"{self.category}: kept {self.kept:,} of {self.records:,} "
+                f"({'rejected: ' + reasons if reasons else 'none rejected'}) in {self.seconds:.1f} s")
+
+
+def _raw_features() -> Any:
+    from datasets import Features, List, Value
+
+    return Features({
+        "title": Value("string"), "description": List(Value("string")), "features": List(Value("string")),
+        "details": Value("string"), "price": Value("string"), "error": Value("string"),
+    })
+
+
+def _item_features() -> Any:
+    from datasets import Features, Value
+
+    return Features({"text": Value("string"), "price": Value("float64"), "title": Value("string"),
+                     "reason": Value("string")})
+
+
+def _files(path: Path) -> list[Path]:
+    if path.is_dir():
+        files = sorted(p for p in path.rglob("*") if p.is_file() and p.name.endswith(JSONL_SUFFIXES + PARQUET_SUFFIXES))
+        if not files:
+            raise BadInput(f"{path} holds no .jsonl or .parquet files of raw records.")
+        return files
+    if not path.name.endswith(JSONL_SUFFIXES + PARQUET_SUFFIXES):
+        raise BadInput(f"{path} is not a .jsonl or .parquet file of raw Amazon metadata records.")
+    return [path]
+
+
+def category_name(source: str | os.PathLike) -> str:
+    """`meta_Appliances.jsonl` -> `Appliances`; `raw_meta_Toys_and_Games` -> `Toys_and_Games`."""
+    name = Path(source).name
+    for suffix in sorted(JSONL_SUFFIXES + PARQUET_SUFFIXES, key=len, reverse=True):
+        name = name.removesuffix(suffix)
+    return name.removeprefix("raw_").removeprefix("meta_") or "items"
+
+
+def download_category(name: str) -> Path:
+    """The raw JSONL of a hub category, from the hub cache or downloaded (with progress)."""
+    hub.require_hub(f"the {name} category of {HUB_DATASET}")
+    from huggingface_hub import hf_hub_download
+    from huggingface_hub.errors import EntryNotFoundError, HfHubHTTPError
+
+    try:
+        return Path(hf_hub_download(HUB_DATASET, f"raw/meta_categories/meta_{name}.jsonl",
+                                    repo_type="dataset", token=hub.token()))
+    except EntryNotFoundError as exc:
+        raise NotFound(
+            f"{HUB_DATASET} has no category {name!r}. Names are case-sensitive with underscores, "
+            f"e.g. {', '.join(COURSE_CATEGORIES[:4])}; or give a local path."
+        ) from exc
+    except (HfHubHTTPError, OSError) as exc:
+        raise HubUnavailable(f"Could not download the {name} category from the hub: {exc}") from exc
+
+
+def resolve_source(source: str | os.PathLike) -> tuple[list[Path], str]:
+    """Local files (or the downloaded hub category) and the category name they default to."""
+    text = str(source).strip()
+    if hub.is_local(text):
+        path = Path(text).expanduser()
+        return _files(path), category_name(path)
+    if hub.looks_like_path(text) or text.endswith(JSONL_SUFFIXES + PARQUET_SUFFIXES):
+        raise NotFound(f"No such file or folder: {text}. Give a local path or a hub category name.")
+    name = category_name(text)
+    return [download_category(name)], name
+
+
+def _byte_ranges(files: list[Path], parts: int) -> list[tuple[str, int, int]]:
+    """Split JSONL files into about `parts` byte ranges (gzip files stay whole)."""
+    total = sum(f.stat().st_size for f in files)
+    step = max(MIN_SHARD_BYTES, -(-total // max(parts, 1)))
+    ranges = []
+    for f in files:
+        size = f.stat().st_size
+        if f.name.endswith(".gz"):
+            ranges.append((str(f), 0, -1))
+            continue
+        ranges.extend((str(f), start, min(start + step, size)) for start in range(0, max(size, 1), step))
+    return ranges
+
+
+def _lines(path: str, start: int, end: int):
+    """The lines that start within [start, end) of a file (all of it when end is -1)."""
+    if end < 0:
+        import gzip
+
+        with gzip.open(path, "rb") as f:
+            yield from f
+        return
+    with open(path, "rb") as f:
+        if start:
+            f.seek(start - 1)
+            f.readline()  # finish the line that began before our range
+        while f.tell() < end:
+            line = f.readline()
+            if not line:
+                break
+            yield line
+
+
+def read_jsonl(ranges: list[tuple[str, int, int]], limit: int | None = None):
+    """Rows in the hub's form from JSONL byte ranges; a malformed line becomes a row whose
+    `error` says so, so that it is counted instead of stopping the run."""
+    count = 0
+    for path, start, end in ranges:
+        for line in _lines(path, start, end):
+            if not line.strip():
+                continue
+            if limit is not None and count >= limit:
+                return
+            count += 1
+            try:
+                record = json.loads(line)
+            except ValueError:  # bad JSON or bad UTF-8
+                record = None
+            if isinstance(record, dict):
+                yield {**hub_record(record), "error": None}
+            else:
+                yield {c: None for c in COLUMNS} | {"description": [], "features": [],
+                                                    "error": "malformed JSON line"}
+
+
+def load_raw(files: list[Path], *, workers: int = 2, limit: int | None = None,
+             cache_dir: str | None = None) -> Any:
+    """Raw records of local files as a datasets.Dataset in the hub's form (Arrow, on disk)."""
+    from datasets import Dataset
+
+    jsonl = [f for f in files if f.name.endswith(JSONL_SUFFIXES)]
+    parquet = [f for f in files if f.name.endswith(PARQUET_SUFFIXES)]
+    if jsonl and parquet:
+        raise BadInput("Give JSONL or Parquet files, not both at once (curate them one after the other).")
+    if jsonl:
+        ranges = [(str(f), 0, f.stat().st_size) for f in jsonl] if limit else _byte_ranges(jsonl, workers)
+        parallel = workers > 1 and not limit and len(ranges) > 1
+        raw = Dataset.from_generator(read_jsonl, features=_raw_features(), cache_dir=cache_dir,
+                                     gen_kwargs={"ranges": ranges, "limit": limit},
+                                     num_proc=min(workers, len(ranges)) if parallel else None)
+    else:
+        import pyarrow.parquet as pq
+
+        try:
+            names = set.intersection(*(set(pq.read_schema(f).names) for f in parquet))
+            raw = Dataset.from_parquet([str(f) for f in parquet], columns=[c for c in COLUMNS if c in names],
+                                       cache_dir=cache_dir)
+        except Exception as exc:  # pyarrow's errors share no useful base class
+            raise BadInput(f"Could not read the Parquet file(s) {', '.join(map(str, parquet))}: {exc}") from exc
+    if limit is not None and len(raw) > limit:
+        raw = raw.select(range(limit))
+    return raw
+
+
+def _curate_map(batch: dict[str, list], tokenizer_name: str) -> dict[str, list]:
+    """One batch of raw rows -> text (training prompt), price, title, reason, row for row."""
+    from pricer.items import training_prompt
+    from pricer.tokenizer import load_tokenizer
+
+    tokenizer = load_tokenizer(tokenizer_name).tokenizer  # cached: loaded once per process
+    n = len(next(iter(batch.values())))
+    errors = batch.get("error") or [None] * n
+    columns = {c: batch.get(c) or [None] * n for c in COLUMNS}
+    good = [i for i in range(n) if errors[i] is None]
+    records = []
+    for i in good:
+        record = {c: columns[c][i] for c in COLUMNS}
+        if isinstance(record["details"], dict):  # a Parquet struct: keys of other rows are null
+            record["details"] = {k: v for k, v in record["details"].items() if v is not None}
+        records.append(record)
+    out: dict[str, list] = {"text": [None] * n, "price": [None] * n, "title": [None] * n, "reason": list(errors)}
+    for i, result in zip(good, curate_batch(records, tokenizer), strict=True):
+        if isinstance(result, str):
+            out["reason"][i] = result
+        else:
+            price, title, text = result
+            out["text"][i], out["price"][i], out["title"][i] = training_prompt(text, price), price, title
+    return out
+
+
+def curate_raw(raw: Any, *, category: str, workers: int = 2, tokenizer: str | None = None) -> Any:
+    """A raw Dataset -> a Dataset of (text, price, title, reason), one row per raw record."""
+    from pricer.tokenizer import OFFLINE_LLAMA, load_tokenizer
+
+    if workers > 1:  # one Rust thread pool per process is plenty; also silences fork warnings
+        os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    loaded = load_tokenizer(tokenizer)  # resolve once (hub, local or offline); workers reuse the name
+    name = OFFLINE_LLAMA if loaded.source == "offline" else loaded.requested
+    return raw.map(
+        _curate_map, batched=True, batch_size=CHUNK, num_proc=workers if workers > 1 and len(raw) > CHUNK else None,
+        remove_columns=raw.column_names, features=_item_features(), fn_kwargs={"tokenizer_name": name},
+        desc=f"Curating {category}", load_from_cache_file=False,
+    )
+
+
+def write_items(curated: Any, out: str | os.PathLike, *, category: str, append: bool = False) -> tuple[int, Counter]:
+    """Write the kept rows as JSONL (text, price, category, title); count rejections by reason."""
+    reasons: Counter = Counter()
+    kept = 0
+    path = Path(out).expanduser()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a" if append else "w", encoding="utf-8") as f:
+        for batch in curated.iter(batch_size=CHUNK):
+            for text, price, title, reason in zip(batch["text"], batch["price"], batch["title"], batch["reason"],
+                                                  strict=True):
+                if reason is not None:
+                    reasons[reason] += 1
+                    continue
+                kept += 1
+                f.write(json.dumps({"text": text, "price": price, "category": category, "title": title},
+                                   ensure_ascii=False) + "\n")
+    return kept, reasons
+
+
+def curate_to_jsonl(source: str | os.PathLike, out: str | os.PathLike, *, category: str | None = None,
+                    workers: int = 2, limit: int | None = None, tokenizer: str | None = None,
+                    append: bool = False) -> CurationSummary:
+    """Curate one source (hub category name or local path) into `out` and summarise it."""
+    if workers < 1:
+        raise BadInput(f"workers must be at least 1, not {workers}.")
+    if limit is not None and limit < 1:
+        raise BadInput(f"limit must be at least 1, not {limit}.")
+    import datasets
+
+    start = time.perf_counter()
+    files, default_name = resolve_source(source)
+    category = category or default_name
+    datasets.utils.logging.set_verbosity_error()  # keep the progress bars, drop the chatter
+    from pricer.tokenizer import cache_dir
+
+    work = Path(cache_dir()) / "curate"
+    work.mkdir(parents=True, exist_ok=True)
+    tmp = tempfile.mkdtemp(prefix=f"{category}-", dir=work)  # fresh Arrow cache: never a stale file
+    try:
+        raw = load_raw(files, workers=workers, limit=limit, cache_dir=tmp)
+        if len(raw) == 0:
+            raise BadInput(f"{source} holds no records (expected one JSON object per line, or Parquet rows).")
+        curated = curate_raw(raw, category=category, workers=workers, tokenizer=tokenizer)
+        kept, reasons = write_items(curated, out, category=category, append=append)
+        records = len(raw)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return CurationSummary(category, records, kept, dict(reasons.most_common()),
+                           time.perf_counter() - start, str(out))

@@ -74,7 +74,8 @@ SECRET_PATTERNS = (
     ("a Slack token", re.compile(r"\bxox[abpr]-[A-Za-z0-9-]{10,}")),
     ("a private key", re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----")),
 )
-SECRET_WORDS = re.compile(r"TOKEN|SECRET|PASSWORD|PASSWD|API_KEY|ACCESS_KEY|PRIVATE_KEY")
+# a secret's NAME: HF_TOKEN, OPENAI_API_KEY, DB_PASSWORD (but not PRICER_TOKENIZER)
+SECRET_WORDS = re.compile(r"(?:^|_)(?:TOKEN|SECRET|PASSWORD|PASSWD|KEY|APIKEY)(?:_|$)")
 ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 DURATION = re.compile(r"(\d+)([smhd])")
 

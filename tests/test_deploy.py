@@ -176,6 +176,12 @@ def test_a_secret_name_among_the_public_variables_is_refused(project, token_env)
     assert line.startswith("variables.OPENAI_API_KEY: variables are public")
 
 
+def test_a_setting_whose_name_merely_contains_token_is_public(project, token_env):
+    (project / "pricer" / "tokenizer.py").write_text('NAME = "PRICER_TOKENIZER"\n')
+    manifest = deploy.load_manifest(write_manifest(project, variables={"PRICER_TOKENIZER": "gpt2"}), token_env)
+    assert manifest.variables == {"PRICER_TOKENIZER": "gpt2"}
+
+
 def test_unknown_keys_suggest_the_closest_valid_key(project, token_env):
     text = write_manifest(project).read_text().replace("hardware:", "hardwre:")
     lines = problems(write_manifest(project, text), token_env)
@@ -307,7 +313,9 @@ def test_the_space_installs_the_model_stack_tested_here_and_its_own_cuda_torch()
 
 
 def test_the_repository_upload_has_the_app_and_nothing_else(token_env):
-    files = deploy.upload_files(deploy.load_manifest(ROOT / "spaces.yaml", token_env))
+    manifest = deploy.load_manifest(ROOT / "spaces.yaml", token_env)
+    files = deploy.upload_files(manifest)
+    deploy.plan(manifest)  # every file small, no secret in the code
     assert {"app.py", "requirements.txt", "pricer/__init__.py", "pricer/deploy.py", "ui/__init__.py"} <= set(files)
     assert {f.split("/")[0] for f in files} == {"app.py", "requirements.txt", "pricer", "ui"}
     assert not [f for f in files if "__pycache__" in f or f.endswith(".pyc")]

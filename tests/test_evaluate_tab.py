@@ -108,3 +108,27 @@ def test_in_chromium_the_plot_appears_and_the_table_fills(page):
     assert box and box["height"] > 300
     assert page.locator("#evaluate-table [role=row]").count() == 11  # the header and 10 items
     assert page.get_by_role("button", name="Download results (CSV)").is_visible()
+
+
+def test_overlay_draws_the_previous_run_beside_this_one(client, test_250):
+    client.predict(BASE, "greedy", 4, str(test_250), None, None, False, api_name="/evaluate")
+    plot = client.predict(FINE_TUNED, "greedy", 4, str(test_250), None, None, True, api_name="/evaluate")[0]
+    figure = json.loads(plot["plot"])
+    title = figure["layout"]["title"]["text"].split("<br>")
+    assert len(title) == 2 and "adapter" in title[0] and "base" in title[1]
+    symbols = {t["marker"]["symbol"] for t in figure["data"] if t["mode"] == "markers"}
+    assert symbols == {"circle", "x"}
+
+
+@pytest.mark.browser
+def test_in_chromium_stop_ends_a_long_run(page):
+    page.get_by_role("tab", name="Evaluate").click()
+    page.get_by_label("top-3 weighted: the probability-weighted estimate").check()  # not run before in this session: no cache
+    page.get_by_role("button", name="Run", exact=True).click()
+    page.get_by_text("items running").first.wait_for(timeout=120_000)
+    page.get_by_role("button", name="Stop", exact=True).click()
+    page.wait_for_timeout(4000)
+    status = page.locator("#evaluate-status").inner_text()
+    assert "items running" in status and "250/250" not in status
+    page.wait_for_timeout(4000)
+    assert page.locator("#evaluate-status").inner_text() == status  # nothing more arrives

@@ -303,3 +303,51 @@ def test_score_verb_with_a_bad_file_exits_2_with_one_line(test_250, tmp_path, ca
 def test_missing_guesses_file_is_a_clear_error(test_250, tmp_path):
     with pytest.raises(BadInput, match="No such file"):
         evaluation.score_file(test_250, Path(tmp_path / "nope.csv"))
+
+
+# --- the 4-bit model (tiny) ----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def tiny_specs(tiny_model):
+    from pricer.model import ModelSpec
+
+    return ModelSpec(str(tiny_model), None, None), ModelSpec(str(tiny_model), str(tiny_model / "adapter"), None)
+
+
+def test_llama_predictor_gives_the_models_greedy_price_or_its_topk_estimate(tiny_specs, test_250):
+    from pricer.model import load_pricer
+
+    base, _ = tiny_specs
+    prompts = [item.prompt for item in evaluation.load_items(test_250, 3)]
+    predictions = load_pricer(base).predict(prompts)
+    assert evaluation.llama_predictor(base, "greedy")(prompts) == [p.price for p in predictions]
+    assert evaluation.llama_predictor(base, "topk")(prompts) == [p.estimate_topk for p in predictions]
+    with pytest.raises(BadInput, match="estimator must be one of greedy, topk"):
+        evaluation.llama_predictor(base, "mean")
+
+
+def test_a_model_run_streams_is_cached_and_differs_by_adapter(tiny_specs, test_250, tmp_path, monkeypatch):
+    monkeypatch.setenv("PRICER_CACHE", str(tmp_path))
+    base, tuned = tiny_specs
+    snapshots = list(evaluation.evaluate_model(test_250, base, size=5, estimator="topk", batch_size=2))
+    assert [len(s.outcomes) for s in snapshots] == [2, 4, 5] and "top-3 weighted" in snapshots[-1].label
+    again = list(evaluation.evaluate_model(test_250, base, size=5, estimator="topk", batch_size=2))
+    assert len(again) == 1 and again[0].cached and again[0].metrics == snapshots[-1].metrics
+    other = list(evaluation.evaluate_model(test_250, tuned, size=5, estimator="topk", batch_size=2))
+    assert not other[-1].cached  # another adapter is another run
+
+
+def test_evaluate_verb_prints_the_metrics_line_last(tiny_model, test_250, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("PRICER_CACHE", str(tmp_path))
+    out = tmp_path / "results.csv"
+    code = main(["evaluate", "--data", str(test_250), "--size", "4", "--base-model", str(tiny_model),
+                 "--adapter", "none", "--estimator", "topk", "--out", str(out)])
+    captured = capsys.readouterr()
+    last = captured.out.strip().splitlines()[-1]
+    with out.open() as f:
+        rows = list(csv.DictReader(f))
+    done = evaluation.Run("x", 4, [Outcome(int(r["index"]), r["title"], float(r["truth"]), float(r["guess"]))
+                                   for r in rows])
+    assert code == 0 and last == done.metrics.line()
+    assert "4/4 items done" in captured.err

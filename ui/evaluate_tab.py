@@ -124,7 +124,7 @@ def build() -> None:
                 data_file = gr.File(label="…or upload test items", file_types=[".jsonl", ".csv"])
                 gr.Markdown(html.escape(UPLOAD_HELP))
         with gr.Column(scale=2):
-            status = gr.Markdown("Choose a pricer and press Run.")
+            status = gr.Markdown("Choose a pricer and press Run.", elem_id="evaluate-status")
             plot = gr.Plot(label="Truth against estimate", elem_id="evaluate-plot")
     table = gr.Dataframe(headers=evaluation.TABLE_HEADERS, datatype=DATATYPES, interactive=False,
                          label="Per item (worst misses first when the run ends; click a header to sort)",

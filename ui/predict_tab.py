@@ -1,7 +1,203 @@
-"""The Predict tab (placeholder until its issue lands)."""
+"""The Predict tab: paste a product, get its price from the 4-bit Llama (base or fine-tuned).
+
+Layout and wiring over pricer.model. The model loads once, on first use or in the background
+at start (PRICER_PRELOAD=1); the tab is usable before. Model calls share one gradio queue
+(pricer.gpu.GPU_QUEUE, one at a time) and carry @spaces.GPU under ZeroGPU. Everything shown
+as HTML (prices, the model's completion, notes, errors, status) goes through html.escape.
+The `/predict` API endpoint returns a JSON object like `python -m pricer predict --json`.
+"""
+
+from __future__ import annotations
+
+import html
+import threading
+import time
+from dataclasses import asdict
+from typing import Any
 
 import gradio as gr
 
+from pricer import evaluation
+from pricer.config import settings
+from pricer.errors import PricerError
+from pricer.gpu import GPU_QUEUE, on_gpu
+from pricer.model import (
+    TOP_K,
+    ModelSpec,
+    Prediction,
+    build_prompt,
+    load_pricer,
+    loaded,
+    model_status,
+)
+
+N_EXAMPLES = 12
+FINE_TUNED, BASE = "fine-tuned", "base"
+LEAD = (
+    "**Which estimate leads, and why.** The big number is the course's improved estimate: the "
+    f"model's probabilities for the next token after `Price is $`, over the number tokens 1-999, "
+    f"averaged over the top {TOP_K} weighted by probability. With the fine-tuned model it gave the "
+    "course's best result ($46.66 average error on the 250 test items); it uses how sure the model "
+    "is instead of a single token, and it always gives a number. The greedy answer (the course's "
+    "first method: 4 new tokens, greedy, seed 42) and the median of the distribution are shown "
+    "beside it."
+)
+CSS_PRICE = "font-size: 2.6em; font-weight: 700; line-height: 1.1;"
+
+
+def esc(value: Any) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def _spec(choice: str) -> ModelSpec:
+    return ModelSpec.from_settings(fine_tuned=choice == FINE_TUNED)
+
+
+def _choices() -> list[tuple[str, str]]:
+    s = settings()
+    base = ("Base: " + ModelSpec.from_settings(s, fine_tuned=False).label, BASE)
+    if not s.adapter:
+        return [base]
+    return [("Fine-tuned: " + ModelSpec.from_settings(s).label, FINE_TUNED), base]
+
+
+def load_examples(limit: int = N_EXAMPLES) -> tuple[list[evaluation.TestItem], str]:
+    """The first test items of PRICER_DATASET, or none and the reason (the tab works without)."""
+    try:
+        return evaluation.load_items(settings().dataset, size=limit), ""
+    except (PricerError, ImportError, OSError, ValueError) as exc:
+        return [], f"No examples: {exc}"
+
+
+def render_result(pred: Prediction, note: str, truth: float | None, seconds: float, loading: float) -> str:
+    greedy = "no number (the course scores it as $0)" if pred.price is None else f"${pred.price:,.2f}"
+    rows = [
+        ("Greedy answer", f"{greedy} from “{pred.completion}”"),
+        ("Median of the distribution", f"${pred.median:,.0f}"),
+        ("Probability on number tokens", f"{pred.number_mass:.1%}"),
+    ]
+    if truth is not None:
+        off = abs(pred.estimate_topk - truth)
+        rows.insert(0, ("True price (test data)", f"${truth:,.2f} · estimate off by ${off:,.2f}"))
+    took = f"{seconds:.2f} s" + (f" (plus {loading:.1f} s loading the model)" if loading >= 0.05 else "")
+    rows.append(("Latency", took))
+    table = "".join(f"<tr><th>{esc(k)}</th><td>{esc(v)}</td></tr>" for k, v in rows)
+    return (f'<div id="predict-result"><div style="{CSS_PRICE}" class="predict-price">'
+            f"${pred.estimate_topk:,.2f}</div>"
+            f"<div>top-{TOP_K} probability-weighted estimate</div>"
+            f"<table>{table}</table><p><em>{esc(note)}</em></p></div>")
+
+
+def render_status(text: str) -> str:
+    return f"Model: {esc(text)}"
+
+
+def token_chart(pred: Prediction, k: int = TOP_K) -> Any:
+    """Bar chart of the most likely number tokens; the top k (those averaged) highlighted."""
+    import plotly.graph_objects as go
+
+    labels = [f"${t}" for t, _ in pred.top_tokens]
+    probs = [100 * p for _, p in pred.top_tokens]
+    colors = ["#2563eb" if i < k else "#93c5fd" for i in range(len(probs))]
+    fig = go.Figure(go.Bar(x=labels, y=probs, marker_color=colors,
+                           hovertemplate="%{x}: %{y:.3g}%<extra></extra>"))
+    fig.update_layout(title=f"Next token after 'Price is $' (top {k} in dark: the estimate)",
+                      yaxis_title="probability (%)", yaxis_tickformat="~g", xaxis_type="category", height=300,
+                      margin=dict(l=40, r=10, t=40, b=30))
+    return fig
+
+
+def price(text: str, choice: str, truths: dict[str, float], progress: Any = None,
+          ) -> tuple[Prediction, str, float | None, float, float]:
+    """The one path behind the button and the API: (prediction, note, truth, seconds, load seconds)."""
+    spec = _spec(choice)
+    started = time.perf_counter()
+    was_loaded = loaded(spec)
+    pricer = load_pricer(spec, progress=progress)
+    loading = 0.0 if was_loaded else time.perf_counter() - started
+    prompt, note = build_prompt(text, pricer.tokenizer)
+    started = time.perf_counter()
+    (pred,) = pricer.predict([prompt])
+    truth = truths.get(text.strip()) or truths.get(prompt)
+    return pred, note, truth, time.perf_counter() - started, loading
+
 
 def build() -> None:
-    gr.Markdown("Coming soon.")
+    items, examples_note = load_examples()
+    truths = {item.prompt.strip(): item.truth for item in items}
+    choices = _choices()
+    default = choices[0][1]
+
+    @on_gpu
+    def predict_ui(text: str, choice: str, progress: gr.Progress = gr.Progress()):  # noqa: B008
+        try:
+            pred, note, truth, seconds, loading = price(text, choice, truths, progress)
+        except PricerError as exc:
+            gr.Warning(str(exc))
+            return gr.skip(), gr.skip(), gr.skip(), render_status(model_status(_spec(choice)))
+        return (render_result(pred, note, truth, seconds, loading), token_chart(pred),
+                gr.Textbox(pred.prompt, label=f"The exact prompt the model saw ({pred.prompt_tokens} tokens, "
+                                              "with <|begin_of_text|>)"),
+                render_status(model_status(_spec(choice))))
+
+    @on_gpu
+    def predict_api(text: str, model: str = FINE_TUNED) -> dict:
+        """Price a product: `text` is a title and description (or a dataset prompt); `model` is
+        'fine-tuned' or 'base'. Returns price (greedy), estimate_topk, median, prompt,
+        completion, top_tokens, note, true_price (for test-data examples), latency_s, model."""
+        if model not in {FINE_TUNED, BASE}:
+            raise gr.Error(f"model must be '{FINE_TUNED}' or '{BASE}', not {model!r}.")
+        try:
+            pred, note, truth, seconds, _ = price(text, model, truths)
+        except PricerError as exc:
+            raise gr.Error(str(exc)) from exc
+        return {**asdict(pred), "note": note, "true_price": truth, "latency_s": round(seconds, 3),
+                "model": _spec(model).label}
+
+    def show_status(choice: str) -> str:
+        return render_status(model_status(_spec(choice)))
+
+    def tick(choice: str):
+        done = loaded(_spec(default)) or "failed" in model_status(_spec(default))
+        return show_status(choice), gr.Timer(active=not done)
+
+    gr.Markdown("Paste a product's title (first line) and description, or pick an example from "
+                "the test data, and the 4-bit Llama 3.1 8B prices it.\n\n" + LEAD)
+    with gr.Row():
+        with gr.Column(scale=3):
+            text = gr.Textbox(label="Product: title on the first line, then the description", lines=8,
+                              max_lines=20, elem_id="predict-text",
+                              placeholder="Stainless Steel Garlic Press\nCrushes garlic cloves, dishwasher safe ...")
+            model = gr.Radio(choices, value=default, label="Model", elem_id="predict-model")
+            button = gr.Button("Estimate the price", variant="primary", elem_id="predict-button")
+            if items:
+                gr.Examples([[item.prompt] for item in items], inputs=[text], label="Examples from the test data",
+                            example_labels=[f"${item.truth:,.2f} · {item.title[:50]}" for item in items],
+                            examples_per_page=N_EXAMPLES)
+            else:
+                gr.Markdown(esc(examples_note))
+        with gr.Column(scale=2):
+            result = gr.HTML("<p>The estimate appears here.</p>", elem_id="predict-output")
+            chart = gr.Plot(label="Top number tokens", elem_id="predict-chart")
+    prompt = gr.Textbox(label="The exact prompt the model saw", lines=8, max_lines=14, interactive=False,
+                        elem_id="predict-prompt")
+    status = gr.Markdown(show_status(default), elem_id="predict-status")
+    timer = gr.Timer(2.0, active=settings().preload)
+
+    button.click(predict_ui, [text, model], [result, chart, prompt, status], api_visibility="private",
+                 concurrency_id=GPU_QUEUE, concurrency_limit=1)
+    text.submit(predict_ui, [text, model], [result, chart, prompt, status], api_visibility="private",
+                concurrency_id=GPU_QUEUE, concurrency_limit=1)
+    model.change(show_status, model, status, api_visibility="private", queue=False)
+    timer.tick(tick, model, [status, timer], api_visibility="private", queue=False)
+    gr.api(predict_api, api_name="predict", concurrency_id=GPU_QUEUE, concurrency_limit=1)
+
+    if settings().preload:
+        threading.Thread(target=_preload, args=(_spec(default),), daemon=True, name="preload").start()
+
+
+def _preload(spec: ModelSpec) -> None:
+    try:
+        load_pricer(spec)
+    except PricerError:
+        pass  # model_status(spec) now says what went wrong; the status line shows it

@@ -9,6 +9,8 @@ import os
 
 import gradio as gr
 
+from pricer.config import settings
+from pricer.hub import missing_token_notice
 from ui import evaluate_tab, predict_tab, tokenizer_tab
 
 TITLE = "The Price is Right"
@@ -21,6 +23,9 @@ INTRO = (
 def build_app() -> gr.Blocks:
     with gr.Blocks(title=TITLE) as demo:
         gr.Markdown(f"# {TITLE}\n{INTRO}")
+        notice = missing_token_notice(settings().base_model)
+        if notice:
+            gr.Markdown(f"**Note:** {notice}", elem_id="token-notice")
         with gr.Tab("Tokenizer", id="tokenizer"):
             tokenizer_tab.build()
         with gr.Tab("Predict", id="predict"):

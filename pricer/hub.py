@@ -122,3 +122,15 @@ def check_access(repo_id: str, repo_type: str = "model") -> None:
         raise NotFound(f"No such local path: {repo_id}. Check the path, or give a hub id (owner/name).")
     require_hub(f"{repo_type} {repo_id}")
     _checked(repo_id, repo_type, token() is not None, endpoint())
+
+
+def missing_token_notice(repo_id: str) -> str:
+    """A sentence for the page when a hub model will be needed and no HF_TOKEN is set, else ''."""
+    if is_local(repo_id) or token():
+        return ""
+    return (
+        f"HF_TOKEN is not set, so {repo_id} (gated) cannot be loaded from the Hub: accept its "
+        f"licence at https://huggingface.co/{repo_id}, then add a read token as the HF_TOKEN secret "
+        "of this Space (Settings > Variables and secrets) or export it locally. The Tokenizer tab "
+        "works meanwhile with the offline copy of the Llama 3.1 tokenizer."
+    )

@@ -98,3 +98,16 @@ def test_unreachable_endpoint_is_reported_not_retried(monkeypatch):
 def test_names_that_can_only_be_paths_are_never_sent_to_the_hub(name):
     with pytest.raises(NotFound, match="No such local path"):
         hub.check_access(name)
+
+
+def test_page_notice_when_a_gated_model_needs_a_missing_token(monkeypatch, tmp_path):
+    monkeypatch.delenv("HF_TOKEN", raising=False)
+    monkeypatch.setattr(hub, "token", lambda: None)
+    notice = hub.missing_token_notice("meta-llama/Meta-Llama-3.1-8B")
+    assert "HF_TOKEN is not set" in notice and "accept its licence" in notice
+    assert hub.missing_token_notice(str(tmp_path)) == ""  # a local model needs no token
+
+
+def test_no_notice_when_a_token_is_set(monkeypatch):
+    monkeypatch.setenv("HF_TOKEN", "hf_" + "y" * 34)
+    assert hub.missing_token_notice("meta-llama/Meta-Llama-3.1-8B") == ""

@@ -39,10 +39,14 @@ def emit_json(obj: object) -> None:
 @command("curate")
 def cmd_curate(args: argparse.Namespace) -> int:
     from pricer.curate import curate_to_jsonl
+    from pricer.errors import BadInput
 
-    summary = curate_to_jsonl(args.source, args.out, category=args.category, workers=args.workers,
-                              limit=args.limit)
-    say(summary.line())
+    if args.category and len(args.source) > 1:
+        raise BadInput("--category names one source; give one --source with it, or leave it out.")
+    for i, source in enumerate(args.source):  # one category after another, into one file
+        summary = curate_to_jsonl(source, args.out, category=args.category, workers=args.workers,
+                                  limit=args.limit, tokenizer=args.tokenizer, append=i > 0)
+        say(summary.line())
     return 0
 
 
@@ -50,10 +54,8 @@ def cmd_curate(args: argparse.Namespace) -> int:
 def cmd_dataset(args: argparse.Namespace) -> int:
     from pricer.data import build_dataset
 
-    result = build_dataset(args.items, test_size=args.test_size, train_size=args.train_size,
-                           seed=args.seed, out=args.out, push_to_hub=args.push_to_hub,
-                           private=args.private)
-    say(result)
+    say(build_dataset(args.items, test_size=args.test_size, train_size=args.train_size, seed=args.seed,
+                      out=args.out, push_to_hub=args.push_to_hub, private=args.private, dry_run=args.dry_run))
     return 0
 
 
@@ -61,36 +63,37 @@ def cmd_dataset(args: argparse.Namespace) -> int:
 def cmd_export_jsonl(args: argparse.Namespace) -> int:
     from pricer.finetune import export_fine_tuning
 
-    result = export_fine_tuning(args.data, args.out, train=args.train, validation=args.validation,
-                                upload=args.upload)
-    say(result)
+    say(export_fine_tuning(args.data, args.out, train=args.train, validation=args.validation, upload=args.upload))
     return 0
 
 
 def _add_pipeline(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("curate", help="curate raw Amazon metadata into pricer items (JSONL)")
-    p.add_argument("--source", required=True,
-                   help="hub category name (e.g. Appliances) or a local JSONL/Parquet file or folder")
+    p.add_argument("--source", required=True, nargs="+",
+                   help="hub category name(s) (e.g. Appliances Automotive) or local JSONL/Parquet file(s) or "
+                        "folder(s); each is one category")
     p.add_argument("--category", help="category label for the items (default: from the source)")
     p.add_argument("--workers", type=int, default=2, help="parallel processes (default 2)")
-    p.add_argument("--limit", type=int, help="curate only the first N raw records")
-    p.add_argument("--out", required=True, help="output JSONL of kept items")
+    p.add_argument("--limit", type=int, help="curate only the first N raw records of each source")
+    p.add_argument("--tokenizer", help="tokenizer (default Llama 3.1, or its offline copy)")
+    p.add_argument("--out", required=True, help="output JSONL of kept items (text, price, category, title)")
 
     p = sub.add_parser("dataset", help="combine curated items into a train/test pricer dataset")
     p.add_argument("--items", nargs="+", required=True, help="curated JSONL files")
     p.add_argument("--test-size", type=int, required=True, help="number of test items")
     p.add_argument("--train-size", type=int, help="number of train items (default: the rest)")
     p.add_argument("--seed", type=int, default=42)
-    p.add_argument("--out", required=True, help="output folder (Parquet per split)")
+    p.add_argument("--out", required=True, help="output folder (train.parquet, test.parquet)")
     p.add_argument("--push-to-hub", metavar="REPO", help="also push as a DatasetDict (HF_TOKEN)")
     p.add_argument("--private", action="store_true", help="make the pushed dataset private")
+    p.add_argument("--dry-run", action="store_true", help="check everything for --push-to-hub, upload nothing")
 
     p = sub.add_parser("export-jsonl", help="write OpenAI fine-tuning JSONL from train items")
-    p.add_argument("--data", required=True, help="pricer dataset: hub id or local path")
+    p.add_argument("--data", required=True, help="pricer dataset: hub id or local path (its train split)")
     p.add_argument("--train", type=int, default=500)
     p.add_argument("--validation", type=int, default=50)
     p.add_argument("--out", required=True, help="output folder")
-    p.add_argument("--upload", action="store_true", help="upload to OpenAI (needs OPENAI_API_KEY)")
+    p.add_argument("--upload", action="store_true", help="upload to OpenAI (needs openai and OPENAI_API_KEY)")
 
 
 # --- tokenizer (issue: Tokenizer tab) -----------------------------------------------------------

@@ -1,0 +1,296 @@
+"""Pricer datasets: build train/test from curated items, save, push, and load from anywhere.
+
+The course's schema: `text` (the training prompt in train, the test prompt in test) and `price`.
+`load_pricer_dataset` is the one loader the app and the CLI share: a hub id (default
+`ed-donner/pricer-data`), or a local JSONL, Parquet or CSV file, a folder with `<split>.parquet`
+or `<split>.jsonl`, or a `save_to_disk` folder. It returns `PricerRows`, a plain list of
+`{"text": str, "price": float}` dicts (in order) that also says how many rows it skipped.
+
+It does not curate raw records (pricer.curate) or write fine-tuning files (pricer.finetune).
+
+    >>> rows = PricerRows([{"text": "How much ...Price is $", "price": 9.99}], skipped=2, source="x.jsonl")
+    >>> rows[0]["price"], rows.note
+    (9.99, 'x.jsonl: skipped 2 malformed rows (a row needs a text and a numeric price).')
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import random
+from pathlib import Path
+from typing import Any
+
+from pricer import hub
+from pricer.errors import AccessDenied, BadInput, NotFound
+from pricer.items import PREFIX
+
+DEFAULT_DATASET = "ed-donner/pricer-data"
+SPLITS = ("train", "test")
+TABLE_SUFFIXES = (".jsonl", ".json", ".ndjson", ".parquet", ".csv", ".tsv")
+
+
+class PricerRows(list):
+    """A list of `{"text": str, "price": float}` rows, plus where they came from and how many
+    malformed rows (no text, no numeric price, bad JSON) were skipped."""
+
+    def __init__(self, rows: list[dict[str, Any]] = (), *, skipped: int = 0, source: str = "") -> None:
+        super().__init__(rows)
+        self.skipped = skipped
+        self.source = source
+
+    @property
+    def note(self) -> str:
+        """'' when nothing was skipped, else one line to show the user."""
+        if not self.skipped:
+            return ""
+        s = "" if self.skipped == 1 else "s"
+        return f"{self.source}: skipped {self.skipped:,} malformed row{s} (a row needs a text and a numeric price)."
+
+
+def test_prompt_of(prompt: str) -> str:
+    """A training prompt cut after its first `Price is $`, as the course's Item.test_prompt did.
+
+    >>> test_prompt_of("How much does this cost to the nearest dollar?\\n\\nA mug\\n\\nPrice is $12.00")
+    'How much does this cost to the nearest dollar?\\n\\nA mug\\n\\nPrice is $'
+    """
+    return prompt.split(PREFIX)[0] + PREFIX
+
+
+# --- loading ------------------------------------------------------------------------------------
+
+
+def _row(raw: Any) -> dict[str, Any] | None:
+    """A clean {"text", "price"} row, or None when the row is unusable."""
+    if not isinstance(raw, dict):
+        return None
+    text, price = raw.get("text"), raw.get("price")
+    if not isinstance(text, str) or not text.strip() or isinstance(price, bool) or price is None:
+        return None
+    try:
+        value = float(str(price).strip().replace("$", "").replace(",", "")) if isinstance(price, str) else float(price)
+    except (TypeError, ValueError):
+        return None
+    if not math.isfinite(value) or value < 0:
+        return None
+    return {"text": text, "price": value}
+
+
+def _collect(rows: Any, size: int | None, source: str, skipped: int = 0) -> PricerRows:
+    out = PricerRows(source=source, skipped=skipped)
+    for raw in rows:
+        if size is not None and len(out) >= size:
+            break
+        row = _row(raw)
+        if row is None:
+            out.skipped += 1
+        else:
+            out.append(row)
+    return out
+
+
+def _jsonl_rows(path: Path):
+    """Parsed lines of a JSONL file; a malformed line is yielded as None (counted, not fatal)."""
+    with path.open("rb") as f:
+        for line in f:
+            if not line.strip():
+                continue
+            try:
+                yield json.loads(line)
+            except ValueError:
+                yield None
+
+
+def _csv_rows(path: Path):
+    with path.open(newline="", encoding="utf-8-sig") as f:
+        dialect = "excel-tab" if path.suffix.lower() == ".tsv" else "excel"
+        for row in csv.DictReader(f, dialect=dialect):
+            yield {str(k).strip().lower(): v for k, v in row.items() if k is not None}
+
+
+def _parquet_rows(path: Path):
+    import pyarrow.parquet as pq
+
+    try:
+        parquet = pq.ParquetFile(path)
+    except Exception as exc:  # pyarrow's errors share no useful base class
+        raise BadInput(f"{path} is not a readable Parquet file: {exc}") from exc
+    _require_columns(parquet.schema_arrow.names, path)
+    for batch in parquet.iter_batches(batch_size=1000, columns=["text", "price"]):
+        yield from batch.to_pylist()
+
+
+def _require_columns(names: list[str], source: Any) -> None:
+    missing = [c for c in ("text", "price") if c not in names]
+    if missing:
+        raise BadInput(f"{source} has columns {', '.join(names) or '(none)'}; a pricer dataset needs "
+                       f"'text' and 'price' (missing: {', '.join(missing)}).")
+
+
+def _file_rows(path: Path, size: int | None) -> PricerRows:
+    suffix = path.suffix.lower()
+    if suffix in {".jsonl", ".json", ".ndjson"}:
+        rows = _collect(_jsonl_rows(path), size, path.name)
+        if not rows and rows.skipped:
+            first = next((r for r in _jsonl_rows(path) if isinstance(r, dict)), None)
+            if first is not None:
+                _require_columns(list(first), path.name)
+        return rows
+    if suffix in {".csv", ".tsv"}:
+        with path.open(newline="", encoding="utf-8-sig") as f:
+            header = next(csv.reader(f, dialect="excel-tab" if suffix == ".tsv" else "excel"), [])
+        _require_columns([h.strip().lower() for h in header], path.name)
+        return _collect(_csv_rows(path), size, path.name)
+    if suffix == ".parquet":
+        return _collect(_parquet_rows(path), size, path.name)
+    raise BadInput(f"{path.name}: give a .jsonl, .parquet or .csv file, or a dataset folder.")
+
+
+def _folder_rows(path: Path, split: str, size: int | None) -> PricerRows:
+    if (path / "dataset_dict.json").exists() or (path / "state.json").exists():
+        from datasets import load_from_disk
+
+        data = load_from_disk(str(path))
+        if hasattr(data, "keys"):  # a DatasetDict
+            if split not in data:
+                raise BadInput(f"{path} has splits {', '.join(data)}; no {split!r} split.")
+            data = data[split]
+        _require_columns(data.column_names, path)
+        if size is not None:
+            data = data.select(range(min(size, len(data))))
+        return _collect(data.select_columns(["text", "price"]), size, f"{path.name}/{split}")
+    for suffix in TABLE_SUFFIXES:
+        if (path / f"{split}{suffix}").exists():
+            return _file_rows(path / f"{split}{suffix}", size)
+    found = sorted(p.name for p in path.iterdir())[:8]
+    raise BadInput(f"{path} holds no {split!r} split: expected {split}.parquet, {split}.jsonl or a "
+                   f"save_to_disk folder; found {', '.join(found) or 'nothing'}.")
+
+
+def _hub_rows(repo: str, split: str, size: int | None) -> PricerRows:
+    hub.check_access(repo, "dataset")
+    from datasets import load_dataset
+
+    try:
+        data = load_dataset(repo, split=split, streaming=size is not None, token=hub.token())
+    except ValueError as exc:  # an unknown split
+        raise BadInput(f"The dataset {repo} has no {split!r} split: {exc}") from exc
+    if size is not None:
+        data = data.take(size)
+    _require_columns(list(data.column_names or ["text", "price"]), repo)
+    return _collect(data, size, f"{repo}/{split}")
+
+
+def load_pricer_dataset(source: str | os.PathLike | None = None, split: str = "test",
+                        size: int | None = None) -> PricerRows:
+    """The first `size` rows (all when None) of a pricer dataset's `split`, in order.
+
+    `source` is a hub id (default: PRICER_DATASET, else ed-donner/pricer-data), a JSONL,
+    Parquet or CSV file (the file is the split), a folder with `<split>.parquet|jsonl|csv`, or
+    a `save_to_disk` folder. Malformed rows are skipped and counted (`rows.skipped`,
+    `rows.note`); no usable rows at all is a BadInput.
+    """
+    if size is not None and size < 1:
+        raise BadInput(f"size must be at least 1, not {size}.")
+    if not source or not str(source).strip():
+        from pricer.config import settings
+
+        source = settings().dataset or DEFAULT_DATASET
+    name = str(source).strip()
+    path = Path(name).expanduser()
+    if path.is_dir():
+        rows = _folder_rows(path, split, size)
+    elif path.is_file():
+        rows = _file_rows(path, size)
+    elif hub.looks_like_path(name) or path.suffix.lower() in TABLE_SUFFIXES:
+        raise NotFound(f"No such file or folder: {name}. Give a local path or a hub id (owner/name).")
+    else:
+        rows = _hub_rows(name, split, size)
+    if not rows:
+        reason = f" ({rows.skipped:,} malformed rows skipped)" if rows.skipped else ""
+        raise BadInput(f"{name} holds no usable rows{reason}: a pricer dataset has a 'text' and a numeric "
+                       "'price' per row.")
+    return rows
+
+
+# --- building -----------------------------------------------------------------------------------
+
+
+def read_items(paths: list[str | os.PathLike]) -> PricerRows:
+    """Curated items (JSONL from `pricer curate`: text = training prompt, price) of all files."""
+    rows = PricerRows(source=", ".join(Path(p).name for p in paths))
+    for p in paths:
+        path = Path(p).expanduser()
+        if not path.is_file():
+            raise NotFound(f"No such file: {p}. Give the JSONL files written by `python -m pricer curate`.")
+        part = _file_rows(path, None) if path.suffix.lower() in TABLE_SUFFIXES else None
+        if part is None:
+            raise BadInput(f"{path.name}: give the .jsonl files written by `python -m pricer curate`.")
+        rows.extend(part)
+        rows.skipped += part.skipped
+    return rows
+
+
+def split_items(n: int, test_size: int, train_size: int | None = None, seed: int = 42) -> tuple[list[int], list[int]]:
+    """Indices of train and test: the course's `random.seed(42); random.shuffle(sample)`, then
+    train = the first `train_size`, test = the `test_size` after them.
+
+    >>> split_items(5, 2, seed=42)
+    ([3, 1, 2], [4, 0])
+    """
+    if test_size < 1:
+        raise BadInput(f"test size must be at least 1, not {test_size}.")
+    train_size = n - test_size if train_size is None else train_size
+    if train_size < 1 or train_size + test_size > n:
+        raise BadInput(f"Cannot take {train_size:,} train and {test_size:,} test items from {n:,} items: "
+                       "curate more, or ask for fewer.")
+    order = list(range(n))
+    random.Random(seed).shuffle(order)
+    return order[:train_size], order[train_size:train_size + test_size]
+
+
+def build_dataset(items: list[str | os.PathLike], *, test_size: int, train_size: int | None = None,
+                  seed: int = 42, out: str | os.PathLike, push_to_hub: str | None = None,
+                  private: bool = False, dry_run: bool = False) -> str:
+    """Curated JSONL files -> `out/train.parquet` and `out/test.parquet` (and the hub, when asked).
+
+    Returns a summary line. With `dry_run`, everything short of the upload is done and checked.
+    """
+    from datasets import Dataset, DatasetDict
+
+    rows = read_items(items)
+    train_idx, test_idx = split_items(len(rows), test_size, train_size, seed)
+    data = DatasetDict({
+        "train": Dataset.from_dict({"text": [rows[i]["text"] for i in train_idx],
+                                    "price": [rows[i]["price"] for i in train_idx]}),
+        "test": Dataset.from_dict({"text": [test_prompt_of(rows[i]["text"]) for i in test_idx],
+                                   "price": [rows[i]["price"] for i in test_idx]}),
+    })
+    folder = Path(out).expanduser()
+    folder.mkdir(parents=True, exist_ok=True)
+    for split in SPLITS:
+        data[split].to_parquet(str(folder / f"{split}.parquet"))
+    line = (f"{len(train_idx):,} train and {len(test_idx):,} test items (seed {seed}) from {len(rows):,} "
+            f"-> {folder / 'train.parquet'}, {folder / 'test.parquet'}")
+    if rows.skipped:
+        line += f"; {rows.note}"
+    if push_to_hub:
+        line += "; " + push(data, push_to_hub, private=private, dry_run=dry_run)
+    return line
+
+
+def push(data: Any, repo: str, *, private: bool = False, dry_run: bool = False) -> str:
+    """Push a DatasetDict to the hub with HF_TOKEN (never printed); dry_run stops before the network."""
+    if "/" not in repo or hub.looks_like_path(repo):
+        raise BadInput(f"{repo!r} is not a hub dataset id: give owner/name, e.g. you/pricer-data.")
+    token = hub.token()
+    if not token:
+        raise AccessDenied(f"Pushing to {repo} needs a write token: create one at "
+                           "https://huggingface.co/settings/tokens and set it as HF_TOKEN.")
+    if dry_run:
+        return f"dry run: would push train and test to {repo} ({'private' if private else 'public'})"
+    hub.require_hub(f"the dataset {repo}")
+    data.push_to_hub(repo, private=private, token=token)
+    return f"pushed to https://huggingface.co/datasets/{repo}"

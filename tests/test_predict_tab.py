@@ -1,0 +1,148 @@
+"""The Predict tab and its `/predict` endpoint, on the running app with the tiny 4-bit model
+(base + LoRA adapter, offline): through gradio_client and in real Chromium."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import expect
+
+from pricer.items import PREFIX, QUESTION
+
+PASTED = "Stainless Steel Garlic Press\nCrushes garlic cloves with ease, dishwasher safe, rust proof."
+
+
+@pytest.fixture(scope="module")
+def client(app_url: str):
+    from gradio_client import Client
+
+    return Client(app_url, verbose=False)
+
+
+@pytest.fixture(scope="module")
+def first_item(test_250: Path) -> dict:
+    return json.loads(test_250.read_text().splitlines()[0])
+
+
+def test_predict_endpoint_returns_price_estimate_prompt_completion_and_top_tokens(client):
+    out = client.predict(PASTED, "fine-tuned", api_name="/predict")
+    assert {"price", "estimate_topk", "median", "prompt", "completion", "top_tokens", "note",
+            "latency_s", "model"} <= set(out)
+    assert out["prompt"] == f"{QUESTION}\n\n{PASTED}\n\n{PREFIX}"
+    assert 1 <= out["estimate_topk"] <= 999 and 1 <= out["median"] <= 999
+    assert len(out["top_tokens"]) == 10 and all(tok.isdigit() for tok, _ in out["top_tokens"])
+    assert "short" in out["note"]
+    assert out["true_price"] is None
+    assert "adapter" in out["model"]
+
+
+def test_predict_endpoint_gives_the_true_price_of_a_test_item(client, first_item):
+    out = client.predict(first_item["text"], "fine-tuned", api_name="/predict")
+    assert out["prompt"] == first_item["text"]
+    assert out["true_price"] == pytest.approx(374.41)
+
+
+def test_predict_endpoint_agrees_with_the_model_layer(client, tiny_model):
+    from pricer.model import ModelSpec, build_prompt, load_pricer
+
+    out = client.predict(PASTED, "base", api_name="/predict")
+    (pred,) = load_pricer(ModelSpec(str(tiny_model))).predict([build_prompt(PASTED)[0]])
+    assert out["completion"] == pred.completion and out["price"] == pred.price
+    assert out["estimate_topk"] == pytest.approx(pred.estimate_topk)
+    assert "base" in out["model"]
+
+
+def test_base_and_fine_tuned_answer_differently(client, first_item):
+    tuned = client.predict(first_item["text"], "fine-tuned", api_name="/predict")
+    base = client.predict(first_item["text"], "base", api_name="/predict")
+    assert tuned["completion"] != base["completion"]
+
+
+def test_predict_endpoint_explains_empty_text(client):
+    from gradio_client.exceptions import AppError
+
+    with pytest.raises(AppError, match="Paste a product"):
+        client.predict("   ", "fine-tuned", api_name="/predict")
+
+
+def test_predict_endpoint_rejects_an_unknown_model_choice(client):
+    from gradio_client.exceptions import AppError
+
+    with pytest.raises(AppError, match="'fine-tuned' or 'base'"):
+        client.predict(PASTED, "gpt-4o", api_name="/predict")
+
+
+def test_concurrent_requests_queue_instead_of_failing(client):
+    jobs = [client.submit(f"{PASTED} {n}", "fine-tuned", api_name="/predict") for n in range(3)]
+    results = [job.result(timeout=120) for job in jobs]
+    assert [r["prompt"].count(PASTED) for r in results] == [1, 1, 1]
+
+
+# --- in Chromium -----------------------------------------------------------------------------
+
+
+def _open_predict(page):
+    page.get_by_role("tab", name="Predict").click()
+    page.locator("#predict-button").wait_for()
+
+
+@pytest.mark.browser
+def test_an_example_shows_estimate_true_price_chart_prompt_and_status(page):
+    _open_predict(page)
+    page.get_by_text("$374.41 · OEM AC Compressor").click()
+    expect(page.locator("#predict-text textarea")).to_have_value(re.compile("^" + re.escape(QUESTION)))
+    page.locator("#predict-button").click()
+    result = page.locator("#predict-result")
+    result.wait_for(timeout=60_000)
+    assert "top-3 probability-weighted estimate" in result.inner_text()
+    assert "$374.41" in result.inner_text() and "Greedy answer" in result.inner_text()
+    page.locator("#predict-chart .js-plotly-plot").wait_for(timeout=30_000)
+    assert "tokens, with <|begin_of_text|>" in page.locator("#predict-prompt").inner_text()
+    assert page.locator("#predict-prompt textarea").input_value().endswith(PREFIX)
+    status = page.locator("#predict-status").inner_text()
+    assert "device cpu" in status and "TEST MODEL" in status
+
+
+@pytest.mark.browser
+def test_pasted_markup_is_shown_as_text_never_run(page):
+    _open_predict(page)
+    hostile = '<img src=x onerror="alert(1)"> Lamp\n<script>alert(2)</script> a lamp with a shade'
+    page.locator("#predict-text textarea").fill(hostile)
+    page.locator("#predict-button").click()
+    page.locator("#predict-result").wait_for(timeout=60_000)
+    assert "<img" in page.locator("#predict-prompt textarea").input_value()
+    assert page.locator("#predict-output img").count() == 0
+    # the page fixture fails the test if any alert() opened
+
+
+@pytest.mark.browser
+def test_empty_text_warns_and_keeps_the_page_working(page):
+    _open_predict(page)
+    page.locator("#predict-button").click()
+    page.get_by_text("Paste a product's title and description first").first.wait_for(timeout=30_000)
+    page.locator("#predict-text textarea").fill(PASTED)
+    page.locator("#predict-button").click()
+    page.locator("#predict-result").wait_for(timeout=60_000)
+
+
+def test_a_model_that_cannot_load_gives_its_message_and_the_tokenizer_still_works(client, monkeypatch):
+    from gradio_client.exceptions import AppError
+
+    monkeypatch.setenv("PRICER_BASE_MODEL", "/no/such/model")  # the app reads settings per request
+    with pytest.raises(AppError, match="No such local path: /no/such/model"):
+        client.predict(PASTED, "fine-tuned", api_name="/predict")
+    tokens = client.predict("Price is $99", api_name="/tokenize")
+    assert tokens and "99" in json.dumps(tokens)
+
+
+@pytest.mark.browser
+def test_a_model_error_shows_in_the_status_line_not_a_crash(page, monkeypatch):
+    monkeypatch.setenv("PRICER_BASE_MODEL", "/no/such/model")
+    _open_predict(page)
+    page.locator("#predict-text textarea").fill(PASTED)
+    page.locator("#predict-button").click()
+    page.get_by_text("No such local path: /no/such/model").first.wait_for(timeout=30_000)
+    expect(page.locator("#predict-status")).to_contain_text("failed")

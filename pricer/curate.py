@@ -196,9 +196,14 @@ def load_raw(files: list[Path], *, workers: int = 2, limit: int | None = None,
     if jsonl:
         ranges = [(str(f), 0, f.stat().st_size) for f in jsonl] if limit else _byte_ranges(jsonl, workers)
         parallel = workers > 1 and not limit and len(ranges) > 1
-        raw = Dataset.from_generator(read_jsonl, features=_raw_features(), cache_dir=cache_dir,
-                                     gen_kwargs={"ranges": ranges, "limit": limit},
-                                     num_proc=min(workers, len(ranges)) if parallel else None)
+        try:
+            raw = Dataset.from_generator(read_jsonl, features=_raw_features(), cache_dir=cache_dir,
+                                         gen_kwargs={"ranges": ranges, "limit": limit},
+                                         num_proc=min(workers, len(ranges)) if parallel else None)
+        except ValueError as exc:  # datasets refuses to build a dataset of no rows
+            if "no data" not in str(exc):
+                raise
+            raise BadInput(f"{', '.join(map(str, jsonl))} holds no records (expected one JSON object per line).") from exc
     else:
         import pyarrow.parquet as pq
 

@@ -50,10 +50,10 @@ class PricerRows(list):
         return f"{self.source}: skipped {self.skipped:,} malformed row{s} (a row needs a text and a numeric price)."
 
 
-def test_prompt_of(prompt: str) -> str:
+def as_test_prompt(prompt: str) -> str:
     """A training prompt cut after its first `Price is $`, as the course's Item.test_prompt did.
 
-    >>> test_prompt_of("How much does this cost to the nearest dollar?\\n\\nA mug\\n\\nPrice is $12.00")
+    >>> as_test_prompt("How much does this cost to the nearest dollar?\\n\\nA mug\\n\\nPrice is $12.00")
     'How much does this cost to the nearest dollar?\\n\\nA mug\\n\\nPrice is $'
     """
     return prompt.split(PREFIX)[0] + PREFIX
@@ -265,7 +265,7 @@ def build_dataset(items: list[str | os.PathLike], *, test_size: int, train_size:
     data = DatasetDict({
         "train": Dataset.from_dict({"text": [rows[i]["text"] for i in train_idx],
                                     "price": [rows[i]["price"] for i in train_idx]}),
-        "test": Dataset.from_dict({"text": [test_prompt_of(rows[i]["text"]) for i in test_idx],
+        "test": Dataset.from_dict({"text": [as_test_prompt(rows[i]["text"]) for i in test_idx],
                                    "price": [rows[i]["price"] for i in test_idx]}),
     })
     folder = Path(out).expanduser()

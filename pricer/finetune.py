@@ -20,7 +20,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from pricer.data import load_pricer_dataset, test_prompt_of
+from pricer.data import load_pricer_dataset, as_test_prompt
 from pricer.errors import BadInput, PricerError
 
 SYSTEM = "You estimate prices of items. Reply only with the price, no explanation"
@@ -29,7 +29,7 @@ TRAIN_FILE, VALIDATION_FILE = "fine_tune_train.jsonl", "fine_tune_validation.jso
 
 def messages_for(text: str, price: float) -> list[dict[str, str]]:
     """The course's messages for one item; `text` may be its training or its test prompt."""
-    user = test_prompt_of(text).replace(" to the nearest dollar", "").replace("\n\nPrice is $", "")
+    user = as_test_prompt(text).replace(" to the nearest dollar", "").replace("\n\nPrice is $", "")
     return [
         {"role": "system", "content": SYSTEM},
         {"role": "user", "content": user},

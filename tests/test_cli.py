@@ -1,0 +1,90 @@
+"""The command line: `import pricer` stays light, and the pipeline verbs (curate, dataset,
+export-jsonl) print a summary, or one line and exit status 2 on bad input."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from pricer.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+HEAVY = ("torch", "transformers", "datasets", "gradio", "peft", "plotly", "pandas")
+BODY = ("Fits most 2004 to 2012 pickups and ships with the mounting hardware, gaskets and a printed "
+        "guide, so the swap takes under an hour with hand tools. ") * 8
+
+
+def run(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, *args], cwd=ROOT, capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})})
+
+
+def raw_file(path: Path, n: int = 12) -> Path:
+    rows = [{"title": f"Acme Part {i}", "description": [BODY], "features": ["Steel"], "details": {"Brand": "Acme"},
+             "price": 10 + i if i % 4 else None} for i in range(n)]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows) + "{broken\n", encoding="utf-8")
+    return path
+
+
+def test_importing_pricer_and_its_cli_loads_no_heavy_library():
+    probe = "import sys, pricer, pricer.cli; print(','.join(m for m in %r if m in sys.modules))" % (HEAVY,)
+    result = run("-c", probe)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == ""
+
+
+def test_curate_prints_progress_and_one_summary_per_category(tmp_path):
+    result = run("-m", "pricer", "curate", "--source", str(raw_file(tmp_path / "meta_Appliances.jsonl")),
+                 "--out", str(tmp_path / "items.jsonl"), "--workers", "1")
+    assert result.returncode == 0, result.stderr
+    assert "Curating Appliances" in result.stderr  # datasets' progress bar
+    assert result.stderr.strip().splitlines()[-1].startswith(
+        "Appliances: kept 9 of 13 (rejected: 3 missing price, 1 malformed JSON line) in ")
+    rows = [json.loads(line) for line in (tmp_path / "items.jsonl").read_text().splitlines()]
+    assert len(rows) == 9 and set(rows[0]) == {"text", "price", "category", "title"}
+
+
+def test_curate_several_sources_into_one_file(tmp_path, capsys):
+    a, b = raw_file(tmp_path / "meta_A.jsonl", 4), raw_file(tmp_path / "meta_B.jsonl", 8)
+    assert main(["curate", "--source", str(a), str(b), "--out", str(tmp_path / "out.jsonl"), "--workers", "1"]) == 0
+    lines = [line for line in capsys.readouterr().err.splitlines() if ": kept " in line]
+    assert [line.split(":")[0] for line in lines] == ["A", "B"]
+    rows = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
+    assert [r["category"] for r in rows] == ["A"] * 3 + ["B"] * 6
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["curate", "--source", "./nope.jsonl", "--out", "x.jsonl"], "No such file or folder: ./nope.jsonl"),
+    (["curate", "--source", "Appliances", "--out", "x.jsonl"], "HF_HUB_OFFLINE is set"),
+    (["curate", "--source", "a", "b", "--category", "A", "--out", "x.jsonl"], "--category names one source"),
+    (["dataset", "--items", "nope.jsonl", "--test-size", "2", "--out", "d"], "No such file: nope.jsonl"),
+    (["export-jsonl", "--data", "ed-donner/pricer-data", "--out", "d"], "HF_HUB_OFFLINE is set"),
+    (["export-jsonl", "--data", "./missing.jsonl", "--out", "d"], "No such file or folder"),
+])
+def test_bad_input_is_one_line_and_status_2(argv, message, capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("error: ") and message in err[-1]
+    assert "Traceback" not in "\n".join(err)
+
+
+def test_dataset_then_export_from_it(tmp_path, capsys, monkeypatch):
+    rows = [{"text": f"How much does this cost to the nearest dollar?\n\nThing {i}\nGood.\n\nPrice is ${i + 1}.00",
+             "price": i + 1.25, "category": "A", "title": f"Thing {i}"} for i in range(40)]
+    (tmp_path / "items.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    monkeypatch.setenv("HF_TOKEN", "hf_NotARealTokenButSecret123")
+    assert main(["dataset", "--items", str(tmp_path / "items.jsonl"), "--test-size", "5", "--seed", "42",
+                 "--out", str(tmp_path / "ds"), "--push-to-hub", "me/pricer-data", "--dry-run"]) == 0
+    err = capsys.readouterr().err
+    assert "35 train and 5 test items (seed 42) from 40" in err and "dry run: would push" in err
+    assert "hf_NotARealTokenButSecret123" not in err
+    assert main(["export-jsonl", "--data", str(tmp_path / "ds"), "--train", "30", "--validation", "5",
+                 "--out", str(tmp_path / "ft")]) == 0
+    assert "wrote 30 train and 5 validation items" in capsys.readouterr().err
+    assert len((tmp_path / "ft" / "fine_tune_train.jsonl").read_text().split("\n")) == 30

@@ -1,0 +1,184 @@
+"""pricer.data: one loader for hub ids and local files/folders (malformed rows skipped and
+counted), and building the course's train/test schema with its seeded shuffle."""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+
+import pytest
+
+from pricer.data import PricerRows, build_dataset, load_pricer_dataset, split_items, as_test_prompt
+from pricer.errors import AccessDenied, BadInput, HubUnavailable, NotFound
+
+Q = "How much does this cost to the nearest dollar?\n\n"
+
+
+def prompt(i: int, price: float) -> str:
+    return f"{Q}Item {i}\nA fine product number {i}.\n\nPrice is ${round(price)}.00"
+
+
+def write_items(path, n, start=0):
+    rows = [{"text": prompt(i, 10 + i * 1.5), "price": 10 + i * 1.5, "category": "A", "title": f"Item {i}"}
+            for i in range(start, start + n)]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return rows
+
+
+# --- loading ------------------------------------------------------------------------------------
+
+
+def test_loads_the_course_test_items_in_order(test_250):
+    rows = load_pricer_dataset(test_250)
+    assert isinstance(rows, PricerRows) and isinstance(rows, list) and len(rows) == 250
+    assert rows[0]["price"] == 374.41 and rows[0]["text"].endswith("\n\nPrice is $")
+    assert set(rows[0]) == {"text", "price"} and rows.skipped == 0 and rows.note == ""
+    assert load_pricer_dataset(test_250, size=10) == rows[:10]
+
+
+def test_loads_train_items_from_a_file_whatever_the_split(train_550):
+    rows = load_pricer_dataset(train_550, split="train", size=550)
+    assert len(rows) == 550 and rows[0]["price"] == 226.95 and rows[0]["text"].endswith("Price is $227.00")
+
+
+def test_malformed_rows_are_skipped_and_counted(tmp_path):
+    path = tmp_path / "mixed.jsonl"
+    path.write_bytes(b"\n".join([
+        json.dumps({"text": "ok 1", "price": 5.0}).encode(),
+        b'{"text": "cut off',
+        json.dumps({"text": "", "price": 3}).encode(),
+        json.dumps({"text": "no price"}).encode(),
+        json.dumps({"text": "bad price", "price": "abc"}).encode(),
+        json.dumps({"text": "negative", "price": -1}).encode(),
+        json.dumps({"text": "nan", "price": float("nan")}).encode(),
+        b"[1, 2]",
+        b"",
+        json.dumps({"text": "ok 2 \u4e2d\u6587 \U0001f600", "price": "12.50"}).encode(),
+    ]))
+    rows = load_pricer_dataset(path)
+    assert rows == [{"text": "ok 1", "price": 5.0}, {"text": "ok 2 中文 😀", "price": 12.5}]
+    assert rows.skipped == 7
+    assert rows.note == "mixed.jsonl: skipped 7 malformed rows (a row needs a text and a numeric price)."
+
+
+def test_nothing_usable_is_an_error_that_names_the_columns(tmp_path):
+    (tmp_path / "wrong.jsonl").write_text('{"prompt": "x", "cost": 3}\n')
+    with pytest.raises(BadInput, match="columns prompt, cost.*needs 'text' and 'price'"):
+        load_pricer_dataset(tmp_path / "wrong.jsonl")
+    (tmp_path / "wrong.csv").write_text("prompt,cost\nx,3\n")
+    with pytest.raises(BadInput, match="missing: text, price"):
+        load_pricer_dataset(tmp_path / "wrong.csv")
+    (tmp_path / "junk.jsonl").write_text("junk\nmore junk\n")
+    with pytest.raises(BadInput, match="no usable rows .2 malformed"):
+        load_pricer_dataset(tmp_path / "junk.jsonl")
+
+
+def test_csv_parquet_and_folders_load_the_same_rows(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rows = [{"text": f"{Q}Thing {i}, with a comma\n\nPrice is $", "price": 1.25 * i + 1} for i in range(5)]
+    with (tmp_path / "t.csv").open("w", newline="", encoding="utf-8") as f:
+        import csv
+
+        writer = csv.DictWriter(f, fieldnames=["Text", "Price"])
+        writer.writeheader()
+        writer.writerows({"Text": r["text"], "Price": f"${r['price']:,.2f}"} for r in rows)
+    pq.write_table(pa.Table.from_pylist(rows), tmp_path / "t.parquet")
+    folder = tmp_path / "splits"
+    folder.mkdir()
+    pq.write_table(pa.Table.from_pylist(rows), folder / "test.parquet")
+    from datasets import Dataset, DatasetDict
+
+    DatasetDict({"train": Dataset.from_list(rows[:2]), "test": Dataset.from_list(rows)}).save_to_disk(tmp_path / "dd")
+    Dataset.from_list(rows).save_to_disk(tmp_path / "ds")
+    for source in ("t.csv", "t.parquet", "splits", "dd", "ds"):
+        assert load_pricer_dataset(tmp_path / source, split="test") == rows, source
+    assert load_pricer_dataset(tmp_path / "dd", split="train") == rows[:2]
+    assert load_pricer_dataset(tmp_path / "dd", size=3) == rows[:3]
+    with pytest.raises(BadInput, match="no 'validation' split"):
+        load_pricer_dataset(tmp_path / "dd", split="validation")
+    with pytest.raises(BadInput, match="no 'train' split"):
+        load_pricer_dataset(folder, split="train")
+
+
+def test_default_source_comes_from_the_settings(monkeypatch, test_250):
+    monkeypatch.setenv("PRICER_DATASET", str(test_250))
+    assert load_pricer_dataset(None, size=2) == load_pricer_dataset(test_250, size=2)
+
+
+def test_hub_ids_fail_fast_offline_and_bad_paths_are_named():
+    start = time.perf_counter()
+    with pytest.raises(HubUnavailable, match="HF_HUB_OFFLINE"):
+        load_pricer_dataset("ed-donner/pricer-data")
+    assert time.perf_counter() - start < 2
+    with pytest.raises(NotFound, match="No such file"):
+        load_pricer_dataset("./missing/test.jsonl")
+    with pytest.raises(NotFound, match="No such file"):
+        load_pricer_dataset("missing.parquet")
+    with pytest.raises(BadInput, match="size"):
+        load_pricer_dataset("x.jsonl", size=0)
+
+
+# --- building -----------------------------------------------------------------------------------
+
+
+def test_split_is_the_course_shuffle():
+    sample = list(range(1000))
+    random.seed(42)
+    random.shuffle(sample)  # what the course did to its list of items
+    train, test = split_items(1000, test_size=20, train_size=900, seed=42)
+    assert train == sample[:900] and test == sample[900:920]
+    assert split_items(1000, 20, seed=42)[1] == sample[980:]  # default: train is the rest
+    with pytest.raises(BadInput, match="Cannot take"):
+        split_items(10, 5, 6)
+    with pytest.raises(BadInput, match="test size"):
+        split_items(10, 0)
+
+
+def test_build_writes_the_course_schema_and_loads_back(tmp_path):
+    rows = write_items(tmp_path / "a.jsonl", 30) + write_items(tmp_path / "b.jsonl", 20, start=30)
+    line = build_dataset([tmp_path / "a.jsonl", tmp_path / "b.jsonl"], test_size=10, train_size=35, seed=42,
+                         out=tmp_path / "ds")
+    assert line.startswith("35 train and 10 test items (seed 42) from 50 ->")
+    train = load_pricer_dataset(tmp_path / "ds", split="train")
+    test = load_pricer_dataset(tmp_path / "ds", split="test")
+    train_idx, test_idx = split_items(50, 10, 35, 42)
+    assert train == [{"text": rows[i]["text"], "price": rows[i]["price"]} for i in train_idx]
+    assert test == [{"text": as_test_prompt(rows[i]["text"]), "price": rows[i]["price"]} for i in test_idx]
+    assert all(r["text"].endswith("\n\nPrice is $") for r in test)
+    import pyarrow.parquet as pq
+
+    assert pq.read_schema(tmp_path / "ds" / "train.parquet").names == ["text", "price"]
+    # same seed, same split; another seed, another split
+    build_dataset([tmp_path / "a.jsonl", tmp_path / "b.jsonl"], test_size=10, train_size=35, out=tmp_path / "again")
+    assert load_pricer_dataset(tmp_path / "again", split="test") == test
+    build_dataset([tmp_path / "a.jsonl", tmp_path / "b.jsonl"], test_size=10, seed=7, out=tmp_path / "other")
+    assert load_pricer_dataset(tmp_path / "other", split="test") != test
+
+
+def test_build_rejects_bad_items_clearly(tmp_path):
+    write_items(tmp_path / "a.jsonl", 5)
+    with pytest.raises(BadInput, match="Cannot take"):
+        build_dataset([tmp_path / "a.jsonl"], test_size=10, out=tmp_path / "ds")
+    with pytest.raises(NotFound, match="No such file"):
+        build_dataset([tmp_path / "nope.jsonl"], test_size=1, out=tmp_path / "ds")
+
+
+def test_push_is_dry_runnable_and_never_shows_the_token(tmp_path, monkeypatch):
+    write_items(tmp_path / "a.jsonl", 12)
+    secret = "hf_SeCrEtT0kenValue1234567890"
+    monkeypatch.delenv("HF_TOKEN", raising=False)
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf-home"))  # no token file either
+    with pytest.raises(AccessDenied, match="HF_TOKEN"):
+        build_dataset([tmp_path / "a.jsonl"], test_size=2, out=tmp_path / "ds", push_to_hub="me/pricer-data")
+    monkeypatch.setenv("HF_TOKEN", secret)
+    line = build_dataset([tmp_path / "a.jsonl"], test_size=2, out=tmp_path / "ds", push_to_hub="me/pricer-data",
+                         private=True, dry_run=True)
+    assert "dry run: would push train and test to me/pricer-data (private)" in line and secret not in line
+    with pytest.raises(HubUnavailable) as exc:  # the real push stops at the network boundary, offline
+        build_dataset([tmp_path / "a.jsonl"], test_size=2, out=tmp_path / "ds", push_to_hub="me/pricer-data")
+    assert secret not in str(exc.value)
+    with pytest.raises(BadInput, match="owner/name"):
+        build_dataset([tmp_path / "a.jsonl"], test_size=2, out=tmp_path / "ds", push_to_hub="pricer-data")

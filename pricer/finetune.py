@@ -20,7 +20,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from pricer.data import load_pricer_dataset, as_test_prompt
+from pricer.data import as_test_prompt, load_pricer_dataset
 from pricer.errors import BadInput, PricerError
 
 SYSTEM = "You estimate prices of items. Reply only with the price, no explanation"

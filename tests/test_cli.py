@@ -32,7 +32,7 @@ def raw_file(path: Path, n: int = 12) -> Path:
 
 
 def test_importing_pricer_and_its_cli_loads_no_heavy_library():
-    probe = "import sys, pricer, pricer.cli; print(','.join(m for m in %r if m in sys.modules))" % (HEAVY,)
+    probe = f"import sys, pricer, pricer.cli; print(','.join(m for m in {HEAVY!r} if m in sys.modules))"
     result = run("-c", probe)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == ""

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from pricer.data import PricerRows, build_dataset, load_pricer_dataset, split_items, as_test_prompt
+from pricer.data import PricerRows, as_test_prompt, build_dataset, load_pricer_dataset, split_items
 from pricer.errors import AccessDenied, BadInput, HubUnavailable, NotFound
 
 Q = "How much does this cost to the nearest dollar?\n\n"

@@ -13,13 +13,14 @@ from pricer.items import (
     clean_up_spaces,
     contents,
     curate_record,
-    curate_records,
     cut_tokens,
     next_cut,
     parse_price,
     scrub,
-    test_prompt as make_test_prompt,
     training_prompt,
+)
+from pricer.items import (
+    test_prompt as make_test_prompt,
 )
 
 LONG = ("This heavy duty replacement part fits most models and ships with every screw you need. " * 12).strip()

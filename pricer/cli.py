@@ -267,6 +267,8 @@ def _report_run(done, out: str | None, chart: str | None) -> int:
         say(f"wrote {done.write_csv(out)} (one row per item)")
     if chart:
         say(f"wrote {evaluation.write_chart(evaluation.figure(done), chart)}")
+    if done.note:
+        say(done.note)
     say(f"{done.label}: {done.metrics.details()}")
     print(done.metrics.line(), flush=True)
     return 0

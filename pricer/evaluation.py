@@ -29,7 +29,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pricer import hub
 from pricer.errors import BadInput, PricerError
 from pricer.items import QUESTION
 
@@ -168,30 +167,33 @@ def title_of(prompt: str) -> str:
     return next((line.strip() for line in text.splitlines() if line.strip()), "")
 
 
-def items_from_records(records: Iterable[dict[str, Any]], source: str = "the data") -> list[TestItem]:
-    """Rows with `text` (or `prompt`) and `price` -> TestItems, in order; bad rows explained."""
-    items = []
-    for i, row in enumerate(records):
-        text = row.get("text", row.get("prompt"))
-        if not isinstance(text, str) or not text.strip():
-            raise BadInput(f"Row {i} of {source} has no `text`: test items need `text` (the prompt) "
-                           "and `price` (the true price).")
-        try:
-            truth = float(str(row.get("price")).replace("$", "").replace(",", ""))
-        except ValueError:
-            truth = math.nan
-        if not math.isfinite(truth) or truth < 0:
-            raise BadInput(f"Row {i} of {source} has no usable `price` ({row.get('price')!r}): "
-                           "test items need the true price as a number of dollars.")
-        title = row.get("title") or title_of(text)
-        items.append(TestItem(i, text, truth, str(title)))
-    return items
+class TestItems(list):
+    """TestItems in order, and a note on rows of the source that could not be used."""
+
+    __test__ = False
+
+    def __init__(self, items: Iterable[TestItem] = (), note: str = "") -> None:
+        super().__init__(items)
+        self.note = note
 
 
-def read_table(path: str | Path) -> list[dict[str, Any]]:
+def load_items(source: str | Path, size: int | None = 250) -> TestItems:
+    """The first `size` test items of a pricer dataset: a hub id (its test split), a saved
+    dataset, or a Parquet, JSONL or CSV file with `text` and `price` (pricer.data's loader).
+    A training prompt's answer is cut off, so the model never sees the price it must guess."""
+    from pricer.data import as_test_prompt, load_pricer_dataset
+
+    rows = load_pricer_dataset(str(source).strip() or None, split="test", size=size)
+    notes = [rows.note] if rows.note else []
+    if size is not None and len(rows) < size:
+        notes.append(f"The data has {len(rows)} usable test items, fewer than the {size} asked for.")
+    return TestItems((TestItem(i, as_test_prompt(row["text"]), row["price"], title_of(row["text"]))
+                      for i, row in enumerate(rows)), " ".join(notes))
+
+
+def _read_rows(path: Path) -> list[dict[str, Any]]:
     """The rows of a JSONL or CSV file as dicts (CSV keys lower-cased and stripped)."""
-    path = Path(path)
-    if not path.exists():
+    if not path.is_file():
         raise BadInput(f"No such file: {path}.")
     if path.suffix.lower() in {".jsonl", ".json", ".ndjson"}:
         rows = []
@@ -207,42 +209,11 @@ def read_table(path: str | Path) -> list[dict[str, Any]]:
                 raise BadInput(f"Line {n} of {path.name} is not a JSON object.")
             rows.append(row)
         return rows
-    if path.suffix.lower() in {".csv", ".tsv"}:
+    if path.suffix.lower() == ".csv":
         with path.open(newline="", encoding="utf-8-sig") as f:
             return [{str(k).strip().lower(): v for k, v in row.items() if k is not None}
-                    for row in csv.DictReader(f, dialect="excel-tab" if path.suffix.lower() == ".tsv" else "excel")]
-    raise BadInput(f"{path.name}: give a .jsonl or .csv file.")
-
-
-def load_items(source: str | Path, size: int | None = 250) -> list[TestItem]:
-    """The first `size` test items of a pricer dataset (hub id, saved dataset, Parquet, JSONL) or
-    of an uploaded JSONL/CSV file with `text` and `price`."""
-    if size is not None and size < 1:
-        raise BadInput(f"size must be at least 1, not {size}.")
-    name = str(source).strip()
-    if not name:
-        raise BadInput("Say which test data to use: a hub id (owner/name) or a local file.")
-    if Path(name).suffix.lower() in {".csv", ".tsv"} or (
-        Path(name).suffix.lower() in {".jsonl", ".json", ".ndjson"} and Path(name).is_file()
-    ):
-        rows = read_table(name)
-    else:
-        if not hub.is_local(name):  # fail at once, with a message, on an offline machine
-            hub.require_hub(f"the dataset {name}")
-        from pricer.data import load_pricer_dataset
-
-        rows = load_pricer_dataset(name, split="test", size=size)
-    items = items_from_records(_first(rows, size), Path(name).name or name)
-    if not items:
-        raise BadInput(f"{name} holds no test items: nothing to evaluate.")
-    return items
-
-
-def _first(rows: Iterable[dict[str, Any]], size: int | None) -> Iterator[dict[str, Any]]:
-    for i, row in enumerate(rows):
-        if size is not None and i >= size:
-            return
-        yield row
+                    for row in csv.DictReader(f)]
+    raise BadInput(f"{path.name}: give a .csv or .jsonl file of guesses.")
 
 
 # --- a run ------------------------------------------------------------------------------------
@@ -257,6 +228,8 @@ class Run:
     outcomes: list[Outcome] = field(default_factory=list)
     seconds: float = 0.0
     cached: bool = False
+    note: str = ""
+    """What to know about the data (rows skipped, fewer items than asked for)."""
 
     @property
     def done(self) -> bool:
@@ -469,7 +442,7 @@ def _guess_rows(path: Path) -> list[dict[str, Any]]:
                 return [{"text": r[0], "guess": r[1]} for r in raw if r]
             raise BadInput(f"{path.name} needs a header row naming a `guess` column and an `index` "
                            f"or `text` column (it has: {', '.join(raw[0][:6])}).")
-    return read_table(path)
+    return _read_rows(path)
 
 
 def read_guesses(path: str | Path, items: Sequence[TestItem], size: int | None = None) -> list[float | None]:
@@ -554,13 +527,18 @@ def evaluate_model(data: str | Path, spec: Any, *, size: int = 250, estimator: s
     model = f"{spec.key()}|{source_key(spec.base_model)}|{source_key(spec.adapter)}"
     key = cache_key(model, estimator, source_key(data), len(items))
     predict = llama_predictor(spec, estimator, batch_size, progress)
-    yield from run(items, predict, label=model_label(spec, estimator), batch_size=batch_size,
-                   cache_key=key if use_cache else None)
+    for snapshot in run(items, predict, label=model_label(spec, estimator), batch_size=batch_size,
+                        cache_key=key if use_cache else None):
+        snapshot.note = items.note
+        yield snapshot
 
 
 def score_file(data: str | Path, guesses: str | Path, *, size: int = 250) -> Run:
     """Score a guesses file against the truths of the first `size` test items of `data`."""
-    return score(load_items(data, None), guesses, size)
+    items = load_items(data, None)
+    scored = score(items, guesses, size)
+    scored.note = items.note
+    return scored
 
 
 # --- the chart --------------------------------------------------------------------------------

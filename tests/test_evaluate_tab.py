@@ -89,7 +89,7 @@ def test_an_uploaded_items_file_replaces_the_dataset(client, tmp_path):
                              for i in range(3)))
     _, status, table, _ = client.predict(BASE, "greedy", 250, "ed-donner/pricer-data", handle_file(str(items)),
                                          None, False, api_name="/evaluate")
-    assert "3/3 items" in status
+    assert "3/3 items" in status and "3 usable test items, fewer than the 250 asked for" in status
     assert sorted(row[1] for row in table["data"]) == ["Thing 0", "Thing 1", "Thing 2"]
 
 

@@ -166,20 +166,33 @@ def test_load_items_reads_the_first_n_test_items_in_order(test_250):
     assert items[0].prompt.endswith("Price is $")
 
 
-def test_an_uploaded_csv_of_items_loads_and_a_bad_row_is_explained(tmp_path):
-    good = tmp_path / "items.csv"
-    good.write_text('Text,Price\n"How much does this cost to the nearest dollar?\n\nLamp\n\nPrice is $",12.5\n')
-    assert evaluation.load_items(good)[0].title == "Lamp"
-    bad = tmp_path / "bad.jsonl"
-    bad.write_text('{"text": "Lamp", "price": "cheap"}\n')
-    with pytest.raises(BadInput, match="Row 0 of bad.jsonl has no usable `price`"):
-        evaluation.load_items(bad)
+def test_an_uploaded_csv_of_items_loads_and_unusable_rows_are_noted(tmp_path):
+    upload = tmp_path / "items.csv"
+    upload.write_text('Text,Price\n"How much does this cost to the nearest dollar?\n\nLamp\n\nPrice is $",12.5\n'
+                      "Broken,cheap\n")
+    items = evaluation.load_items(upload)
+    assert [(i.title, i.truth) for i in items] == [("Lamp", 12.5)]
+    assert "skipped 1 malformed row" in items.note and "1 usable test items, fewer than the 250" in items.note
+
+
+def test_a_training_prompt_loses_its_answer(tmp_path):
+    upload = tmp_path / "train.jsonl"
+    upload.write_text(json.dumps({"text": "How much does this cost to the nearest dollar?\n\nMug\n\nPrice is $12.00",
+                                  "price": 11.99}) + "\n")
+    assert evaluation.load_items(upload)[0].prompt.endswith("Mug\n\nPrice is $")
+
+
+def test_empty_or_unusable_data_explains_itself(tmp_path):
     empty = tmp_path / "empty.jsonl"
     empty.write_text("\n")
-    with pytest.raises(BadInput, match="no test items"):
+    with pytest.raises(BadInput, match="no usable rows"):
         evaluation.load_items(empty)
+    wrong = tmp_path / "wrong.csv"
+    wrong.write_text("name,cost\nx,1\n")
+    with pytest.raises(BadInput, match="needs 'text' and 'price'"):
+        evaluation.load_items(wrong)
     with pytest.raises(BadInput, match="size must be at least 1"):
-        evaluation.load_items(good, 0)
+        evaluation.load_items(empty, 0)
 
 
 # --- scoring a guesses file --------------------------------------------------------------------

@@ -62,6 +62,8 @@ def _view(current: evaluation.Run, previous: evaluation.Run | None, overlay: boo
     m = current.metrics
     text = (f"{html.escape(current.progress())}\n\n**{html.escape(m.line())}** "
             f"({html.escape(m.details())})")
+    if current.note:
+        text += f"\n\n{html.escape(current.note)}"
     table = current.rows(worst_first=current.done)
     download = gr.DownloadButton(value=_results_file(current), visible=True) if current.done else gr.skip()
     return fig, text, table, download

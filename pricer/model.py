@@ -285,16 +285,19 @@ class Pricer:
         return len(self.tokenizer.encode(prompt))
 
     @contextmanager
-    def _active(self) -> Iterator[Any]:
+    def active_model(self) -> Iterator[Any]:
+        """The underlying transformers/peft model, with this pricer's adapter switched on (or off
+        for base-only), held under the GPU lock: for reference loops and experiments."""
         model = self._backbone.model
-        if self._adapter is not None:
-            model.set_adapter(self._adapter)
-            yield model
-        elif hasattr(model, "disable_adapter"):  # a PeftModel: run the base alone
-            with model.disable_adapter():
+        with GPU_LOCK:
+            if self._adapter is not None:
+                model.set_adapter(self._adapter)
                 yield model
-        else:
-            yield model
+            elif hasattr(model, "disable_adapter"):  # a PeftModel: run the base alone
+                with model.disable_adapter():
+                    yield model
+            else:
+                yield model
 
     @one_at_a_time
     def predict(self, prompts: list[str], batch_size: int = 16, k: int = TOP_K) -> list[Prediction]:
@@ -311,7 +314,7 @@ class Pricer:
         results: dict[int, Prediction] = {}
         size = max(1, batch_size)
         set_seed(SEED)
-        with self._active() as model, torch.inference_mode():
+        with self.active_model() as model, torch.inference_mode():
             start = 0
             while start < len(order):
                 chunk = order[start: start + size]
@@ -491,6 +494,9 @@ def _load_backbone(spec: ModelSpec, report: Callable[[float, str], None]) -> _Ba
     tokenizer.pad_token = tokenizer.eos_token  # Llama has no pad token; the course uses eos
     tokenizer.padding_side = "right"  # training-style default; batched generation pads left
     model.generation_config.pad_token_id = tokenizer.pad_token_id
+    # generate keeps only the last position's logits through a strided view; torch's bf16 matmul
+    # on CPU copies the whole 128,256-row head for such input (0.5 s a batch), not for a contiguous one.
+    model.get_output_embeddings().register_forward_pre_hook(lambda _, args: (args[0].contiguous(), *args[1:]))
     from pricer.tiny import is_tiny
 
     backbone = _Backbone(model, tokenizer, source, dtype_name, time.perf_counter() - started,

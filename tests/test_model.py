@@ -186,15 +186,18 @@ def test_greedy_completion_matches_the_courses_generate_loop(tiny_spec, prompts)
     from transformers import set_seed
 
     pricer = load_pricer(tiny_spec)
-    tok, model = pricer.tokenizer, pricer._backbone.model
+    tok = pricer.tokenizer
     ours = pricer.predict(prompts[:4])
-    model.set_adapter(pricer._adapter)
-    for prompt, pred in zip(prompts[:4], ours, strict=True):
-        set_seed(42)
-        inputs = tok.encode(prompt, return_tensors="pt").to(model.device)
-        attention_mask = torch.ones(inputs.shape, device=model.device)
-        outputs = model.generate(inputs, attention_mask=attention_mask, max_new_tokens=4,
-                                 num_return_sequences=1, do_sample=False, pad_token_id=tok.eos_token_id)
+    with pricer.active_model() as model:
+        references = []
+        for prompt in prompts[:4]:
+            set_seed(42)
+            inputs = tok.encode(prompt, return_tensors="pt").to(model.device)
+            attention_mask = torch.ones(inputs.shape, device=model.device)
+            outputs = model.generate(inputs, attention_mask=attention_mask, max_new_tokens=4,
+                                     num_return_sequences=1, do_sample=False, pad_token_id=tok.eos_token_id)
+            references.append((inputs, outputs))
+    for pred, (inputs, outputs) in zip(ours, references, strict=True):
         reference = tok.decode(outputs[0])
         assert pred.completion == tok.decode(outputs[0, inputs.shape[1]:], skip_special_tokens=True)
         assert pred.price == extract_price(reference)
@@ -205,10 +208,9 @@ def test_topk_estimate_comes_from_the_next_token_distribution_after_price_is(tin
     import torch
 
     pricer = load_pricer(tiny_spec)
-    tok, model = pricer.tokenizer, pricer._backbone.model
+    tok = pricer.tokenizer
     (pred,) = pricer.predict(prompts[:1])
-    model.set_adapter(pricer._adapter)
-    with torch.no_grad():
+    with pricer.active_model() as model, torch.no_grad():
         logits = model(tok.encode(prompts[0], return_tensors="pt")).logits[0, -1].float()
     probs = torch.softmax(logits, dim=-1)
     values = list(range(1, 1000))

@@ -342,3 +342,14 @@ def test_cli_predict_error_is_one_line_and_exit_2(tmp_path, capsys):
     assert main(["predict", "--text", "x", "--base-model", str(tmp_path / "missing")]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: No such local path") and err.count("\n") == 1
+
+
+def test_the_8bit_option_loads_int8_layers_and_prices(tiny_model):
+    import bitsandbytes as bnb
+
+    pricer = load_pricer(ModelSpec(str(tiny_model), str(tiny_model / "adapter"), quantization="8bit"))
+    with pricer.active_model() as model:
+        assert any(isinstance(m, bnb.nn.Linear8bitLt) for m in model.modules())
+    assert "8bit" in pricer.status()
+    (pred,) = pricer.predict([f"{QUESTION}\n\nA lamp\n\n{PREFIX}"])
+    assert 1 <= pred.estimate_topk <= 999

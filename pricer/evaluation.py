@@ -245,9 +245,11 @@ class Run:
     def progress(self) -> str:
         """How far and how fast: `label: 8/250 items running in 2.1 s (3.8 items/s).`"""
         n = len(self.outcomes)
-        speed = f" in {self.seconds:.1f} s ({n / self.seconds:.1f} items/s)" if self.seconds > 0 and n else ""
-        state = "from the cache" if self.cached else ("done" if self.done else "running")
-        return f"{self.label}: {n}/{self.total} items {state}{speed}."
+        speed = f"{self.seconds:.1f} s ({n / self.seconds:.1f} items/s)" if self.seconds > 0 and n else ""
+        if self.cached:
+            return f"{self.label}: {n}/{self.total} items from the cache" + (f" (the run took {speed})." if speed else ".")
+        return f"{self.label}: {n}/{self.total} items {'done' if self.done else 'running'}" + (
+            f" in {speed}." if speed else ".")
 
     def status(self) -> str:
         """One line: how far, how fast, and the running metrics."""

@@ -18,6 +18,7 @@ import gradio as gr
 from pricer import evaluation
 from pricer.config import settings
 from pricer.errors import HubUnavailable, PricerError
+from pricer.gpu import on_gpu
 
 FINE_TUNED = "Fine-tuned Llama 3.1 8B (4-bit, QLoRA)"
 BASE = "Base Llama 3.1 8B (4-bit)"
@@ -26,6 +27,8 @@ PRICERS = [FINE_TUNED, BASE, SCORE_FILE]
 ESTIMATORS = [("greedy: the generated price (the course's evaluation)", "greedy"),
               ("top-3 weighted: the probability-weighted estimate", "topk")]
 BATCH_SIZE = 8  # small batches so the chart and table refresh often
+EVALUATE_GPU_SECONDS = 300  # ZeroGPU reservation for a whole run: 250 items of the 8B take well under it
+TINTS = {"green": "#c8f0c8", "orange": "#ffe0b0", "red": "#ffc8c8"}
 DATATYPES = ["number", "str", "number", "number", "number", "str", "str"]
 COURSE = ("The course's figures on the same 250 items (average error): constant $145.51, random "
           "forest $97.11, GPT-4o $75.92, base Llama 3.1 4-bit $395.72, fine-tuned top-3 weighted "
@@ -56,6 +59,15 @@ def _results_file(done: evaluation.Run) -> str:
     return str(done.write_csv(folder / f"evaluation-{name}.csv"))
 
 
+def _table(rows: list[list[Any]]) -> Any:
+    """The per-item rows with the colour cell tinted green/orange/red."""
+    import pandas as pd
+
+    frame = pd.DataFrame(rows, columns=evaluation.TABLE_HEADERS)
+    tint = frame.style.map(lambda c: f"background-color: {TINTS.get(c, 'transparent')}", subset=["colour"])
+    return tint.format(precision=2, subset=["truth", "guess", "error"])
+
+
 def _view(current: evaluation.Run, previous: evaluation.Run | None, overlay: bool) -> tuple:
     """(figure, status, table, download) for a run so far."""
     fig = evaluation.figure(current, previous if overlay and previous else None)
@@ -64,7 +76,7 @@ def _view(current: evaluation.Run, previous: evaluation.Run | None, overlay: boo
             f"({html.escape(m.details())})")
     if current.note:
         text += f"\n\n{html.escape(current.note)}"
-    table = current.rows(worst_first=current.done)
+    table = _table(current.rows(worst_first=current.done))
     download = gr.DownloadButton(value=_results_file(current), visible=True) if current.done else gr.skip()
     return fig, text, table, download
 
@@ -73,6 +85,7 @@ def _data_source(data: str, data_file: str | None) -> str:
     return data_file or (data or "").strip() or settings().dataset
 
 
+@on_gpu(duration=EVALUATE_GPU_SECONDS)
 def evaluate(pricer: str, estimator: str, size: float, data: str, data_file: str | None,
              guesses_file: str | None, overlay: bool, previous: evaluation.Run | None,
              progress: gr.Progress = gr.Progress()) -> Iterator[tuple]:  # noqa: B008 (gradio idiom)

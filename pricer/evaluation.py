@@ -554,12 +554,12 @@ def figure(main: Run, compare: Run | None = None, height: int = CHART_HEIGHT) ->
     fig = go.Figure()
     runs = [r for r in (compare, main) if r is not None]
     for r in runs:
-        symbol = "x" if r is compare else "circle"
+        symbol, group = ("x", "compare") if r is compare else ("circle", "main")
         for color in COLORS:
             points = [o for o in r.outcomes if o.color == color]
             fig.add_trace(go.Scatter(
                 x=[o.truth for o in points], y=[o.guess for o in points], mode="markers",
-                name=f"{r.label or 'run'}: {COLOR_LABELS[color]}", legendgroup=r.label,
+                name=f"{_short(r.label or 'run')}: {COLOR_LABELS[color]}", legendgroup=group,
                 marker={"color": color, "size": 7, "symbol": symbol, "opacity": 0.8},
                 customdata=[[_short(o.title), o.error, o.note] for o in points],
                 hovertemplate="%{customdata[0]}<br>truth $%{x:,.2f}<br>guess $%{y:,.2f}"
@@ -569,7 +569,7 @@ def figure(main: Run, compare: Run | None = None, height: int = CHART_HEIGHT) ->
     top = max(values, default=1.0) * 1.05 or 1.0
     fig.add_trace(go.Scatter(x=[0, top], y=[0, top], mode="lines", name="perfect (y = x)",
                              line={"color": "deepskyblue", "width": 2}, opacity=0.6, hoverinfo="skip"))
-    title = "<br>".join(r.title() for r in reversed(runs))
+    title = "<br>".join(_short(r.title(), 200) for r in reversed(runs))
     fig.update_layout(
         title={"text": title, "font": {"size": 15}}, height=height, autosize=True,
         xaxis={"title": "ground truth ($)", "range": [0, top], "constrain": "domain"},
@@ -581,7 +581,8 @@ def figure(main: Run, compare: Run | None = None, height: int = CHART_HEIGHT) ->
 
 
 def _short(title: str, n: int = 60) -> str:
-    # Plotly renders hover text as HTML, so the product's own text is escaped here.
+    # Plotly renders titles, legends and hover text as HTML: product titles and file names are
+    # the user's text, so they are escaped here.
     import html
 
     return html.escape(title if len(title) <= n else title[:n] + "...")

@@ -277,14 +277,21 @@ def test_chart_has_a_trace_per_colour_the_diagonal_and_equal_axes_from_zero():
     assert "truth" in markers[0].hovertemplate and "error" in markers[0].hovertemplate
 
 
+def test_chart_escapes_a_file_name_in_its_title_and_legend():
+    done = evaluation.Run('<a href="x">g</a>.csv', 1, [Outcome(0, "a", 100.0, 100.0)])
+    fig = evaluation.figure(done)
+    assert "<a" not in fig.layout.title.text and "&lt;a href" in fig.layout.title.text
+    assert all("<a" not in t.name for t in fig.data)
+
+
 def test_chart_overlays_a_second_run_with_its_own_symbol_and_title_line():
     base = evaluation.Run("base", 1, [Outcome(0, "a", 100.0, 900.0)])
     tuned = evaluation.Run("tuned", 1, [Outcome(0, "a", 100.0, 95.0)])
     fig = evaluation.figure(tuned, base)
     markers = [t for t in fig.data if t.mode == "markers"]
     assert len(markers) == 6
-    assert {t.marker.symbol for t in markers if t.legendgroup == "base"} == {"x"}
-    assert {t.marker.symbol for t in markers if t.legendgroup == "tuned"} == {"circle"}
+    assert {t.marker.symbol for t in markers if t.name.startswith("base")} == {"x"}
+    assert {t.marker.symbol for t in markers if t.name.startswith("tuned")} == {"circle"}
     assert fig.layout.title.text.split("<br>") == [tuned.title(), base.title()]
     assert fig.layout.xaxis.range[1] >= 900
 

@@ -146,3 +146,26 @@ def test_a_model_error_shows_in_the_status_line_not_a_crash(page, monkeypatch):
     page.locator("#predict-button").click()
     page.get_by_text("No such local path: /no/such/model").first.wait_for(timeout=30_000)
     expect(page.locator("#predict-status")).to_contain_text("failed")
+
+
+def test_preload_loads_the_model_in_the_background_at_start(tiny_model, tmp_path, monkeypatch):
+    import time
+
+    import gradio as gr
+
+    from pricer.model import ModelSpec, loaded, model_status
+    from ui import predict_tab
+
+    alias = tmp_path / "tiny-alias"  # another path to the same model: a spec nothing has loaded yet
+    alias.symlink_to(tiny_model, target_is_directory=True)
+    monkeypatch.setenv("PRICER_BASE_MODEL", str(alias))
+    monkeypatch.setenv("PRICER_ADAPTER", "none")
+    monkeypatch.setenv("PRICER_PRELOAD", "1")
+    spec = ModelSpec(str(alias))
+    assert not loaded(spec)
+    with gr.Blocks():
+        predict_tab.build()  # returns at once; the model loads in a thread
+    deadline = time.monotonic() + 60
+    while not loaded(spec) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert loaded(spec) and "device cpu" in model_status(spec)

@@ -282,10 +282,14 @@ class Run:
         return cls(data["label"], data["total"], [Outcome(**o) for o in data["outcomes"]], data["seconds"])
 
 
-def outcome(item: TestItem, guess: float | None) -> Outcome:
-    """Score one guess; None or a non-number counts as $0 and is marked."""
-    ok = guess is not None and isinstance(guess, (int, float)) and math.isfinite(guess)
-    return Outcome(item.index, item.title, item.truth, float(guess) if ok else 0.0, ok)
+def outcome(item: TestItem, guess: Any) -> Outcome:
+    """Score one guess; None or anything that is not a finite number counts as $0 and is marked."""
+    try:
+        value = math.nan if guess is None or isinstance(guess, (bool, str)) else float(guess)
+    except (TypeError, ValueError):
+        value = math.nan
+    ok = math.isfinite(value)
+    return Outcome(item.index, item.title, item.truth, value if ok else 0.0, ok)
 
 
 def run(items: Sequence[TestItem], predict: PredictFn, *, label: str = "", batch_size: int = 16,
@@ -312,9 +316,9 @@ def run(items: Sequence[TestItem], predict: PredictFn, *, label: str = "", batch
             raise PricerError(f"The pricer returned {len(guesses)} prices for {len(batch)} prompts.")
         current.outcomes.extend(outcome(item, g) for item, g in zip(batch, guesses, strict=True))
         current.seconds = time.perf_counter() - start
+        if cache_key and current.done:  # stored before the last yield: a consumer may stop there
+            remember(cache_key, current)
         yield Run(current.label, current.total, list(current.outcomes), current.seconds)
-    if cache_key:
-        remember(cache_key, current)
 
 
 def run_to_end(runs: Iterable[Run]) -> Run:

@@ -67,10 +67,18 @@ def test_zero_guess_rmsle_is_the_log_of_the_truth():
 
 def test_unparsable_guess_counts_as_zero_and_is_marked():
     item = items_of(99.0)[0]
-    for nothing in (None, math.nan, math.inf):
+    for nothing in (None, math.nan, math.inf, "12", True):
         scored = evaluation.outcome(item, nothing)
         assert scored.guess == 0.0 and not scored.parsed and "no number" in scored.note
     assert summarize([evaluation.outcome(item, None)]).rmsle == pytest.approx(math.log(100))
+
+
+def test_numpy_numbers_are_guesses():
+    import numpy as np
+
+    item = items_of(99.0)[0]
+    assert evaluation.outcome(item, np.float32(12.5)).guess == 12.5
+    assert evaluation.outcome(item, np.int64(7)).parsed
 
 
 def test_negative_guess_is_clipped_in_the_log_but_not_in_the_error():
@@ -121,7 +129,9 @@ def test_a_repeated_run_comes_from_the_cache_without_predicting(tmp_path, monkey
 
     items = items_of(5.0, 15.0, 25.0)
     key = evaluation.cache_key("m|a@r|4bit", "greedy", "data", 3)
-    first = evaluation.run_to_end(evaluation.run(items, predict, batch_size=2, cache_key=key))
+    stream = evaluation.run(items, predict, batch_size=2, cache_key=key)
+    first = [next(stream), next(stream)][-1]  # a consumer that stops at the complete run
+    assert first.done
     assert calls == [2, 1]
     evaluation._memory.clear()  # the disk copy serves another process too
     again = list(evaluation.run(items, predict, batch_size=2, cache_key=key))

@@ -132,3 +132,10 @@ def test_in_chromium_stop_ends_a_long_run(page):
     assert "items running" in status and "250/250" not in status
     page.wait_for_timeout(4000)
     assert page.locator("#evaluate-status").inner_text() == status  # nothing more arrives
+
+
+def test_an_offline_machine_is_told_at_once_that_the_hub_dataset_needs_an_upload(test_250):
+    from ui.evaluate_tab import offline_note
+
+    assert "upload the test items" in offline_note("ed-donner/pricer-data")  # HF_HUB_OFFLINE in tests
+    assert offline_note(str(test_250)) == ""

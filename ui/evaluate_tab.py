@@ -15,7 +15,7 @@ from typing import Any
 
 import gradio as gr
 
-from pricer import evaluation
+from pricer import evaluation, hub
 from pricer.config import settings
 from pricer.errors import HubUnavailable, PricerError
 from pricer.gpu import on_gpu
@@ -118,7 +118,16 @@ def show_pricer_options(pricer: str) -> tuple:
     return gr.Radio(visible=pricer != SCORE_FILE), gr.Column(visible=pricer == SCORE_FILE)
 
 
+def offline_note(dataset: str) -> str:
+    """'' unless the default data is a hub id and this machine is told to stay offline."""
+    if hub.is_local(dataset) or not hub.offline_mode():
+        return ""
+    return (f"HF_HUB_OFFLINE is set, so the dataset {dataset} cannot be loaded here: upload the "
+            "test items (JSONL or CSV with text and price) under Test data, or give a local path.")
+
+
 def build() -> None:
+    offline = offline_note(settings().dataset)
     gr.Markdown("Run a pricer over the first N items of the test data, as the course does: average "
                 "absolute error, RMSLE and hits (within $40 or 20% of the truth). " + COURSE)
     with gr.Row():
@@ -133,13 +142,14 @@ def build() -> None:
             with gr.Row():
                 run_button = gr.Button("Run", variant="primary")
                 stop_button = gr.Button("Stop", variant="stop")
-            with gr.Accordion("Test data", open=False) as data_panel:
+            with gr.Accordion("Test data", open=bool(offline)) as data_panel:
                 data = gr.Textbox(settings().dataset, label="Hub id or local path",
                                   info="the test split is used; the first N items, in order")
                 data_file = gr.File(label="…or upload test items", file_types=[".jsonl", ".csv"])
                 gr.Markdown(html.escape(UPLOAD_HELP))
         with gr.Column(scale=2):
-            status = gr.Markdown("Choose a pricer and press Run.", elem_id="evaluate-status")
+            status = gr.Markdown(html.escape(offline) or "Choose a pricer and press Run.",
+                                 elem_id="evaluate-status")
             plot = gr.Plot(label="Truth against estimate", elem_id="evaluate-plot")
     table = gr.Dataframe(headers=evaluation.TABLE_HEADERS, datatype=DATATYPES, interactive=False,
                          label="Per item (worst misses first when the run ends; click a header to sort)",

@@ -230,19 +230,11 @@ def _add_model(sub: argparse._SubParsersAction) -> None:
 
 @command("evaluate")
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from dataclasses import replace
-
     from pricer import evaluation
-    from pricer.config import optional, settings
+    from pricer.config import settings
     from pricer.model import ModelSpec
 
-    spec = ModelSpec.from_settings(settings())
-    if args.base_model:
-        spec = replace(spec, base_model=args.base_model)
-    if args.adapter is not None:  # another adapter: its own revision, or its latest
-        spec = replace(spec, adapter=optional(args.adapter), revision=optional(args.revision))
-    elif args.revision is not None:
-        spec = replace(spec, revision=optional(args.revision))
+    spec = ModelSpec.from_options(args.base_model, args.adapter, args.revision, args.quantization)
     for done in evaluation.evaluate_model(args.data or settings().dataset, spec, size=args.size,
                                           estimator=args.estimator, batch_size=args.batch_size,
                                           use_cache=not args.no_cache):
@@ -281,7 +273,8 @@ def _add_evaluation(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--size", type=int, default=250, help="the first N test items (default 250)")
     p.add_argument("--base-model", help="hub id or local path (default PRICER_BASE_MODEL)")
     p.add_argument("--adapter", help="hub id or local path of a PEFT adapter, or 'none' for the base model")
-    p.add_argument("--revision", help="adapter revision (never applied to the base model)")
+    p.add_argument("--revision", help="adapter revision (never applied to the base model; 'none' = latest)")
+    p.add_argument("--quantization", choices=["4bit", "8bit"], help="default PRICER_QUANTIZATION or 4bit")
     p.add_argument("--estimator", choices=("greedy", "topk"), default="greedy",
                    help="greedy: the generated price (the course); topk: top-3 probability-weighted")
     p.add_argument("--batch-size", type=int, default=16)

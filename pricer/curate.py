@@ -209,8 +209,13 @@ def load_raw(files: list[Path], *, workers: int = 2, limit: int | None = None,
 
         try:
             names = set.intersection(*(set(pq.read_schema(f).names) for f in parquet))
+            if not {"title", "price"} & names:
+                raise BadInput(f"{parquet[0]} has no title or price column: it does not hold raw Amazon "
+                               f"metadata records (columns: {', '.join(sorted(names))}).")
             raw = Dataset.from_parquet([str(f) for f in parquet], columns=[c for c in COLUMNS if c in names],
                                        cache_dir=cache_dir)
+        except BadInput:
+            raise
         except Exception as exc:  # pyarrow's errors share no useful base class
             raise BadInput(f"Could not read the Parquet file(s) {', '.join(map(str, parquet))}: {exc}") from exc
     if limit is not None and len(raw) > limit:
@@ -224,7 +229,7 @@ def _curate_map(batch: dict[str, list], tokenizer_name: str) -> dict[str, list]:
     from pricer.tokenizer import load_tokenizer
 
     tokenizer = load_tokenizer(tokenizer_name).tokenizer  # cached: loaded once per process
-    n = len(next(iter(batch.values())))
+    n = len(batch[next(iter(batch.keys()))])
     errors = batch.get("error") or [None] * n
     columns = {c: batch.get(c) or [None] * n for c in COLUMNS}
     good = [i for i in range(n) if errors[i] is None]
@@ -252,6 +257,7 @@ def curate_raw(raw: Any, *, category: str, workers: int = 2, tokenizer: str | No
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     loaded = load_tokenizer(tokenizer)  # resolve once (hub, local or offline); workers reuse the name
     name = OFFLINE_LLAMA if loaded.source == "offline" else loaded.requested
+    raw = raw.select_columns([c for c in (*COLUMNS, "error") if c in raw.column_names])  # read only these
     return raw.map(
         _curate_map, batched=True, batch_size=CHUNK, num_proc=workers if workers > 1 and len(raw) > CHUNK else None,
         remove_columns=raw.column_names, features=_item_features(), fn_kwargs={"tokenizer_name": name},

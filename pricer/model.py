@@ -281,9 +281,6 @@ class Pricer:
         return (f"{self.spec.label} · device {self.device} · compute {b.dtype} · "
                 f"memory {self.memory_gb():.2f} GB · loaded in {b.seconds:.1f} s{test}")
 
-    def count_tokens(self, prompt: str) -> int:
-        return len(self.tokenizer.encode(prompt))
-
     @contextmanager
     def active_model(self) -> Iterator[Any]:
         """The underlying transformers/peft model, with this pricer's adapter switched on (or off

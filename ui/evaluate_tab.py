@@ -33,8 +33,8 @@ DATATYPES = ["number", "str", "number", "number", "number", "str", "str"]
 COURSE = ("The course's figures on the same 250 items (average error): constant $145.51, random "
           "forest $97.11, GPT-4o $75.92, base Llama 3.1 4-bit $395.72, fine-tuned top-3 weighted "
           "$46.66 (70.8% hits).")
-UPLOAD_HELP = ("Test items as JSONL or CSV with `text` (the prompt, ending in `Price is $`) and "
-               "`price` (the true price); optional `title`.")
+UPLOAD_HELP = ("Test items as JSONL, CSV or Parquet with `text` (the prompt, ending in `Price is $`) "
+               "and `price` (the true price), in order.")
 GUESSES_HELP = ("Guesses made elsewhere, as CSV or JSONL: a `guess` column and an `index` (0 = the "
                 "first test item) or `text` (the item's prompt) column.")
 
@@ -100,7 +100,7 @@ def evaluate(pricer: str, estimator: str, size: float, data: str, data_file: str
         else:
             progress(0, desc="loading the test items and the model")
             runs = evaluation.evaluate_model(source, _spec(pricer), size=int(size), estimator=estimator,
-                                             batch_size=BATCH_SIZE)
+                                             batch_size=BATCH_SIZE, progress=progress)
         for current in runs:
             progress((len(current.outcomes), current.total), desc="pricing", unit="items")
             yield (*_view(current, previous, overlay), current if current.done else previous, gr.skip())
@@ -145,7 +145,7 @@ def build() -> None:
             with gr.Accordion("Test data", open=bool(offline)) as data_panel:
                 data = gr.Textbox(settings().dataset, label="Hub id or local path",
                                   info="the test split is used; the first N items, in order")
-                data_file = gr.File(label="…or upload test items", file_types=[".jsonl", ".csv"])
+                data_file = gr.File(label="…or upload test items", file_types=[".jsonl", ".csv", ".parquet"])
                 gr.Markdown(html.escape(UPLOAD_HELP))
         with gr.Column(scale=2):
             status = gr.Markdown(html.escape(offline) or "Choose a pricer and press Run.",

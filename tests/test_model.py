@@ -353,3 +353,13 @@ def test_the_8bit_option_loads_int8_layers_and_prices(tiny_model):
     assert "8bit" in pricer.status()
     (pred,) = pricer.predict([f"{QUESTION}\n\nA lamp\n\n{PREFIX}"])
     assert 1 <= pred.estimate_topk <= 999
+
+
+def test_without_zero_gpu_the_gpu_decorator_changes_nothing():
+    from pricer.gpu import on_gpu, zero_gpu
+
+    def f(x: int) -> int:
+        return x + 1
+
+    assert not zero_gpu()  # no `spaces` package on this machine
+    assert on_gpu(f) is f and on_gpu(duration=30)(f) is f

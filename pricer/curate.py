@@ -42,7 +42,7 @@ CHUNK = 1000  # records per batch: the course's CHUNK_SIZE
 COLUMNS = ("title", "description", "features", "details", "price")
 JSONL_SUFFIXES = (".jsonl", ".json", ".jsonl.gz", ".json.gz")
 PARQUET_SUFFIXES = (".parquet",)
-MIN_SHARD_BYTES = 8 << 20  # below this, splitting a file between processes costs more than it saves
+MIN_SHARD_BYTES = 64 << 20  # below this, splitting a file between processes costs more than it saves
 
 
 @dataclass
@@ -106,8 +106,8 @@ def download_category(name: str) -> Path:
     from huggingface_hub.errors import EntryNotFoundError, HfHubHTTPError
 
     try:
-        return Path(hf_hub_download(HUB_DATASET, f"raw/meta_categories/meta_{name}.jsonl",
-                                    repo_type="dataset", token=hub.token()))
+        return Path(hf_hub_download(HUB_DATASET, f"raw/meta_categories/meta_{name}.jsonl", repo_type="dataset",
+                                    token=hub.token(), endpoint=hub.endpoint()))
     except EntryNotFoundError as exc:
         raise NotFound(
             f"{HUB_DATASET} has no category {name!r}. Names are case-sensitive with underscores, "

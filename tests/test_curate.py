@@ -5,7 +5,9 @@ course's record-by-record code as the reference."""
 from __future__ import annotations
 
 import json
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -170,3 +172,66 @@ def test_category_names_and_the_summary_line():
     assert summary.line() == ("Appliances: kept 28,625 of 94,327 (rejected: 40,000 missing price, "
                               "25,702 too short) in 12.1 s")
     assert CurationSummary("A", 3, 3).line() == "A: kept 3 of 3 (none rejected) in 0.0 s"
+
+
+class FakeDatasetHub(BaseHTTPRequestHandler):
+    """Serves raw/meta_categories/meta_<Category>.jsonl of the Amazon dataset like the hub's resolve
+    endpoint (HEAD for metadata, GET for the bytes); other files are missing."""
+
+    files: dict[str, bytes] = {}
+
+    def _answer(self, body: bool) -> None:
+        name = self.path.split("/resolve/main/", 1)[-1].split("?")[0]
+        data = self.files.get(name)
+        if data is None:
+            self.send_response(404)
+            self.send_header("X-Error-Code", "EntryNotFound")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("ETag", f'"{abs(hash(data))}"')
+        self.send_header("X-Repo-Commit", "a" * 40)
+        self.end_headers()
+        if body:
+            self.wfile.write(data)
+
+    def do_HEAD(self):  # noqa: N802
+        self._answer(body=False)
+
+    def do_GET(self):  # noqa: N802
+        self._answer(body=True)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def dataset_hub(monkeypatch, tmp_path):
+    from pricer import hub
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), FakeDatasetHub)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setattr("huggingface_hub.constants.HF_HUB_OFFLINE", False)
+    monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{server.server_port}")
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub-cache"))
+    monkeypatch.setattr("huggingface_hub.constants.HF_HUB_CACHE", str(tmp_path / "hub-cache"))
+    hub._reach_cache.clear()
+    yield FakeDatasetHub.files
+    server.shutdown()
+    server.server_close()
+    hub._reach_cache.clear()
+
+
+def test_a_hub_category_is_downloaded_then_curated(dataset_hub, tmp_path, llama):
+    records = [r for r, _ in AWKWARD]
+    dataset_hub["raw/meta_categories/meta_Musical_Instruments.jsonl"] = (
+        "".join(json.dumps(r) + "\n" for r in records).encode())
+    summary = curate_to_jsonl("Musical_Instruments", tmp_path / "out.jsonl", workers=1)
+    kept = read_out(tmp_path / "out.jsonl")
+    assert summary.category == "Musical_Instruments" and summary.records == len(records)
+    assert kept == [curate_record(r, llama, "Musical_Instruments").to_record() for r, why in AWKWARD if why is None]
+    with pytest.raises(NotFound, match="has no category 'Musical_Instrument'.*case-sensitive"):
+        curate_to_jsonl("Musical_Instrument", tmp_path / "out.jsonl")

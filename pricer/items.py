@@ -1,8 +1,10 @@
 """One raw Amazon product record -> one curated Item with the course's prompts.
 
 This reproduces the course's `Item` class (week 6) byte for byte, including what its 2024
-tokenizer did on decode. It does not read files or hubs (see pricer.curate) and does not
-decide train/test splits (see pricer.data).
+tokenizer did on decode. A record may come in the raw JSONL form (details a dict, price a number
+or null) or in the hub's form (details a JSON string, price a string, "None" when missing):
+`hub_record` turns the first into the second exactly as the hub's loader did. It does not read
+files or hubs (see pricer.curate) and does not decide train/test splits (see pricer.data).
 
     >>> scrub('Widget  "Pro" [2024] , part ABC12345,, ok')
     'Widget Pro 2024, part ok'

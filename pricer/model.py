@@ -231,6 +231,19 @@ def compute_dtype_name(capability: tuple[int, int] | None) -> str:
     return "bfloat16" if capability[0] >= 8 else "float16"
 
 
+def _module_dtype(cuda: bool, compute_dtype: Any) -> Any:
+    """The dtype of the layers that stay unquantized (embeddings, norms, lm_head).
+
+    On a GPU, float16: what transformers 4.x chose for bitsandbytes models loaded without a
+    dtype, as the course's notebooks did, so greedy prices match the course's published runs
+    (transformers 5 would keep float32 or the config's bf16, and a few argmaxes move). On a
+    CPU, the compute dtype (bitsandbytes' CPU kernels are fastest in bf16).
+    """
+    import torch
+
+    return torch.float16 if cuda else compute_dtype
+
+
 def quantization_config(quantization: str, dtype: Any) -> Any:
     """The course's BitsAndBytesConfig: nf4 with double quantization (or plain 8-bit)."""
     from transformers import BitsAndBytesConfig
@@ -482,7 +495,7 @@ def _load_backbone(spec: ModelSpec, report: Callable[[float, str], None]) -> _Ba
         tokenizer = AutoTokenizer.from_pretrained(source, token=hub.token())
         model = AutoModelForCausalLM.from_pretrained(
             source, quantization_config=quantization_config(spec.quantization, dtype),
-            device_map="auto", dtype=dtype, token=hub.token())
+            device_map="auto", dtype=_module_dtype(cuda, dtype), token=hub.token())
     except torch.cuda.OutOfMemoryError as exc:
         raise ModelUnavailable(_OOM.format(what=f"loading {spec.base_model}")) from exc
     except (OSError, ValueError) as exc:

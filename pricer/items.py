@@ -167,15 +167,21 @@ def lines(value: Any) -> list[str]:
 
 
 def hub_record(record: dict[str, Any]) -> dict[str, Any]:
-    """The fields curation reads, in the hub's form: title (str or None), description and
-    features (lists of str), details (JSON string or None) and price (str or None)."""
-    title, price = record.get("title"), record.get("price")
+    """A raw JSONL record as the hub's loader stored it, for the fields curation reads.
+
+    Like the loader, a `details` or `price` key that is present goes through `json.dumps` or
+    `str()` even when null (giving "null" details text and a "None" price); an absent key is None.
+    Details that are already a string (a record in the hub's form) are kept as they are.
+    """
+    title = record.get("title")
+    details = record["details"] if "details" in record else None
+    price = str(record["price"]) if "price" in record else None
     return {
         "title": title if isinstance(title, str) or title is None else str(title),
         "description": lines(record.get("description")),
         "features": lines(record.get("features")),
-        "details": hub_details(record.get("details")),
-        "price": price if isinstance(price, str) or price is None else str(price),
+        "details": details if isinstance(details, str) or "details" not in record else json.dumps(details),
+        "price": price,
     }
 
 

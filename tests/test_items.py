@@ -87,6 +87,19 @@ def test_details_dict_is_serialized_as_the_hub_loader_did_with_boilerplate_remov
     assert hub_form == contents(record(description=[], features=[], details={"Brand": "小米"}))
 
 
+def test_raw_records_take_the_hub_loader_form():
+    from pricer.items import hub_record
+
+    raw = {"title": "T", "description": ["d"], "details": {"Brand": "Ünï"}, "price": 12.5}
+    assert hub_record(raw) == {"title": "T", "description": ["d"], "features": [],
+                               "details": '{"Brand": "\\u00dcn\\u00ef"}', "price": "12.5"}
+    # a present null is dumped as the loader did; an absent key stays None
+    assert hub_record({"details": None, "price": None}) == {
+        "title": None, "description": [], "features": [], "details": "null", "price": "None"}
+    assert hub_record({})["details"] is None and hub_record({})["price"] is None
+    assert hub_record({"details": '{"a": 1}'})["details"] == '{"a": 1}'  # already the hub's form
+
+
 def test_empty_details_dict_counts_as_the_hub_string_does():
     assert contents(record(description=["a"], features=[], details={})) == "a\n{}\n"
     assert contents(record(description=["a"], features=[], details="{}")) == "a\n{}\n"
@@ -209,7 +222,7 @@ def test_batched_curation_equals_the_course_code_record_by_record(llama, shared_
     hub_rows = [hub_record(r) for r in raw]
     loader = ItemLoader("Automotive", None)
     course = [loader.from_datapoint(r) for r in hub_rows]
-    ours = items.curate_batch(raw, llama)
+    ours = items.curate_batch(hub_rows, llama)
     assert [c.prompt if c else None for c in course] == [
         None if isinstance(o, str) else training_prompt(o[2], o[0]) for o in ours]
     assert sum(c is not None for c in course) > 300

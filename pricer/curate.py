@@ -251,11 +251,11 @@ def _curate_map(batch: dict[str, list], tokenizer_name: str) -> dict[str, list]:
 
 def curate_raw(raw: Any, *, category: str, workers: int = 2, tokenizer: str | None = None) -> Any:
     """A raw Dataset -> a Dataset of (text, price, title, reason), one row per raw record."""
-    from pricer.tokenizer import OFFLINE_LLAMA, load_tokenizer
+    from pricer.tokenizer import LLAMA_31, OFFLINE_LLAMA, load_tokenizer
 
     if workers > 1:  # one Rust thread pool per process is plenty; also silences fork warnings
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    loaded = load_tokenizer(tokenizer)  # resolve once (hub, local or offline); workers reuse the name
+    loaded = load_tokenizer(tokenizer or LLAMA_31)  # resolved once (hub, local or offline copy)
     name = OFFLINE_LLAMA if loaded.source == "offline" else loaded.requested
     raw = raw.select_columns([c for c in (*COLUMNS, "error") if c in raw.column_names])  # read only these
     return raw.map(
@@ -266,21 +266,34 @@ def curate_raw(raw: Any, *, category: str, workers: int = 2, tokenizer: str | No
 
 
 def write_items(curated: Any, out: str | os.PathLike, *, category: str, append: bool = False) -> tuple[int, Counter]:
-    """Write the kept rows as JSONL (text, price, category, title); count rejections by reason."""
+    """Write the kept rows as JSONL (text, price, category, title); count rejections by reason.
+
+    Written beside `out` first, then moved (or appended) into place, so a failed or interrupted
+    run never leaves half a file.
+    """
     reasons: Counter = Counter()
     kept = 0
     path = Path(out).expanduser()
     path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a" if append else "w", encoding="utf-8") as f:
-        for batch in curated.iter(batch_size=CHUNK):
-            for text, price, title, reason in zip(batch["text"], batch["price"], batch["title"], batch["reason"],
-                                                  strict=True):
-                if reason is not None:
-                    reasons[reason] += 1
-                    continue
-                kept += 1
-                f.write(json.dumps({"text": text, "price": price, "category": category, "title": title},
-                                   ensure_ascii=False) + "\n")
+    part = path.with_name(f".{path.name}.{os.getpid()}.part")
+    try:
+        with part.open("w", encoding="utf-8") as f:
+            for batch in curated.iter(batch_size=CHUNK):
+                for text, price, title, reason in zip(batch["text"], batch["price"], batch["title"],
+                                                      batch["reason"], strict=True):
+                    if reason is not None:
+                        reasons[reason] += 1
+                        continue
+                    kept += 1
+                    f.write(json.dumps({"text": text, "price": price, "category": category, "title": title},
+                                       ensure_ascii=False) + "\n")
+        if append and path.exists():
+            with path.open("ab") as target, part.open("rb") as source:
+                shutil.copyfileobj(source, target)
+        else:
+            part.replace(path)
+    finally:
+        part.unlink(missing_ok=True)
     return kept, reasons
 
 

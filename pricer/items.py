@@ -20,6 +20,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from pricer import llama_bpe
+
 QUESTION = "How much does this cost to the nearest dollar?"
 PREFIX = "Price is $"
 MIN_PRICE, MAX_PRICE = 0.5, 999.49  # the course's ItemLoader bounds, inclusive
@@ -237,6 +239,9 @@ def next_cut(text: str, start: int) -> int:
 
 
 def _encode(tokenizer: Any, texts: list[str]) -> list[list[int]]:
+    fast = llama_bpe.encoder(tokenizer)  # Llama 3's BPE through tiktoken: ~3x faster, same ids
+    if fast is not None:
+        return llama_bpe.encode_batch(fast, texts)
     backend = getattr(tokenizer, "backend_tokenizer", None)
     if backend is None:  # a slow (Python) tokenizer
         return tokenizer(texts, add_special_tokens=False)["input_ids"]
@@ -245,6 +250,9 @@ def _encode(tokenizer: Any, texts: list[str]) -> list[list[int]]:
 
 
 def _decode(tokenizer: Any, batch_ids: list[list[int]]) -> list[str]:
+    fast = llama_bpe.encoder(tokenizer)
+    if fast is not None:
+        return llama_bpe.decode_batch(fast, batch_ids)
     backend = getattr(tokenizer, "backend_tokenizer", None)
     if backend is None:
         return [tokenizer.decode(ids, clean_up_tokenization_spaces=False) for ids in batch_ids]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+import time
 
 import pytest
 
@@ -121,7 +122,18 @@ def test_overlay_draws_the_previous_run_beside_this_one(client, test_250):
 
 
 @pytest.mark.browser
-def test_in_chromium_stop_ends_a_long_run(page):
+def test_in_chromium_stop_ends_a_long_run(page, monkeypatch):
+    # The tiny model prices 250 items in ~3 s on an idle machine: pace each batch (the app runs
+    # in this process) so Stop always lands mid-run, whatever the machine's speed.
+    from pricer.model import Pricer
+
+    predict = Pricer.predict
+
+    def paced(self, *args, **kwargs):
+        time.sleep(0.5)
+        return predict(self, *args, **kwargs)
+
+    monkeypatch.setattr(Pricer, "predict", paced)
     page.get_by_role("tab", name="Evaluate").click()
     page.get_by_label("top-3 weighted: the probability-weighted estimate").check()  # not run before in this session: no cache
     page.get_by_role("button", name="Run", exact=True).click()

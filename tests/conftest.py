@@ -116,3 +116,21 @@ def page(browser, app_url):
     yield pg
     context.close()
     assert not dialogs, f"a JavaScript dialog opened: {dialogs}"
+
+
+@pytest.fixture
+def no_network(monkeypatch):
+    """Fails the test if anything tries to open a network connection (proves a fast refusal)."""
+    import socket
+
+    attempts: list[object] = []
+
+    def refuse(*args, **kwargs):
+        attempts.append(args)
+        raise AssertionError(f"a network connection was attempted: {args}")
+
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket.socket, "connect_ex", refuse)
+    yield attempts
+    assert not attempts

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -141,11 +140,9 @@ def test_limit_and_append(tmp_path):
     assert [r["category"] for r in rows] == ["A"] * 7 + ["B"] * 3
 
 
-def test_a_hub_category_fails_fast_offline(tmp_path):
-    start = time.perf_counter()
+def test_a_hub_category_fails_fast_offline(tmp_path, no_network):
     with pytest.raises(HubUnavailable, match="HF_HUB_OFFLINE"):
         curate_to_jsonl("Appliances", tmp_path / "out.jsonl")
-    assert time.perf_counter() - start < 2
 
 
 def test_bad_sources_say_what_to_do(tmp_path):

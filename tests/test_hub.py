@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import http.server
 import threading
-import time
 
 import pytest
 
@@ -73,12 +72,10 @@ def test_readable_repo_passes_and_token_goes_only_in_the_header(fake_hub, monkey
     assert "hf_" not in path
 
 
-def test_offline_mode_fails_at_once_with_a_way_out(monkeypatch):
+def test_offline_mode_fails_at_once_with_a_way_out(monkeypatch, no_network):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    start = time.monotonic()
     with pytest.raises(HubUnavailable, match="HF_HUB_OFFLINE is set.*local path"):
         hub.check_access("someone/model")
-    assert time.monotonic() - start < 1
 
 
 def test_unreachable_endpoint_is_reported_not_retried(monkeypatch):

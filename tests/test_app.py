@@ -1,0 +1,48 @@
+"""The app as a whole: three tabs, their named endpoints, and a core that never imports gradio."""
+
+from __future__ import annotations
+
+import pkgutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import pricer
+
+ROOT = Path(__file__).resolve().parent.parent
+MODULES = sorted(f"pricer.{m.name}" for m in pkgutil.iter_modules(pricer.__path__) if m.name != "__main__")
+
+
+def test_every_core_module_imports_without_gradio():
+    code = (f"import sys; import {', '.join(MODULES)}; "
+            "bad = [m for m in ('gradio', 'ui', 'app') if m in sys.modules]; print(bad); sys.exit(bool(bad))")
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("module", MODULES)
+def test_no_core_module_mentions_gradio_or_the_ui(module):
+    source = (ROOT / (module.replace(".", "/") + ".py")).read_text(encoding="utf-8")
+    for line in source.splitlines():
+        stripped = line.strip()
+        assert not stripped.startswith(("import gradio", "from gradio", "from ui", "import ui", "import app")), line
+
+
+@pytest.fixture(scope="module")
+def client(app_url):
+    from gradio_client import Client
+
+    return Client(app_url, verbose=False)
+
+
+def test_the_app_has_its_three_tabs_in_order(page):
+    page.get_by_role("tab", name="Evaluate").wait_for(timeout=60_000)
+    tabs = page.get_by_role("tab").all_inner_texts()
+    assert [t.strip() for t in tabs][:3] == ["Tokenizer", "Predict", "Evaluate"]
+
+
+def test_named_endpoints_for_each_tab(client):
+    names = set(client.view_api(print_info=False, return_format="dict")["named_endpoints"])
+    assert {"/tokenize", "/predict", "/evaluate"} <= names

@@ -1,7 +1,315 @@
-"""The Tokenizer tab (placeholder until its issue lands)."""
+"""The Tokenizer tab: type a text and watch a tokenizer encode, decode and split it, live.
+
+Layout and wiring over pricer.tokens; the `render_*` functions turn its results into HTML, and
+every string they put there (input, tokens, vocabulary entries, messages) goes through
+html.escape. The `/tokenize` API endpoint returns the same JSON object as
+`python -m pricer tokenize --json`.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+from pathlib import Path
+from typing import Any
 
 import gradio as gr
 
+from pricer import tokens
+from pricer.config import settings
+from pricer.errors import PricerError
+from pricer.tokenizer import load_tokenizer
+
+MAX_CHIPS = 5_000  # more chips than this make the browser crawl; counts and ids stay whole
+MAX_COMPARE_CHIPS = 500
+GLYPHS = {" ": "␣", "\n": "↵", "\t": "⇥", "\r": "␍"}
+ROOT = Path(__file__).resolve().parent.parent
+
+CSS = """
+.chips { line-height: 2.1; font-family: ui-monospace, monospace; font-size: 0.95em; }
+.chip { color: #111; padding: 2px 3px; margin: 0 1px; border-radius: 4px; white-space: pre; }
+.c0 { background: #fde68a; } .c1 { background: #bfdbfe; } .c2 { background: #bbf7d0; }
+.c3 { background: #fbcfe8; } .c4 { background: #ddd6fe; }
+.chip.special { background: #e5e7eb; outline: 1px dashed #6b7280; }
+.chip.split { outline: 2px solid #f97316; }
+.ws { color: #6b7280; }
+.notice { color: #b45309; font-weight: 600; }
+.error { color: #b91c1c; }
+table { border-collapse: collapse; } td, th { padding: 2px 8px; text-align: left; }
+pre { white-space: pre-wrap; }
+"""
+
+
+def esc(text: Any) -> str:
+    return html.escape(str(text), quote=True)
+
+
+def visible(text: str) -> str:
+    """Escaped text with spaces, newlines and tabs shown as glyphs (case kept as typed)."""
+    return "".join(f'<span class="ws">{GLYPHS[c]}</span>' if c in GLYPHS else esc(c) for c in text)
+
+
+def render_chips(pieces: list[dict], limit: int = MAX_CHIPS) -> str:
+    """One chip per piece, alternating colours; the id(s) on hover."""
+    out = []
+    for n, p in enumerate(pieces[:limit]):
+        ids = p["ids"]
+        title = f"id {ids[0]}" if len(ids) == 1 else (
+            f"ids {' '.join(map(str, ids))}: one character split over {len(ids)} tokens")
+        kind = " special" if p.get("special") else " split" if len(ids) > 1 else ""
+        data = " ".join(map(str, ids))
+        out.append(f'<span class="chip c{n % 5}{kind}" title="{esc(title)}" data-ids="{data}">'
+                   f"{visible(p['text'])}</span>")
+    more = (f'<p class="notice">Showing the first {limit:,} of {len(pieces):,} tokens.</p>'
+            if len(pieces) > limit else "")
+    return f'<div class="chips">{"".join(out)}</div>{more}'
+
+
+def _piece_dicts(pieces: list[tokens.Piece]) -> list[dict]:
+    return [{"text": p.text, "ids": list(p.ids), "special": p.special} for p in pieces]
+
+
+def render_status(result: dict) -> str:
+    if result.get("error"):
+        return f'<p class="error">{esc(result["error"])}</p>'
+    note = f' <span class="notice">{esc(result["note"])}</span>' if result.get("note") else ""
+    return f"<p>Tokenizer: <b>{esc(result['tokenizer'])}</b>.{note}</p>"
+
+
+def render_stats(result: dict) -> str:
+    cut = (f'<p class="notice">Input cut to its first {result["chars"]:,} characters '
+           f'({result["cut_chars"]:,} more were not tokenized).</p>' if result["cut_chars"] else "")
+    return (f'<p><b class="chars">{result["chars"]:,}</b> characters · <b class="count">'
+            f'{result["count"]:,}</b> tokens · <b>{result["chars_per_token"]:.2f}</b> characters '
+            f"per token</p>{cut}")
+
+
+def render_numbers(result: dict) -> str:
+    first = result.get("first_multi_token_integer")
+    claim = ("Every integer from 0 to 999 is a single token here, which is why the pricer can "
+             "answer a price in one token." if first is None else
+             f"Not every integer up to 999 is one token here: {first} is the first that takes more.")
+    rows = "".join(
+        f"<tr><td>{esc(n['number'])}</td><td>{len(n['ids'])}</td>"
+        f"<td>{render_chips([{'text': t, 'ids': [i]} for t, i in zip(n['pieces'], n['ids'], strict=True)])}</td>"
+        f"<td>{esc(', '.join(map(str, n['ids'])))}</td></tr>"
+        for n in result.get("numbers", []))
+    table = (f"<table><tr><th>number</th><th>tokens</th><th>pieces</th><th>ids</th></tr>{rows}</table>"
+             if rows else "<p>No numbers in the text.</p>")
+    return f"<p>{esc(claim)}</p>{table}"
+
+
+def render_specials(sp: tokens.Specials, label: str) -> str:
+    named = "".join(
+        f"<tr><td>{role}</td><td>{esc(e.token) if e else '<i>none</i>'}</td><td>{e.id if e else ''}</td></tr>"
+        for role, e in sp.named.items())
+    added = "".join(f'<span class="chip c{n % 5}{" special" if e.special else ""}" title="id {e.id}">'
+                    f"{esc(e.token)}</span> " for n, e in enumerate(sp.added))
+    return (f"<p><b>{esc(label)}</b>: {sp.size:,} tokens ({sp.base_size:,} in the base vocabulary "
+            f"+ {len(sp.added):,} added).</p><table><tr><th>role</th><th>token</th><th>id</th></tr>"
+            f"{named}</table><details><summary>The added vocabulary ({len(sp.added):,} tokens, hover "
+            f"for ids)</summary><div class=\"chips\">{added}</div></details>")
+
+
+def render_vocab(found: tokens.VocabPage) -> str:
+    rows = "".join(f"<tr><td>{e.id}</td><td><span class=\"chip c{n % 5}\">{visible(e.text)}</span></td>"
+                   f"<td>{esc(e.token)}</td><td>{'special' if e.special else ''}</td></tr>"
+                   for n, e in enumerate(found.entries))
+    return (f"<p>{found.total:,} matches for <b>{esc(found.query)}</b>, page {found.page} of "
+            f"{found.pages}.</p><table><tr><th>id</th><th>text</th><th>stored as</th><th></th></tr>"
+            f"{rows}</table>")
+
+
+def render_chat(chat: tokens.ChatRendering) -> str:
+    if chat.rendered is None:
+        return f"<p>{esc(chat.note)}</p>"
+    return f"<p>{esc(chat.note)}</p><pre>{esc(chat.rendered)}</pre>"
+
+
+def render_comparison(rows: list[tokens.Comparison]) -> str:
+    out = []
+    for c in rows:
+        if c.error:
+            out.append(f'<h4>{esc(c.name)}</h4><p class="error">{esc(c.error)}</p>')
+            continue
+        note = f'<p class="notice">{esc(c.note)}</p>' if c.note else ""
+        out.append(f"<h4>{esc(c.label)}</h4>{note}<p><b>{c.count:,}</b> tokens · "
+                   f"<b>{c.chars_per_token:.2f}</b> characters per token</p>"
+                   f"{render_chips(_piece_dicts(c.pieces), MAX_COMPARE_CHIPS)}")
+    return "".join(out) or "<p>Name up to three tokenizers to compare.</p>"
+
+
+def product_example() -> str | None:
+    """The first test prompt of the course's data (PRICER_DATASET when it is a local JSONL, else
+    ../shared/data), or None when neither is here."""
+    candidates = [os.environ.get("PRICER_DATASET", ""), str(ROOT.parent / "shared" / "data" / "test-250.jsonl")]
+    for path in candidates:
+        if path.endswith(".jsonl") and Path(path).is_file():
+            try:
+                with open(path, encoding="utf-8") as f:
+                    return json.loads(f.readline())["text"]
+            except (OSError, ValueError, KeyError, TypeError):
+                continue
+    return None
+
+
+# --- handlers -----------------------------------------------------------------------------------
+
+
+def _warn(exc: PricerError) -> str:
+    gr.Warning(esc(exc))
+    return str(exc)
+
+
+def tokenize(text: str, tokenizer: str, add_special: bool = True, skip_special: bool = False) -> dict:
+    """The /tokenize endpoint: what `tokenizer` does to `text`, as one JSON object."""
+    try:
+        loaded = load_tokenizer(tokenizer or None)
+        result = tokens.inspect(loaded.tokenizer, text or "", add_special=add_special,
+                                skip_special=skip_special)
+        numbers = tokens.numbers(loaded.tokenizer, result.text)
+        first = tokens.first_multi_token_integer(loaded.tokenizer)
+    except PricerError as exc:
+        return {"error": _warn(exc), "tokenizer": tokenizer}
+    return {"tokenizer": loaded.label, "note": loaded.note, **result.to_dict(),
+            "numbers": [vars(n) for n in numbers], "first_multi_token_integer": first}
+
+
+def render(result: dict) -> tuple:
+    """The views of a /tokenize result; on an error only the status line changes."""
+    if result.get("error"):
+        return (render_status(result),) + (gr.skip(),) * 5
+    return (render_status(result), render_stats(result), render_chips(result["pieces"]),
+            ", ".join(map(str, result["ids"])), result["decoded"], render_numbers(result))
+
+
+def show_specials(tokenizer: str) -> str:
+    try:
+        loaded = load_tokenizer(tokenizer or None)
+    except PricerError as exc:
+        return f'<p class="error">{esc(_warn(exc))}</p>'
+    return render_specials(tokens.specials(loaded.tokenizer), loaded.label)
+
+
+def lookup(tokenizer: str, query: str, page: float | None) -> tuple[str, int]:
+    try:
+        found = tokens.search_vocab(load_tokenizer(tokenizer or None).tokenizer, query, int(page or 1))
+    except PricerError as exc:
+        return f'<p class="error">{esc(_warn(exc))}</p>', int(page or 1)
+    return render_vocab(found), found.page
+
+
+def first_page(tokenizer: str, query: str) -> tuple[str, int]:
+    return lookup(tokenizer, query, 1)
+
+
+def previous_page(tokenizer: str, query: str, page: float | None) -> tuple[str, int]:
+    return lookup(tokenizer, query, (page or 1) - 1)
+
+
+def next_page(tokenizer: str, query: str, page: float | None) -> tuple[str, int]:
+    return lookup(tokenizer, query, (page or 1) + 1)
+
+
+def decode_typed(tokenizer: str, ids: str, skip_special: bool) -> tuple[str, str]:
+    try:
+        result = tokens.decode_ids(load_tokenizer(tokenizer or None).tokenizer, ids,
+                                   skip_special=skip_special)
+    except PricerError as exc:
+        return "", f'<p class="error">{esc(_warn(exc))}</p>'
+    return result.decoded, render_chips(_piece_dicts(result.pieces))
+
+
+def show_chat(tokenizer: str, system: str, user: str) -> str:
+    try:
+        return render_chat(tokens.chat_template(load_tokenizer(tokenizer or None).tokenizer, system, user))
+    except PricerError as exc:
+        return f'<p class="error">{esc(_warn(exc))}</p>'
+
+
+def compare(text: str, first: str, second: str, third: str, add_special: bool) -> str:
+    try:
+        return render_comparison(tokens.compare(text or "", [first, second, third], add_special=add_special))
+    except PricerError as exc:
+        return f'<p class="error">{esc(_warn(exc))}</p>'
+
+
+# --- layout -------------------------------------------------------------------------------------
+
+
+def _html(value: str = "", **kw: Any) -> gr.HTML:
+    return gr.HTML(value, css_template=CSS, js_on_load=None, **kw)
+
 
 def build() -> None:
-    gr.Markdown("Coming soon.")
+    examples = [tokens.COURSE_EXAMPLE, "Hi 👋 — 你好, مرحبا! Prices: $374.41, 1,299 and 12345.\n\tTabs too."]
+    if (product := product_example()) is not None:
+        examples.insert(1, product)
+    status = _html("<p>Loading the tokenizer…</p>", elem_id="tok-status")
+    with gr.Row():
+        tokenizer = gr.Textbox(settings().tokenizer, label="Tokenizer (hub id or local path)", scale=3)
+        add_special = gr.Checkbox(True, label="Add special tokens (encode)")
+        skip_special = gr.Checkbox(False, label="Skip special tokens (decode)")
+    text = gr.Textbox(tokens.COURSE_EXAMPLE, label="Text", lines=4, elem_id="tok-text",
+                      info=f"Updates as you type; longer than {tokens.MAX_CHARS:,} characters is cut.")
+    gr.Examples([[e] for e in examples], inputs=[text], label="Examples")
+    go = gr.Button("Tokenize", variant="primary")
+    stats = _html(elem_id="tok-stats")
+    chips = _html(elem_id="tok-chips")
+    with gr.Row():
+        ids = gr.Textbox(label="Token ids (encode)", lines=3, max_lines=8, elem_id="tok-ids")
+        decoded = gr.Textbox(label="Decoded (decode of those ids)", lines=3, max_lines=8, elem_id="tok-decoded")
+    with gr.Accordion("Numbers: how prices tokenize", open=False):
+        numbers = _html(elem_id="tok-numbers")
+    with gr.Accordion("Special tokens and vocabulary size", open=False):
+        specials = _html(elem_id="tok-specials")
+    with gr.Accordion("Vocabulary lookup", open=False):
+        with gr.Row():
+            query = gr.Textbox(label="Token, part of one, or id", placeholder=" price", scale=3,
+                               elem_id="tok-query")
+            page = gr.Number(1, label="Page", precision=0, minimum=1)
+        with gr.Row():
+            search = gr.Button("Look up")
+            prev, nxt = gr.Button("◀ Previous page"), gr.Button("Next page ▶")
+        found = _html(elem_id="tok-vocab")
+    with gr.Accordion("Decode ids", open=False):
+        typed = gr.Textbox("128000, 40, 1097", label="Token ids", elem_id="tok-typed-ids")
+        typed_skip = gr.Checkbox(False, label="Skip special tokens")
+        decode_btn = gr.Button("Decode")
+        typed_text = gr.Textbox(label="Decoded", elem_id="tok-typed-decoded")
+        typed_chips = _html(elem_id="tok-typed-chips")
+    with gr.Accordion("Chat template", open=False):
+        system = gr.Textbox(tokens.DEFAULT_SYSTEM, label="System message")
+        user = gr.Textbox(tokens.DEFAULT_USER, label="User message", lines=3)
+        chat_btn = gr.Button("Render")
+        chat = _html(elem_id="tok-chat")
+    with gr.Accordion("Other tokenizers side by side", open=False):
+        with gr.Row():
+            others = [gr.Textbox(name, label=f"Tokenizer {n + 1}", elem_id=f"tok-other-{n}")
+                      for n, name in enumerate(tokens.COMPARE_DEFAULTS)]
+        compare_btn = gr.Button("Compare")
+        compared = _html(elem_id="tok-compare")
+    with gr.Accordion("JSON (what /tokenize returns)", open=False):
+        result = gr.JSON(label="/tokenize")
+
+    inputs, views = [text, tokenizer, add_special, skip_special], [status, stats, chips, ids, decoded, numbers]
+    go.click(tokenize, inputs, result, api_name="tokenize").success(
+        render, result, views, api_visibility="private", show_progress="hidden")
+    gr.on([text.input, add_special.change, skip_special.change, tokenizer.submit], tokenize, inputs, result,
+          trigger_mode="always_last", show_progress="hidden", api_visibility="private").success(
+        render, result, views, api_visibility="private", show_progress="hidden")
+    tokenizer.submit(show_specials, tokenizer, specials, api_visibility="private")
+    search.click(lookup, [tokenizer, query, page], [found, page], api_name="vocab")
+    query.submit(first_page, [tokenizer, query], [found, page], api_visibility="private")
+    prev.click(previous_page, [tokenizer, query, page], [found, page], api_visibility="private")
+    nxt.click(next_page, [tokenizer, query, page], [found, page], api_visibility="private")
+    decode_btn.click(decode_typed, [tokenizer, typed, typed_skip], [typed_text, typed_chips], api_name="decode")
+    chat_btn.click(show_chat, [tokenizer, system, user], chat, api_name="chat_template")
+    compare_btn.click(compare, [text, *others, add_special], compared, api_name="compare")
+
+    root = gr.context.Context.root_block
+    if root is not None:  # fill the views once the page loads, not at import (the app starts fast)
+        root.load(tokenize, inputs, result, api_visibility="private", show_progress="hidden").success(
+            render, result, views, api_visibility="private", show_progress="hidden")
+        root.load(show_specials, tokenizer, specials, api_visibility="private")

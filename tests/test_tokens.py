@@ -1,0 +1,273 @@
+"""What a tokenizer does to a text, against the real offline Llama 3.1 tokenizer: counts, ids,
+decode, per-token pieces (split characters grouped), specials, vocabulary lookup, typed ids,
+chat template, numbers, other tokenizers side by side, and the `tokenize` CLI verb."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from pricer import tokens
+from pricer.cli import main
+from pricer.errors import BadInput
+
+AWKWARD = [
+    "",
+    " ",
+    "   \n\n\t  ",
+    "a",
+    "Hi 👋 🦜 👨‍👩‍👧",
+    "你好，世界。龘",
+    "שלום עולם مرحبا بالعالم",
+    "x 🦜 𝄞 龘 é",
+    "\ufffd is a real replacement character",
+    "Price is $374.41 (was 1,299.99)",
+    "<img src=x onerror=alert(1)> <script>",
+]
+
+
+@pytest.fixture(scope="module")
+def tiny_bpe(tmp_path_factory):
+    """A second, real, very different tokenizer on disk: a tiny byte-level BPE trained here."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=300, special_tokens=["<s>", "</s>"],
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    tok.train_from_iterator(["the price is right", "prices of products", "hello world"] * 50, trainer)
+    out = tmp_path_factory.mktemp("tiny-bpe")
+    PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<s>", eos_token="</s>").save_pretrained(out)
+    return out
+
+
+@pytest.fixture(scope="module")
+def llama_with_template(llama, tmp_path_factory):
+    """The Llama 3.1 tokenizer with the Instruct model's chat template (simplified, no tools)."""
+    out = tmp_path_factory.mktemp("llama-instruct")
+    llama.save_pretrained(out)
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(out)
+    tok.chat_template = (
+        "{{ bos_token }}{% for m in messages %}<|start_header_id|>{{ m['role'] }}<|end_header_id|>\n\n"
+        "{{ m['content'] | trim }}<|eot_id|>{% endfor %}"
+        "{% if add_generation_prompt %}<|start_header_id|>assistant<|end_header_id|>\n\n{% endif %}")
+    return tok
+
+
+def test_course_sentence_is_61_characters_in_15_tokens(llama):
+    result = tokens.inspect(llama, tokens.COURSE_EXAMPLE)
+    assert (result.chars, result.count) == (61, 15)
+    assert result.chars_per_token == pytest.approx(61 / 15)
+    assert result.ids[:3] == [128000, 40, 1097]
+
+
+def test_add_special_puts_begin_of_text_first_and_decode_shows_it(llama):
+    with_bos = tokens.inspect(llama, "I am")
+    without = tokens.inspect(llama, "I am", add_special=False)
+    assert with_bos.ids == [128000, *without.ids]
+    assert with_bos.decoded == "<|begin_of_text|>I am"
+    assert tokens.inspect(llama, "I am", skip_special=True).decoded == "I am"
+
+
+def test_tokens_are_one_string_per_id_as_the_course_shows_them(llama):
+    result = tokens.inspect(llama, tokens.COURSE_EXAMPLE)
+    assert len(result.tokens) == len(result.vocab_tokens) == result.count
+    assert result.tokens[:4] == ["<|begin_of_text|>", "I", " am", " excited"]
+    assert result.vocab_tokens[2] == "Ġam"
+
+
+@pytest.mark.parametrize("text", AWKWARD)
+def test_decode_round_trips_and_pieces_concatenate_back_to_the_input(llama, text):
+    result = tokens.inspect(llama, text, add_special=False)
+    assert result.decoded == text
+    assert "".join(p.text for p in result.pieces) == text
+    assert [i for p in result.pieces for i in p.ids] == result.ids
+
+
+def test_a_whole_product_prompt_round_trips(llama, test_250):
+    prompt = json.loads(test_250.read_text(encoding="utf-8").splitlines()[0])["text"]
+    result = tokens.inspect(llama, prompt)
+    assert result.decoded == "<|begin_of_text|>" + prompt
+    assert "".join(p.text for p in result.pieces) == result.decoded
+    assert result.count > 150
+
+
+def test_a_character_split_over_byte_tokens_is_one_piece_listing_all_ids(llama):
+    result = tokens.inspect(llama, " 🦜", add_special=False)
+    assert len(result.ids) == 3
+    assert tokens.REPLACEMENT in "".join(result.tokens)  # why grouping is needed
+    assert [(p.text, p.ids) for p in result.pieces] == [(" 🦜", tuple(result.ids))]
+
+
+def test_no_piece_shows_a_replacement_character_that_was_not_typed(llama):
+    for text in AWKWARD[:-3]:
+        assert all(tokens.REPLACEMENT not in p.text for p in tokens.inspect(llama, text).pieces)
+
+
+def test_a_typed_replacement_character_stays_its_own_piece(llama):
+    pieces = tokens.inspect(llama, "\ufffd ok", add_special=False).pieces
+    assert pieces[0].text == "\ufffd" and len(pieces[0].ids) == 1
+
+
+def test_special_tokens_are_marked(llama):
+    pieces = tokens.inspect(llama, "hi").pieces
+    assert pieces[0].special and not pieces[1].special
+
+
+def test_input_over_the_limit_is_cut_and_says_how_much(llama):
+    result = tokens.inspect(llama, "ab " * 40_000)
+    assert result.chars == tokens.MAX_CHARS
+    assert result.cut_chars == 120_000 - tokens.MAX_CHARS
+    assert result.to_dict()["cut_chars"] == result.cut_chars
+
+
+def test_specials_list_llama_31s_roles_added_vocabulary_and_size(llama):
+    sp = tokens.specials(llama)
+    assert (sp.named["bos"].token, sp.named["bos"].id) == ("<|begin_of_text|>", 128000)
+    assert (sp.named["eos"].token, sp.named["eos"].id) == ("<|end_of_text|>", 128001)
+    assert sp.named["pad"] is None
+    assert (sp.size, sp.base_size, len(sp.added)) == (128_256, 128_000, 256)
+    added = {e.token: e.id for e in sp.added}
+    assert added["<|eot_id|>"] == 128009
+    assert added["<|start_header_id|>"] == 128006 and added["<|python_tag|>"] == 128010
+    assert "<|image|>" not in added
+
+
+def test_vocab_lookup_by_id(llama):
+    entry = tokens.lookup_id(llama, 3430)
+    assert (entry.token, entry.text, entry.special) == ("Ġprice", " price", False)
+    assert tokens.lookup_id(llama, 128009).special
+    with pytest.raises(BadInput, match="128256"):
+        tokens.lookup_id(llama, 128256)
+
+
+def test_vocab_search_puts_exact_matches_first_and_pages(llama):
+    found = tokens.search_vocab(llama, " price")
+    assert found.entries[0].id == 3430
+    assert all(" price" in e.text.lower() for e in found.entries)
+    many = tokens.search_vocab(llama, "ing", page=1, page_size=20)
+    second = tokens.search_vocab(llama, "ing", page=2, page_size=20)
+    assert many.total > 1000 and many.pages == -(-many.total // 20)
+    assert len(many.entries) == 20 and {e.id for e in many.entries}.isdisjoint(e.id for e in second.entries)
+    assert tokens.search_vocab(llama, "ing", page=10_000, page_size=20).page == many.pages
+
+
+def test_vocab_search_by_number_finds_that_id_first(llama):
+    assert tokens.search_vocab(llama, "128000").entries[0].token == "<|begin_of_text|>"
+
+
+def test_vocab_search_needs_a_query(llama):
+    with pytest.raises(BadInput, match="look up"):
+        tokens.search_vocab(llama, "")
+
+
+def test_typed_ids_decode(llama):
+    result = tokens.decode_ids(llama, "128000, 40, 1097")
+    assert result.ids == [128000, 40, 1097]
+    assert result.decoded == "<|begin_of_text|>I am"
+    assert tokens.decode_ids(llama, "[128000 40 1097]", skip_special=True).decoded == "I am"
+
+
+@pytest.mark.parametrize("typed, message", [
+    ("40, x, 1097", "Not a token id: 'x'"),
+    ("40, 1.5", "Not a token id: '1.5'"),
+    ("128256, -1, 40", "Not in the vocabulary: 128256, -1. Token ids of this tokenizer run from 0 to 128,255"),
+    ("  ", "Type some token ids"),
+])
+def test_invalid_typed_ids_are_answered_clearly(llama, typed, message):
+    with pytest.raises(BadInput) as err:
+        tokens.decode_ids(llama, typed)
+    assert message in str(err.value)
+
+
+def test_base_llama_has_no_chat_template_and_says_so(llama):
+    chat = tokens.chat_template(llama)
+    assert chat.rendered is None
+    assert "no chat template" in chat.note and "base model" in chat.note
+
+
+def test_chat_template_renders_and_counts_the_tokens_it_adds(llama_with_template):
+    chat = tokens.chat_template(llama_with_template, "Be brief", "How much?")
+    assert chat.rendered.startswith("<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\nBe brief<|eot_id|>")
+    assert chat.rendered.endswith("<|start_header_id|>assistant<|end_header_id|>\n\n")
+    own = len(llama_with_template.encode("Be brief", add_special_tokens=False)) + len(
+        llama_with_template.encode("How much?", add_special_tokens=False))
+    assert chat.template_tokens == len(chat.ids) - own > 0
+    assert f"adds {chat.template_tokens} tokens" in chat.note
+
+
+def test_numbers_in_the_text_and_their_tokens(llama):
+    found = {n.number: n.pieces for n in tokens.numbers(llama, "Price is $374.41, was 1,299 or 12345; 374 again")}
+    assert found == {"374.41": ["374", ".", "41"], "1,299": ["1", ",", "299"], "12345": ["123", "45"],
+                     "374": ["374"]}
+
+
+def test_every_integer_up_to_999_is_one_llama_token(llama):
+    assert tokens.first_multi_token_integer(llama) is None
+
+
+def test_a_small_vocabulary_splits_integers(tiny_bpe):
+    from pricer.tokenizer import load_tokenizer
+
+    assert tokens.first_multi_token_integer(load_tokenizer(str(tiny_bpe)).tokenizer) == 10
+
+
+def test_side_by_side_hub_tokenizers_fail_fast_offline_and_say_why():
+    start = time.perf_counter()
+    rows = tokens.compare("hello", tokens.COMPARE_DEFAULTS)
+    assert time.perf_counter() - start < 5
+    assert [r.name for r in rows] == list(tokens.COMPARE_DEFAULTS)
+    for row in rows:
+        assert row.name in row.error and "HF_HUB_OFFLINE" in row.error and row.count == 0
+
+
+def test_one_failing_tokenizer_does_not_stop_the_others(tiny_bpe, tmp_path):
+    rows = tokens.compare("the price is right", [str(tiny_bpe), "Qwen/Qwen2-7B-Instruct", str(tmp_path)])
+    ok, offline, empty = rows
+    assert not ok.error and ok.count > 0 and "".join(p.text for p in ok.pieces) == "the price is right"
+    assert "Qwen/Qwen2-7B-Instruct" in offline.error
+    assert "holds no tokenizer" in empty.error
+
+
+def test_the_offline_llama_copy_stands_in_for_llama_ids_with_a_note():
+    (row,) = tokens.compare("hello", ["meta-llama/Meta-Llama-3.1-8B-Instruct"])
+    assert not row.error and row.count == 2
+    assert "offline copy" in row.note and row.label.startswith("Llama 3.1")
+
+
+def test_at_most_three_tokenizers_side_by_side():
+    with pytest.raises(BadInput, match="at most 3"):
+        tokens.compare("x", ["a/b", "c/d", "e/f", "g/h"])
+
+
+def test_cli_tokenize_prints_one_json_object(capsys):
+    assert main(["tokenize", "--text", tokens.COURSE_EXAMPLE, "--tokenizer", "offline/llama-3.1", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert (out["chars"], out["count"]) == (61, 15)
+    assert len(out["tokens"]) == len(out["ids"]) == 15
+    assert out["decoded"] == "<|begin_of_text|>" + tokens.COURSE_EXAMPLE
+
+
+def test_cli_tokenize_without_specials_and_with_the_default_fallback(capsys):
+    assert main(["tokenize", "--text", "I am", "--no-special", "--json"]) == 0
+    captured = capsys.readouterr()
+    out = json.loads(captured.out)
+    assert out["ids"] == [40, 1097] and out["decoded"] == "I am"
+    assert "offline copy" in out["note"] and "offline copy" in captured.err
+
+
+def test_cli_tokenize_with_an_unloadable_tokenizer_exits_2_with_one_line(capsys):
+    assert main(["tokenize", "--text", "x", "--tokenizer", "Qwen/Qwen2-7B-Instruct"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "Qwen/Qwen2-7B-Instruct" in err and "Traceback" not in err
+
+
+def test_cli_decode_rejects_ids_outside_the_vocabulary(capsys):
+    assert main(["decode", "128000", "999999"]) == 2
+    assert "999999" in capsys.readouterr().err

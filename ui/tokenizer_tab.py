@@ -9,8 +9,6 @@ html.escape. The `/tokenize` API endpoint returns the same JSON object as
 from __future__ import annotations
 
 import html
-import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -141,15 +139,15 @@ def render_comparison(rows: list[tokens.Comparison]) -> str:
 
 
 def product_example() -> str | None:
-    """The first test prompt of the course's data (PRICER_DATASET when it is a local JSONL, else
-    ../shared/data), or None when neither is here."""
-    candidates = [os.environ.get("PRICER_DATASET", ""), str(ROOT.parent / "shared" / "data" / "test-250.jsonl")]
-    for path in candidates:
-        if path.endswith(".jsonl") and Path(path).is_file():
+    """The first test prompt of the pricer dataset when it is local (PRICER_DATASET), else of
+    ../shared/data; None when neither is here. Never a hub download while the app builds."""
+    from pricer.data import load_pricer_dataset
+
+    for source in (settings().dataset, str(ROOT.parent / "shared" / "data" / "test-250.jsonl")):
+        if source and Path(source).expanduser().exists():
             try:
-                with open(path, encoding="utf-8") as f:
-                    return json.loads(f.readline())["text"]
-            except (OSError, ValueError, KeyError, TypeError):
+                return load_pricer_dataset(source, split="test", size=1)[0]["text"]
+            except PricerError:
                 continue
     return None
 

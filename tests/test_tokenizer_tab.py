@@ -1,0 +1,141 @@
+"""The Tokenizer tab: its HTML escapes everything, its endpoints answer gradio_client, and in
+real Chromium typing shows chips and counts while `<img onerror>` stays text and fires nothing."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from pricer import tokens
+from ui import tokenizer_tab as tab
+
+EVIL = "<img src=x onerror=alert(1)>"
+
+
+def test_chips_escape_their_text_and_show_whitespace_as_glyphs():
+    out = tab.render_chips([{"text": " " + EVIL, "ids": [1, 2]}, {"text": "\n<script>", "ids": [3]}])
+    assert "<img" not in out and "<script" not in out
+    assert "&lt;img" in out and "onerror=alert(1)&gt;" in out and "&lt;script&gt;" in out
+    assert '<span class="ws">␣</span>' in out and '<span class="ws">↵</span>' in out
+    assert 'title="ids 1 2: one character split over 2 tokens"' in out and 'title="id 3"' in out
+
+
+def test_chips_alternate_colours_and_stop_at_the_limit_with_a_notice():
+    out = tab.render_chips([{"text": str(n), "ids": [n]} for n in range(12)], limit=10)
+    assert re.findall(r'class="chip (c\d)', out)[:6] == ["c0", "c1", "c2", "c3", "c4", "c0"]
+    assert out.count('class="chip ') == 10 and "first 10 of 12 tokens" in out
+
+
+def test_every_view_escapes_vocabulary_and_messages(llama):
+    result = tab.tokenize(EVIL, "offline/llama-3.1")
+    status, stats, chips, ids, decoded, numbers = tab.render(result)
+    assert all("<img" not in v for v in (status, stats, chips, numbers))
+    assert EVIL in decoded  # a Textbox shows text, never HTML
+    assert "<img" not in tab.render_status({"error": f"No such local path: ./{EVIL}"})
+    found = tokens.search_vocab(llama, "<")
+    assert "&lt;" in tab.render_vocab(found) and "<|" not in tab.render_vocab(found)
+    assert "<|begin_of_text|>" not in tab.render_specials(tokens.specials(llama), "x")
+    bad = tokens.Comparison(f"./{EVIL}", error=f"No such local path: ./{EVIL}")
+    assert "<img" not in tab.render_comparison([bad])
+
+
+def test_status_names_the_tokenizer_and_the_fallback_note():
+    result = tab.tokenize("hi", "")
+    assert result["tokenizer"].startswith("Llama 3.1 (offline copy")
+    status = tab.render_status(result)
+    assert "offline copy" in status and "HF_HUB_OFFLINE" in status
+
+
+def test_the_product_example_is_a_real_test_prompt(test_250, monkeypatch):
+    monkeypatch.setenv("PRICER_DATASET", str(test_250))
+    assert tab.product_example().startswith("How much does this cost to the nearest dollar?\n\nOEM AC Compressor")
+
+
+def test_no_product_example_without_local_data(monkeypatch, tmp_path):
+    monkeypatch.setenv("PRICER_DATASET", "ed-donner/pricer-data")
+    monkeypatch.setattr(tab, "ROOT", tmp_path)
+    assert tab.product_example() is None
+
+
+# --- the running app, through gradio_client ----------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def client(app_url):
+    from gradio_client import Client
+
+    return Client(app_url, verbose=False)
+
+
+def test_tokenize_endpoint_answers_the_course_example(client):
+    out = client.predict(tokens.COURSE_EXAMPLE, "", True, False, api_name="/tokenize")
+    assert (out["chars"], out["count"]) == (61, 15)
+    assert out["ids"][0] == 128000 and len(out["tokens"]) == 15
+    assert out["decoded"] == "<|begin_of_text|>" + tokens.COURSE_EXAMPLE
+    assert "offline copy" in out["note"]
+
+
+def test_tokenize_endpoint_cuts_long_input_and_says_so(client):
+    out = client.predict("ab " * 40_000, "offline/llama-3.1", False, False, api_name="/tokenize")
+    assert out["chars"] == tokens.MAX_CHARS and out["cut_chars"] == 20_000
+
+
+def test_tokenize_endpoint_reports_an_unloadable_tokenizer(client):
+    out = client.predict("hi", "Qwen/Qwen2-7B-Instruct", True, False, api_name="/tokenize")
+    assert "Qwen/Qwen2-7B-Instruct" in out["error"] and "HF_HUB_OFFLINE" in out["error"]
+
+
+def test_decode_endpoint_answers_invalid_ids_clearly(client):
+    text, html_ = client.predict("", "128000, 40, 1097", False, api_name="/decode")
+    assert text == "<|begin_of_text|>I am"
+    text, html_ = client.predict("", "40, 128256", False, api_name="/decode")
+    assert text == "" and "Not in the vocabulary: 128256" in html_
+
+
+def test_vocab_endpoint_pages_server_side(client):
+    html_, page = client.predict("", "ing", 2, api_name="/vocab")
+    assert page == 2 and "page 2 of" in html_ and html_.count("<tr>") == tokens.PAGE_SIZE + 1
+
+
+def test_compare_endpoint_shows_each_failure_and_the_others_still_work(client):
+    out = client.predict("the price", "Qwen/Qwen2-7B-Instruct", "meta-llama/Meta-Llama-3.1-8B-Instruct",
+                         "", True, api_name="/compare")
+    assert "Qwen/Qwen2-7B-Instruct" in out and "HF_HUB_OFFLINE" in out
+    assert "<b>3</b> tokens" in out  # <|begin_of_text|>, the, price through the offline Llama copy
+
+
+def test_chat_template_endpoint_says_the_base_tokenizer_has_none(client):
+    assert "no chat template" in client.predict("", "sys", "user", api_name="/chat_template")
+
+
+# --- real Chromium ------------------------------------------------------------------------------
+
+
+def _type(page, text: str) -> None:
+    box = page.locator("#tok-text textarea")
+    box.fill("")
+    box.press_sequentially(text, delay=5)
+
+
+def test_typing_shows_chips_and_counts_live(page):
+    page.locator("#tok-chips .chip").first.wait_for(timeout=60_000)
+    _type(page, "I am excited")
+    page.locator("#tok-stats .count", has_text=re.compile(r"^4$")).wait_for(timeout=20_000)
+    assert page.inner_text("#tok-stats .chars") == "12"
+    chips = page.locator("#tok-chips .chip")
+    assert chips.all_inner_texts() == ["<|begin_of_text|>", "I", "␣am", "␣excited"]
+    assert chips.nth(2).get_attribute("title") == "id 1097"
+    assert "128000, 40, 1097, 12304" in page.locator("#tok-ids textarea").input_value()
+
+
+def test_typed_html_shows_literally_and_runs_nothing(page):
+    page.locator("#tok-chips .chip").first.wait_for(timeout=60_000)
+    _type(page, EVIL + " <script>alert(2)</script> ${alert(3)}")
+    page.locator("#tok-chips", has_text="onerror").wait_for(timeout=20_000)
+    page.wait_for_timeout(500)
+    text = page.inner_text("#tok-chips").replace("␣", " ")
+    assert EVIL in text and "<script>alert(2)</script>" in text and "${alert(3)}" in text
+    assert page.locator("#tok-chips img, #tok-chips script").count() == 0
+    assert page.evaluate("document.querySelectorAll('img[src=x]').length") == 0
+    assert page.dialogs == []  # the fixture also fails the test on any dialog

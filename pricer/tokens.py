@@ -421,13 +421,19 @@ def _compare_one(name: str, text: str, add_special: bool) -> Comparison:
                       note=loaded.note, seconds=time.perf_counter() - start)
 
 
-def compare(text: str, names: Sequence[str], *, add_special: bool = True) -> list[Comparison]:
-    """`text` through up to MAX_COMPARE tokenizers in parallel; each failure is reported in its
-    own Comparison and the others still run. Blank names are skipped."""
+def compare(text: str, names: Sequence[str], *, reference: str | None = None,
+            add_special: bool = True) -> list[Comparison]:
+    """`text` through up to MAX_COMPARE tokenizers in parallel (after `reference`, the one they
+    are compared with, when given); each failure is reported in its own Comparison and the
+    others still run. Blank names are skipped."""
     names = [n.strip() for n in names if n and n.strip()]
     if len(names) > MAX_COMPARE:
         raise BadInput(f"Compare at most {MAX_COMPARE} tokenizers at a time (got {len(names)}).")
     text, _ = cut(text)
+    if reference is not None:
+        from pricer.tokenizer import LLAMA_31
+
+        names.insert(0, reference.strip() or LLAMA_31)
     if not names:
         return []
     with ThreadPoolExecutor(max_workers=len(names)) as pool:

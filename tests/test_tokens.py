@@ -241,6 +241,12 @@ def test_the_offline_llama_copy_stands_in_for_llama_ids_with_a_note():
     assert "offline copy" in row.note and row.label.startswith("Llama 3.1")
 
 
+def test_the_reference_tokenizer_comes_first():
+    rows = tokens.compare("hello", ["Qwen/Qwen2-7B-Instruct"], reference="")
+    assert [r.name for r in rows] == ["meta-llama/Meta-Llama-3.1-8B", "Qwen/Qwen2-7B-Instruct"]
+    assert rows[0].count == 2 and rows[1].error
+
+
 def test_at_most_three_tokenizers_side_by_side():
     with pytest.raises(BadInput, match="at most 3"):
         tokens.compare("x", ["a/b", "c/d", "e/f", "g/h"])

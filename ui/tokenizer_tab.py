@@ -114,7 +114,7 @@ def render_vocab(found: tokens.VocabPage) -> str:
     rows = "".join(f"<tr><td>{e.id}</td><td><span class=\"chip c{n % 5}\">{visible(e.text)}</span></td>"
                    f"<td>{esc(e.token)}</td><td>{'special' if e.special else ''}</td></tr>"
                    for n, e in enumerate(found.entries))
-    return (f"<p>{found.total:,} matches for <b>{esc(found.query)}</b>, page {found.page} of "
+    return (f"<p>{found.total:,} matches for <b>{visible(found.query)}</b>, page {found.page} of "
             f"{found.pages}.</p><table><tr><th>id</th><th>text</th><th>stored as</th><th></th></tr>"
             f"{rows}</table>")
 
@@ -226,9 +226,10 @@ def show_chat(tokenizer: str, system: str, user: str) -> str:
         return f'<p class="error">{esc(_warn(exc))}</p>'
 
 
-def compare(text: str, first: str, second: str, third: str, add_special: bool) -> str:
+def compare(text: str, tokenizer: str, first: str, second: str, third: str, add_special: bool) -> str:
     try:
-        return render_comparison(tokens.compare(text or "", [first, second, third], add_special=add_special))
+        return render_comparison(tokens.compare(text or "", [first, second, third], reference=tokenizer,
+                                                add_special=add_special))
     except PricerError as exc:
         return f'<p class="error">{esc(_warn(exc))}</p>'
 
@@ -294,7 +295,7 @@ def build() -> None:
     inputs, views = [text, tokenizer, add_special, skip_special], [status, stats, chips, ids, decoded, numbers]
     go.click(tokenize, inputs, result, api_name="tokenize").success(
         render, result, views, api_visibility="private", show_progress="hidden")
-    gr.on([text.input, add_special.change, skip_special.change, tokenizer.submit], tokenize, inputs, result,
+    gr.on([text.change, add_special.change, skip_special.change, tokenizer.submit], tokenize, inputs, result,
           trigger_mode="always_last", show_progress="hidden", api_visibility="private").success(
         render, result, views, api_visibility="private", show_progress="hidden")
     tokenizer.submit(show_specials, tokenizer, specials, api_visibility="private")
@@ -304,7 +305,7 @@ def build() -> None:
     nxt.click(next_page, [tokenizer, query, page], [found, page], api_visibility="private")
     decode_btn.click(decode_typed, [tokenizer, typed, typed_skip], [typed_text, typed_chips], api_name="decode")
     chat_btn.click(show_chat, [tokenizer, system, user], chat, api_name="chat_template")
-    compare_btn.click(compare, [text, *others, add_special], compared, api_name="compare")
+    compare_btn.click(compare, [text, tokenizer, *others, add_special], compared, api_name="compare")
 
     root = gr.context.Context.root_block
     if root is not None:  # fill the views once the page loads, not at import (the app starts fast)

@@ -24,7 +24,7 @@ def test_chips_escape_their_text_and_show_whitespace_as_glyphs():
 def test_chips_alternate_colours_and_stop_at_the_limit_with_a_notice():
     out = tab.render_chips([{"text": str(n), "ids": [n]} for n in range(12)], limit=10)
     assert re.findall(r'class="chip (c\d)', out)[:6] == ["c0", "c1", "c2", "c3", "c4", "c0"]
-    assert out.count('class="chip ') == 10 and "first 10 of 12 tokens" in out
+    assert out.count('class="chip ') == 10 and "first 10 of 12 pieces" in out
 
 
 def test_every_view_escapes_vocabulary_and_messages(llama):

@@ -26,7 +26,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 CSS = """
 .chips { line-height: 2.1; font-family: ui-monospace, monospace; font-size: 0.95em; }
-.chip { color: #111; padding: 2px 3px; margin: 0 1px; border-radius: 4px; white-space: pre; }
+.chip { display: inline-block; color: #111; padding: 0 3px; margin: 1px; border-radius: 4px;
+        white-space: pre; line-height: 1.6; }
 .c0 { background: #fde68a; } .c1 { background: #bfdbfe; } .c2 { background: #bbf7d0; }
 .c3 { background: #fbcfe8; } .c4 { background: #ddd6fe; }
 .chip.special { background: #e5e7eb; outline: 1px dashed #6b7280; }
@@ -59,7 +60,9 @@ def render_chips(pieces: list[dict], limit: int = MAX_CHIPS) -> str:
         data = " ".join(map(str, ids))
         out.append(f'<span class="chip c{n % 5}{kind}" title="{esc(title)}" data-ids="{data}">'
                    f"{visible(p['text'])}</span>")
-    more = (f'<p class="notice">Showing the first {limit:,} of {len(pieces):,} tokens.</p>'
+        if p["text"].endswith("\n"):  # lay the chips out in the text's lines
+            out.append("<br>")
+    more = (f'<p class="notice">Showing the first {limit:,} of {len(pieces):,} pieces.</p>'
             if len(pieces) > limit else "")
     return f'<div class="chips">{"".join(out)}</div>{more}'
 

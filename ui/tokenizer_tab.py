@@ -185,6 +185,12 @@ def render(result: dict) -> tuple:
             ", ".join(map(str, result["ids"])), result["decoded"], render_numbers(result))
 
 
+def tokenize_and_render(text: str, tokenizer: str, add_special: bool, skip_special: bool) -> tuple:
+    """The live update: one event per change, so the last keystroke is never dropped."""
+    result = tokenize(text, tokenizer, add_special, skip_special)
+    return (gr.skip() if result.get("error") else result, *render(result))
+
+
 def show_specials(tokenizer: str) -> str:
     try:
         loaded = load_tokenizer(tokenizer or None)
@@ -298,9 +304,9 @@ def build() -> None:
     inputs, views = [text, tokenizer, add_special, skip_special], [status, stats, chips, ids, decoded, numbers]
     go.click(tokenize, inputs, result, api_name="tokenize").success(
         render, result, views, api_visibility="private", show_progress="hidden")
-    gr.on([text.change, add_special.change, skip_special.change, tokenizer.submit], tokenize, inputs, result,
-          trigger_mode="always_last", show_progress="hidden", api_visibility="private").success(
-        render, result, views, api_visibility="private", show_progress="hidden")
+    gr.on([text.change, add_special.change, skip_special.change, tokenizer.submit], tokenize_and_render,
+          inputs, [result, *views], trigger_mode="always_last", show_progress="hidden",
+          api_visibility="private")
     tokenizer.submit(show_specials, tokenizer, specials, api_visibility="private")
     search.click(lookup, [tokenizer, query, page], [found, page], api_name="vocab")
     query.submit(first_page, [tokenizer, query], [found, page], api_visibility="private")

@@ -275,8 +275,7 @@ def write_items(curated: Any, out: str | os.PathLike, *, category: str, append: 
     """
     reasons: Counter = Counter()
     kept = 0
-    path = Path(out).expanduser()
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path = writable_file(out)
     part = path.with_name(f".{path.name}.{os.getpid()}.part")
     try:
         with part.open("w", encoding="utf-8") as f:
@@ -294,9 +293,27 @@ def write_items(curated: Any, out: str | os.PathLike, *, category: str, append: 
                 shutil.copyfileobj(source, target)
         else:
             part.replace(path)
+    except OSError as exc:  # disk full, permissions changed mid-run
+        raise BadInput(f"Could not write {path}: {exc.strerror or exc}. Free some space or choose another --out.") from None
     finally:
         part.unlink(missing_ok=True)
     return kept, reasons
+
+
+def writable_file(out: str | os.PathLike) -> Path:
+    """`out` as a path whose folder exists and can be written, checked before any work is done."""
+    path = Path(out).expanduser()
+    if path.is_dir():
+        raise BadInput(f"{path} is a folder: give the output file, e.g. {path / 'items.jsonl'}.")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise BadInput(f"Cannot create the folder {path.parent}: {exc.strerror or exc}. Choose another --out.") from None
+    try:
+        tempfile.TemporaryFile(dir=path.parent).close()  # a real write: os.access says yes to root on /proc
+    except OSError as exc:
+        raise BadInput(f"Cannot write to {path.parent}: {exc.strerror or exc}. Choose another --out.") from None
+    return path
 
 
 def curate_to_jsonl(source: str | os.PathLike, out: str | os.PathLike, *, category: str | None = None,
@@ -310,6 +327,7 @@ def curate_to_jsonl(source: str | os.PathLike, out: str | os.PathLike, *, catego
     import datasets
 
     start = time.perf_counter()
+    writable_file(out)  # before minutes of curation, not after
     files, default_name = resolve_source(source)
     category = category or default_name
     datasets.utils.logging.set_verbosity_error()  # keep the progress bars, drop the chatter

@@ -257,11 +257,47 @@ def read_items(paths: list[str | os.PathLike], cache_dir: str | None = None) -> 
         except BadInput:
             raise
         except Exception:  # a malformed line (or CSV): the tolerant reader skips and counts
-            rows = _file_rows(path, None)
-            skipped += rows.skipped
-            part = Dataset.from_list(list(rows), features=features)
+            part, bad = _tolerant_read(path, features, cache_dir)
+            skipped += bad
         parts.append(part)
     return concatenate_datasets(parts), skipped
+
+
+def _tolerant_rows(path: str, tally: str):
+    """Usable rows of a file one by one; the count of skipped rows is written to `tally` at the end."""
+    file, skipped = Path(path), 0
+    suffix = file.suffix.lower()
+    raw_rows = _csv_rows(file) if suffix in {".csv", ".tsv"} else _jsonl_rows(file)
+    for raw in raw_rows:
+        row = _row(raw)
+        if row is None:
+            skipped += 1
+        else:
+            yield row
+    Path(tally).write_text(str(skipped), encoding="utf-8")
+
+
+def _tolerant_read(path: Path, features: Any, cache_dir: str | None) -> tuple[Any, int]:
+    """A file read row by row into Arrow (never the whole file as Python objects), malformed rows
+    skipped; returns the Dataset and how many rows were skipped."""
+    import tempfile
+
+    from datasets import Dataset
+
+    with tempfile.TemporaryDirectory(dir=cache_dir) as tmp:
+        tally = Path(tmp) / "skipped"
+        # the tally path is new each run, so datasets never serves a cached read of an older file
+        try:
+            part = Dataset.from_generator(_tolerant_rows, features=features, cache_dir=cache_dir,
+                                          gen_kwargs={"path": str(path), "tally": str(tally)})
+        except ValueError as exc:  # datasets refuses to build a dataset of no rows
+            if "no data" not in str(exc).lower():
+                raise
+            part = Dataset.from_dict({"text": [], "price": []}, features=features)
+        skipped = int(tally.read_text(encoding="utf-8"))
+    if len(part) == 0:
+        _file_rows(path, 1)  # names the missing columns when the file is not a pricer table
+    return part, skipped
 
 
 def split_items(n: int, test_size: int, train_size: int | None = None, seed: int = 42) -> tuple[list[int], list[int]]:
@@ -273,6 +309,9 @@ def split_items(n: int, test_size: int, train_size: int | None = None, seed: int
     """
     if test_size < 1:
         raise BadInput(f"test size must be at least 1, not {test_size}.")
+    if train_size is None and test_size >= n:
+        raise BadInput(f"Cannot take {test_size:,} test items from {n:,} items and leave any for train: "
+                       "curate more, or ask for fewer.")
     train_size = n - test_size if train_size is None else train_size
     if train_size < 1 or train_size + test_size > n:
         raise BadInput(f"Cannot take {train_size:,} train and {test_size:,} test items from {n:,} items: "
@@ -280,6 +319,22 @@ def split_items(n: int, test_size: int, train_size: int | None = None, seed: int
     order = list(range(n))
     random.Random(seed).shuffle(order)
     return order[:train_size], order[train_size:train_size + test_size]
+
+
+def writable_folder(out: str | os.PathLike) -> Path:
+    """`out` as an existing folder that can be written (created when missing), or a BadInput."""
+    folder = Path(out).expanduser()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise BadInput(f"Cannot create the folder {folder}: {exc.strerror or exc}. Choose another --out.") from None
+    import tempfile
+
+    try:
+        tempfile.TemporaryFile(dir=folder).close()  # a real write: os.access says yes to root on /proc
+    except OSError as exc:
+        raise BadInput(f"Cannot write to {folder}: {exc.strerror or exc}. Choose another --out.") from None
+    return folder
 
 
 def build_dataset(items: list[str | os.PathLike], *, test_size: int, train_size: int | None = None,
@@ -296,6 +351,7 @@ def build_dataset(items: list[str | os.PathLike], *, test_size: int, train_size:
 
     from pricer.tokenizer import cache_dir
 
+    folder = writable_folder(out)  # before the work, not after
     work = Path(cache_dir()) / "dataset"
     work.mkdir(parents=True, exist_ok=True)
     tmp = tempfile.mkdtemp(dir=work)  # a fresh Arrow cache for this build, removed after it
@@ -306,10 +362,12 @@ def build_dataset(items: list[str | os.PathLike], *, test_size: int, train_size:
             lambda batch: {"text": [as_test_prompt(t) for t in batch["text"]]}, batched=True,
             load_from_cache_file=False)
         data = DatasetDict({"train": rows.select(train_idx).flatten_indices(), "test": test})
-        folder = Path(out).expanduser()
-        folder.mkdir(parents=True, exist_ok=True)
-        for split in SPLITS:
-            data[split].to_parquet(str(folder / f"{split}.parquet"))
+        try:
+            for split in SPLITS:
+                data[split].to_parquet(str(folder / f"{split}.parquet"))
+        except OSError as exc:  # disk full, permissions changed mid-run
+            raise BadInput(f"Could not write {folder}: {exc.strerror or exc}. Free some space or choose "
+                           "another --out.") from None
         line = (f"{len(train_idx):,} train and {len(test_idx):,} test items (seed {seed}) from {len(rows):,} "
                 f"-> {folder / 'train.parquet'}, {folder / 'test.parquet'}")
         if skipped:

@@ -20,7 +20,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from pricer.data import as_test_prompt, load_pricer_dataset
+from pricer.data import as_test_prompt, load_pricer_dataset, writable_folder
 from pricer.errors import BadInput, PricerError
 
 SYSTEM = "You estimate prices of items. Reply only with the price, no explanation"
@@ -43,9 +43,11 @@ def make_jsonl(rows: list[dict[str, Any]]) -> str:
 
 
 def write_jsonl(rows: list[dict[str, Any]], path: str | os.PathLike) -> Path:
-    path = Path(path).expanduser()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(make_jsonl(rows), encoding="utf-8")
+    path = writable_folder(Path(path).expanduser().parent) / Path(path).name
+    try:
+        path.write_text(make_jsonl(rows), encoding="utf-8")
+    except OSError as exc:
+        raise BadInput(f"Could not write {path}: {exc.strerror or exc}. Choose another --out.") from None
     return path
 
 
@@ -57,11 +59,11 @@ def export_fine_tuning(data: str | os.PathLike | None, out: str | os.PathLike, *
     """
     if train < 1 or validation < 0:
         raise BadInput(f"Need at least 1 train item and no negative validation count (got {train}, {validation}).")
+    folder = writable_folder(out)  # before reading a dataset from the hub
     rows = load_pricer_dataset(data, split="train", size=train + validation)
     if len(rows) < train + validation:
         raise BadInput(f"{rows.source} has {len(rows):,} usable train items; {train:,} train + {validation:,} "
                        "validation were asked for.")
-    folder = Path(out).expanduser()
     paths = [write_jsonl(rows[:train], folder / TRAIN_FILE)]
     if validation:
         paths.append(write_jsonl(rows[train:], folder / VALIDATION_FILE))

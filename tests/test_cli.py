@@ -65,9 +65,15 @@ def test_curate_several_sources_into_one_file(tmp_path, capsys):
     (["dataset", "--items", "nope.jsonl", "--test-size", "2", "--out", "d"], "No such file: nope.jsonl"),
     (["export-jsonl", "--data", "ed-donner/pricer-data", "--out", "d"], "HF_HUB_OFFLINE is set"),
     (["export-jsonl", "--data", "./missing.jsonl", "--out", "d"], "No such file or folder"),
+    # an --out that cannot be written is refused before any work, not with a traceback after it
+    (["curate", "--source", "./nope.jsonl", "--out", "a-file/items.jsonl"], "Cannot create the folder a-file"),
+    (["curate", "--source", "./nope.jsonl", "--out", "."], "is a folder: give the output file"),
+    (["dataset", "--items", "nope.jsonl", "--test-size", "2", "--out", "a-file/d"], "Cannot create the folder"),
+    (["export-jsonl", "--data", "./missing.jsonl", "--out", "a-file/ft"], "Cannot create the folder a-file"),
 ])
 def test_bad_input_is_one_line_and_status_2(argv, message, capsys, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
+    (tmp_path / "a-file").write_text("not a folder")
     assert main(argv) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-1].startswith("error: ") and message in err[-1]

@@ -132,6 +132,8 @@ def test_split_is_the_course_shuffle():
         split_items(10, 5, 6)
     with pytest.raises(BadInput, match="test size"):
         split_items(10, 0)
+    with pytest.raises(BadInput, match="Cannot take 12 test items from 10 items and leave any for train"):
+        split_items(10, 12)  # not "-2 train"
 
 
 def test_build_writes_the_course_schema_and_loads_back(tmp_path):
@@ -190,3 +192,24 @@ def test_build_skips_and_counts_malformed_item_lines(tmp_path):
     assert line.endswith("a.jsonl: skipped 2 malformed rows (a row needs a text and a numeric price).")
     train_idx, _ = split_items(12, 2, seed=42)
     assert load_pricer_dataset(tmp_path / "ds", split="train")[0]["text"] == rows[train_idx[0]]["text"]
+
+
+def test_build_from_files_of_the_wrong_shape_names_the_columns(tmp_path):
+    (tmp_path / "a.csv").write_text("title,cost\nA mug,3\n", encoding="utf-8")
+    with pytest.raises(BadInput, match="missing: text, price"):
+        build_dataset([tmp_path / "a.csv"], test_size=1, out=tmp_path / "ds")
+    (tmp_path / "b.jsonl").write_text('{"title": "A mug", "cost": 3}\n{broken\n', encoding="utf-8")
+    with pytest.raises(BadInput, match="missing: text, price"):
+        build_dataset([tmp_path / "b.jsonl"], test_size=1, out=tmp_path / "ds")
+
+
+def test_build_reads_csv_items_and_counts_their_bad_rows(tmp_path):
+    rows = write_items(tmp_path / "a.jsonl", 6)
+    with (tmp_path / "a.csv").open("w", encoding="utf-8", newline="") as f:
+        import csv
+
+        writer = csv.writer(f)
+        writer.writerow(["text", "price"])
+        writer.writerows([[r["text"], r["price"]] for r in rows] + [["no price", "n/a"]])
+    line = build_dataset([tmp_path / "a.csv"], test_size=2, out=tmp_path / "ds")
+    assert line.startswith("4 train and 2 test items (seed 42) from 6 ->") and "skipped 1 malformed row " in line

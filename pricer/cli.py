@@ -192,8 +192,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
     else:
         greedy = "no number" if pred.price is None else f"${pred.price:,.2f}"
         say(note)
-        print(f"${pred.estimate_topk:,.2f} (top-3 weighted; greedy {greedy} from {pred.completion!r}, "
-              f"median ${pred.median:,.0f})")
+        print(f"${pred.estimate_course:,.2f} (the course's top-3 weighted; top-3 number tokens "
+              f"${pred.estimate_topk:,.2f}; greedy {greedy} from {pred.completion!r}; median ${pred.median:,.0f})")
     return 0
 
 
@@ -275,8 +275,10 @@ def _add_evaluation(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--adapter", help="hub id or local path of a PEFT adapter, or 'none' for the base model")
     p.add_argument("--revision", help="adapter revision (never applied to the base model; 'none' = latest)")
     p.add_argument("--quantization", choices=["4bit", "8bit"], help="default PRICER_QUANTIZATION or 4bit")
-    p.add_argument("--estimator", choices=("greedy", "topk"), default="greedy",
-                   help="greedy: the generated price (the course); topk: top-3 probability-weighted")
+    p.add_argument("--estimator", choices=("greedy", "topk", "topk-numbers"), default="greedy",
+                   help="greedy: the generated price (the course's evaluation); topk: the course's "
+                        "top-3 weighted estimate (top 3 of all next tokens, non-numbers dropped); "
+                        "topk-numbers: the top 3 of the number tokens only")
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--no-cache", action="store_true", help="run again even if this run is cached")
     p.add_argument("--out", help="CSV of per-item results")
@@ -303,10 +305,9 @@ def cmd_deploy(args: argparse.Namespace) -> int:
         print(deploy.describe_plan(manifest, deploy.plan(manifest)))
         say("dry run: nothing was sent to the Hub")
         return 0
-    url = deploy.run(manifest, say=say)
+    print(deploy.run(manifest, say=say), flush=True)  # the URL first: a failed build is looked at there
     if args.wait:
         deploy.wait_until_running(manifest.space_id, timeout=deploy.wait_timeout(manifest), say=say)
-    print(url)
     return 0
 
 

@@ -523,7 +523,9 @@ def test_the_cli_shows_the_runtime_error_in_one_message(project, fake_hub, capsy
     fake_hub.stages = [{"stage": "APP_STARTING"},
                        {"stage": "RUNTIME_ERROR", "errorMessage": "Exit code: 1. Reason: CUDA out of memory"}]
     assert main(["deploy", "--config", str(project / "spaces.yaml"), "--wait"]) == 2
-    assert "error: The Space stopped at RUNTIME_ERROR: Exit code: 1. Reason: CUDA out of memory" in capsys.readouterr().err
+    out, err = capsys.readouterr()
+    assert "error: The Space stopped at RUNTIME_ERROR: Exit code: 1. Reason: CUDA out of memory" in err
+    assert out == f"{hub.endpoint()}/spaces/{OWNER_SPACE}\n"  # printed before the wait, so it is there to open
 
 
 def test_wait_follows_the_build_until_running(project, fake_hub):

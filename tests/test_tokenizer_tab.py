@@ -142,3 +142,19 @@ def test_typed_html_shows_literally_and_runs_nothing(page):
     assert page.locator("#tok-chips img, #tok-chips script").count() == 0
     assert page.evaluate("document.querySelectorAll('img[src=x]').length") == 0
     assert page.dialogs == []  # the fixture also fails the test on any dialog
+
+
+def test_an_example_and_the_button_update_the_views(page):
+    page.locator("#tok-chips .chip").first.wait_for(timeout=60_000)
+    _type(page, "x")
+    page.locator("#tok-stats .chars", has_text=re.compile("^1$")).wait_for(timeout=20_000)
+    page.get_by_role("button", name=re.compile("^Hi ")).click()
+    page.locator("#tok-chips .chip.split").first.wait_for(timeout=20_000)  # 👋 takes several byte tokens
+    assert "␣374" not in page.inner_text("#tok-chips")  # numbers are split from their space
+    page.get_by_text("Numbers: how prices tokenize").click()
+    assert "374.41" in page.inner_text("#tok-numbers")
+    page.get_by_label("Add special tokens (encode)").uncheck()
+    page.get_by_role("button", name="Tokenize", exact=True).click()
+    page.wait_for_function("!document.querySelector('#tok-chips').innerText.includes('begin_of_text')",
+                           timeout=20_000)
+    assert not page.locator("#tok-ids textarea").input_value().startswith("128000")

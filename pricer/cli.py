@@ -299,8 +299,9 @@ def _add_evaluation(sub: argparse._SubParsersAction) -> None:
 @command("deploy")
 def cmd_deploy(args: argparse.Namespace) -> int:
     from pricer import deploy
+    from pricer.manifest import load_manifest
 
-    manifest = deploy.load_manifest(args.config)
+    manifest = load_manifest(args.config)
     if args.dry_run:
         print(deploy.describe_plan(manifest, deploy.plan(manifest)))
         say("dry run: nothing was sent to the Hub")

@@ -17,6 +17,13 @@ import yaml
 from pricer import deploy, hub
 from pricer.cli import main
 from pricer.errors import AccessDenied, HubUnavailable
+from pricer.manifest import (
+    ManifestInvalid,
+    load_manifest,
+    render_front_matter,
+    render_readme,
+    split_front_matter,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "hf_" + "Zq7RtY2uVw9XkLm4NpB6cD8eF1gH3jK5s"  # looks real, is not
@@ -94,8 +101,8 @@ def token_env(monkeypatch) -> dict[str, str]:
 
 
 def problems(path: Path, environ: dict[str, str]) -> list[str]:
-    with pytest.raises(deploy.ManifestInvalid) as err:
-        deploy.load_manifest(path, environ)
+    with pytest.raises(ManifestInvalid) as err:
+        load_manifest(path, environ)
     return err.value.problems
 
 
@@ -103,7 +110,7 @@ def problems(path: Path, environ: dict[str, str]) -> list[str]:
 
 
 def test_a_complete_manifest_is_valid(project, token_env):
-    manifest = deploy.load_manifest(project / "spaces.yaml", token_env)
+    manifest = load_manifest(project / "spaces.yaml", token_env)
     assert manifest.space_id == OWNER_SPACE and manifest.hardware == "t4-small"
     assert manifest.sleep_time == 3600 and manifest.private
     assert manifest.secrets == {"HF_TOKEN": "HF_TOKEN"}
@@ -168,7 +175,7 @@ def test_a_long_random_variable_value_looks_like_a_secret(project, token_env):
 
 
 def test_a_commit_sha_and_hub_ids_are_not_mistaken_for_secrets(project, token_env):
-    deploy.load_manifest(project / "spaces.yaml", token_env)  # has a 40-hex revision and hub ids
+    load_manifest(project / "spaces.yaml", token_env)  # has a 40-hex revision and hub ids
 
 
 def test_a_secret_name_among_the_public_variables_is_refused(project, token_env):
@@ -178,7 +185,7 @@ def test_a_secret_name_among_the_public_variables_is_refused(project, token_env)
 
 def test_a_setting_whose_name_merely_contains_token_is_public(project, token_env):
     (project / "pricer" / "tokenizer.py").write_text('NAME = "PRICER_TOKENIZER"\n')
-    manifest = deploy.load_manifest(write_manifest(project, variables={"PRICER_TOKENIZER": "gpt2"}), token_env)
+    manifest = load_manifest(write_manifest(project, variables={"PRICER_TOKENIZER": "gpt2"}), token_env)
     assert manifest.variables == {"PRICER_TOKENIZER": "gpt2"}
 
 
@@ -235,8 +242,8 @@ def test_a_yaml_syntax_error_gives_its_line_not_the_text(project, token_env):
 
 
 def test_front_matter_is_rendered_from_the_manifest(project, token_env):
-    manifest = deploy.load_manifest(project / "spaces.yaml", token_env)
-    text = deploy.render_front_matter(manifest)
+    manifest = load_manifest(project / "spaces.yaml", token_env)
+    text = render_front_matter(manifest)
     assert text.startswith("---\n") and text.endswith("\n---\n")
     assert yaml.safe_load(text.strip("-\n")) == {
         "title": "The Price is Right", "emoji": "🏷️", "colorFrom": "green", "colorTo": "blue",
@@ -248,7 +255,7 @@ def test_front_matter_is_rendered_from_the_manifest(project, token_env):
 
 
 def test_zero_gpu_is_requested_but_not_suggested_on_the_card(project, token_env):
-    manifest = deploy.load_manifest(write_manifest(project, hardware="zero-a10g"), token_env)
+    manifest = load_manifest(write_manifest(project, hardware="zero-a10g"), token_env)
     assert "suggested_hardware" not in manifest.front_matter
     assert deploy.plan(manifest)[-2] == deploy.Call("request_space_hardware",
                                                     {"repo_id": OWNER_SPACE, "hardware": "zero-a10g"})
@@ -257,18 +264,18 @@ def test_zero_gpu_is_requested_but_not_suggested_on_the_card(project, token_env)
 def test_sdk_version_defaults_to_the_installed_gradio(project, token_env):
     from importlib.metadata import version
 
-    manifest = deploy.load_manifest(write_manifest(project, sdk_version=None), token_env)
+    manifest = load_manifest(write_manifest(project, sdk_version=None), token_env)
     assert manifest.front_matter["sdk_version"] == version("gradio")
 
 
 def test_the_space_readme_is_the_rendered_front_matter_over_the_repo_readme_body(project, token_env):
-    manifest = deploy.load_manifest(project / "spaces.yaml", token_env)
-    readme = deploy.render_readme(manifest)
-    assert readme == deploy.render_front_matter(manifest) + "\n# pricer\n\nThe body.\n"
+    manifest = load_manifest(project / "spaces.yaml", token_env)
+    readme = render_readme(manifest)
+    assert readme == render_front_matter(manifest) + "\n# pricer\n\nThe body.\n"
 
 
 def test_upload_is_the_app_code_only(project, token_env):
-    manifest = deploy.load_manifest(project / "spaces.yaml", token_env)
+    manifest = load_manifest(project / "spaces.yaml", token_env)
     assert deploy.upload_files(manifest) == ["app.py", "pricer/__init__.py", "pricer/config.py",
                                              "requirements.txt", "ui/__init__.py", "ui/predict_tab.py"]
 
@@ -276,8 +283,8 @@ def test_upload_is_the_app_code_only(project, token_env):
 def test_a_large_file_or_a_token_in_the_code_stops_the_upload(project, token_env):
     (project / "pricer" / "weights.py").write_text("W = '" + "0" * (1 << 20) + "'\n")
     (project / "ui" / "keys.py").write_text(f"KEY = '{TOKEN}'\n")
-    manifest = deploy.load_manifest(project / "spaces.yaml", token_env)
-    with pytest.raises(deploy.ManifestInvalid) as err:
+    manifest = load_manifest(project / "spaces.yaml", token_env)
+    with pytest.raises(ManifestInvalid) as err:
         deploy.plan(manifest)
     assert err.value.problems == [
         "pricer/weights.py: 1,048,583 bytes; only code is uploaded (add it to exclude:)",
@@ -288,14 +295,14 @@ def test_a_large_file_or_a_token_in_the_code_stops_the_upload(project, token_env
 
 
 def test_the_repository_manifest_is_valid_and_its_readme_agrees_with_it(token_env):
-    manifest = deploy.load_manifest(ROOT / "spaces.yaml", token_env)
-    readme_front_matter, _ = deploy.split_front_matter((ROOT / "README.md").read_text(encoding="utf-8"))
+    manifest = load_manifest(ROOT / "spaces.yaml", token_env)
+    readme_front_matter, _ = split_front_matter((ROOT / "README.md").read_text(encoding="utf-8"))
     assert readme_front_matter == manifest.front_matter
-    assert (ROOT / "README.md").read_text(encoding="utf-8").startswith(deploy.render_front_matter(manifest))
+    assert (ROOT / "README.md").read_text(encoding="utf-8").startswith(render_front_matter(manifest))
 
 
 def test_the_repository_space_runs_the_gradio_the_tests_use(token_env):
-    manifest = deploy.load_manifest(ROOT / "spaces.yaml", token_env)
+    manifest = load_manifest(ROOT / "spaces.yaml", token_env)
     pins = (ROOT / "requirements-dev.txt").read_text().splitlines()
     assert f"gradio=={manifest.front_matter['sdk_version']}" in pins
     assert not any(line.startswith("gradio") for line in (ROOT / "requirements.txt").read_text().splitlines())
@@ -313,7 +320,7 @@ def test_the_space_installs_the_model_stack_tested_here_and_its_own_cuda_torch()
 
 
 def test_the_repository_upload_has_the_app_and_nothing_else(token_env):
-    manifest = deploy.load_manifest(ROOT / "spaces.yaml", token_env)
+    manifest = load_manifest(ROOT / "spaces.yaml", token_env)
     files = deploy.upload_files(manifest)
     deploy.plan(manifest)  # every file small, no secret in the code
     assert {"app.py", "requirements.txt", "pricer/__init__.py", "pricer/deploy.py", "ui/__init__.py"} <= set(files)
@@ -441,7 +448,7 @@ def fake_hub(monkeypatch, token_env):
 
 
 def test_deploy_makes_the_real_calls_in_order_with_the_token_only_in_the_header(project, fake_hub, capsys):
-    url = deploy.run(deploy.load_manifest(project / "spaces.yaml"), say=print)
+    url = deploy.run(load_manifest(project / "spaces.yaml"), say=print)
     assert url == f"{hub.endpoint()}/spaces/{OWNER_SPACE}"
     space = f"/api/spaces/{OWNER_SPACE}"
     assert [(r["method"], r["path"]) for r in fake_hub.requests] == [
@@ -478,7 +485,7 @@ def test_deploy_makes_the_real_calls_in_order_with_the_token_only_in_the_header(
 
 
 def test_the_commit_carries_the_rendered_readme_and_the_app_files_inline(project, fake_hub):
-    manifest = deploy.load_manifest(project / "spaces.yaml")
+    manifest = load_manifest(project / "spaces.yaml")
     deploy.run(manifest, say=lambda line: None)
     commit = next(r for r in fake_hub.requests if "/commit/" in r["path"])
     assert commit["headers"]["content-type"] == "application/x-ndjson"
@@ -486,14 +493,14 @@ def test_the_commit_carries_the_rendered_readme_and_the_app_files_inline(project
     assert lines[0] == {"key": "header", "value": {"summary": deploy.COMMIT_MESSAGE, "description": ""}}
     assert {line["key"] for line in lines[1:]} == {"file"}  # inline base64: no LFS or Xet upload
     files = {line["value"]["path"]: base64.b64decode(line["value"]["content"]) for line in lines[1:]}
-    assert files.pop("README.md").decode() == deploy.render_readme(manifest)
+    assert files.pop("README.md").decode() == render_readme(manifest)
     assert files == {name: (project / name).read_bytes() for name in deploy.upload_files(manifest)}
 
 
 def test_a_refused_token_is_explained_without_showing_it(project, fake_hub):
     fake_hub.fail = {"/api/repos/create": 401}
     with pytest.raises(AccessDenied) as err:
-        deploy.run(deploy.load_manifest(project / "spaces.yaml"), say=lambda line: None)
+        deploy.run(load_manifest(project / "spaces.yaml"), say=lambda line: None)
     assert "write access" in str(err.value) and TOKEN not in str(err.value)
 
 
@@ -506,7 +513,7 @@ def test_a_refused_token_is_explained_without_showing_it(project, fake_hub):
 def test_each_refusal_names_the_call_that_failed(project, fake_hub, path, status, error, says):
     fake_hub.fail = {path: status}
     with pytest.raises(error, match=re.escape(says)):
-        deploy.run(deploy.load_manifest(project / "spaces.yaml"), say=lambda line: None)
+        deploy.run(load_manifest(project / "spaces.yaml"), say=lambda line: None)
 
 
 def test_the_cli_deploys_waits_and_prints_the_url(project, fake_hub, capsys, monkeypatch):
@@ -547,10 +554,10 @@ def test_wait_shows_the_build_error(project, fake_hub):
 
 def test_offline_mode_stops_the_deploy_before_any_request(project, token_env):
     with pytest.raises(HubUnavailable, match="HF_HUB_OFFLINE is set.*--dry-run"):
-        deploy.run(deploy.load_manifest(project / "spaces.yaml"), say=lambda line: None)
+        deploy.run(load_manifest(project / "spaces.yaml"), say=lambda line: None)
 
 
 def test_the_example_owner_must_be_replaced_before_a_real_deploy(project, token_env):
-    manifest = deploy.load_manifest(write_manifest(project, space_id="your-username/the-price-is-right"))
+    manifest = load_manifest(write_manifest(project, space_id="your-username/the-price-is-right"))
     with pytest.raises(deploy.BadInput, match="still has the example owner"):
         deploy.run(manifest, say=lambda line: None)

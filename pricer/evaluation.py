@@ -35,7 +35,9 @@ from pricer.items import QUESTION
 PredictFn = Callable[[list[str]], list[float | None]]
 COLORS = ("green", "orange", "red")
 COLOR_LABELS = {"green": "hit (< $40 or < 20%)", "orange": "near (< $80 or < 40%)", "red": "miss"}
-ESTIMATORS = ("greedy", "topk")
+ESTIMATORS = ("greedy", "topk", "topk-numbers")
+ESTIMATOR_NAMES = {"greedy": "greedy", "topk": "top-3 weighted (course)", "topk-numbers": "top-3 number tokens"}
+CACHE_VERSION = 2  # 2: "topk" is the course's improved_model_predict (it was the number-token variant)
 CHART_HEIGHT = 600  # explicit: gradio draws an autosized Plotly figure at zero height in a hidden tab
 GUESS_COLUMNS = ("guess", "prediction", "estimate")
 TABLE_HEADERS = ["#", "title", "truth", "guess", "error", "colour", "note"]
@@ -337,7 +339,7 @@ def run_to_end(runs: Iterable[Run]) -> Run:
 def cache_key(model: str, estimator: str, data: str, size: int) -> str:
     """The identity of a run: a repeat with the same key returns the stored run. `model` names
     the base model, adapter, revision and quantization (ModelSpec.key() and source_key)."""
-    parts = json.dumps([model, estimator, data, size])
+    parts = json.dumps([CACHE_VERSION, model, estimator, data, size])
     return hashlib.sha256(parts.encode()).hexdigest()[:24]
 
 
@@ -401,7 +403,8 @@ def llama_predictor(spec: Any, estimator: str = "greedy", batch_size: int = 16,
     """A predict function over pricer.model for `spec` (a ModelSpec); loads the model on first use.
 
     `greedy` is the course's generated price (None when it wrote no number); `topk` is the
-    probability-weighted average of the top number tokens (the course's fine-tuned estimate).
+    course's improved_model_predict (top 3 of all next tokens, non-numbers dropped: its $46.66
+    with the fine-tuned model); `topk-numbers` is the top 3 of the number tokens alone.
     """
     if estimator not in ESTIMATORS:
         raise BadInput(f"estimator must be one of {', '.join(ESTIMATORS)}, not {estimator!r}.")
@@ -414,6 +417,8 @@ def llama_predictor(spec: Any, estimator: str = "greedy", batch_size: int = 16,
             loaded.append(load_pricer(spec, progress=progress))
         predictions = loaded[0].predict(prompts, batch_size=batch_size)
         if estimator == "topk":
+            return [p.estimate_course for p in predictions]
+        if estimator == "topk-numbers":
             return [p.estimate_topk for p in predictions]
         return [p.price for p in predictions]
 
@@ -522,7 +527,7 @@ def score(items: Sequence[TestItem], guesses_path: str | Path, size: int | None 
 def model_label(spec: Any, estimator: str) -> str:
     """What ran: the model's own label (base, adapter, quantization) and the estimator."""
     name = getattr(spec, "label", None) or Path(str(spec.adapter or spec.base_model).rstrip("/")).name
-    return f"{name}, {'top-3 weighted' if estimator == 'topk' else 'greedy'}"
+    return f"{name}, {ESTIMATOR_NAMES.get(estimator, estimator)}"
 
 
 def evaluate_model(data: str | Path, spec: Any, *, size: int = 250, estimator: str = "greedy",

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import csv
 import json
-import time
+import re
 
 import pytest
+from playwright.sync_api import expect
 
 from ui.evaluate_tab import BASE, FINE_TUNED, SCORE_FILE
 
@@ -29,8 +30,6 @@ def test_a_run_on_the_tiny_model_streams_and_ends_with_metrics_table_and_csv(cli
     assert len(snapshots) >= 2
     plot, status, table, download = final
     assert "12/12 items" in status
-    import re
-
     assert re.search(METRICS, status)
     assert len(table["data"]) == 12
     errors = [row[4] for row in table["data"]]
@@ -123,27 +122,49 @@ def test_overlay_draws_the_previous_run_beside_this_one(client, test_250):
 
 @pytest.mark.browser
 def test_in_chromium_stop_ends_a_long_run(page, monkeypatch):
-    # The tiny model prices 250 items in ~3 s on an idle machine: pace each batch (the app runs
-    # in this process) so Stop always lands mid-run, whatever the machine's speed.
+    # The tiny model prices 250 items in seconds, so the second batch is held until the server
+    # has received Stop (gradio's cancel, spied on in this process): Stop always lands mid-run,
+    # whatever the machine's speed, and no sleep decides anything.
+    import threading
+
+    import gradio.routes
+
+    from pricer import evaluation
     from pricer.model import Pricer
 
-    predict = Pricer.predict
+    predict, stream, cancel = Pricer.predict, evaluation.evaluate_model, gradio.routes.cancel_tasks
+    cancelled, closed = threading.Event(), threading.Event()
+    batches: list[int] = []
 
-    def paced(self, *args, **kwargs):
-        time.sleep(0.5)
-        return predict(self, *args, **kwargs)
+    def held(self, prompts, *args, **kwargs):
+        batches.append(len(prompts))
+        if len(batches) > 1:
+            cancelled.wait(60)
+        return predict(self, prompts, *args, **kwargs)
 
-    monkeypatch.setattr(Pricer, "predict", paced)
+    def watched(*args, **kwargs):
+        try:
+            yield from stream(*args, **kwargs)
+        finally:
+            closed.set()  # the run's generator was closed: it will price nothing more
+
+    async def spy(task_ids):
+        cancelled.set()  # set in the same event-loop step as gradio's task.cancel()
+        return await cancel(task_ids)
+
+    monkeypatch.setattr(Pricer, "predict", held)
+    monkeypatch.setattr(evaluation, "evaluate_model", watched)
+    monkeypatch.setattr(gradio.routes, "cancel_tasks", spy)
     page.get_by_role("tab", name="Evaluate").click()
-    page.get_by_label("top-3 weighted: the probability-weighted estimate").check()  # not run before in this session: no cache
+    page.get_by_label("top-3 number tokens", exact=False).check()  # not run before in this session: no cache
     page.get_by_role("button", name="Run", exact=True).click()
-    page.get_by_text("items running").first.wait_for(timeout=120_000)
+    page.get_by_text("8/250 items running").first.wait_for(timeout=120_000)
     page.get_by_role("button", name="Stop", exact=True).click()
-    page.wait_for_timeout(4000)
-    status = page.locator("#evaluate-status").inner_text()
-    assert "items running" in status and "250/250" not in status
-    page.wait_for_timeout(4000)
-    assert page.locator("#evaluate-status").inner_text() == status  # nothing more arrives
+    assert closed.wait(60), "the run went on after Stop"
+    assert batches == [8, 8]  # the batch under way when Stop came, and no other
+    status = page.locator("#evaluate-status")
+    expect(status.get_by_test_id("markdown-wrapper")).not_to_have_class(re.compile("pending"))
+    assert "8/250 items running" in status.inner_text()
 
 
 def test_an_offline_machine_is_told_at_once_that_the_hub_dataset_needs_an_upload(test_250):

@@ -345,15 +345,17 @@ def tiny_specs(tiny_model):
     return ModelSpec(str(tiny_model), None, None), ModelSpec(str(tiny_model), str(tiny_model / "adapter"), None)
 
 
-def test_llama_predictor_gives_the_models_greedy_price_or_its_topk_estimate(tiny_specs, test_250):
+def test_llama_predictor_gives_the_greedy_price_the_courses_top3_or_the_number_token_top3(tiny_specs, test_250):
     from pricer.model import load_pricer
 
     base, _ = tiny_specs
     prompts = [item.prompt for item in evaluation.load_items(test_250, 3)]
     predictions = load_pricer(base).predict(prompts)
     assert evaluation.llama_predictor(base, "greedy")(prompts) == [p.price for p in predictions]
-    assert evaluation.llama_predictor(base, "topk")(prompts) == [p.estimate_topk for p in predictions]
-    with pytest.raises(BadInput, match="estimator must be one of greedy, topk"):
+    # "topk" is the course's improved_model_predict, the figure users compare with ($46.66)
+    assert evaluation.llama_predictor(base, "topk")(prompts) == [p.estimate_course for p in predictions]
+    assert evaluation.llama_predictor(base, "topk-numbers")(prompts) == [p.estimate_topk for p in predictions]
+    with pytest.raises(BadInput, match="estimator must be one of greedy, topk, topk-numbers"):
         evaluation.llama_predictor(base, "mean")
 
 
@@ -361,7 +363,7 @@ def test_a_model_run_streams_is_cached_and_differs_by_adapter(tiny_specs, test_2
     monkeypatch.setenv("PRICER_CACHE", str(tmp_path))
     base, tuned = tiny_specs
     snapshots = list(evaluation.evaluate_model(test_250, base, size=5, estimator="topk", batch_size=2))
-    assert [len(s.outcomes) for s in snapshots] == [2, 4, 5] and "top-3 weighted" in snapshots[-1].label
+    assert [len(s.outcomes) for s in snapshots] == [2, 4, 5] and "top-3 weighted (course)" in snapshots[-1].label
     again = list(evaluation.evaluate_model(test_250, base, size=5, estimator="topk", batch_size=2))
     assert len(again) == 1 and again[0].cached and again[0].metrics == snapshots[-1].metrics
     other = list(evaluation.evaluate_model(test_250, tuned, size=5, estimator="topk", batch_size=2))

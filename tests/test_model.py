@@ -16,6 +16,7 @@ from pricer.model import (
     ModelSpec,
     build_prompt,
     compute_dtype_name,
+    course_topk_estimate,
     extract_price,
     load_pricer,
     median_estimate,
@@ -78,6 +79,24 @@ def test_median_is_where_the_cumulative_probability_reaches_half():
     assert median_estimate([400, 300, 200, 100], [0.2, 0.3, 0.4, 0.1]) == 200  # order of input irrelevant
     assert median_estimate([1, 2, 3], [0.2, 0.2, 0.6]) == 3
     assert median_estimate([5, 7], [0.002, 0.001]) == 5  # unnormalised probabilities
+
+
+@pytest.mark.parametrize("tokens, probs, expected", [
+    (["99", "$", "100"], [0.5, 0.3, 0.2], (99 * 0.5 + 100 * 0.2) / 0.7),  # "$" dropped, the rest renormalised
+    (["20", "10", "30"], [0.2, 0.1, 0.05], (20 * 0.2 + 10 * 0.1 + 30 * 0.05) / 0.35),
+    (["0", "12", " ."], [0.6, 0.3, 0.1], 12.0),  # 0 is not a price: dropped, as float(token) <= 0
+    ([" 45", "<|end_of_text|>", "x"], [0.1, 0.8, 0.1], 45.0),  # float() reads " 45" as the course's did
+    (["$", ",", "\n"], [0.5, 0.3, 0.2], 0.0),  # no number at all: the course's 0
+])
+def test_course_topk_keeps_only_positive_numbers_among_the_top_tokens(tokens, probs, expected):
+    assert course_topk_estimate(tokens, probs) == pytest.approx(expected)
+
+
+def test_course_topk_differs_from_the_number_token_topk_when_a_non_number_is_in_the_top_3():
+    # the whole distribution: "$" is second; the course keeps 2 numbers, the number-token variant takes 3
+    tokens, probs = ["100", "$", "200", "300"], [0.4, 0.3, 0.2, 0.1]
+    assert course_topk_estimate(tokens[:3], probs[:3]) == pytest.approx((100 * 0.4 + 200 * 0.2) / 0.6)
+    assert topk_estimate([100, 200, 300], [0.4, 0.2, 0.1]) == pytest.approx((40 + 40 + 30) / 0.7)
 
 
 def test_topk_needs_a_positive_k():
@@ -223,6 +242,48 @@ def test_topk_estimate_comes_from_the_next_token_distribution_after_price_is(tin
     assert pred.number_mass == pytest.approx(sum(number_probs), rel=1e-3)
 
 
+def test_course_estimate_matches_the_courses_improved_model_predict(base_spec, prompts):
+    import torch
+    import torch.nn.functional as F  # noqa: N812 - the course's spelling
+    from transformers import set_seed
+
+    pricer = load_pricer(base_spec)
+    tokenizer = pricer.tokenizer
+
+    def improved_model_predict(prompt, model):  # the course's function, its device argument aside
+        set_seed(42)
+        inputs = tokenizer.encode(prompt, return_tensors="pt").to(model.device)
+        attention_mask = torch.ones(inputs.shape, device=model.device)
+        with torch.no_grad():
+            outputs = model(inputs, attention_mask=attention_mask)
+            # .float(): transformers 4.x (the course's) returned float32 logits; 5 keeps the bf16
+            next_token_logits = outputs.logits[:, -1, :].to("cpu").float()
+        next_token_probs = F.softmax(next_token_logits, dim=-1)
+        top_prob, top_token_id = next_token_probs.topk(3)
+        prices, weights = [], []
+        for i in range(3):
+            predicted_token = tokenizer.decode(top_token_id[0][i])
+            probability = top_prob[0][i]
+            try:
+                result = float(predicted_token)
+            except ValueError:
+                result = 0.0
+            if result > 0:
+                prices.append(result)
+                weights.append(probability)
+        if not prices:
+            return 0.0
+        total = sum(weights)
+        return sum(price * weight / total for price, weight in zip(prices, weights, strict=True)).item()
+
+    ours = [pricer.predict([p], batch_size=1)[0] for p in prompts[:8]]
+    with pricer.active_model() as model:
+        reference = [improved_model_predict(p, model) for p in prompts[:8]]
+    assert [p.estimate_course for p in ours] == pytest.approx(reference, rel=1e-3)
+    # the tiny base model puts " $" among the top 3 for some items: there the two estimates part
+    assert any(p.estimate_course != pytest.approx(p.estimate_topk, rel=1e-3) for p in ours)
+
+
 def test_prediction_is_deterministic(tiny_spec, prompts):
     pricer = load_pricer(tiny_spec)
     assert pricer.predict(prompts[:6]) == pricer.predict(prompts[:6])
@@ -332,7 +393,7 @@ def test_cli_predict_prints_json_with_price_estimate_prompt_completion_and_top_t
                  "--base-model", str(tiny_model), "--adapter", str(tiny_model / "adapter"), "--json"])
     assert code == 0
     out = json.loads(capsys.readouterr().out)
-    assert {"price", "estimate_topk", "median", "prompt", "completion", "top_tokens"} <= set(out)
+    assert {"price", "estimate_topk", "estimate_course", "median", "prompt", "completion", "top_tokens"} <= set(out)
     assert out["prompt"].endswith(PREFIX) and "Stainless garlic press" in out["prompt"]
     assert out["price"] == extract_price(out["completion"])
     assert len(out["top_tokens"]) == 10

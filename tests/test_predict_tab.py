@@ -29,7 +29,7 @@ def first_item(test_250: Path) -> dict:
 
 def test_predict_endpoint_returns_price_estimate_prompt_completion_and_top_tokens(client):
     out = client.predict(PASTED, "fine-tuned", api_name="/predict")
-    assert {"price", "estimate_topk", "median", "prompt", "completion", "top_tokens", "note",
+    assert {"price", "estimate_course", "estimate_topk", "median", "prompt", "completion", "top_tokens", "note",
             "latency_s", "model"} <= set(out)
     assert out["prompt"] == f"{QUESTION}\n\n{PASTED}\n\n{PREFIX}"
     assert 1 <= out["estimate_topk"] <= 999 and 1 <= out["median"] <= 999
@@ -97,7 +97,7 @@ def test_an_example_shows_estimate_true_price_chart_prompt_and_status(page):
     page.locator("#predict-button").click()
     result = page.locator("#predict-result")
     result.wait_for(timeout=60_000)
-    assert "top-3 probability-weighted estimate" in result.inner_text()
+    assert "the course's top-3 weighted estimate" in result.inner_text()
     assert "$374.41" in result.inner_text() and "Greedy answer" in result.inner_text()
     page.locator("#predict-chart .js-plotly-plot").wait_for(timeout=30_000)
     assert "tokens, with <|begin_of_text|>" in page.locator("#predict-prompt").inner_text()
@@ -128,6 +128,19 @@ def test_empty_text_warns_and_keeps_the_page_working(page):
     page.locator("#predict-result").wait_for(timeout=60_000)
 
 
+def test_the_result_leads_with_the_courses_estimate_and_says_when_it_found_no_number():
+    from pricer.model import Prediction
+    from ui.predict_tab import render_result
+
+    pred = Prediction("p", "<b>42</b>", 42.0, estimate_topk=51.5, median=50.0, estimate_course=47.25)
+    shown = render_result(pred, "a <i>note</i>", 50.0, 0.1, 0.0)
+    assert shown.index("$47.25") < shown.index("$51.50")  # the course's estimate is the big number
+    assert "off by $2.75" in shown
+    assert "&lt;b&gt;42&lt;/b&gt;" in shown and "&lt;i&gt;note" in shown and "<b>" not in shown
+    nothing = render_result(Prediction("p", "$", None, 30.0, 30.0, estimate_course=0.0), "", None, 0.1, 0.0)
+    assert "none of the 3 most likely tokens is a number" in nothing and "$0.00" not in nothing
+
+
 def test_a_model_that_cannot_load_gives_its_message_and_the_tokenizer_still_works(client, monkeypatch):
     from gradio_client.exceptions import AppError
 
@@ -149,7 +162,7 @@ def test_a_model_error_shows_in_the_status_line_not_a_crash(page, monkeypatch):
 
 
 def test_preload_loads_the_model_in_the_background_at_start(tiny_model, tmp_path, monkeypatch):
-    import time
+    import threading
 
     import gradio as gr
 
@@ -165,7 +178,6 @@ def test_preload_loads_the_model_in_the_background_at_start(tiny_model, tmp_path
     assert not loaded(spec)
     with gr.Blocks():
         predict_tab.build()  # returns at once; the model loads in a thread
-    deadline = time.monotonic() + 60
-    while not loaded(spec) and time.monotonic() < deadline:
-        time.sleep(0.2)
+    for preload in [t for t in threading.enumerate() if t.name == "preload"]:
+        preload.join(60)
     assert loaded(spec) and "device cpu" in model_status(spec)

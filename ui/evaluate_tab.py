@@ -25,7 +25,8 @@ BASE = "Base Llama 3.1 8B (4-bit)"
 SCORE_FILE = "Score a guesses file"
 PRICERS = [FINE_TUNED, BASE, SCORE_FILE]
 ESTIMATORS = [("greedy: the generated price (the course's evaluation)", "greedy"),
-              ("top-3 weighted: the probability-weighted estimate", "topk")]
+              ("top-3 weighted (course): top 3 next tokens, non-numbers dropped ($46.66 fine-tuned)", "topk"),
+              ("top-3 number tokens: the same over the numbers 1-999 only (always a number)", "topk-numbers")]
 BATCH_SIZE = 8  # small batches so the chart and table refresh often
 EVALUATE_GPU_SECONDS = 300  # ZeroGPU reservation for a whole run: 250 items of the 8B take well under it
 TINTS = {"green": "#c8f0c8", "orange": "#ffe0b0", "red": "#ffc8c8"}

@@ -5,10 +5,9 @@ course's record-by-record code as the reference."""
 from __future__ import annotations
 
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from stand_in import JsonHandler, hub_online, serving
 
 from pricer import curate
 from pricer.curate import CurationSummary, curate_to_jsonl, read_jsonl
@@ -171,7 +170,7 @@ def test_category_names_and_the_summary_line():
     assert CurationSummary("A", 3, 3).line() == "A: kept 3 of 3 (none rejected) in 0.0 s"
 
 
-class FakeDatasetHub(BaseHTTPRequestHandler):
+class FakeDatasetHub(JsonHandler):
     """Serves raw/meta_categories/meta_<Category>.jsonl of the Amazon dataset like the hub's resolve
     endpoint (HEAD for metadata, GET for the bytes); other files are missing."""
 
@@ -200,26 +199,15 @@ class FakeDatasetHub(BaseHTTPRequestHandler):
     def do_GET(self):  # noqa: N802
         self._answer(body=True)
 
-    def log_message(self, *args):
-        pass
-
 
 @pytest.fixture
 def dataset_hub(monkeypatch, tmp_path):
-    from pricer import hub
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), FakeDatasetHub)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
-    monkeypatch.setattr("huggingface_hub.constants.HF_HUB_OFFLINE", False)
-    monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{server.server_port}")
-    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub-cache"))
-    monkeypatch.setattr("huggingface_hub.constants.HF_HUB_CACHE", str(tmp_path / "hub-cache"))
-    hub._reach_cache.clear()
-    yield FakeDatasetHub.files
-    server.shutdown()
-    server.server_close()
-    hub._reach_cache.clear()
+    FakeDatasetHub.files = {}
+    with serving(FakeDatasetHub) as url:
+        hub_online(monkeypatch, url)
+        monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub-cache"))
+        monkeypatch.setattr("huggingface_hub.constants.HF_HUB_CACHE", str(tmp_path / "hub-cache"))
+        yield FakeDatasetHub.files
 
 
 def test_a_hub_category_is_downloaded_then_curated(dataset_hub, tmp_path, llama):

@@ -5,14 +5,13 @@ makes those calls against a local stand-in for the Hub, and no token value ever 
 from __future__ import annotations
 
 import base64
-import http.server
 import json
 import re
-import threading
 from pathlib import Path
 
 import pytest
 import yaml
+from stand_in import JsonHandler, hub_online, serving
 
 from pricer import deploy, hub
 from pricer.cli import main
@@ -359,7 +358,7 @@ def test_dry_run_notes_the_example_owner_and_a_missing_token(project, capsys, mo
 # --- the real huggingface_hub calls, against a local stand-in for the Hub -----------------------
 
 
-class FakeHub(http.server.BaseHTTPRequestHandler):
+class FakeHub(JsonHandler):
     """Answers the Space API like the Hub does, and records every request it gets."""
 
     requests: list[dict] = []
@@ -412,39 +411,16 @@ class FakeHub(http.server.BaseHTTPRequestHandler):
             reply = FakeHub.stages.pop(0)
         elif not path.endswith(("/variables", "/secrets", "/settings")):
             status = 404
-        data = json.dumps(reply).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, *args):
-        pass
+        self.send_json(status, reply)
 
 
 @pytest.fixture
 def fake_hub(monkeypatch, token_env):
-    """The local Hub, with conftest's offline mode lifted for this test only. huggingface_hub read
-    HF_HUB_OFFLINE and HF_ENDPOINT once, at import, into its constants: both are set there too."""
-    from huggingface_hub import constants
-    from huggingface_hub.utils import _detect_agent
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), FakeHub)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    url = f"http://127.0.0.1:{server.server_port}"
-    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
-    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
-    monkeypatch.setenv("HF_ENDPOINT", url)
-    monkeypatch.setattr(constants, "ENDPOINT", url)
-    # huggingface_hub fetches an "agent harness" list for its user agent once a day: not from here
-    monkeypatch.setattr(_detect_agent, "_registry", _detect_agent._EMPTY_REGISTRY)
-    hub._reach_cache.clear()
+    """The local Hub, reached through the real huggingface_hub for this test only."""
     FakeHub.requests, FakeHub.stages, FakeHub.fail = [], [], {}
-    yield FakeHub
-    server.shutdown()
-    server.server_close()
-    hub._reach_cache.clear()
+    with serving(FakeHub) as url:
+        hub_online(monkeypatch, url)
+        yield FakeHub
 
 
 def test_deploy_makes_the_real_calls_in_order_with_the_token_only_in_the_header(project, fake_hub, capsys):

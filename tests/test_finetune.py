@@ -4,10 +4,9 @@
 from __future__ import annotations
 
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from stand_in import JsonHandler, serving
 
 from pricer.errors import BadInput, PricerError
 from pricer.finetune import SYSTEM, export_fine_tuning, make_jsonl, messages_for
@@ -80,7 +79,7 @@ def test_upload_without_key_or_package_says_so_and_keeps_the_files(tmp_path, tra
         "not uploaded: the openai package is not installed (pip install openai)")
 
 
-class FakeOpenAI(BaseHTTPRequestHandler):
+class FakeOpenAI(JsonHandler):
     """POST /v1/files: records the request; answers like OpenAI (or with a 401 that quotes the key)."""
 
     requests: list = []
@@ -97,26 +96,15 @@ class FakeOpenAI(BaseHTTPRequestHandler):
             n = len(FakeOpenAI.requests)
             reply, status = {"id": f"file-{n}", "object": "file", "bytes": len(body), "created_at": 0,
                              "filename": "f.jsonl", "purpose": "fine-tune", "status": "processed"}, 200
-        data = json.dumps(reply).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, *args):
-        pass
+        self.send_json(status, reply)
 
 
 @pytest.fixture
 def fake_openai(monkeypatch):
-    server = ThreadingHTTPServer(("127.0.0.1", 0), FakeOpenAI)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
     FakeOpenAI.requests, FakeOpenAI.reject = [], False
-    monkeypatch.setenv("OPENAI_BASE_URL", f"http://127.0.0.1:{server.server_address[1]}/v1")
-    yield FakeOpenAI
-    server.shutdown()
-    server.server_close()
+    with serving(FakeOpenAI) as url:
+        monkeypatch.setenv("OPENAI_BASE_URL", f"{url}/v1")
+        yield FakeOpenAI
 
 
 def test_upload_sends_both_files_for_fine_tuning(tmp_path, train_550, monkeypatch, fake_openai, capsys):

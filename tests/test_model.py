@@ -333,6 +333,31 @@ def test_concurrent_callers_wait_for_each_other(tiny_spec, prompts):
     assert not errors and results == [expected] * 3
 
 
+def test_model_work_holds_the_one_gpu_lock(tiny_spec, prompts, monkeypatch):
+    from pricer.gpu import GPU_LOCK
+    from pricer.model import Pricer
+
+    pricer = load_pricer(tiny_spec)
+    taken_elsewhere: list[bool] = []
+    batch = Pricer._predict_batch
+
+    def try_the_lock_from_another_thread() -> None:
+        got = GPU_LOCK.acquire(blocking=False)
+        if got:
+            GPU_LOCK.release()
+        taken_elsewhere.append(got)
+
+    def watched(self, *args, **kwargs):
+        other = threading.Thread(target=try_the_lock_from_another_thread)
+        other.start()
+        other.join()
+        return batch(self, *args, **kwargs)
+
+    monkeypatch.setattr(Pricer, "_predict_batch", watched)
+    pricer.predict(prompts[:4], batch_size=2)
+    assert taken_elsewhere == [False, False]  # each batch ran while no other thread could take the GPU
+
+
 # --- errors a user can act on ----------------------------------------------------------------
 
 

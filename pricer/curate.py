@@ -30,7 +30,7 @@ from typing import Any
 
 from pricer import hub
 from pricer.errors import BadInput, HubUnavailable, NotFound
-from pricer.items import curate_batch, hub_record
+from pricer.items import curate_batch, hub_record, valid_unicode
 
 HUB_DATASET = "McAuley-Lab/Amazon-Reviews-2023"
 # The categories the course curated; the hub has more (any raw_meta_<Category> name works).
@@ -177,11 +177,14 @@ def read_jsonl(ranges: list[tuple[str, int, int]], limit: int | None = None):
                 record = json.loads(line)
             except ValueError:  # bad JSON or bad UTF-8
                 record = None
-            if isinstance(record, dict):
-                yield {**hub_record(record), "error": None}
+            if not isinstance(record, dict):
+                error = "malformed JSON line"
+            elif b"\\u" in line and not valid_unicode(record):  # an escaped lone surrogate
+                error = "invalid Unicode"
             else:
-                yield {c: None for c in COLUMNS} | {"description": [], "features": [],
-                                                    "error": "malformed JSON line"}
+                yield {**hub_record(record), "error": None}
+                continue
+            yield {c: None for c in COLUMNS} | {"description": [], "features": [], "error": error}
 
 
 def load_raw(files: list[Path], *, workers: int = 2, limit: int | None = None,

@@ -25,7 +25,7 @@ from typing import Any
 
 from pricer import hub
 from pricer.errors import AccessDenied, BadInput, HubUnavailable, NotFound
-from pricer.items import PREFIX
+from pricer.items import PREFIX, valid_unicode
 
 DEFAULT_DATASET = "ed-donner/pricer-data"
 SPLITS = ("train", "test")
@@ -68,6 +68,8 @@ def _row(raw: Any) -> dict[str, Any] | None:
         return None
     text, price = raw.get("text"), raw.get("price")
     if not isinstance(text, str) or not text.strip() or isinstance(price, bool) or price is None:
+        return None
+    if not text.isascii() and not valid_unicode(text):  # a JSON-escaped lone surrogate
         return None
     try:
         value = float(str(price).strip().replace("$", "").replace(",", "")) if isinstance(price, str) else float(price)

@@ -68,6 +68,7 @@ REJECTIONS = (
     "too short",
     "too few tokens",
     "malformed JSON line",
+    "invalid Unicode",
 )
 
 _JUNK = re.compile(r'[:\[\]"{}【】\s]+')
@@ -166,6 +167,26 @@ def lines(value: Any) -> list[str]:
     if isinstance(value, (list, tuple)):
         return [v if isinstance(v, str) else str(v) for v in value if v is not None]
     return [str(value)]
+
+
+def valid_unicode(value: Any) -> bool:
+    """False when a string in `value` holds a lone surrogate: JSON may escape one (`"\\ud800"`),
+    but no UTF-8 file or Arrow column can hold it.
+
+    >>> valid_unicode({"title": "Mug"}), valid_unicode(json.loads('["ok", "\\\\ud800"]'))
+    (True, False)
+    """
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return False
+        return True
+    if isinstance(value, dict):
+        return all(valid_unicode(k) and valid_unicode(v) for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return all(valid_unicode(v) for v in value)
+    return True
 
 
 def hub_record(record: dict[str, Any]) -> dict[str, Any]:

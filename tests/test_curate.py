@@ -232,3 +232,14 @@ def test_gzipped_jsonl_is_read_like_plain(tmp_path):
     zipped = curate_to_jsonl(tmp_path / "gz" / "meta_Office_Products.jsonl.gz", tmp_path / "zipped.jsonl", workers=1)
     assert zipped.category == "Office_Products" and zipped.rejected == plain.rejected
     assert (tmp_path / "plain.jsonl").read_bytes() == (tmp_path / "zipped.jsonl").read_bytes()
+
+
+def test_an_escaped_lone_surrogate_is_rejected_not_a_crash(tmp_path):
+    # valid JSON, but no UTF-8 file or Arrow column can hold "\ud800": the record is counted
+    lone = json.dumps(good(title="Mug \ud800 cup")).encode()
+    pair = json.dumps(good(title="Mug \U0001f600 cup")).encode()  # an escaped surrogate pair is an emoji
+    raw = tmp_path / "meta_Kitchen.jsonl"
+    raw.write_bytes(lone + b"\n" + pair + b"\n")
+    summary = curate_to_jsonl(raw, tmp_path / "items.jsonl", workers=1)
+    assert summary.rejected == {"invalid Unicode": 1} and summary.kept == 1
+    assert read_out(tmp_path / "items.jsonl")[0]["title"] == "Mug \U0001f600 cup"

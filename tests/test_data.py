@@ -213,3 +213,13 @@ def test_build_reads_csv_items_and_counts_their_bad_rows(tmp_path):
         writer.writerows([[r["text"], r["price"]] for r in rows] + [["no price", "n/a"]])
     line = build_dataset([tmp_path / "a.csv"], test_size=2, out=tmp_path / "ds")
     assert line.startswith("4 train and 2 test items (seed 42) from 6 ->") and "skipped 1 malformed row " in line
+
+
+def test_a_row_with_an_escaped_lone_surrogate_is_skipped_not_a_crash(tmp_path):
+    rows = write_items(tmp_path / "a.jsonl", 6)
+    with (tmp_path / "a.jsonl").open("a", encoding="utf-8") as f:
+        f.write(json.dumps({"text": "How much? A \ud800 mug\n\nPrice is $3.00", "price": 3.0}) + "\n")
+    line = build_dataset([tmp_path / "a.jsonl"], test_size=2, out=tmp_path / "ds")
+    assert line.startswith("4 train and 2 test items (seed 42) from 6 ->") and "skipped 1 malformed row " in line
+    loaded = load_pricer_dataset(tmp_path / "a.jsonl", split="train")
+    assert len(loaded) == 6 and loaded.skipped == 1 and loaded[0]["text"] == rows[0]["text"]

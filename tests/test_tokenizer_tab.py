@@ -123,8 +123,8 @@ def _type(page, text: str) -> None:
 def test_typing_shows_chips_and_counts_live(page):
     page.locator("#tok-chips .chip").first.wait_for(timeout=60_000)
     _type(page, "I am excited")
-    page.locator("#tok-stats .count", has_text=re.compile(r"^4$")).wait_for(timeout=20_000)
-    assert page.inner_text("#tok-stats .chars") == "12"
+    page.locator("#tok-stats .chars", has_text=re.compile(r"^12$")).wait_for(timeout=20_000)
+    assert page.inner_text("#tok-stats .count") == "4"
     chips = page.locator("#tok-chips .chip")
     assert chips.all_inner_texts() == ["<|begin_of_text|>", "I", "␣am", "␣excited"]
     assert chips.nth(2).get_attribute("title") == "id 1097"

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from fnmatch import fnmatch
 from pathlib import Path, PurePosixPath
@@ -239,7 +240,8 @@ def run(manifest: Manifest, say: Callable[[str], None] = print) -> str:
     api = hub_api()
     for n, call in enumerate(calls, 1):
         try:
-            result = getattr(api, call.method)(**call.resolved(os.environ))
+            with _bodies_unlogged(call.method == "add_space_secret"):
+                result = getattr(api, call.method)(**call.resolved(os.environ))
         except HfHubHTTPError as exc:
             raise _hub_error(call, exc, manifest.space_id) from None
         except TransportError as exc:  # connection refused or dropped, DNS, timeout
@@ -248,6 +250,20 @@ def run(manifest: Manifest, say: Callable[[str], None] = print) -> str:
             raise BadInput(f"{call.method}: {' '.join(str(exc).split())}") from None
         say(f"[{n}/{len(calls)}] {_done(call, result)}")
     return space_url(manifest.space_id)
+
+
+@contextmanager
+def _bodies_unlogged(secret: bool) -> Iterator[None]:
+    """With HF_DEBUG set, huggingface_hub logs each request as a curl command, body included: the
+    body of add_space_secret is the secret's value, so that one call is made with HF_DEBUG off."""
+    from huggingface_hub import constants
+
+    debug = constants.HF_DEBUG
+    constants.HF_DEBUG = debug and not secret
+    try:
+        yield
+    finally:
+        constants.HF_DEBUG = debug
 
 
 def _done(call: Call, result: Any) -> str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import re
 from pathlib import Path
 
@@ -458,6 +459,19 @@ def test_deploy_makes_the_real_calls_in_order_with_the_token_only_in_the_header(
     out = capsys.readouterr().out
     assert TOKEN not in out and "[7/9] secret HF_TOKEN set from the environment" in out
     assert not [p for p in project.rglob("*") if p.is_file() and TOKEN.encode() in p.read_bytes()]
+
+
+def test_hf_debug_logs_every_request_but_never_the_secret_value(project, fake_hub, monkeypatch, caplog):
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "HF_DEBUG", True)  # huggingface_hub then logs each request as curl
+    caplog.set_level(logging.DEBUG, logger="huggingface_hub")
+    deploy.run(load_manifest(project / "spaces.yaml"), say=lambda line: None)
+    sent = [r.getMessage() for r in caplog.records if r.getMessage().startswith("Send: curl")]
+    assert any("/variables" in m and "PRICER_PRELOAD" in m for m in sent)  # bodies are logged...
+    assert any("/secrets" in m for m in caplog.messages)  # ...the secret call is made and seen...
+    assert TOKEN not in caplog.text  # ...but never its value
+    assert constants.HF_DEBUG is True
 
 
 def test_the_commit_carries_the_rendered_readme_and_the_app_files_inline(project, fake_hub):

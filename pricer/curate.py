@@ -175,7 +175,7 @@ def read_jsonl(ranges: list[tuple[str, int, int]], limit: int | None = None):
             count += 1
             try:
                 record = json.loads(line)
-            except ValueError:  # bad JSON or bad UTF-8
+            except (ValueError, RecursionError):  # bad JSON, bad UTF-8, or nested too deep to parse
                 record = None
             if not isinstance(record, dict):
                 error = "malformed JSON line"

@@ -101,7 +101,7 @@ def _jsonl_rows(path: Path):
                 continue
             try:
                 yield json.loads(line)
-            except ValueError:
+            except (ValueError, RecursionError):  # bad JSON, bad UTF-8, or nested too deep to parse
                 yield None
 
 

@@ -40,7 +40,8 @@ AWKWARD = [
     (good(description=["Long description. " * 6000]), None),  # ~100 KB
     (good(price="7.5"), None), (good(price=19), None),
 ]
-MALFORMED = [b'{"title": "cut off', b"not json at all", b"[1, 2, 3]", b'"a string"', b"\xff\xfe bad utf-8 \x80"]
+MALFORMED = [b'{"title": "cut off', b"not json at all", b"[1, 2, 3]", b'"a string"', b"\xff\xfe bad utf-8 \x80",
+             b'{"title": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"]  # too deep for json.loads
 
 
 def write_raw(path, records, malformed=()):

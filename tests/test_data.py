@@ -186,10 +186,10 @@ def test_push_is_dry_runnable_and_never_shows_the_token(tmp_path, monkeypatch):
 def test_build_skips_and_counts_malformed_item_lines(tmp_path):
     rows = write_items(tmp_path / "a.jsonl", 12)
     with (tmp_path / "a.jsonl").open("a") as f:
-        f.write('{"text": "cut off\n{"text": "no price"}\n')
+        f.write('{"text": "cut off\n{"text": "no price"}\n' + "[" * 100_000 + "]" * 100_000 + "\n")
     line = build_dataset([tmp_path / "a.jsonl"], test_size=2, out=tmp_path / "ds")
     assert line.startswith("10 train and 2 test items (seed 42) from 12 ->")
-    assert line.endswith("a.jsonl: skipped 2 malformed rows (a row needs a text and a numeric price).")
+    assert line.endswith("a.jsonl: skipped 3 malformed rows (a row needs a text and a numeric price).")
     train_idx, _ = split_items(12, 2, seed=42)
     assert load_pricer_dataset(tmp_path / "ds", split="train")[0]["text"] == rows[train_idx[0]]["text"]
 

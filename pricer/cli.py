@@ -244,10 +244,10 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 @command("score")
 def cmd_score(args: argparse.Namespace) -> int:
-    from pricer import evaluation
+    from pricer import guesses
     from pricer.config import settings
 
-    done = evaluation.score_file(args.data or settings().dataset, args.guesses, size=args.size)
+    done = guesses.score_file(args.data or settings().dataset, args.guesses, size=args.size)
     return _report_run(done, args.out, args.chart)
 
 

@@ -22,7 +22,6 @@ import csv
 import hashlib
 import json
 import math
-import re
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
@@ -39,7 +38,6 @@ ESTIMATORS = ("greedy", "topk", "topk-numbers")
 ESTIMATOR_NAMES = {"greedy": "greedy", "topk": "top-3 weighted (course)", "topk-numbers": "top-3 number tokens"}
 CACHE_VERSION = 2  # 2: "topk" is the course's improved_model_predict (it was the number-token variant)
 CHART_HEIGHT = 600  # explicit: gradio draws an autosized Plotly figure at zero height in a hidden tab
-GUESS_COLUMNS = ("guess", "prediction", "estimate")
 TABLE_HEADERS = ["#", "title", "truth", "guess", "error", "colour", "note"]
 
 
@@ -191,31 +189,6 @@ def load_items(source: str | Path, size: int | None = 250) -> TestItems:
         notes.append(f"The data has {len(rows)} usable test items, fewer than the {size} asked for.")
     return TestItems((TestItem(i, as_test_prompt(row["text"]), row["price"], title_of(row["text"]))
                       for i, row in enumerate(rows)), " ".join(notes))
-
-
-def _read_rows(path: Path) -> list[dict[str, Any]]:
-    """The rows of a JSONL or CSV file as dicts (CSV keys lower-cased and stripped)."""
-    if not path.is_file():
-        raise BadInput(f"No such file: {path}.")
-    if path.suffix.lower() in {".jsonl", ".json", ".ndjson"}:
-        rows = []
-        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise BadInput(f"Line {n} of {path.name} is not JSON ({exc.msg}): "
-                               "give one JSON object per line.") from exc
-            if not isinstance(row, dict):
-                raise BadInput(f"Line {n} of {path.name} is not a JSON object.")
-            rows.append(row)
-        return rows
-    if path.suffix.lower() == ".csv":
-        with path.open(newline="", encoding="utf-8-sig") as f:
-            return [{str(k).strip().lower(): v for k, v in row.items() if k is not None}
-                    for row in csv.DictReader(f)]
-    raise BadInput(f"{path.name}: give a .csv or .jsonl file of guesses.")
 
 
 # --- a run ------------------------------------------------------------------------------------
@@ -425,105 +398,6 @@ def llama_predictor(spec: Any, estimator: str = "greedy", batch_size: int = 16,
     return predict
 
 
-_NUMBER = re.compile(r"[-+]?\d*\.?\d+(?:[eE][-+]?\d+)?")
-
-
-def parse_guess(value: Any) -> float | None:
-    """A guess cell -> dollars, or None when it holds no number.
-
-    >>> parse_guess("$1,299.00"), parse_guess(42), parse_guess("n/a"), parse_guess("")
-    (1299.0, 42.0, None, None)
-    """
-    if isinstance(value, bool) or value is None:
-        return None
-    if isinstance(value, (int, float)):
-        return float(value) if math.isfinite(value) else None
-    found = _NUMBER.search(str(value).replace(",", "").replace("$", ""))
-    return float(found.group()) if found else None
-
-
-def _guess_rows(path: Path) -> list[dict[str, Any]]:
-    """Rows of a guesses file; a headerless two-column CSV (the course's human_output.csv:
-    prompt, guess) is read as text, guess."""
-    if path.suffix.lower() == ".csv" and path.is_file():
-        with path.open(newline="", encoding="utf-8-sig") as f:
-            raw = list(csv.reader(f))
-        if raw and not any(c.strip().lower() in GUESS_COLUMNS for c in raw[0]):
-            if all(len(r) == 2 for r in raw if r) and parse_guess(raw[0][1]) is not None:
-                return [{"text": r[0], "guess": r[1]} for r in raw if r]
-            raise BadInput(f"{path.name} needs a header row naming a `guess` column and an `index` "
-                           f"or `text` column (it has: {', '.join(raw[0][:6])}).")
-    return _read_rows(path)
-
-
-def read_guesses(path: str | Path, items: Sequence[TestItem], size: int | None = None) -> list[float | None]:
-    """One guess for each of the first `size` items from a CSV/JSONL of guesses made elsewhere,
-    matched by `index` (0 = the first test item) or by `text` (the item's prompt). Every mismatch
-    is explained; guesses for items beyond `size` are ignored."""
-    path = Path(path)
-    size = len(items) if size is None else min(size, len(items))
-    rows = _guess_rows(path)
-    if not rows:
-        raise BadInput(f"{path.name} holds no guesses.")
-    columns = {str(k).strip().lower() for k in rows[0]}
-    guess_col = next((c for c in GUESS_COLUMNS if c in columns), None)
-    if guess_col is None:
-        raise BadInput(f"{path.name} has no `guess` column (columns: {', '.join(sorted(columns))}).")
-    by_text = {item.prompt.strip(): item.index for item in items}
-    guesses: dict[int, float | None] = {}
-    unknown: list[str] = []
-    for n, raw_row in enumerate(rows):
-        row = {str(k).strip().lower(): v for k, v in raw_row.items()}
-        where = _locate(row, n, by_text, len(items), path.name, unknown)
-        if where is None:
-            continue
-        if where in guesses:
-            raise BadInput(f"{path.name} has two guesses for item {where}: keep one per item.")
-        guesses[where] = parse_guess(row.get(guess_col))
-    if unknown:
-        raise BadInput(f"{len(unknown)} guesses in {path.name} match no test item's text "
-                       f"(first: {unknown[0][:80]!r}): are they for this dataset?")
-    missing = [i for i in range(size) if i not in guesses]
-    if missing:
-        have = size - len(missing)
-        hint = f" They cover the first {have}: set the size to {have}." if missing[0] == have else ""
-        shown = ", ".join(map(str, missing[:8])) + (" ..." if len(missing) > 8 else "")
-        raise BadInput(f"{path.name} has no guess for {len(missing)} of the first {size} test items "
-                       f"(index {shown}).{hint}")
-    return [guesses[i] for i in range(size)]
-
-
-def _locate(row: dict[str, Any], n: int, by_text: dict[str, int], count: int, name: str,
-            unknown: list[str]) -> int | None:
-    if row.get("index") not in (None, ""):
-        try:
-            index = int(float(str(row["index"])))
-        except ValueError as exc:
-            raise BadInput(f"Row {n} of {name}: index {row['index']!r} is not a whole number.") from exc
-        if index < 0:
-            raise BadInput(f"Row {n} of {name}: index {index} is negative (0 is the first test item).")
-        if index >= count:
-            raise BadInput(f"Row {n} of {name}: index {index} is beyond the {count} test items "
-                           "(0 is the first): are these guesses for this dataset?")
-        return index
-    text = row.get("text", row.get("prompt"))
-    if not isinstance(text, str) or not text.strip():
-        raise BadInput(f"Row {n} of {name} has neither `index` nor `text`: say which item it prices.")
-    if text.strip() in by_text:
-        return by_text[text.strip()]
-    unknown.append(text.strip())
-    return None
-
-
-def score(items: Sequence[TestItem], guesses_path: str | Path, size: int | None = None,
-          label: str | None = None) -> Run:
-    """Score a file of guesses made elsewhere (a frontier model, a spreadsheet) against the truths
-    of the first `size` items. Pass all the items so guesses matched by text find theirs."""
-    guesses = read_guesses(guesses_path, items, size)
-    return Run(label or Path(guesses_path).name, len(guesses),
-               [outcome(item, g) for item, g in zip(items, guesses, strict=False)])
-
-
 def model_label(spec: Any, estimator: str) -> str:
     """What ran: the model's own label (base, adapter, quantization) and the estimator."""
     name = getattr(spec, "label", None) or Path(str(spec.adapter or spec.base_model).rstrip("/")).name
@@ -542,14 +416,6 @@ def evaluate_model(data: str | Path, spec: Any, *, size: int = 250, estimator: s
                         cache_key=key if use_cache else None):
         snapshot.note = items.note
         yield snapshot
-
-
-def score_file(data: str | Path, guesses: str | Path, *, size: int = 250) -> Run:
-    """Score a guesses file against the truths of the first `size` test items of `data`."""
-    items = load_items(data, None)
-    scored = score(items, guesses, size)
-    scored.note = items.note
-    return scored
 
 
 # --- the chart --------------------------------------------------------------------------------

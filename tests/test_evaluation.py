@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import json
 import math
-from pathlib import Path
 
 import pytest
 
@@ -205,66 +204,6 @@ def test_empty_or_unusable_data_explains_itself(tmp_path):
         evaluation.load_items(empty, 0)
 
 
-# --- scoring a guesses file --------------------------------------------------------------------
-
-
-def test_a_constant_100_guess_scores_as_computed_independently(test_250, tmp_path):
-    truths = [json.loads(line)["price"] for line in test_250.read_text().splitlines()]
-    errors = [abs(100 - t) for t in truths]
-    rmsle = math.sqrt(sum((math.log(t + 1) - math.log(101)) ** 2 for t in truths) / len(truths))
-    hits = sum(e < 40 or e / t < 0.2 for e, t in zip(errors, truths, strict=True)) / len(truths)
-    expected = f"Error=${sum(errors) / len(errors):,.2f} RMSLE={rmsle:.2f} Hits={hits * 100:.1f}%"
-
-    guesses = tmp_path / "guesses.csv"
-    guesses.write_text("index,guess\n" + "".join(f"{i},100\n" for i in range(250)))
-    done = evaluation.score_file(test_250, guesses, size=250)
-    assert done.metrics.line() == expected
-    assert len(done.outcomes) == 250 and done.done
-
-
-def test_guesses_match_by_text_and_the_courses_headerless_csv_works(test_250, tmp_path):
-    rows = [json.loads(line) for line in test_250.read_text().splitlines()][:3]
-    by_text = tmp_path / "g.jsonl"
-    by_text.write_text("".join(json.dumps({"text": r["text"], "guess": r["price"]}) + "\n"
-                               for r in reversed(rows)))
-    done = evaluation.score_file(test_250, by_text, size=3)
-    assert done.metrics.average_error == 0 and done.metrics.hits == 1
-    course = tmp_path / "human_output.csv"  # the course's format: prompt, guess; no header
-    with course.open("w", newline="") as f:
-        csv.writer(f).writerows([[r["text"], "$1,000"] for r in rows])
-    assert [o.guess for o in evaluation.score_file(test_250, course, size=3).outcomes] == [1000.0] * 3
-
-
-def test_missing_guesses_say_which_and_suggest_a_size(test_250, tmp_path):
-    guesses = tmp_path / "g.csv"
-    guesses.write_text("index,guess\n" + "".join(f"{i},1\n" for i in range(100)))
-    with pytest.raises(BadInput, match="no guess for 150 of the first 250 .*set the size to 100"):
-        evaluation.score_file(test_250, guesses, size=250)
-    assert evaluation.score_file(test_250, guesses, size=100).total == 100
-
-
-@pytest.mark.parametrize("content, message", [
-    ("index,guess\n0,1\n0,2\n", "two guesses for item 0"),
-    ("index,guess\n900,1\n", "index 900 is beyond the 250 test items"),
-    ("text,guess\nnot a prompt,1\n", "match no test item's text"),
-    ("index,price\n0,1\n", "needs a header row naming a `guess` column"),
-    ("name,guess\nx,1\n", "neither `index` nor `text`"),
-])
-def test_mismatched_guesses_explain_themselves(test_250, tmp_path, content, message):
-    guesses = tmp_path / "g.csv"
-    guesses.write_text(content)
-    with pytest.raises(BadInput, match=message):
-        evaluation.score_file(test_250, guesses, size=1)
-
-
-def test_an_unparsable_guess_in_a_file_is_scored_as_zero_and_marked(test_250, tmp_path):
-    guesses = tmp_path / "g.csv"
-    guesses.write_text("index,guess\n0,n/a\n1,225\n")
-    done = evaluation.score_file(test_250, guesses, size=2)
-    assert [o.parsed for o in done.outcomes] == [False, True]
-    assert done.outcomes[0].guess == 0 and done.rows()[0][-1] == "no number: scored as $0"
-
-
 # --- the chart ---------------------------------------------------------------------------------
 
 
@@ -307,32 +246,6 @@ def test_chart_overlays_a_second_run_with_its_own_symbol_and_title_line():
 
 
 # --- the CLI -----------------------------------------------------------------------------------
-
-
-def test_score_verb_prints_the_metrics_line_last_and_writes_files(test_250, tmp_path, capsys):
-    guesses = tmp_path / "g.csv"
-    guesses.write_text("index,guess\n" + "".join(f"{i},100\n" for i in range(10)))
-    out, chart = tmp_path / "r.csv", tmp_path / "c.html"
-    code = main(["score", "--data", str(test_250), "--guesses", str(guesses), "--size", "10",
-                 "--out", str(out), "--chart", str(chart)])
-    captured = capsys.readouterr()
-    expected = evaluation.score_file(test_250, guesses, size=10).metrics.line()
-    assert code == 0 and captured.out.strip().splitlines()[-1] == expected
-    assert len(out.read_text().splitlines()) == 11
-    assert "plotly" in chart.read_text()[:200_000].lower()
-
-
-def test_score_verb_with_a_bad_file_exits_2_with_one_line(test_250, tmp_path, capsys):
-    guesses = tmp_path / "g.csv"
-    guesses.write_text("index,guess\n0,1\n")
-    assert main(["score", "--data", str(test_250), "--guesses", str(guesses), "--size", "5"]) == 2
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and err[0].startswith("error: g.csv has no guess for 4 of the first 5")
-
-
-def test_missing_guesses_file_is_a_clear_error(test_250, tmp_path):
-    with pytest.raises(BadInput, match="No such file"):
-        evaluation.score_file(test_250, Path(tmp_path / "nope.csv"))
 
 
 # --- the 4-bit model (tiny) ----------------------------------------------------------------------

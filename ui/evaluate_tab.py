@@ -15,7 +15,7 @@ from typing import Any
 
 import gradio as gr
 
-from pricer import evaluation, hub
+from pricer import evaluation, guesses, hub
 from pricer.config import settings
 from pricer.errors import HubUnavailable, PricerError
 from pricer.gpu import on_gpu
@@ -97,7 +97,7 @@ def evaluate(pricer: str, estimator: str, size: float, data: str, data_file: str
         if pricer == SCORE_FILE:
             if not guesses_file:
                 raise PricerError("Upload a guesses file to score: " + GUESSES_HELP)
-            runs = iter([evaluation.score_file(source, guesses_file, size=int(size))])
+            runs = iter([guesses.score_file(source, guesses_file, size=int(size))])
         else:
             progress(0, desc="loading the test items and the model")
             runs = evaluation.evaluate_model(source, _spec(pricer), size=int(size), estimator=estimator,

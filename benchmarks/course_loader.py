@@ -2,7 +2,8 @@
 
 The code follows the course line by line; only what cannot run here changed: the tokenizer is
 passed in (the course loaded meta-llama's at import), its 2024 decode clean-up is applied
-explicitly (transformers 5 no longer applies it to BPE tokenizers), and the loader takes a
+explicitly with transformers' own `clean_up_tokenization` (transformers 5 no longer calls it for BPE
+tokenizers; pricer re-implements it, so the reference must not borrow pricer's), and the loader takes a
 datasets.Dataset instead of calling load_dataset. Used by benchmarks/curate_bench.py and by the
 tests that check pricer's batched pipeline gives the very same prompts.
 """
@@ -12,8 +13,6 @@ from __future__ import annotations
 import re
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
-
-from pricer.items import clean_up_spaces
 
 MIN_TOKENS = 150
 MAX_TOKENS = 160
@@ -81,7 +80,8 @@ class Item:
             tokens = self.tokenizer.encode(text, add_special_tokens=False)
             if len(tokens) > MIN_TOKENS:
                 tokens = tokens[:MAX_TOKENS]
-                text = clean_up_spaces(self.tokenizer.decode(tokens))  # what decode did in 2024
+                # what decode did in 2024: transformers' own clean-up, which v5 no longer calls for BPE
+                text = self.tokenizer.clean_up_tokenization(self.tokenizer.decode(tokens))
                 self.make_prompt(text)
                 self.include = True
 

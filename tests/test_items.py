@@ -134,6 +134,13 @@ def test_2024_decode_clean_up():
         "It isn't ok. Is it? Yes! a, b'c they're we've I'm it's"
 
 
+@pytest.mark.parametrize("text", ["It is n't ok . Is it ? Yes ! a , b ' c ' d they 're we 've I 'm it 's",
+                                  " ' ' , , . . n'tn't 's's", "no change here", ""])
+def test_2024_decode_clean_up_is_transformers_own(llama, text):
+    # transformers 5 keeps the function but no longer calls it on decode for BPE tokenizers
+    assert clean_up_spaces(text) == llama.clean_up_tokenization(text)
+
+
 def test_curated_text_has_the_2024_clean_up_applied(llama):
     body = "Size 8 . Do n't worry , it 's fine ! " + LONG
     item = curate_record(record(description=[body]), llama)

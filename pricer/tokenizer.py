@@ -124,19 +124,26 @@ def load_tokenizer(name: str | None = None, *, fallback: bool = True) -> LoadedT
         path = str(Path(name).expanduser().resolve())
         try:
             return LoadedTokenizer(_from_pretrained(path), name, "local")
-        except (OSError, ValueError) as exc:
-            raise PricerError(f"{name} holds no tokenizer that transformers can load: {exc}") from exc
+        except Exception as exc:  # transformers raises many kinds for a folder it cannot use
+            raise PricerError(f"{name} holds no tokenizer that transformers can load: "
+                              f"{_first_line(exc)}. Give a folder saved with save_pretrained, or a hub id.") from exc
     try:
         hub.check_access(name)
-        return LoadedTokenizer(_from_pretrained(name), name, "hub")
+        try:
+            return LoadedTokenizer(_from_pretrained(name), name, "hub")
+        except Exception as exc:  # a download cut short, an odd tokenizer_config, a missing backend
+            raise PricerError(f"Could not load the tokenizer of {name}: {_first_line(exc)}") from exc
     except PricerError as exc:
         if fallback and name in LLAMA_31_FAMILY:
             offline = _from_pretrained(str(offline_llama_path()))
             return LoadedTokenizer(offline, name, "offline", note=f"{exc} Using the offline copy of "
                                    "the Llama 3.1 tokenizer (same tokens) instead.")
         raise
-    except OSError as exc:
-        raise PricerError(f"Could not load the tokenizer of {name}: {exc}") from exc
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def llama_tokenizer() -> Any:

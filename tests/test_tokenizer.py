@@ -68,3 +68,10 @@ def test_words_in_the_vocabulary_are_used_whole_as_in_metas_tokenizer(llama):
     # tiktoken (Meta's reference) and Llama 3's tokenizer.json take a vocabulary word whole
     # ("ignore_merges"); plain BPE merges would split it into three pieces.
     assert llama.encode(" Việt", add_special_tokens=False) == [101798]
+
+
+def test_a_corrupt_tokenizer_file_is_a_clear_error_not_a_traceback(llama, tmp_path):
+    llama.save_pretrained(tmp_path)
+    (tmp_path / "tokenizer.json").write_text("{ this is not json", encoding="utf-8")
+    with pytest.raises(PricerError, match="holds no tokenizer that transformers can load"):
+        load_tokenizer(str(tmp_path))

@@ -288,6 +288,7 @@ def wait_until_running(space_id: str, *, timeout: float = 3600, poll_every: floa
     """Follow the Space's runtime stage until RUNNING; raise SpaceFailed with the Hub's error message
     on a build or runtime error. A RUNNING seen before any other stage counts only after `settle`
     seconds, since the previous version keeps running until the new build starts."""
+    from httpx2 import TransportError
     from huggingface_hub.errors import HfHubHTTPError
 
     api, start, last, moved = hub_api(), time.monotonic(), None, False
@@ -296,6 +297,9 @@ def wait_until_running(space_id: str, *, timeout: float = 3600, poll_every: floa
             runtime = api.get_space_runtime(space_id)
         except HfHubHTTPError as exc:
             raise _hub_error(Call("get_space_runtime"), exc, space_id) from None
+        except TransportError as exc:  # the connection dropped while following the build
+            raise HubUnavailable(f"Lost the Hub ({type(exc).__name__}) while following the build; the deploy "
+                                 f"itself is done: follow it at {space_url(space_id)}") from None
         stage, elapsed = str(runtime.stage), time.monotonic() - start
         if stage != last:
             say(f"stage {stage} after {elapsed:.0f} s")

@@ -542,6 +542,14 @@ def test_wait_shows_the_build_error(project, fake_hub):
     assert f"/spaces/{OWNER_SPACE}?logs=build" in str(err.value)
 
 
+def test_a_connection_lost_while_waiting_is_one_message_with_the_url(project, token_env, monkeypatch):
+    with serving(FakeHub) as url:
+        pass  # the port is closed again: nothing answers there any more
+    hub_online(monkeypatch, url)
+    with pytest.raises(HubUnavailable, match=f"Lost the Hub .* follow it at {re.escape(url)}/spaces/{OWNER_SPACE}"):
+        deploy.wait_until_running(OWNER_SPACE, poll_every=0, say=lambda line: None)
+
+
 def test_offline_mode_stops_the_deploy_before_any_request(project, token_env):
     with pytest.raises(HubUnavailable, match="HF_HUB_OFFLINE is set.*--dry-run"):
         deploy.run(load_manifest(project / "spaces.yaml"), say=lambda line: None)

@@ -187,6 +187,29 @@ def read_jsonl(ranges: list[tuple[str, int, int]], limit: int | None = None):
             yield {c: None for c in COLUMNS} | {"description": [], "features": [], "error": error}
 
 
+def _not_curated(names: set[str], path: Path) -> None:
+    """A pricer table (text, price) given as raw records would curate to nothing: say so."""
+    if "text" in names and not names & {"description", "features", "details"}:
+        raise BadInput(f"{path} holds curated pricer items (text, price), not raw Amazon metadata records: "
+                       "give it to `python -m pricer dataset --items`, or curate the raw category instead.")
+
+
+def _first_record_fields(path: Path) -> set[str]:
+    """The keys of the first JSON object among the first lines of a JSONL file (empty if none)."""
+    import gzip
+    import itertools
+
+    with (gzip.open(path, "rb") if path.name.endswith(".gz") else path.open("rb")) as f:
+        for line in itertools.islice(f, 100):
+            try:
+                record = json.loads(line)
+            except (ValueError, RecursionError):
+                continue
+            if isinstance(record, dict):
+                return set(record)
+    return set()
+
+
 def load_raw(files: list[Path], *, workers: int = 2, limit: int | None = None,
              cache_dir: str | None = None) -> Any:
     """Raw records of local files as a datasets.Dataset in the hub's form (Arrow, on disk)."""
@@ -196,6 +219,8 @@ def load_raw(files: list[Path], *, workers: int = 2, limit: int | None = None,
     parquet = [f for f in files if f.name.endswith(PARQUET_SUFFIXES)]
     if jsonl and parquet:
         raise BadInput("Give JSONL or Parquet files, not both at once (curate them one after the other).")
+    for f in jsonl:
+        _not_curated(_first_record_fields(f), f)
     if jsonl:
         ranges = [(str(f), 0, f.stat().st_size) for f in jsonl] if limit else _byte_ranges(jsonl, workers)
         parallel = workers > 1 and not limit and len(ranges) > 1
@@ -212,6 +237,7 @@ def load_raw(files: list[Path], *, workers: int = 2, limit: int | None = None,
 
         try:
             names = set.intersection(*(set(pq.read_schema(f).names) for f in parquet))
+            _not_curated(names, parquet[0])
             if not {"title", "price"} & names:
                 raise BadInput(f"{parquet[0]} has no title or price column: it does not hold raw Amazon "
                                f"metadata records (columns: {', '.join(sorted(names))}).")

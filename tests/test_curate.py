@@ -161,6 +161,21 @@ def test_bad_sources_say_what_to_do(tmp_path):
         curate_to_jsonl(tmp_path / "empty.jsonl", tmp_path / "out.jsonl", workers=0)
 
 
+def test_curated_items_given_as_raw_records_are_refused_not_curated_to_nothing(tmp_path):
+    items = [{"text": "How much does this cost to the nearest dollar?\n\nMug\n\nPrice is $3.00", "price": 3.0,
+              "category": "Kitchen", "title": "Mug"}] * 3
+    (tmp_path / "items.jsonl").write_text("{broken\n" + "".join(json.dumps(i) + "\n" for i in items))
+    with pytest.raises(BadInput, match="holds curated pricer items .* pricer dataset --items"):
+        curate_to_jsonl(tmp_path / "items.jsonl", tmp_path / "out.jsonl")
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    pq.write_table(pa.Table.from_pylist(items), tmp_path / "train.parquet")
+    with pytest.raises(BadInput, match="holds curated pricer items"):
+        curate_to_jsonl(tmp_path / "train.parquet", tmp_path / "out.jsonl")
+    assert not (tmp_path / "out.jsonl").exists()
+
+
 def test_category_names_and_the_summary_line():
     assert curate.category_name("data/meta_Appliances.jsonl") == "Appliances"
     assert curate.category_name("raw_meta_Toys_and_Games") == "Toys_and_Games"

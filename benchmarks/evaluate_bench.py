@@ -1,6 +1,9 @@
 """Evaluation speed: the full run over the 250 test items on the tiny 4-bit model, on this CPU.
 
-    python benchmarks/evaluate_bench.py [--size 250] [--batch-size 16] [--adapter/--no-adapter]
+    python benchmarks/evaluate_bench.py [--size 250] [--batch-size 16] [--threads 1] [--adapter/--no-adapter]
+
+One torch thread by default, as in predict_bench.py: the tiny model's operations are so small
+that a second thread on this shared 2-CPU machine mostly waits for the other engineers' work.
 
 In one process, on the same model files (a tiny random-weight Llama 3.1-architecture model with a
 LoRA adapter, written to a temporary folder, loaded in nf4 through bitsandbytes):
@@ -78,6 +81,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=250)
     parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (0: torch's default)")
     parser.add_argument("--adapter", action=argparse.BooleanOptionalAction, default=True,
                         help="evaluate base + LoRA adapter (default) or the base alone")
     args = parser.parse_args()
@@ -86,6 +90,8 @@ def main() -> None:
 
     import torch
 
+    if args.threads:
+        torch.set_num_threads(args.threads)
     from pricer import evaluation
     from pricer.model import ModelSpec
     from pricer.tiny import write_tiny_model

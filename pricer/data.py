@@ -392,5 +392,19 @@ def push(data: Any, repo: str, *, private: bool = False, dry_run: bool = False) 
     if dry_run:
         return f"dry run: would push train and test to {repo} ({'private' if private else 'public'})"
     hub.require_hub(f"the dataset {repo}")
-    data.push_to_hub(repo, private=private, token=token)
-    return f"pushed to https://huggingface.co/datasets/{repo}"
+    from httpx2 import TransportError  # huggingface_hub's HTTP client
+    from huggingface_hub.errors import HfHubHTTPError
+
+    try:
+        data.push_to_hub(repo, private=private, token=token)
+    except HfHubHTTPError as exc:  # its messages never hold the token
+        status = getattr(getattr(exc, "response", None), "status_code", None)
+        if status in (401, 403):
+            raise AccessDenied(f"The Hub refused to push to {repo} ({status}): HF_TOKEN needs write access to "
+                               f"{repo.split('/')[0]} (https://huggingface.co/settings/tokens).") from None
+        server = getattr(exc, "server_message", None) or str(exc).splitlines()[0]
+        raise HubUnavailable(f"Pushing to {repo} failed ({status}): {server}") from None
+    except TransportError as exc:
+        raise HubUnavailable(f"Pushing to {repo} failed: {type(exc).__name__} talking to {hub.endpoint()}. "
+                             "Try again; the local files are written.") from None
+    return f"pushed to {hub.endpoint()}/datasets/{repo}"

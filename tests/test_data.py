@@ -7,6 +7,7 @@ import json
 import random
 
 import pytest
+from stand_in import JsonHandler, hub_online, serving
 
 from pricer.data import PricerRows, as_test_prompt, build_dataset, load_pricer_dataset, split_items
 from pricer.errors import AccessDenied, BadInput, HubUnavailable, NotFound
@@ -223,3 +224,39 @@ def test_a_row_with_an_escaped_lone_surrogate_is_skipped_not_a_crash(tmp_path):
     assert line.startswith("4 train and 2 test items (seed 42) from 6 ->") and "skipped 1 malformed row " in line
     loaded = load_pricer_dataset(tmp_path / "a.jsonl", split="train")
     assert len(loaded) == 6 and loaded.skipped == 1 and loaded[0]["text"] == rows[0]["text"]
+
+
+class RefusingHub(JsonHandler):
+    """A Hub that refuses every request as unauthorized, and records the paths asked for."""
+
+    paths: list[str] = []
+
+    def do_GET(self):  # noqa: N802
+        self.refuse()
+
+    def do_POST(self):  # noqa: N802
+        self.refuse()
+
+    def do_HEAD(self):  # noqa: N802
+        self.refuse()
+
+    def refuse(self):
+        RefusingHub.paths.append(self.path)
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self.send_json(401, {"error": "Invalid credentials in Authorization header"})
+
+
+def test_a_refused_push_is_one_message_without_the_token(tmp_path, monkeypatch):
+    import datasets
+
+    write_items(tmp_path / "a.jsonl", 12)
+    secret = "hf_SeCrEtT0kenValue1234567890"
+    monkeypatch.setenv("HF_TOKEN", secret)
+    RefusingHub.paths = []
+    with serving(RefusingHub) as url:
+        hub_online(monkeypatch, url)
+        monkeypatch.setattr(datasets.config, "HF_ENDPOINT", url)  # datasets read HF_ENDPOINT at import
+        with pytest.raises(AccessDenied, match="refused to push to me/pricer-data .401.: HF_TOKEN needs write") as exc:
+            build_dataset([tmp_path / "a.jsonl"], test_size=2, out=tmp_path / "ds", push_to_hub="me/pricer-data")
+    assert RefusingHub.paths and secret not in str(exc.value)
+    assert (tmp_path / "ds" / "train.parquet").exists()  # the local files are kept

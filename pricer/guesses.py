@@ -68,6 +68,17 @@ def parse_guess(value: Any) -> float | None:
 
 
 def _guess_rows(path: Path) -> list[dict[str, Any]]:
+    """Rows of a guesses file, or a BadInput saying why it cannot be read."""
+    try:
+        return _decoded_guess_rows(path)
+    except UnicodeDecodeError as exc:
+        raise BadInput(f"{path.name} is not UTF-8 text (byte {exc.start}): save it as a UTF-8 "
+                       "CSV or JSONL file.") from exc
+    except csv.Error as exc:
+        raise BadInput(f"{path.name} is not a readable CSV file ({exc}).") from exc
+
+
+def _decoded_guess_rows(path: Path) -> list[dict[str, Any]]:
     """Rows of a guesses file; a headerless two-column CSV (the course's human_output.csv:
     prompt, guess) is read as text, guess."""
     if path.suffix.lower() == ".csv" and path.is_file():

@@ -109,3 +109,13 @@ def test_score_verb_with_a_bad_file_exits_2_with_one_line(test_250, tmp_path, ca
 def test_missing_guesses_file_is_a_clear_error(test_250, tmp_path):
     with pytest.raises(BadInput, match="No such file"):
         score_file(test_250, Path(tmp_path / "nope.csv"))
+
+
+@pytest.mark.parametrize("name, content", [("g.csv", "index,guess\n0,\u00a3".encode("cp1252")),
+                                           ("g.jsonl", b'{"index": 0, "guess": "\xff"}\n')])
+def test_a_file_that_is_not_utf8_says_how_to_save_it(test_250, tmp_path, name, content):
+    guesses = tmp_path / name
+    guesses.write_bytes(content)
+    with pytest.raises(BadInput, match="not UTF-8 text .*save it as a UTF-8"):
+        score_file(test_250, guesses, size=1)
+

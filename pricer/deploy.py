@@ -24,6 +24,7 @@ from pricer.errors import AccessDenied, BadInput, HubUnavailable, PricerError
 from pricer.manifest import (
     Manifest,
     ManifestInvalid,
+    hide_secrets,
     parse_duration,
     render_front_matter,
     render_readme,
@@ -243,13 +244,23 @@ def run(manifest: Manifest, say: Callable[[str], None] = print) -> str:
             with _bodies_unlogged(call.method == "add_space_secret"):
                 result = getattr(api, call.method)(**call.resolved(os.environ))
         except HfHubHTTPError as exc:
-            raise _hub_error(call, exc, manifest.space_id) from None
+            raise _hidden(_hub_error(call, exc, manifest.space_id), manifest) from None
         except TransportError as exc:  # connection refused or dropped, DNS, timeout
             raise HubUnavailable(f"{call.method}: {type(exc).__name__} talking to {hub.endpoint()}") from None
         except ValueError as exc:  # the Hub's README check (validate-yaml) found bad front matter
-            raise BadInput(f"{call.method}: {' '.join(str(exc).split())}") from None
+            raise _hidden(BadInput(f"{call.method}: {' '.join(str(exc).split())}"), manifest) from None
         say(f"[{n}/{len(calls)}] {_done(call, result)}")
     return space_url(manifest.space_id)
+
+
+def _hidden(error: PricerError, manifest: Manifest) -> PricerError:
+    """`error` with every secret value the deploy sends, and anything token-like, taken out of its
+    message: a server may quote back the request it refused."""
+    message = str(error)
+    for value in [os.environ.get(source) for source in manifest.secrets.values()] + [hub.token()]:
+        if value:
+            message = message.replace(value, "(hidden)")
+    return type(error)(hide_secrets(message))
 
 
 @contextmanager

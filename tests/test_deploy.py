@@ -393,7 +393,7 @@ class FakeHub(JsonHandler):
         status, reply = 200, {}
         if any(path.endswith(suffix) for suffix in FakeHub.fail):
             status = next(code for suffix, code in FakeHub.fail.items() if path.endswith(suffix))
-            reply = {"error": "refused"}
+            reply = {"error": f"refused {body.decode()}"}  # a careless server that echoes what it got
         elif path == "/api/repos/create":
             payload = json.loads(body)
             reply = {"url": f"{base}/spaces/{payload['organization']}/{payload['name']}"}
@@ -499,11 +499,14 @@ def test_a_refused_token_is_explained_without_showing_it(project, fake_hub):
     ("/sleeptime", 400, deploy.BadInput, "set_space_sleep_time: the Hub refused it (400)"),
     ("/api/validate-yaml", 400, deploy.BadInput, "create_commit: Invalid metadata in README.md"),
     ("/hardware", 503, HubUnavailable, "request_space_hardware failed (503)"),
+    ("/secrets", 400, deploy.BadInput, "add_space_secret: the Hub refused it (400)"),
+    ("/secrets", 500, HubUnavailable, "add_space_secret failed (500)"),
 ])
 def test_each_refusal_names_the_call_that_failed(project, fake_hub, path, status, error, says):
     fake_hub.fail = {path: status}
-    with pytest.raises(error, match=re.escape(says)):
+    with pytest.raises(error, match=re.escape(says)) as err:
         deploy.run(load_manifest(project / "spaces.yaml"), say=lambda line: None)
+    assert TOKEN not in str(err.value)  # even when the Hub's message quotes the secret it was sent
 
 
 def test_the_cli_deploys_waits_and_prints_the_url(project, fake_hub, capsys, monkeypatch):

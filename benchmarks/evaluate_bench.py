@@ -63,7 +63,7 @@ def course_predictor(model, tokenizer):
     import torch
     from transformers import set_seed
 
-    from pricer.model import extract_price
+    from pricer.estimates import extract_price
 
     def model_predict(prompt: str) -> float | None:
         set_seed(42)

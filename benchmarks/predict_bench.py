@@ -33,7 +33,7 @@ def course_loop(pricer, prompts: list[str]) -> list[float | None]:
     import torch
     from transformers import set_seed
 
-    from pricer.model import extract_price
+    from pricer.estimates import extract_price
 
     tokenizer, prices = pricer.tokenizer, []
     with pricer.active_model() as model, torch.inference_mode():

@@ -1,6 +1,6 @@
 """The 4-bit Llama pricer: load a base model (+ optional LoRA adapter), build prompts, predict.
 
-Two estimates per prompt, from one `generate` call:
+The estimates per prompt (pricer.estimates does the arithmetic), from one `generate` call:
 
 - the course's greedy answer: at most 4 new tokens, greedy, seed 42, then `extract_price`;
 - the course's improved estimate (`improved_model_predict`, $46.66 average error with the
@@ -13,9 +13,6 @@ A base model is loaded once per (model, quantization) and shared: a fine-tuned a
 pricer over the same base hold one copy in memory and switch the adapter off for base-only
 calls. All model work runs under pricer.gpu's lock. This module never imports gradio, and
 imports torch/transformers/peft only inside functions.
-
-    >>> extract_price("Price is $1,299.00"), extract_price("$9,999 blah"), extract_price("cheap")
-    (1299.0, 9999.0, None)
 """
 
 from __future__ import annotations
@@ -23,7 +20,7 @@ from __future__ import annotations
 import os
 import re
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +29,14 @@ from typing import Any
 from pricer import hub
 from pricer.config import ADAPTER, ADAPTER_REVISION, Settings, optional, settings
 from pricer.errors import BadInput, ModelUnavailable, NotFound, PricerError
+from pricer.estimates import (
+    TOP_K,
+    course_topk_estimate,
+    extract_price,
+    median_estimate,
+    number_tokens,
+    topk_estimate,
+)
 from pricer.gpu import GPU_LOCK, one_at_a_time
 from pricer.items import (
     CEILING_CHARS,
@@ -48,10 +53,8 @@ from pricer.items import test_prompt as _test_prompt  # a name pytest would coll
 
 SEED = 42
 MAX_NEW_TOKENS = 4  # the course's budget: enough for "375.00" or "1,299"
-TOP_K = 3  # the course's top-3 weighted estimate (average error $46.66 on the 250 test items)
 SHOWN_TOKENS = 10  # number tokens shown in the chart
 CPU_PARAM_LIMIT = 2e9  # beyond this, loading on a CPU is hopeless: say so instead of trying
-_NUMBER = re.compile(r"[-+]?\d*\.\d+|\d+")  # the course's regex
 _ANSWER = re.compile(r"Price is \$[\d,]*(?:\.\d*)?\s*$")
 
 ProgressFn = Callable[..., Any]  # gradio's gr.Progress fits: progress(0.5, desc="...")
@@ -135,74 +138,6 @@ class Prediction:
     """Tokens in the prompt, including <|begin_of_text|>."""
     number_mass: float = 0.0
     """Total probability of the number tokens: how sure the model is that a number comes next."""
-
-
-def extract_price(s: str) -> float | None:
-    """The course's price extraction: the text after `Price is $` (if present), `$` and `,`
-    removed, first number; None when there is none.
-
-    >>> extract_price("Price is $999"), extract_price("Price is $12.99 and"), extract_price(" $ 4")
-    (999.0, 12.99, 4.0)
-    """
-    if PREFIX in s:
-        s = s.split(PREFIX)[1]
-    match = _NUMBER.search(s.replace(",", "").replace("$", ""))
-    return float(match.group()) if match else None
-
-
-def topk_estimate(values: Sequence[float], probs: Sequence[float], k: int = TOP_K) -> float:
-    """Average of the k most likely values, weighted by their probabilities.
-
-    >>> round(topk_estimate([100, 200, 300, 400], [0.1, 0.4, 0.3, 0.2]), 2)
-    277.78
-    """
-    if k < 1:
-        raise BadInput(f"k must be at least 1, not {k}")
-    top = sorted(zip(probs, values, strict=False), reverse=True)[:k]
-    total = sum(p for p, _ in top)
-    if total <= 0:
-        return 0.0
-    return sum(p * v for p, v in top) / total
-
-
-def course_topk_estimate(tokens: Sequence[str], probs: Sequence[float]) -> float:
-    """The course's `improved_model_predict` over the k most likely next tokens (of the whole
-    vocabulary, as decoded): a token that float() cannot read, or reads as <= 0, is dropped; the
-    rest are averaged weighted by their probabilities renormalised over those kept; 0 when none
-    is left (the course returned 0 there too).
-
-    >>> round(course_topk_estimate(["99", "$", "100"], [0.5, 0.3, 0.2]), 2)
-    99.29
-    """
-    kept = []
-    for token, p in zip(tokens, probs, strict=True):
-        try:
-            value = float(token)
-        except ValueError:
-            continue
-        if value > 0:
-            kept.append((value, p))
-    total = sum(p for _, p in kept)
-    if not kept or total <= 0:
-        return 0.0
-    return sum(value * p / total for value, p in kept)
-
-
-def median_estimate(values: Sequence[float], probs: Sequence[float]) -> float:
-    """The smallest value at which the (renormalised) cumulative probability reaches one half.
-
-    >>> median_estimate([100, 200, 300, 400], [0.1, 0.4, 0.3, 0.2])
-    200
-    """
-    total = sum(probs)
-    if total <= 0:
-        return 0.0
-    cumulative = 0.0
-    for value, p in sorted(zip(values, probs, strict=False)):
-        cumulative += p / total
-        if cumulative >= 0.5 - 1e-12:
-            return value
-    return max(values)
 
 
 def build_prompt(text: str, tokenizer: Any = None) -> tuple[str, str]:
@@ -583,19 +518,6 @@ def _attach_adapter(backbone: _Backbone, spec: ModelSpec, report: Callable[[floa
     backbone.seconds += time.perf_counter() - started
     backbone.adapters[adapter_key] = name
     return name
-
-
-def number_tokens(tokenizer: Any) -> tuple[list[int], list[float]]:
-    """Ids and values of the tokens that are whole prices 1-999 (each one Llama 3.1 token)."""
-    ids, values = [], []
-    for n in range(1, 1000):
-        encoded = tokenizer.encode(str(n), add_special_tokens=False)
-        if len(encoded) == 1:
-            ids.append(encoded[0])
-            values.append(float(n))
-    if not ids:
-        raise ModelUnavailable("This tokenizer has no single-token numbers, so it cannot be a pricer.")
-    return ids, values
 
 
 def _first_line(exc: BaseException) -> str:

@@ -11,19 +11,9 @@ import pytest
 
 from pricer.cli import main
 from pricer.errors import BadInput, HubUnavailable, ModelUnavailable, NotFound
+from pricer.estimates import extract_price, topk_estimate
 from pricer.items import MAX_TOKENS, PREFIX, QUESTION, contents, curate_record
-from pricer.model import (
-    ModelSpec,
-    build_prompt,
-    compute_dtype_name,
-    course_topk_estimate,
-    extract_price,
-    load_pricer,
-    median_estimate,
-    model_status,
-    topk_estimate,
-    unload_all,
-)
+from pricer.model import ModelSpec, build_prompt, compute_dtype_name, load_pricer, model_status, unload_all
 
 
 @pytest.fixture(scope="module")
@@ -39,69 +29,6 @@ def base_spec(tiny_model: Path) -> ModelSpec:
 @pytest.fixture(scope="module")
 def prompts(test_250: Path) -> list[str]:
     return [json.loads(line)["text"] for line in test_250.read_text().splitlines()[:24]]
-
-
-# --- price extraction ------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("text, price", [
-    ("Price is $999", 999.0),
-    ("$9,999 blah", 9999.0),
-    ("Price is $1,299.00", 1299.0),
-    ("Price is $12.99 or so", 12.99),
-    ("375.00", 375.0),
-    ("How much? Price is $ 42 dollars", 42.0),
-    ("about $.99", 0.99),
-    ("Price is $", None),
-    ("no number here", None),
-    ("", None),
-])
-def test_extract_price_takes_the_first_number_after_dollar_and_commas_are_stripped(text, price):
-    assert extract_price(text) == price
-
-
-# --- the estimates from the next-token distribution ------------------------------------------
-
-
-def test_topk_estimate_is_the_probability_weighted_average_of_the_k_most_likely():
-    values, probs = [100, 200, 300, 400], [0.1, 0.4, 0.3, 0.2]
-    assert topk_estimate(values, probs, k=3) == pytest.approx((200 * 0.4 + 300 * 0.3 + 400 * 0.2) / 0.9)
-    assert topk_estimate(values, probs, k=1) == 200
-    assert topk_estimate(values, probs, k=10) == pytest.approx(sum(v * p for v, p in zip(values, probs, strict=True)))
-
-
-def test_topk_estimate_ignores_unnormalised_scale():
-    assert topk_estimate([10, 20], [0.02, 0.02], k=2) == pytest.approx(15)
-
-
-def test_median_is_where_the_cumulative_probability_reaches_half():
-    assert median_estimate([100, 200, 300, 400], [0.1, 0.4, 0.3, 0.2]) == 200
-    assert median_estimate([400, 300, 200, 100], [0.2, 0.3, 0.4, 0.1]) == 200  # order of input irrelevant
-    assert median_estimate([1, 2, 3], [0.2, 0.2, 0.6]) == 3
-    assert median_estimate([5, 7], [0.002, 0.001]) == 5  # unnormalised probabilities
-
-
-@pytest.mark.parametrize("tokens, probs, expected", [
-    (["99", "$", "100"], [0.5, 0.3, 0.2], (99 * 0.5 + 100 * 0.2) / 0.7),  # "$" dropped, the rest renormalised
-    (["20", "10", "30"], [0.2, 0.1, 0.05], (20 * 0.2 + 10 * 0.1 + 30 * 0.05) / 0.35),
-    (["0", "12", " ."], [0.6, 0.3, 0.1], 12.0),  # 0 is not a price: dropped, as float(token) <= 0
-    ([" 45", "<|end_of_text|>", "x"], [0.1, 0.8, 0.1], 45.0),  # float() reads " 45" as the course's did
-    (["$", ",", "\n"], [0.5, 0.3, 0.2], 0.0),  # no number at all: the course's 0
-])
-def test_course_topk_keeps_only_positive_numbers_among_the_top_tokens(tokens, probs, expected):
-    assert course_topk_estimate(tokens, probs) == pytest.approx(expected)
-
-
-def test_course_topk_differs_from_the_number_token_topk_when_a_non_number_is_in_the_top_3():
-    # the whole distribution: "$" is second; the course keeps 2 numbers, the number-token variant takes 3
-    tokens, probs = ["100", "$", "200", "300"], [0.4, 0.3, 0.2, 0.1]
-    assert course_topk_estimate(tokens[:3], probs[:3]) == pytest.approx((100 * 0.4 + 200 * 0.2) / 0.6)
-    assert topk_estimate([100, 200, 300], [0.4, 0.2, 0.1]) == pytest.approx((40 + 40 + 30) / 0.7)
-
-
-def test_topk_needs_a_positive_k():
-    with pytest.raises(BadInput, match="k must be at least 1"):
-        topk_estimate([1.0], [1.0], k=0)
 
 
 # --- prompts -------------------------------------------------------------------------------

@@ -60,7 +60,8 @@ def test_tiny_adapter_is_lora_and_changes_the_next_token_distribution(tiny_model
 
 
 def test_tiny_model_answers_price_prompts_with_numbers(tiny_model: Path):
-    from pricer.model import ModelSpec, extract_price, load_pricer
+    from pricer.estimates import extract_price
+    from pricer.model import ModelSpec, load_pricer
 
     pricer = load_pricer(ModelSpec(str(tiny_model)))
     (pred,) = pricer.predict(["How much does this cost to the nearest dollar?\n\nA lamp\n\nPrice is $"])

@@ -20,9 +20,9 @@ import gradio as gr
 from pricer import evaluation
 from pricer.config import settings
 from pricer.errors import PricerError
+from pricer.estimates import TOP_K
 from pricer.gpu import GPU_QUEUE, on_gpu
 from pricer.model import (
-    TOP_K,
     ModelSpec,
     Prediction,
     build_prompt,

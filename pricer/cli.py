@@ -267,6 +267,8 @@ def _report_run(done, out: str | None, chart: str | None) -> int:
 
 
 def _add_evaluation(sub: argparse._SubParsersAction) -> None:
+    from pricer.evaluation import ESTIMATORS  # light: no heavy imports at module level
+
     data_help = "test items: hub id (default PRICER_DATASET or ed-donner/pricer-data) or a local file"
     p = sub.add_parser("evaluate", help="run the 4-bit Llama over the test items: error, RMSLE, hits")
     p.add_argument("--data", help=data_help)
@@ -275,7 +277,7 @@ def _add_evaluation(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--adapter", help="hub id or local path of a PEFT adapter, or 'none' for the base model")
     p.add_argument("--revision", help="adapter revision (never applied to the base model; 'none' = latest)")
     p.add_argument("--quantization", choices=["4bit", "8bit"], help="default PRICER_QUANTIZATION or 4bit")
-    p.add_argument("--estimator", choices=("greedy", "topk", "topk-numbers"), default="greedy",
+    p.add_argument("--estimator", choices=ESTIMATORS, default="greedy",
                    help="greedy: the generated price (the course's evaluation); topk: the course's "
                         "top-3 weighted estimate (top 3 of all next tokens, non-numbers dropped); "
                         "topk-numbers: the top 3 of the number tokens only")

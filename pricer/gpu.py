@@ -28,10 +28,12 @@ def zero_gpu() -> bool:
     return importlib.util.find_spec("spaces") is not None
 
 
-def on_gpu(fn: F | None = None, *, duration: int = ZERO_GPU_SECONDS) -> F | Callable[[F], F]:
+def on_gpu(fn: F | None = None, *, duration: int | Callable[..., int] = ZERO_GPU_SECONDS
+           ) -> F | Callable[[F], F]:
     """Decorate a function that runs the model: @spaces.GPU under ZeroGPU, else unchanged.
 
-    Usable as `@on_gpu` or `@on_gpu(duration=300)`.
+    Usable as `@on_gpu` or `@on_gpu(duration=300)`. `duration` may be a function of the call's
+    arguments (ZeroGPU's dynamic duration): a shorter reservation queues ahead of longer ones.
     """
 
     def decorate(f: F) -> F:

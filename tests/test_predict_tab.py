@@ -181,3 +181,17 @@ def test_preload_loads_the_model_in_the_background_at_start(tiny_model, tmp_path
     for preload in [t for t in threading.enumerate() if t.name == "preload"]:
         preload.join(60)
     assert loaded(spec) and "device cpu" in model_status(spec)
+
+
+def test_zero_gpu_reserves_a_short_slot_once_the_model_is_loaded(tiny_model, tmp_path, monkeypatch):
+    from pricer.gpu import ZERO_GPU_SECONDS
+    from pricer.model import ModelSpec, load_pricer
+    from ui.predict_tab import BASE, PREDICT_GPU_SECONDS, gpu_seconds
+
+    alias = tmp_path / "tiny-alias"  # a spec nothing has loaded yet
+    alias.symlink_to(tiny_model, target_is_directory=True)
+    monkeypatch.setenv("PRICER_BASE_MODEL", str(alias))
+    assert gpu_seconds(PASTED, BASE) == ZERO_GPU_SECONDS  # the first call loads the model
+    load_pricer(ModelSpec(str(alias)))
+    assert gpu_seconds(PASTED, BASE) == PREDICT_GPU_SECONDS < ZERO_GPU_SECONDS
+

@@ -21,7 +21,7 @@ from pricer import evaluation
 from pricer.config import settings
 from pricer.errors import PricerError
 from pricer.estimates import TOP_K
-from pricer.gpu import GPU_QUEUE, on_gpu
+from pricer.gpu import GPU_QUEUE, ZERO_GPU_SECONDS, on_gpu
 from pricer.model import (
     ModelSpec,
     Prediction,
@@ -43,6 +43,7 @@ LEAD = (
     "number), the greedy answer (the course's first method: 4 new tokens, greedy, seed 42) and the "
     "median of the number-token distribution."
 )
+PREDICT_GPU_SECONDS = 30  # a loaded 8B model prices one prompt in about a second
 CSS_PRICE = "font-size: 2.6em; font-weight: 700; line-height: 1.1;"
 
 
@@ -52,6 +53,12 @@ def esc(value: Any) -> str:
 
 def _spec(choice: str) -> ModelSpec:
     return ModelSpec.from_settings(fine_tuned=choice == FINE_TUNED)
+
+
+def gpu_seconds(text: str, choice: str, *_: Any, **__: Any) -> int:
+    """ZeroGPU's reservation for a request (it gets the handler's arguments): short once the
+    model is loaded, so visitors queue ahead; long enough for a first load otherwise."""
+    return PREDICT_GPU_SECONDS if loaded(_spec(choice)) else ZERO_GPU_SECONDS
 
 
 def _choices() -> list[tuple[str, str]]:
@@ -131,7 +138,7 @@ def build() -> None:
     choices = _choices()
     default = choices[0][1]
 
-    @on_gpu
+    @on_gpu(duration=gpu_seconds)
     def predict_ui(text: str, choice: str, progress: gr.Progress = gr.Progress()):  # noqa: B008
         try:
             pred, note, truth, seconds, loading = price(text, choice, truths, progress)
@@ -143,7 +150,7 @@ def build() -> None:
                                               "with <|begin_of_text|>)"),
                 render_status(model_status(_spec(choice))))
 
-    @on_gpu
+    @on_gpu(duration=gpu_seconds)
     def predict_api(text: str, model: str = FINE_TUNED) -> dict:
         """Price a product: `text` is a title and description (or a dataset prompt); `model` is
         'fine-tuned' or 'base'. Returns price (greedy), estimate_course (the course's top-3

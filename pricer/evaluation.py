@@ -13,7 +13,8 @@ no number scores 0, as in the course, and the item is marked as unparsed.
 
 It takes any predict function (a list of prompts -> a list of prices, None for "no number"),
 so it does not know how a model works; `llama_predictor` adapts pricer.model to that shape. It
-does not import gradio: the Evaluate tab (ui/evaluate_tab.py) and the CLI drive it.
+does not import gradio: the Evaluate tab (ui/evaluate_tab.py) and the CLI drive it. Guesses
+made elsewhere are read and scored by pricer.guesses, into the same Run.
 """
 
 from __future__ import annotations

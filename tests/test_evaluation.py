@@ -1,4 +1,5 @@
-"""pricer.evaluation: the course's metrics, runs, guesses files, the chart and the CLI verbs."""
+"""pricer.evaluation: the course's metrics, runs and their cache, the chart, the model run and
+the `evaluate` verb (guesses files are in test_guesses.py)."""
 
 from __future__ import annotations
 

@@ -435,7 +435,9 @@ def figure(main: Run, compare: Run | None = None, height: int = CHART_HEIGHT) ->
             points = [o for o in r.outcomes if o.color == color]
             fig.add_trace(go.Scatter(
                 x=[o.truth for o in points], y=[o.guess for o in points], mode="markers",
-                name=f"{_short(r.label or 'run')}: {COLOR_LABELS[color]}", legendgroup=group,
+                # one run: its label is the title; two: each run's legend group is titled with it
+                name=COLOR_LABELS[color], legendgroup=group,
+                legendgrouptitle={"text": _short(r.label or "run", 50) if compare else ""},
                 marker={"color": color, "size": 7, "symbol": symbol, "opacity": 0.8},
                 customdata=[[_short(o.title), o.error, o.note] for o in points],
                 hovertemplate="%{customdata[0]}<br>truth $%{x:,.2f}<br>guess $%{y:,.2f}"
@@ -449,8 +451,11 @@ def figure(main: Run, compare: Run | None = None, height: int = CHART_HEIGHT) ->
     fig.update_layout(
         title={"text": title, "font": {"size": 15}}, height=height, autosize=True,
         xaxis={"title": "ground truth ($)", "range": [0, top], "constrain": "domain"},
-        yaxis={"title": "model estimate ($)", "range": [0, top], "scaleanchor": "x", "scaleratio": 1},
-        legend={"orientation": "h", "y": -0.15}, margin={"t": 90, "l": 60, "r": 20, "b": 40},
+        yaxis={"title": "model estimate ($)", "range": [0, top], "scaleanchor": "x", "scaleratio": 1,
+               "constrain": "domain"},  # both axes keep [0, top]: the plot shrinks, not the range
+        # beside the plot, not under it: equal axes make the plot as tall as it is wide, so
+        # a legend below would shrink it; to the right there is room to spare
+        legend={"x": 1.02, "y": 1, "xanchor": "left"}, margin={"t": 90, "l": 60, "r": 20, "b": 50},
         template="plotly_white",
     )
     return fig

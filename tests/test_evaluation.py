@@ -222,9 +222,13 @@ def test_chart_has_a_trace_per_colour_the_diagonal_and_equal_axes_from_zero():
     assert layout.height == evaluation.CHART_HEIGHT
     assert layout.xaxis.range == layout.yaxis.range == (0, line.x[1])
     assert layout.yaxis.scaleanchor == "x"
+    assert layout.xaxis.constrain == layout.yaxis.constrain == "domain"  # neither range may grow below 0
     assert done.metrics.line() in layout.title.text
     assert markers[0].customdata[0][0] == "&lt;b&gt;x&lt;/b&gt;"  # hover text is escaped
     assert "truth" in markers[0].hovertemplate and "error" in markers[0].hovertemplate
+    # one run: the title names it, the legend only the colours, beside the plot (not under it)
+    assert [t.name for t in markers] == [evaluation.COLOR_LABELS[c] for c in evaluation.COLORS]
+    assert layout.legend.x > 1
 
 
 def test_chart_escapes_a_file_name_in_its_title_and_legend():
@@ -232,6 +236,8 @@ def test_chart_escapes_a_file_name_in_its_title_and_legend():
     fig = evaluation.figure(done)
     assert "<a" not in fig.layout.title.text and "&lt;a href" in fig.layout.title.text
     assert all("<a" not in t.name for t in fig.data)
+    overlaid = evaluation.figure(done, evaluation.Run("base", 1, [Outcome(0, "a", 100.0, 90.0)]))
+    assert "&lt;a href" in overlaid.data[3].legendgrouptitle.text  # its legend group is titled, escaped
 
 
 def test_chart_overlays_a_second_run_with_its_own_symbol_and_title_line():
@@ -240,8 +246,8 @@ def test_chart_overlays_a_second_run_with_its_own_symbol_and_title_line():
     fig = evaluation.figure(tuned, base)
     markers = [t for t in fig.data if t.mode == "markers"]
     assert len(markers) == 6
-    assert {t.marker.symbol for t in markers if t.name.startswith("base")} == {"x"}
-    assert {t.marker.symbol for t in markers if t.name.startswith("tuned")} == {"circle"}
+    assert {t.marker.symbol for t in markers if t.legendgrouptitle.text == "base"} == {"x"}
+    assert {t.marker.symbol for t in markers if t.legendgrouptitle.text == "tuned"} == {"circle"}
     assert fig.layout.title.text.split("<br>") == [tuned.title(), base.title()]
     assert fig.layout.xaxis.range[1] >= 900
 

@@ -103,11 +103,11 @@ def test_in_chromium_the_plot_appears_and_the_table_fills(page):
     points = page.locator("#evaluate-plot .js-plotly-plot .scatterlayer .point")
     points.first.wait_for(timeout=180_000)
     page.get_by_text("10/10 items").first.wait_for(timeout=180_000)
-    assert points.count() == 10
+    expect(points).to_have_count(10)  # Plotly redraws after the update lands: wait for it
     box = page.locator("#evaluate-plot .js-plotly-plot").first.bounding_box()
     assert box and box["height"] > 300
-    assert page.locator("#evaluate-table [role=row]").count() == 11  # the header and 10 items
-    assert page.get_by_role("button", name="Download results (CSV)").is_visible()
+    expect(page.locator("#evaluate-table [role=row]")).to_have_count(11)  # the header and 10 items
+    expect(page.get_by_role("button", name="Download results (CSV)")).to_be_visible()
 
 
 def test_overlay_draws_the_previous_run_beside_this_one(client, test_250):

@@ -390,8 +390,8 @@ def llama_predictor(spec: Any, estimator: str = "greedy", batch_size: int = 16,
 
             loaded.append(load_pricer(spec, progress=progress))
         predictions = loaded[0].predict(prompts, batch_size=batch_size)
-        if estimator == "topk":
-            return [p.estimate_course for p in predictions]
+        if estimator == "topk":  # 0 is the course's "none of the top 3 is a number": marked as such
+            return [p.estimate_course or None for p in predictions]
         if estimator == "topk-numbers":
             return [p.estimate_topk for p in predictions]
         return [p.price for p in predictions]

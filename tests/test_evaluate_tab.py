@@ -94,7 +94,7 @@ def test_an_uploaded_items_file_replaces_the_dataset(client, tmp_path):
 
 
 @pytest.mark.browser
-def test_in_chromium_the_plot_appears_and_the_table_fills(page):
+def test_in_chromium_the_plot_appears_and_the_table_fills(page, test_250):
     page.get_by_role("tab", name="Evaluate").click()
     size = page.get_by_label("Test items (the first N)").first
     size.fill("10")
@@ -121,7 +121,7 @@ def test_overlay_draws_the_previous_run_beside_this_one(client, test_250):
 
 
 @pytest.mark.browser
-def test_in_chromium_stop_ends_a_long_run(page, monkeypatch):
+def test_in_chromium_stop_ends_a_long_run(page, monkeypatch, test_250):
     # The tiny model prices 250 items in seconds, so the second batch is held until the server
     # has received Stop (gradio's cancel, spied on in this process): Stop always lands mid-run,
     # whatever the machine's speed, and no sleep decides anything.

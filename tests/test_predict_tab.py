@@ -90,7 +90,7 @@ def _open_predict(page):
 
 
 @pytest.mark.browser
-def test_an_example_shows_estimate_true_price_chart_prompt_and_status(page):
+def test_an_example_shows_estimate_true_price_chart_prompt_and_status(page, test_250):
     _open_predict(page)
     page.get_by_text("$374.41 · OEM AC Compressor").click()
     expect(page.locator("#predict-text textarea")).to_have_value(re.compile("^" + re.escape(QUESTION)))

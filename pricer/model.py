@@ -28,7 +28,7 @@ from typing import Any
 
 from pricer import hub
 from pricer.config import ADAPTER, ADAPTER_REVISION, Settings, optional, settings
-from pricer.errors import BadInput, ModelUnavailable, NotFound, PricerError
+from pricer.errors import BadInput, HubUnavailable, ModelUnavailable, NotFound, PricerError
 from pricer.estimates import (
     TOP_K,
     course_topk_estimate,
@@ -414,8 +414,16 @@ def _check_revision(repo: str, revision: str) -> None:
             f"The adapter {repo} has no revision {revision!r}. Give a commit hash, branch or tag "
             "that exists (PRICER_ADAPTER_REVISION or --revision), or 'none' for the latest."
         ) from exc
-    except Exception:  # noqa: BLE001, S110 - the hub answered oddly: loading itself will say more
+    except (ValueError, TypeError, KeyError):  # an answer we cannot parse: loading itself will say more
         pass
+    except Exception as exc:  # noqa: BLE001 - 5xx, rate limit, dropped connection: say so now, not
+        # after peft's minute of download retries ends in "cannot be applied to the base model"
+        status = getattr(getattr(exc, "response", None), "status_code", None)
+        answer = f"answered {status}" if status else f"could not be reached ({type(exc).__name__})"
+        raise HubUnavailable(
+            f"The Hugging Face Hub ({hub.endpoint()}) {answer} when asked for the adapter {repo} at "
+            f"revision {revision!r}. Try again in a minute, or give the adapter's local folder."
+        ) from exc
 
 
 def _parameters(source: str) -> tuple[Any, int]:

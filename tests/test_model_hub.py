@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 from stand_in import JsonHandler, hub_online, serving
 
-from pricer.errors import AccessDenied, NotFound
+from pricer import hub
+from pricer.errors import AccessDenied, HubUnavailable, NotFound
 from pricer.model import ModelSpec, load_pricer, model_status
 
 GATED = "meta-llama/Meta-Llama-3.1-8B"
@@ -28,6 +29,8 @@ class StandInHub(JsonHandler):
     known commit) and nothing else (unknown). Records every request it gets."""
 
     requests: list[dict] = []
+    outage = False
+    """When true, every revision lookup answers 503, as the Hub does in an outage."""
 
     def do_GET(self):  # noqa: N802
         StandInHub.requests.append({"path": self.path,
@@ -45,7 +48,9 @@ class StandInHub(JsonHandler):
             self.send_json(200, {})
         elif path.startswith(f"/api/models/{ADAPTER}/revision/"):
             revision = path.rsplit("/", 1)[1]
-            if revision in {REVISION, "main"}:
+            if StandInHub.outage:
+                self.refuse(503, "", "Service Unavailable")
+            elif revision in {REVISION, "main"}:
                 self.send_json(200, {"id": ADAPTER, "modelId": ADAPTER, "sha": REVISION, "private": False})
             else:
                 self.refuse(404, "RevisionNotFound", f"Invalid rev id: {revision}")
@@ -71,7 +76,7 @@ def stand_in_hub(monkeypatch, tmp_path):
     for name in ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "HF_OIDC_RESOURCE"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setattr(constants, "HF_TOKEN_PATH", str(tmp_path / "no-token-file"))
-    StandInHub.requests = []
+    StandInHub.requests, StandInHub.outage = [], False
     with serving(StandInHub) as url:
         hub_online(monkeypatch, url)
         yield StandInHub.requests
@@ -152,3 +157,16 @@ def test_a_revision_name_is_sent_quoted_in_the_path_never_as_a_query(stand_in_hu
     with pytest.raises(NotFound, match="has no revision 'release/v2'"):
         load_pricer(ModelSpec(str(tiny_model), ADAPTER, "release/v2"))
     assert stand_in_hub[-1]["path"] == f"/api/models/{ADAPTER}/revision/release%2Fv2"
+
+
+def test_a_hub_outage_on_the_revision_lookup_says_try_again_at_once(stand_in_hub, tiny_model: Path):
+    StandInHub.outage = True
+    with pytest.raises(HubUnavailable) as err:
+        load_pricer(ModelSpec(str(tiny_model), ADAPTER, REVISION))
+    assert str(err.value) == (
+        f"The Hugging Face Hub ({hub.endpoint()}) answered 503 when asked for the adapter {ADAPTER} at "
+        f"revision {REVISION!r}. Try again in a minute, or give the adapter's local folder."
+    )
+    # nothing more was asked: no download retries ending in a wrong "cannot be applied" message
+    assert [r["path"].split("?")[0] for r in stand_in_hub] == [
+        f"/api/models/{ADAPTER}/auth-check", f"/api/models/{ADAPTER}/revision/{REVISION}"]

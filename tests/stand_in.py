@@ -25,6 +25,22 @@ class JsonHandler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
+    def answer(self) -> None:
+        """Every method lands here unless a subclass handles it itself: override to answer."""
+        self.send_json(404, {"error": "not served by this stand-in"})
+
+    def do_GET(self) -> None:  # noqa: N802
+        self.answer()
+
+    def do_POST(self) -> None:  # noqa: N802
+        self.answer()
+
+    def do_PUT(self) -> None:  # noqa: N802
+        self.answer()
+
+    def do_HEAD(self) -> None:  # noqa: N802
+        self.answer()
+
     def log_message(self, *args) -> None:
         pass
 

@@ -231,16 +231,7 @@ class RefusingHub(JsonHandler):
 
     paths: list[str] = []
 
-    def do_GET(self):  # noqa: N802
-        self.refuse()
-
-    def do_POST(self):  # noqa: N802
-        self.refuse()
-
-    def do_HEAD(self):  # noqa: N802
-        self.refuse()
-
-    def refuse(self):
+    def answer(self):
         RefusingHub.paths.append(self.path)
         self.rfile.read(int(self.headers.get("Content-Length") or 0))
         self.send_json(401, {"error": "Invalid credentials in Authorization header"})

@@ -366,15 +366,6 @@ class FakeHub(JsonHandler):
     stages: list[dict] = []
     fail: dict[str, int] = {}
 
-    def do_GET(self):  # noqa: N802
-        self.answer()
-
-    def do_POST(self):  # noqa: N802
-        self.answer()
-
-    def do_PUT(self):  # noqa: N802
-        self.answer()
-
     def body(self) -> bytes:
         if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
             data = b""

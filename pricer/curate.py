@@ -114,7 +114,8 @@ def download_category(name: str) -> Path:
             f"e.g. {', '.join(COURSE_CATEGORIES[:4])}; or give a local path."
         ) from exc
     except (HfHubHTTPError, OSError) as exc:
-        raise HubUnavailable(f"Could not download the {name} category from the hub: {exc}") from exc
+        raise HubUnavailable(f"Could not download the {name} category from the hub: {exc}. Try again, or "
+                              "download its raw JSONL yourself and give its local path.") from exc
 
 
 def resolve_source(source: str | os.PathLike) -> tuple[list[Path], str]:

@@ -157,7 +157,8 @@ def _folder_rows(path: Path, split: str, size: int | None) -> PricerRows:
         data = load_from_disk(str(path))
         if hasattr(data, "keys"):  # a DatasetDict
             if split not in data:
-                raise BadInput(f"{path} has splits {', '.join(data)}; no {split!r} split.")
+                raise BadInput(f"{path} has splits {', '.join(data)}; no {split!r} split: give a dataset with one, "
+                           "or the file of that split itself.")
             data = data[split]
         _require_columns(data.column_names, path)
         return _collect(data.select_columns(["text", "price"]), size, f"{path.name}/{split}")
@@ -180,9 +181,11 @@ def _hub_rows(repo: str, split: str, size: int | None) -> PricerRows:
         _require_columns(list(data.column_names or ["text", "price"]), repo)
         return _collect(data, size, f"{repo}/{split}")
     except ValueError as exc:  # an unknown split
-        raise BadInput(f"The dataset {repo} has no {split!r} split: {exc}") from exc
+        raise BadInput(f"The dataset {repo} has no {split!r} split ({exc}): give a pricer dataset with "
+                       f"train and test splits, such as ed-donner/pricer-data.") from exc
     except (OSError, HfHubHTTPError) as exc:
-        raise HubUnavailable(f"Could not read the dataset {repo} from the hub: {exc}") from exc
+        raise HubUnavailable(f"Could not read the dataset {repo} from the hub: {exc}. Try again, or give a "
+                              "local JSONL or Parquet file.") from exc
 
 
 def load_pricer_dataset(source: str | os.PathLike | None = None, split: str = "test",
@@ -403,7 +406,8 @@ def push(data: Any, repo: str, *, private: bool = False, dry_run: bool = False) 
             raise AccessDenied(f"The Hub refused to push to {repo} ({status}): HF_TOKEN needs write access to "
                                f"{repo.split('/')[0]} (https://huggingface.co/settings/tokens).") from None
         server = getattr(exc, "server_message", None) or str(exc).splitlines()[0]
-        raise HubUnavailable(f"Pushing to {repo} failed ({status}): {server}") from None
+        raise HubUnavailable(f"Pushing to {repo} failed ({status}): {server}. Try again; the local files are "
+                              "written.") from None
     except TransportError as exc:
         raise HubUnavailable(f"Pushing to {repo} failed: {type(exc).__name__} talking to {hub.endpoint()}. "
                              "Try again; the local files are written.") from None

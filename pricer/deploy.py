@@ -246,7 +246,8 @@ def run(manifest: Manifest, say: Callable[[str], None] = print) -> str:
         except HfHubHTTPError as exc:
             raise _hidden(_hub_error(call, exc, manifest.space_id), manifest) from None
         except TransportError as exc:  # connection refused or dropped, DNS, timeout
-            raise HubUnavailable(f"{call.method}: {type(exc).__name__} talking to {hub.endpoint()}") from None
+            raise HubUnavailable(f"{call.method}: {type(exc).__name__} talking to {hub.endpoint()}. Check the "
+                                  "network and run the deploy again (every step is safe to repeat).") from None
         except ValueError as exc:  # the Hub's README check (validate-yaml) found bad front matter
             raise _hidden(BadInput(f"{call.method}: {' '.join(str(exc).split())}"), manifest) from None
         say(f"[{n}/{len(calls)}] {_done(call, result)}")

@@ -289,7 +289,8 @@ def run(items: Sequence[TestItem], predict: PredictFn, *, label: str = "", batch
         batch = items[at:at + batch_size]
         guesses = list(predict([item.prompt for item in batch]))
         if len(guesses) != len(batch):
-            raise PricerError(f"The pricer returned {len(guesses)} prices for {len(batch)} prompts.")
+            raise PricerError(f"The pricer returned {len(guesses)} prices for {len(batch)} prompts: a predict "
+                              "function must return one price (or None) per prompt, in order.")
         current.outcomes.extend(outcome(item, g) for item, g in zip(batch, guesses, strict=True))
         current.seconds = time.perf_counter() - start
         if cache_key and current.done:  # stored before the last yield: a consumer may stop there

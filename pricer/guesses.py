@@ -100,7 +100,7 @@ def read_guesses(path: str | Path, items: Sequence[TestItem], size: int | None =
     size = len(items) if size is None else min(size, len(items))
     rows = _guess_rows(path)
     if not rows:
-        raise BadInput(f"{path.name} holds no guesses.")
+        raise BadInput(f"{path.name} holds no guesses: give one row per test item with a `guess` column.")
     columns = {str(k).strip().lower() for k in rows[0]}
     guess_col = next((c for c in GUESS_COLUMNS if c in columns), None)
     if guess_col is None:

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Sequence
+import weakref
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from itertools import pairwise
@@ -44,6 +45,9 @@ class Piece:
     text: str
     ids: tuple[int, ...]
     special: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"text": self.text, "ids": list(self.ids), "special": self.special}
 
 
 @dataclass(frozen=True)
@@ -83,7 +87,7 @@ class Inspection:
             "chars_per_token": round(self.chars_per_token, 3),
             "ids": self.ids, "tokens": self.tokens, "vocab_tokens": self.vocab_tokens,
             "decoded": self.decoded,
-            "pieces": [{"text": p.text, "ids": list(p.ids), "special": p.special} for p in self.pieces],
+            "pieces": [p.to_dict() for p in self.pieces],
             "add_special": self.add_special, "skip_special": self.skip_special,
             "cut_chars": self.cut_chars,
         }
@@ -108,14 +112,23 @@ def _decode_each(tokenizer: Any, ids: Sequence[int]) -> list[str]:
     return _decode_many(tokenizer, [[i] for i in ids])
 
 
-def _special_ids(tokenizer: Any) -> set[int]:
-    return set(getattr(tokenizer, "all_special_ids", []) or []) | {
-        i for i, t in _added_decoder(tokenizer).items() if getattr(t, "special", False)
-    }
+_memo: weakref.WeakKeyDictionary[Any, dict[tuple[str, int], Any]] = weakref.WeakKeyDictionary()
 
 
-def _added_decoder(tokenizer: Any) -> dict[int, Any]:
-    return dict(getattr(tokenizer, "added_tokens_decoder", {}) or {})
+def _per_tokenizer(tokenizer: Any, what: str, compute: Callable[[Any], Any]) -> Any:
+    """`compute(tokenizer)`, once per tokenizer and vocabulary size (so added tokens refresh it)."""
+    cache = _memo.setdefault(tokenizer, {})
+    key = (what, len(tokenizer))
+    if key not in cache:
+        cache[key] = compute(tokenizer)
+    return cache[key]
+
+
+def _special_ids(tokenizer: Any) -> frozenset[int]:
+    return _per_tokenizer(tokenizer, "special ids", lambda tok: frozenset(
+        getattr(tok, "all_special_ids", []) or []) | {
+        i for i, t in (getattr(tok, "added_tokens_decoder", {}) or {}).items() if getattr(t, "special", False)
+    })
 
 
 def pieces(tokenizer: Any, ids: Sequence[int], singles: Sequence[str] | None = None) -> list[Piece]:
@@ -206,18 +219,23 @@ def specials(tokenizer: Any) -> Specials:
                     size=len(tokenizer), base_size=int(getattr(tokenizer, "vocab_size", len(tokenizer))))
 
 
-_vocab_cache: dict[int, tuple[Any, list[str], list[str]]] = {}
+@dataclass(frozen=True)
+class _Vocabulary:
+    stored: list[str]
+    decoded: list[str]
+    folded: list[tuple[str, str]]
+    """(decoded, stored) lower-cased, what a search compares with."""
 
 
-def _vocabulary(tokenizer: Any) -> tuple[list[str], list[str]]:
+def _vocabulary(tokenizer: Any) -> _Vocabulary:
     """Every id's stored token and decoded text, computed once per tokenizer (~0.3 s for 128k)."""
-    cached = _vocab_cache.get(id(tokenizer))
-    if cached is None or cached[0] is not tokenizer:
-        ids = list(range(len(tokenizer)))
-        stored = [t if t is not None else "" for t in tokenizer.convert_ids_to_tokens(ids)]
-        cached = (tokenizer, stored, _decode_each(tokenizer, ids))
-        _vocab_cache[id(tokenizer)] = cached
-    return cached[1], cached[2]
+    def build(tok: Any) -> _Vocabulary:
+        ids = list(range(len(tok)))
+        stored = [t if t is not None else "" for t in tok.convert_ids_to_tokens(ids)]
+        decoded = _decode_each(tok, ids)
+        return _Vocabulary(stored, decoded, [(d.lower(), s.lower()) for d, s in zip(decoded, stored, strict=True)])
+
+    return _per_tokenizer(tokenizer, "vocabulary", build)
 
 
 def check_ids(tokenizer: Any, ids: Sequence[int]) -> None:
@@ -233,8 +251,8 @@ def check_ids(tokenizer: Any, ids: Sequence[int]) -> None:
 def lookup_id(tokenizer: Any, token_id: int) -> VocabEntry:
     """The vocabulary entry of one id."""
     check_ids(tokenizer, [token_id])
-    stored, decoded = _vocabulary(tokenizer)
-    return VocabEntry(token_id, stored[token_id], decoded[token_id], token_id in _special_ids(tokenizer))
+    vocab = _vocabulary(tokenizer)
+    return VocabEntry(token_id, vocab.stored[token_id], vocab.decoded[token_id], token_id in _special_ids(tokenizer))
 
 
 @dataclass(frozen=True)
@@ -253,13 +271,13 @@ def search_vocab(tokenizer: Any, query: str, page: int = 1, page_size: int = PAG
     number is also looked up as an id."""
     if not query:
         raise BadInput("Type a token, a part of one, or an id to look up.")
-    stored, decoded = _vocabulary(tokenizer)
-    q = query.lower()
+    vocab = _vocabulary(tokenizer)
+    stored, decoded = vocab.stored, vocab.decoded
+    q, q_stripped = query.lower(), query.lower().strip()
     ranked = []
-    for i, (s, d) in enumerate(zip(stored, decoded, strict=True)):
-        ds = d.lower()
-        if q in ds or q in s.lower():
-            rank = 0 if query in (d, s) else 1 if ds.strip().startswith(q.strip()) else 2
+    for i, (ds, ss) in enumerate(vocab.folded):
+        if q in ds or q in ss:
+            rank = 0 if query in (decoded[i], stored[i]) else 1 if ds.strip().startswith(q_stripped) else 2
             ranked.append((rank, i))
     if query.strip().isdigit() and int(query) < len(stored):
         ranked.append((-1, int(query)))
@@ -332,7 +350,8 @@ def chat_template(tokenizer: Any, system: str = DEFAULT_SYSTEM, user: str = DEFA
     try:
         rendered = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
     except Exception as exc:  # a template is user-supplied Jinja: any error is the template's
-        raise PricerError(f"This tokenizer's chat template failed to render: {exc}") from exc
+        raise PricerError(f"This tokenizer's chat template failed to render: {exc}. Fix the template, "
+                          "or pick a tokenizer whose template renders (e.g. an Instruct model's).") from exc
     ids = list(tokenizer.encode(rendered, add_special_tokens=False))
     own = sum(len(tokenizer.encode(m["content"], add_special_tokens=False)) for m in messages)
     return ChatRendering(rendered, ids, len(ids) - own,
@@ -364,18 +383,14 @@ def numbers(tokenizer: Any, text: str, limit: int = 20) -> list[NumberTokens]:
     return out
 
 
-_integer_cache: dict[int, tuple[Any, int | None]] = {}
-
-
 def first_multi_token_integer(tokenizer: Any, upto: int = 999) -> int | None:
     """The smallest integer in 0..upto that takes more than one token, or None: for Llama 3.1
     every integer up to 999 is one token, which is why the pricer predicts a price in one token."""
-    cached = _integer_cache.get(id(tokenizer))
-    if cached is None or cached[0] is not tokenizer:
-        lengths = tokenizer([str(n) for n in range(upto + 1)], add_special_tokens=False)["input_ids"]
-        first = next((n for n, ids in enumerate(lengths) if len(ids) != 1), None)
-        cached = _integer_cache[id(tokenizer)] = (tokenizer, first)
-    return cached[1]
+    def first(tok: Any) -> int | None:
+        encoded = tok([str(n) for n in range(upto + 1)], add_special_tokens=False)["input_ids"]
+        return next((n for n, ids in enumerate(encoded) if len(ids) != 1), None)
+
+    return _per_tokenizer(tokenizer, f"first multi-token integer up to {upto}", first)
 
 
 # --- other tokenizers side by side ------------------------------------------------------------
@@ -400,7 +415,7 @@ class Comparison:
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
-        d["pieces"] = [{"text": p.text, "ids": list(p.ids), "special": p.special} for p in self.pieces]
+        d["pieces"] = [p.to_dict() for p in self.pieces]
         d["chars_per_token"] = round(self.chars_per_token, 3)
         return d
 
@@ -415,7 +430,8 @@ def _compare_one(name: str, text: str, add_special: bool) -> Comparison:
     except PricerError as exc:
         return Comparison(name, error=str(exc), seconds=time.perf_counter() - start)
     except Exception as exc:  # any hub id may hold anything; one bad tokenizer must not stop the rest
-        return Comparison(name, error=f"Could not use the tokenizer of {name}: {type(exc).__name__}: {exc}",
+        return Comparison(name, error=f"Could not use the tokenizer of {name}: {type(exc).__name__}: {exc}. "
+                          "Try another hub id or a folder saved with save_pretrained.",
                           seconds=time.perf_counter() - start)
     return Comparison(name, loaded.label, result.count, result.chars, result.pieces,
                       note=loaded.note, seconds=time.perf_counter() - start)

@@ -202,6 +202,27 @@ def test_chat_template_renders_and_counts_the_tokens_it_adds(llama_with_template
     assert f"adds {chat.template_tokens} tokens" in chat.note
 
 
+def test_a_chat_template_that_fails_says_what_to_do(tiny_bpe):
+    from transformers import AutoTokenizer
+
+    from pricer.errors import PricerError
+
+    tok = AutoTokenizer.from_pretrained(tiny_bpe)
+    tok.chat_template = "{{ raise_exception('no system role') }}"
+    with pytest.raises(PricerError, match="no system role.*Fix the template"):
+        tokens.chat_template(tok)
+
+
+def test_vocab_search_sees_tokens_added_after_a_first_search(tiny_bpe):
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(tiny_bpe)  # its own copy: the loaded one stays as it was
+    assert tokens.search_vocab(tok, "zebra").total == 0
+    tok.add_tokens(["zebra"])
+    found = tokens.search_vocab(tok, "zebra")
+    assert [e.text for e in found.entries] == ["zebra"] and found.entries[0].id == len(tok) - 1
+
+
 def test_numbers_in_the_text_and_their_tokens(llama):
     found = {n.number: n.pieces for n in tokens.numbers(llama, "Price is $374.41, was 1,299 or 12345; 374 again")}
     assert found == {"374.41": ["374", ".", "41"], "1,299": ["1", ",", "299"], "12345": ["123", "45"],
@@ -272,6 +293,14 @@ def test_cli_tokenize_with_an_unloadable_tokenizer_exits_2_with_one_line(capsys)
     assert main(["tokenize", "--text", "x", "--tokenizer", "Qwen/Qwen2-7B-Instruct"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and "Qwen/Qwen2-7B-Instruct" in err and "Traceback" not in err
+
+
+def test_cli_vocab_finds_a_token_by_text_and_by_id(capsys):
+    assert main(["vocab", " price", "--tokenizer", "offline/llama-3.1", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["entries"][0] == {"id": 3430, "token": "Ġprice", "text": " price", "special": False}
+    assert main(["vocab", "128009", "--tokenizer", "offline/llama-3.1"]) == 0
+    assert capsys.readouterr().out.splitlines()[0].split() == ["128009", "'<|eot_id|>'", "(<|eot_id|>)"]
 
 
 def test_cli_decode_rejects_ids_outside_the_vocabulary(capsys):

@@ -128,7 +128,7 @@ def cmd_decode(args: argparse.Namespace) -> int:
                                skip_special=args.skip_special)
     if args.json:
         emit_json({"ids": result.ids, "decoded": result.decoded,
-                   "pieces": [{"text": p.text, "ids": list(p.ids)} for p in result.pieces]})
+                   "pieces": [p.to_dict() for p in result.pieces]})
     else:
         print(result.decoded)
     return 0

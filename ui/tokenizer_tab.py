@@ -67,10 +67,6 @@ def render_chips(pieces: list[dict], limit: int = MAX_CHIPS) -> str:
     return f'<div class="chips">{"".join(out)}</div>{more}'
 
 
-def _piece_dicts(pieces: list[tokens.Piece]) -> list[dict]:
-    return [{"text": p.text, "ids": list(p.ids), "special": p.special} for p in pieces]
-
-
 def render_status(result: dict) -> str:
     if result.get("error"):
         return f'<p class="error">{esc(result["error"])}</p>'
@@ -137,7 +133,7 @@ def render_comparison(rows: list[tokens.Comparison]) -> str:
         note = f'<p class="notice">{esc(c.note)}</p>' if c.note else ""
         out.append(f"<h4>{esc(c.label)}</h4>{note}<p><b>{c.count:,}</b> tokens · "
                    f"<b>{c.chars_per_token:.2f}</b> characters per token</p>"
-                   f"{render_chips(_piece_dicts(c.pieces), MAX_COMPARE_CHIPS)}")
+                   f"{render_chips([p.to_dict() for p in c.pieces], MAX_COMPARE_CHIPS)}")
     return "".join(out) or "<p>Name up to three tokenizers to compare.</p>"
 
 
@@ -161,6 +157,11 @@ def product_example() -> str | None:
 def _warn(exc: PricerError) -> str:
     gr.Warning(esc(exc))
     return str(exc)
+
+
+def _error(exc: PricerError) -> str:
+    """A PricerError as a toast and as the view's (escaped) text."""
+    return f'<p class="error">{esc(_warn(exc))}</p>'
 
 
 def tokenize(text: str, tokenizer: str, add_special: bool = True, skip_special: bool = False) -> dict:
@@ -195,7 +196,7 @@ def show_specials(tokenizer: str) -> str:
     try:
         loaded = load_tokenizer(tokenizer or None)
     except PricerError as exc:
-        return f'<p class="error">{esc(_warn(exc))}</p>'
+        return _error(exc)
     return render_specials(tokens.specials(loaded.tokenizer), loaded.label)
 
 
@@ -203,7 +204,7 @@ def lookup(tokenizer: str, query: str, page: float | None) -> tuple[str, int]:
     try:
         found = tokens.search_vocab(load_tokenizer(tokenizer or None).tokenizer, query, int(page or 1))
     except PricerError as exc:
-        return f'<p class="error">{esc(_warn(exc))}</p>', int(page or 1)
+        return _error(exc), int(page or 1)
     return render_vocab(found), found.page
 
 
@@ -224,15 +225,15 @@ def decode_typed(tokenizer: str, ids: str, skip_special: bool) -> tuple[str, str
         result = tokens.decode_ids(load_tokenizer(tokenizer or None).tokenizer, ids,
                                    skip_special=skip_special)
     except PricerError as exc:
-        return "", f'<p class="error">{esc(_warn(exc))}</p>'
-    return result.decoded, render_chips(_piece_dicts(result.pieces))
+        return "", _error(exc)
+    return result.decoded, render_chips([p.to_dict() for p in result.pieces])
 
 
 def show_chat(tokenizer: str, system: str, user: str) -> str:
     try:
         return render_chat(tokens.chat_template(load_tokenizer(tokenizer or None).tokenizer, system, user))
     except PricerError as exc:
-        return f'<p class="error">{esc(_warn(exc))}</p>'
+        return _error(exc)
 
 
 def compare(text: str, tokenizer: str, first: str, second: str, third: str, add_special: bool) -> str:
@@ -240,7 +241,7 @@ def compare(text: str, tokenizer: str, first: str, second: str, third: str, add_
         return render_comparison(tokens.compare(text or "", [first, second, third], reference=tokenizer,
                                                 add_special=add_special))
     except PricerError as exc:
-        return f'<p class="error">{esc(_warn(exc))}</p>'
+        return _error(exc)
 
 
 # --- layout -------------------------------------------------------------------------------------

@@ -40,6 +40,36 @@ def test_every_view_escapes_vocabulary_and_messages(llama):
     assert "<img" not in tab.render_comparison([bad])
 
 
+def test_the_chat_view_escapes_the_rendered_template():
+    chat = tokens.ChatRendering(f"<|begin_of_text|>{EVIL}", note="The template adds 1 tokens around the messages' 5.")
+    out = tab.render_chat(chat)
+    assert "<img" not in out and "<|begin" not in out and "&lt;|begin_of_text|&gt;" in out
+
+
+def test_the_numbers_view_states_the_one_token_claim_and_lists_the_numbers():
+    out = tab.render_numbers(tab.tokenize("Price is $374.41, was 1,299", "offline/llama-3.1"))
+    assert "Every integer from 0 to 999 is a single token" in out
+    assert "<td>374.41</td><td>3</td>" in out and "<td>1,299</td><td>3</td>" in out
+    assert "No numbers in the text." in tab.render_numbers(tab.tokenize("no digits", "offline/llama-3.1"))
+
+
+def test_the_specials_view_counts_the_vocabulary_and_an_unloadable_tokenizer_says_why():
+    out = tab.show_specials("offline/llama-3.1")
+    assert "128,256 tokens (128,000 in the base vocabulary + 256 added)" in out
+    assert "&lt;|eot_id|&gt;" in out and 'title="id 128009"' in out
+    with pytest.warns(UserWarning):  # gr.Warning outside an event
+        bad = tab.show_specials("Qwen/Qwen2-7B-Instruct")
+    assert bad.startswith('<p class="error">') and "HF_HUB_OFFLINE" in bad
+
+
+def test_vocabulary_pages_do_not_go_below_the_first_or_past_the_last():
+    assert tab.previous_page("offline/llama-3.1", "ing", 1)[1] == 1
+    assert tab.next_page("offline/llama-3.1", "ing", 1)[1] == 2
+    last = tokens.search_vocab(tab.load_tokenizer("offline/llama-3.1").tokenizer, "ing").pages
+    html_, page = tab.next_page("offline/llama-3.1", "ing", last)
+    assert page == last and f"page {last} of {last}" in html_
+
+
 def test_status_names_the_tokenizer_and_the_fallback_note():
     result = tab.tokenize("hi", "")
     assert result["tokenizer"].startswith("Llama 3.1 (offline copy")

@@ -11,7 +11,6 @@ The text is real product prompts from ../shared/data when present, else a repeat
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import sys
@@ -26,9 +25,11 @@ CHARS = 10_000
 
 
 def sample_text() -> tuple[str, str]:
+    from pricer.data import load_pricer_dataset
+
     data = ROOT.parent / "shared" / "data" / "test-250.jsonl"
     if data.exists():
-        text = "\n".join(json.loads(line)["text"] for line in data.read_text(encoding="utf-8").splitlines())
+        text = "\n".join(row["text"] for row in load_pricer_dataset(data))
         return text[:CHARS], "product prompts from test-250.jsonl"
     sentence = "I am excited to show Tokenizers in action to my LLM engineers. 🦜 $374.41\n"
     return (sentence * (CHARS // len(sentence) + 1))[:CHARS], "a repeated sentence"

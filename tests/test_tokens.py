@@ -91,7 +91,9 @@ def test_decode_round_trips_and_pieces_concatenate_back_to_the_input(llama, text
 
 
 def test_a_whole_product_prompt_round_trips(llama, test_250):
-    prompt = json.loads(test_250.read_text(encoding="utf-8").splitlines()[0])["text"]
+    from pricer.data import load_pricer_dataset
+
+    prompt = load_pricer_dataset(test_250, size=1)[0]["text"]
     result = tokens.inspect(llama, prompt)
     assert result.decoded == "<|begin_of_text|>" + prompt
     assert "".join(p.text for p in result.pieces) == result.decoded

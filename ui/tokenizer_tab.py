@@ -17,6 +17,7 @@ import gradio as gr
 from pricer import tokens
 from pricer.config import settings
 from pricer.errors import PricerError
+from pricer.hub import is_local
 from pricer.tokenizer import load_tokenizer
 
 MAX_CHIPS = 5_000  # more chips than this make the browser crawl; counts and ids stay whole
@@ -143,7 +144,7 @@ def product_example() -> str | None:
     from pricer.data import load_pricer_dataset
 
     for source in (settings().dataset, str(ROOT.parent / "shared" / "data" / "test-250.jsonl")):
-        if source and Path(source).expanduser().exists():
+        if source and is_local(source):
             try:
                 return load_pricer_dataset(source, split="test", size=1)[0]["text"]
             except PricerError:

@@ -14,11 +14,10 @@ decoded one by one would show as replacement characters.
 from __future__ import annotations
 
 import re
-import time
 import weakref
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from itertools import pairwise
 from typing import Any
 
@@ -407,34 +406,24 @@ class Comparison:
     pieces: list[Piece] = field(default_factory=list)
     error: str = ""
     note: str = ""
-    seconds: float = 0.0
 
     @property
     def chars_per_token(self) -> float:
         return self.chars / self.count if self.count else 0.0
 
-    def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        d["pieces"] = [p.to_dict() for p in self.pieces]
-        d["chars_per_token"] = round(self.chars_per_token, 3)
-        return d
-
 
 def _compare_one(name: str, text: str, add_special: bool) -> Comparison:
     from pricer.tokenizer import load_tokenizer
 
-    start = time.perf_counter()
     try:
         loaded = load_tokenizer(name)
         result = inspect(loaded.tokenizer, text, add_special=add_special)
     except PricerError as exc:
-        return Comparison(name, error=str(exc), seconds=time.perf_counter() - start)
+        return Comparison(name, error=str(exc))
     except Exception as exc:  # any hub id may hold anything; one bad tokenizer must not stop the rest
         return Comparison(name, error=f"Could not use the tokenizer of {name}: {type(exc).__name__}: {exc}. "
-                          "Try another hub id or a folder saved with save_pretrained.",
-                          seconds=time.perf_counter() - start)
-    return Comparison(name, loaded.label, result.count, result.chars, result.pieces,
-                      note=loaded.note, seconds=time.perf_counter() - start)
+                          "Try another hub id or a folder saved with save_pretrained.")
+    return Comparison(name, loaded.label, result.count, result.chars, result.pieces, note=loaded.note)
 
 
 def compare(text: str, names: Sequence[str], *, reference: str | None = None,

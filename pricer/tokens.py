@@ -124,10 +124,13 @@ def _per_tokenizer(tokenizer: Any, what: str, compute: Callable[[Any], Any]) -> 
 
 
 def _special_ids(tokenizer: Any) -> frozenset[int]:
-    return _per_tokenizer(tokenizer, "special ids", lambda tok: frozenset(
-        getattr(tok, "all_special_ids", []) or []) | {
-        i for i, t in (getattr(tok, "added_tokens_decoder", {}) or {}).items() if getattr(t, "special", False)
-    })
+    """The ids of bos/eos/... and of every added token marked special."""
+    def collect(tok: Any) -> frozenset[int]:
+        added = getattr(tok, "added_tokens_decoder", {}) or {}
+        named = getattr(tok, "all_special_ids", []) or []
+        return frozenset(named) | {i for i, t in added.items() if getattr(t, "special", False)}
+
+    return _per_tokenizer(tokenizer, "special ids", collect)
 
 
 def pieces(tokenizer: Any, ids: Sequence[int], singles: Sequence[str] | None = None) -> list[Piece]:

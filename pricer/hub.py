@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 from urllib.parse import urlparse
 
-from pricer.errors import AccessDenied, HubUnavailable, NotFound
+from pricer.errors import AccessDenied, HubUnavailable, NotFound, PricerError
 
 GATED_HELP = (
     "{repo} is gated: open https://huggingface.co/{repo}, accept the licence with your account, "
@@ -116,12 +116,27 @@ def _checked(repo_id: str, repo_type: str, has_token: bool, at: str) -> None:
         ) from exc
 
 
+REFUSAL_TTL = 60.0  # seconds a definite "no" (gated, not found) is remembered
+_refusals: dict[tuple[str, str, bool, str], tuple[float, type[PricerError], str]] = {}
+
+
 def check_access(repo_id: str, repo_type: str = "model") -> None:
-    """Raise a user-facing error unless the hub is reachable and `repo_id` is readable."""
+    """Raise a user-facing error unless the hub is reachable and `repo_id` is readable.
+
+    A readable repo is remembered for the process and a refusal for REFUSAL_TTL seconds, so a
+    live view (the Tokenizer tab re-checks on every keystroke) asks the Hub once, not each time.
+    """
     if looks_like_path(repo_id):
         raise NotFound(f"No such local path: {repo_id}. Check the path, or give a hub id (owner/name).")
     require_hub(f"{repo_type} {repo_id}")
-    _checked(repo_id, repo_type, token() is not None, endpoint())
+    key = (repo_id, repo_type, token() is not None, endpoint())
+    if (hit := _refusals.get(key)) and time.monotonic() - hit[0] < REFUSAL_TTL:
+        raise hit[1](hit[2])
+    try:
+        _checked(*key)
+    except (AccessDenied, NotFound) as exc:  # definite answers; an outage is asked again next time
+        _refusals[key] = (time.monotonic(), type(exc), str(exc))
+        raise
 
 
 def missing_token_notice(repo_id: str) -> str:

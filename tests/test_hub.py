@@ -108,3 +108,15 @@ def test_page_notice_when_a_gated_model_needs_a_missing_token(monkeypatch, tmp_p
 def test_no_notice_when_a_token_is_set(monkeypatch):
     monkeypatch.setenv("HF_TOKEN", "hf_" + "y" * 34)
     assert hub.missing_token_notice("meta-llama/Meta-Llama-3.1-8B") == ""
+
+
+def test_a_refusal_is_remembered_so_a_live_view_asks_the_hub_once(fake_hub, monkeypatch):
+    monkeypatch.delenv("HF_TOKEN", raising=False)
+    for _ in range(3):
+        with pytest.raises(AccessDenied, match="accept the licence"):
+            hub.check_access("meta-llama/gated-model")
+    assert len([p for p, _ in fake_hub if "gated-model" in p]) == 1
+    monkeypatch.setattr(hub, "REFUSAL_TTL", 0.0)  # once it has expired, the hub is asked again
+    with pytest.raises(AccessDenied):
+        hub.check_access("meta-llama/gated-model")
+    assert len([p for p, _ in fake_hub if "gated-model" in p]) == 2

@@ -1,30 +1,69 @@
 """Settings read from the environment when asked for (never at import), as frozen dataclasses.
 
 Space variables and local environment variables use the same names (PRICER_*), so an app
-deployed from spaces.yaml and a local run read one set of settings.
+deployed from spaces.yaml and a local run read one set of settings. This is the only module
+that reads a PRICER_* variable; `ENV` maps each Settings field to its variable, and the
+deployment manifest checks its variables against it. It holds the course's defaults (the base
+model, the pinned adapter, the dataset) and the rules on them; it does not load anything.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 
 BASE_MODEL = "meta-llama/Meta-Llama-3.1-8B"
 # The course's QLoRA fine-tuned pricer, pinned to the revision the course evaluated.
 ADAPTER = "ed-donner/pricer-2024-09-13_13.04.39"
 ADAPTER_REVISION = "e8d637df551603dc86cd7a1598a8f44af4d7ae36"
 DATASET = "ed-donner/pricer-data"
+QUANTIZATIONS = ("4bit", "8bit")
+CACHE_DIR = Path("~/.cache/pricer")
 NONE_WORDS = {"", "none", "no", "off", "false", "0"}
+YES_WORDS = {"1", "true", "yes", "on"}
+
+# Settings field -> the environment variable (and Space variable) it is read from.
+ENV = {
+    "base_model": "PRICER_BASE_MODEL",
+    "adapter": "PRICER_ADAPTER",
+    "adapter_revision": "PRICER_ADAPTER_REVISION",
+    "dataset": "PRICER_DATASET",
+    "tokenizer": "PRICER_TOKENIZER",
+    "quantization": "PRICER_QUANTIZATION",
+    "preload": "PRICER_PRELOAD",
+    "cache_dir": "PRICER_CACHE",
+    "allow_cpu": "PRICER_ALLOW_CPU",
+}
 
 
-def _env(name: str, default: str | None) -> str | None:
-    value = os.environ.get(name)
-    return default if value is None else value.strip()
+def _env(name: str) -> str | None:
+    """The stripped value of the variable behind Settings field `name`, None when unset."""
+    value = os.environ.get(ENV[name])
+    return None if value is None else value.strip()
+
+
+def _flag(name: str) -> bool:
+    return (_env(name) or "").lower() in YES_WORDS
 
 
 def optional(value: str | None) -> str | None:
     """'none', 'off', '' and friends mean "no such thing" (e.g. base-only mode, no adapter)."""
     return None if value is None or value.strip().lower() in NONE_WORDS else value.strip()
+
+
+def pinned_revision(adapter: str | None) -> str | None:
+    """The revision an adapter runs at unless one is given: the course's adapter the revision
+    the course evaluated, any other adapter its latest (None)."""
+    return ADAPTER_REVISION if adapter == ADAPTER else None
+
+
+def check_model(base_model: str, quantization: str) -> None:
+    """Refuse a model setting pricer cannot load; the message names the field."""
+    if quantization not in QUANTIZATIONS:
+        raise ValueError(f"quantization must be {' or '.join(map(repr, QUANTIZATIONS))}, not {quantization!r}")
+    if not base_model:
+        raise ValueError("base_model must name a hub id or a local path")
 
 
 @dataclass(frozen=True)
@@ -40,28 +79,40 @@ class Settings:
     dataset: str = DATASET
     """Pricer dataset (hub id or local path) for examples and evaluation (PRICER_DATASET)."""
     tokenizer: str = BASE_MODEL
-    """Default tokenizer of the Tokenizer tab (PRICER_TOKENIZER)."""
+    """Default tokenizer of the Tokenizer tab and the tokenizer verbs (PRICER_TOKENIZER)."""
     quantization: str = "4bit"
     """'4bit' (nf4, double quantization) or '8bit' (PRICER_QUANTIZATION)."""
     preload: bool = False
     """Load the model in the background at start-up (PRICER_PRELOAD=1; default on a GPU Space)."""
+    cache_dir: Path = field(default_factory=CACHE_DIR.expanduser)
+    """Where pricer keeps derived files: tokenizer copy, evaluation runs, Arrow work (PRICER_CACHE)."""
+    allow_cpu: bool = False
+    """Try to load a model too big for a CPU on a machine without a GPU (PRICER_ALLOW_CPU=1)."""
 
     def __post_init__(self) -> None:
-        if self.quantization not in {"4bit", "8bit"}:
-            raise ValueError(f"quantization must be '4bit' or '8bit', not {self.quantization!r}")
-        if not self.base_model:
-            raise ValueError("base_model must name a hub id or a local path")
+        check_model(self.base_model, self.quantization)
 
 
 def settings() -> Settings:
     """The current settings from the environment."""
-    adapter = optional(_env("PRICER_ADAPTER", ADAPTER))
+    adapter, revision = _env("adapter"), _env("adapter_revision")
+    adapter = optional(ADAPTER if adapter is None else adapter)
     return Settings(
-        base_model=_env("PRICER_BASE_MODEL", BASE_MODEL) or BASE_MODEL,
+        base_model=_env("base_model") or BASE_MODEL,
         adapter=adapter,
-        adapter_revision=optional(_env("PRICER_ADAPTER_REVISION", ADAPTER_REVISION if adapter == ADAPTER else None)),
-        dataset=_env("PRICER_DATASET", DATASET) or DATASET,
-        tokenizer=_env("PRICER_TOKENIZER", BASE_MODEL) or BASE_MODEL,
-        quantization=(_env("PRICER_QUANTIZATION", "4bit") or "4bit").lower(),
-        preload=(_env("PRICER_PRELOAD", "") or "").lower() in {"1", "true", "yes", "on"},
+        adapter_revision=optional(revision) if revision is not None else pinned_revision(adapter),
+        dataset=_env("dataset") or DATASET,
+        tokenizer=_env("tokenizer") or BASE_MODEL,
+        quantization=(_env("quantization") or "4bit").lower(),
+        preload=_flag("preload"),
+        cache_dir=cache_dir(),
+        allow_cpu=_flag("allow_cpu"),
     )
+
+
+def cache_dir() -> Path:
+    """Where pricer keeps derived files (PRICER_CACHE, else ~/.cache/pricer).
+
+    Read on its own, not through settings(), so that a bad model setting never stops the
+    tokenizer, curation or the dataset build, which only need this folder."""
+    return Path(_env("cache_dir") or CACHE_DIR).expanduser()

@@ -361,7 +361,7 @@ def curate_to_jsonl(source: str | os.PathLike, out: str | os.PathLike, *, catego
     files, default_name = resolve_source(source)
     category = category or default_name
     datasets.utils.logging.set_verbosity_error()  # keep the progress bars, drop the chatter
-    from pricer.tokenizer import cache_dir
+    from pricer.config import cache_dir
 
     work = Path(cache_dir()) / "curate"
     work.mkdir(parents=True, exist_ok=True)

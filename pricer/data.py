@@ -27,7 +27,6 @@ from pricer import hub
 from pricer.errors import AccessDenied, BadInput, HubUnavailable, NotFound
 from pricer.items import PREFIX, valid_unicode
 
-DEFAULT_DATASET = "ed-donner/pricer-data"
 SPLITS = ("train", "test")
 TABLE_SUFFIXES = (".jsonl", ".json", ".ndjson", ".parquet", ".csv", ".tsv")
 
@@ -202,7 +201,7 @@ def load_pricer_dataset(source: str | os.PathLike | None = None, split: str = "t
     if not source or not str(source).strip():
         from pricer.config import settings
 
-        source = settings().dataset or DEFAULT_DATASET
+        source = settings().dataset
     name = str(source).strip()
     path = Path(name).expanduser()
     if path.is_dir():
@@ -354,7 +353,7 @@ def build_dataset(items: list[str | os.PathLike], *, test_size: int, train_size:
 
     from datasets import DatasetDict
 
-    from pricer.tokenizer import cache_dir
+    from pricer.config import cache_dir
 
     folder = writable_folder(out)  # before the work, not after
     work = Path(cache_dir()) / "dataset"

@@ -333,7 +333,7 @@ def source_key(source: str | Path | None) -> str:
 
 
 def _cache_file(key: str) -> Path:
-    from pricer.tokenizer import cache_dir
+    from pricer.config import cache_dir
 
     return cache_dir() / "evaluations" / f"{key}.json"
 

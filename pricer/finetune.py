@@ -22,8 +22,8 @@ from typing import Any
 
 from pricer.data import as_test_prompt, load_pricer_dataset, writable_folder
 from pricer.errors import BadInput, PricerError
+from pricer.items import SYSTEM_PROMPT
 
-SYSTEM = "You estimate prices of items. Reply only with the price, no explanation"
 TRAIN_FILE, VALIDATION_FILE = "fine_tune_train.jsonl", "fine_tune_validation.jsonl"
 
 
@@ -31,7 +31,7 @@ def messages_for(text: str, price: float) -> list[dict[str, str]]:
     """The course's messages for one item; `text` may be its training or its test prompt."""
     user = as_test_prompt(text).replace(" to the nearest dollar", "").replace("\n\nPrice is $", "")
     return [
-        {"role": "system", "content": SYSTEM},
+        {"role": "system", "content": SYSTEM_PROMPT},
         {"role": "user", "content": user},
         {"role": "assistant", "content": f"Price is ${price:.2f}"},
     ]

@@ -24,6 +24,8 @@ from pricer import llama_bpe
 
 QUESTION = "How much does this cost to the nearest dollar?"
 PREFIX = "Price is $"
+# The course's system message for chat models (its OpenAI fine-tuning files, the chat template demo).
+SYSTEM_PROMPT = "You estimate prices of items. Reply only with the price, no explanation"
 MIN_PRICE, MAX_PRICE = 0.5, 999.49  # the course's ItemLoader bounds, inclusive
 MIN_TOKENS = 150  # fewer tokens than this and there is not enough useful content
 MAX_TOKENS = 160  # leaves room for the question and answer within ~180 tokens

@@ -17,10 +17,11 @@ import math
 import os
 import re
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from pricer.config import ENV, Settings
 from pricer.errors import BadInput, NotFound
 
 COLORS = ("red", "yellow", "green", "blue", "indigo", "purple", "pink", "gray")
@@ -176,12 +177,9 @@ def hardware_choices() -> list[str]:
     return [h.value for h in SpaceHardware]
 
 
-def known_settings(root: Path) -> set[str]:
-    """The PRICER_* names the code under `root/pricer` reads, to catch misspelt variables."""
-    names: set[str] = set()
-    for path in (root / "pricer").rglob("*.py"):
-        names.update(re.findall(r"PRICER_[A-Z0-9_]+", path.read_text(encoding="utf-8", errors="replace")))
-    return names
+def known_settings() -> set[str]:
+    """The PRICER_* variables pricer reads (one per Settings field), to catch misspelt ones."""
+    return {ENV[f.name] for f in fields(Settings)}
 
 
 def _closest(word: str, choices: list[str] | set[str]) -> str:
@@ -310,7 +308,7 @@ def _validate(raw: dict, root: Path, environ: dict[str, str]) -> tuple[Manifest 
 
     secrets, more = _secrets(raw.get("secrets"), environ)
     problems += more
-    variables, more = _variables(raw.get("variables"), secrets, known_settings(root))
+    variables, more = _variables(raw.get("variables"), secrets, known_settings())
     problems += more
     if problems:
         return None, problems

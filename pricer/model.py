@@ -17,7 +17,6 @@ imports torch/transformers/peft only inside functions.
 
 from __future__ import annotations
 
-import os
 import re
 import time
 from collections.abc import Callable, Iterator
@@ -27,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from pricer import hub
-from pricer.config import ADAPTER, ADAPTER_REVISION, Settings, optional, settings
+from pricer.config import Settings, check_model, optional, pinned_revision, settings
 from pricer.errors import BadInput, HubUnavailable, ModelUnavailable, NotFound, PricerError
 from pricer.estimates import (
     TOP_K,
@@ -74,10 +73,7 @@ class ModelSpec:
     """'4bit' (nf4 + double quantization, as in the course) or '8bit'."""
 
     def __post_init__(self) -> None:
-        if self.quantization not in {"4bit", "8bit"}:
-            raise ValueError(f"quantization must be '4bit' or '8bit', not {self.quantization!r}")
-        if not self.base_model:
-            raise ValueError("base_model must name a hub id or a local path")
+        check_model(self.base_model, self.quantization)
 
     @classmethod
     def from_settings(cls, s: Settings | None = None, fine_tuned: bool = True) -> ModelSpec:
@@ -98,7 +94,7 @@ class ModelSpec:
         elif chosen == s.adapter:
             rev = s.adapter_revision
         else:
-            rev = ADAPTER_REVISION if chosen == ADAPTER else None
+            rev = pinned_revision(chosen)
         return cls(base_model or s.base_model, chosen, rev if chosen else None,
                    (quantization or s.quantization).lower())
 
@@ -451,7 +447,7 @@ def _load_backbone(spec: ModelSpec, report: Callable[[float, str], None]) -> _Ba
     source, local = _resolve(spec.base_model, "base model")
     _, n_params = _parameters(source)
     cuda = torch.cuda.is_available()
-    if not cuda and n_params > CPU_PARAM_LIMIT and not os.environ.get("PRICER_ALLOW_CPU"):
+    if not cuda and n_params > CPU_PARAM_LIMIT and not settings().allow_cpu:
         raise ModelUnavailable(
             f"{spec.base_model} has {n_params / 1e9:.1f} B parameters and this machine has no CUDA GPU: "
             "4-bit loading needs one for a model this size. Run the app on a GPU Space (see "

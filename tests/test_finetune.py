@@ -9,7 +9,8 @@ import pytest
 from stand_in import JsonHandler, serving
 
 from pricer.errors import BadInput, PricerError
-from pricer.finetune import SYSTEM, export_fine_tuning, make_jsonl, messages_for
+from pricer.finetune import export_fine_tuning, make_jsonl, messages_for
+from pricer.items import SYSTEM_PROMPT
 
 # The first line of the course's fine_tune_validation.jsonl (train item 500), as the course wrote it.
 COURSE_VALIDATION_LINE_1 = (
@@ -27,7 +28,7 @@ COURSE_VALIDATION_LINE_1 = (
 def test_messages_are_the_course_messages():
     train = "How much does this cost to the nearest dollar?\n\nMug\nA mug.\n\nPrice is $13.00"
     test = "How much does this cost to the nearest dollar?\n\nMug\nA mug.\n\nPrice is $"
-    expected = [{"role": "system", "content": SYSTEM},
+    expected = [{"role": "system", "content": SYSTEM_PROMPT},
                 {"role": "user", "content": "How much does this cost?\n\nMug\nA mug."},
                 {"role": "assistant", "content": "Price is $12.50"}]
     assert messages_for(train, 12.5) == messages_for(test, 12.5) == expected

@@ -83,8 +83,9 @@ def test_the_product_example_is_a_real_test_prompt(test_250, monkeypatch):
 
 
 def test_no_product_example_without_local_data(monkeypatch, tmp_path):
-    monkeypatch.setenv("PRICER_DATASET", "ed-donner/pricer-data")
-    monkeypatch.setattr(tab, "ROOT", tmp_path)
+    monkeypatch.setenv("PRICER_DATASET", "ed-donner/pricer-data")  # a hub id: never downloaded at build
+    assert tab.product_example() is None
+    monkeypatch.setenv("PRICER_DATASET", str(tmp_path / "missing.jsonl"))
     assert tab.product_example() is None
 
 

@@ -9,7 +9,6 @@ html.escape. The `/tokenize` API endpoint returns the same JSON object as
 from __future__ import annotations
 
 import html
-from pathlib import Path
 from typing import Any
 
 import gradio as gr
@@ -18,12 +17,12 @@ from pricer import tokens
 from pricer.config import settings
 from pricer.errors import PricerError
 from pricer.hub import is_local
+from pricer.items import SYSTEM_PROMPT
 from pricer.tokenizer import load_tokenizer
 
 MAX_CHIPS = 5_000  # more chips than this make the browser crawl; counts and ids stay whole
 MAX_COMPARE_CHIPS = 500
 GLYPHS = {" ": "␣", "\n": "↵", "\t": "⇥", "\r": "␍"}
-ROOT = Path(__file__).resolve().parent.parent
 
 CSS = """
 .chips { line-height: 2.1; font-family: ui-monospace, monospace; font-size: 0.95em; }
@@ -139,17 +138,17 @@ def render_comparison(rows: list[tokens.Comparison]) -> str:
 
 
 def product_example() -> str | None:
-    """The first test prompt of the pricer dataset when it is local (PRICER_DATASET), else of
-    ../shared/data; None when neither is here. Never a hub download while the app builds."""
+    """The first test prompt of the pricer dataset when it is local (PRICER_DATASET; `scripts/dev
+    demo` points it at ../shared/data), else None. Never a hub download while the app builds."""
     from pricer.data import load_pricer_dataset
 
-    for source in (settings().dataset, str(ROOT.parent / "shared" / "data" / "test-250.jsonl")):
-        if source and is_local(source):
-            try:
-                return load_pricer_dataset(source, split="test", size=1)[0]["text"]
-            except PricerError:
-                continue
-    return None
+    source = settings().dataset
+    if not is_local(source):
+        return None
+    try:
+        return load_pricer_dataset(source, split="test", size=1)[0]["text"]
+    except PricerError:
+        return None
 
 
 # --- handlers -----------------------------------------------------------------------------------
@@ -290,7 +289,7 @@ def build() -> None:
         typed_text = gr.Textbox(label="Decoded", elem_id="tok-typed-decoded")
         typed_chips = _html(elem_id="tok-typed-chips")
     with gr.Accordion("Chat template", open=False):
-        system = gr.Textbox(tokens.DEFAULT_SYSTEM, label="System message")
+        system = gr.Textbox(SYSTEM_PROMPT, label="System message")
         user = gr.Textbox(tokens.DEFAULT_USER, label="User message", lines=3)
         chat_btn = gr.Button("Render")
         chat = _html(elem_id="tok-chat")

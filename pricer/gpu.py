@@ -3,9 +3,9 @@
 On a ZeroGPU Space (the `spaces` package is installed) functions that run the model carry
 `@spaces.GPU`, which attaches a GPU for the call; anywhere else `on_gpu` changes nothing. The
 lock serialises model work inside the process (CLI, evaluation, several users of the app): a
-second request waits for the first instead of both running out of memory. The app also puts
-its GPU events in the gradio queue `GPU_QUEUE` with concurrency_limit=1, so users see their
-place in line. This module imports neither gradio nor torch.
+second request waits for the first instead of both running out of memory. (The app also puts
+its GPU events in one gradio queue, ui.GPU_QUEUE, so users see their place in line.) This
+module imports neither gradio nor torch.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ from typing import TypeVar
 
 F = TypeVar("F", bound=Callable)
 
-GPU_QUEUE = "gpu"  # gradio concurrency_id shared by every event that runs the model
 GPU_LOCK = threading.RLock()  # re-entrant: a locked function may call another one
 ZERO_GPU_SECONDS = 120  # what ZeroGPU reserves per call; a first load of the 8B model takes long
 

@@ -1,5 +1,5 @@
 """Shared fixtures: the real offline Llama 3.1 tokenizer, the course's data, a tiny 4-bit-loadable
-Llama, the running app, and a real Chromium page.
+Llama, the running app, a real Chromium page, and a small Space project with its spaces.yaml.
 
 No test touches the network: HF_HUB_OFFLINE is set before anything imports huggingface_hub,
 and each test gets its own PRICER_CACHE.
@@ -134,3 +134,20 @@ def no_network(monkeypatch):
     monkeypatch.setattr(socket.socket, "connect_ex", refuse)
     yield attempts
     assert not attempts
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """A small app folder shaped like the repository, with a valid spaces.yaml (see space_project)."""
+    from space_project import make_project
+
+    return make_project(tmp_path)
+
+
+@pytest.fixture
+def token_env(monkeypatch) -> dict[str, str]:
+    """HF_TOKEN set to a real-looking token that is not one."""
+    from space_project import TOKEN
+
+    monkeypatch.setenv("HF_TOKEN", TOKEN)
+    return {"HF_TOKEN": TOKEN}

@@ -2,7 +2,7 @@
 
 Layout and wiring over pricer.model. The model loads once, on first use or in the background
 at start (PRICER_PRELOAD=1); the tab is usable before. Model calls share one gradio queue
-(pricer.gpu.GPU_QUEUE, one at a time) and carry @spaces.GPU under ZeroGPU. Everything shown
+(ui.GPU_QUEUE, one at a time) and carry @spaces.GPU under ZeroGPU. Everything shown
 as HTML (prices, the model's completion, notes, errors, status) goes through html.escape.
 The `/predict` API endpoint returns a JSON object like `python -m pricer predict --json`.
 """
@@ -21,7 +21,7 @@ from pricer import evaluation
 from pricer.config import settings
 from pricer.errors import PricerError
 from pricer.estimates import TOP_K
-from pricer.gpu import GPU_QUEUE, ZERO_GPU_SECONDS, on_gpu
+from pricer.gpu import ZERO_GPU_SECONDS, on_gpu
 from pricer.model import (
     ModelSpec,
     Prediction,
@@ -30,6 +30,7 @@ from pricer.model import (
     loaded,
     model_status,
 )
+from ui import GPU_QUEUE
 
 N_EXAMPLES = 12
 FINE_TUNED, BASE = "fine-tuned", "base"

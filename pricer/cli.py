@@ -1,5 +1,11 @@
 """`python -m pricer VERB ...`: each verb is a few lines over the modules that do the work.
 
+A verb is one function registered with `@command(name, help, *options)`: its options sit on it,
+and it gets their values as keyword arguments. Options several verbs share are defined once
+below (--json, --tokenizer, the model, the test items, the result files); a Group of options
+reaches the verb as one value (the four model options as a ModelSpec). This module does no work
+of its own and imports the modules that do inside the verbs, so `--help` stays fast.
+
 A PricerError ends the command with its one-line message on stderr and exit status 2; a
 summary goes to stderr and machine-readable output (--json, files) to stdout or --out.
 """
@@ -10,15 +16,78 @@ import argparse
 import json
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
+from pricer.config import DATASET, QUANTIZATIONS
 from pricer.errors import PricerError
+from pricer.evaluation import ESTIMATORS  # light: no heavy imports at module level
 
-COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {}
+# --- how a verb declares its options ------------------------------------------------------------
 
 
-def command(name: str):
-    def register(fn: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
-        COMMANDS[name] = fn
+@dataclass(frozen=True)
+class Option:
+    """One command-line option or argument: argparse's add_argument(*flags, **kwargs)."""
+
+    flags: tuple[str, ...]
+    kwargs: dict[str, Any]
+
+    @property
+    def dest(self) -> str:
+        """The keyword the verb gets its value as (argparse's rule: --batch-size -> batch_size)."""
+        long = [f for f in self.flags if f.startswith("--")]
+        return self.kwargs.get("dest") or (long[0][2:] if long else self.flags[0]).replace("-", "_")
+
+
+def option(*flags: str, **kwargs: Any) -> Option:
+    return Option(flags, kwargs)
+
+
+@dataclass(frozen=True)
+class Group:
+    """Options the verb gets as one keyword argument, `name` = build(**their values)."""
+
+    name: str
+    options: tuple[Option, ...]
+    build: Callable[..., Any]
+
+
+Options = Option | Group | tuple["Options", ...]
+
+
+@dataclass(frozen=True)
+class Verb:
+    name: str
+    help: str
+    run: Callable[..., int]
+    options: tuple[Option | Group, ...]
+
+    def add_to(self, sub: argparse._SubParsersAction) -> None:
+        p = sub.add_parser(self.name, help=self.help)
+        for opt in self.options:
+            for o in opt.options if isinstance(opt, Group) else (opt,):
+                p.add_argument(*o.flags, **o.kwargs)
+
+    def call(self, values: dict[str, Any]) -> int:
+        """Run the verb on parsed values, each group's options built into its one argument."""
+        for group in (o for o in self.options if isinstance(o, Group)):
+            values[group.name] = group.build(**{o.dest: values.pop(o.dest) for o in group.options})
+        return self.run(**values)
+
+
+VERBS: dict[str, Verb] = {}  # in the order --help lists them
+
+
+def _flat(options: tuple[Options, ...]) -> tuple[Option | Group, ...]:
+    return tuple(x for o in options for x in (_flat(o) if isinstance(o, tuple) else (o,)))
+
+
+def command(name: str, help: str, *options: Options) -> Callable[[Callable[..., int]], Callable[..., int]]:
+    """Register the decorated function as the verb `name`, with its options and shared groups."""
+
+    def register(fn: Callable[..., int]) -> Callable[..., int]:
+        VERBS[name] = Verb(name, help, fn, _flat(options))
         return fn
 
     return register
@@ -33,83 +102,124 @@ def emit_json(obj: object) -> None:
     print(json.dumps(obj, ensure_ascii=False, indent=2))
 
 
-# --- data pipeline (issue: foundation) --------------------------------------------------------
+def read_text(text: str) -> str:
+    """The text of a --text option: '-' reads standard input."""
+    return sys.stdin.read() if text == "-" else text
 
 
-@command("curate")
-def cmd_curate(args: argparse.Namespace) -> int:
+# --- options several verbs share ----------------------------------------------------------------
+
+
+def _model_spec(base_model: str | None, adapter: str | None, revision: str | None,
+                quantization: str | None) -> Any:
+    from pricer.model import ModelSpec
+
+    return ModelSpec.from_options(base_model, adapter, revision, quantization)
+
+
+JSON = option("--json", dest="as_json", action="store_true", help="print one JSON object")
+TOKENIZER = option("--tokenizer",
+                   help="hub id or local path (default: PRICER_TOKENIZER, else Llama 3.1 with offline fallback)")
+MODEL = Group("spec", (
+    option("--base-model", help="hub id or local path (default PRICER_BASE_MODEL, else Llama 3.1 8B)"),
+    option("--adapter", help="LoRA adapter hub id or local path, or 'none' for the base model "
+                             "(default PRICER_ADAPTER, else the course's fine-tuned pricer)"),
+    option("--revision", help="adapter revision, never applied to the base model "
+                              "(default PRICER_ADAPTER_REVISION; 'none' = latest)"),
+    option("--quantization", choices=QUANTIZATIONS, help="default PRICER_QUANTIZATION, else 4bit"),
+), _model_spec)
+TEST_ITEMS = (
+    option("--data", help=f"test items: hub id (default PRICER_DATASET, else {DATASET}) or a local file"),
+    option("--size", type=int, default=250, help="the first N test items (default 250)"),
+)
+RESULTS = (
+    option("--out", help="CSV of per-item results"),
+    option("--chart", help="HTML file for the scatter chart"),
+)
+
+
+# --- data pipeline ------------------------------------------------------------------------------
+
+
+@command(
+    "curate", "curate raw Amazon metadata into pricer items (JSONL)",
+    option("--source", required=True, nargs="+",
+           help="hub category name(s) (e.g. Appliances Automotive) or local JSONL/Parquet file(s) or "
+                "folder(s); each is one category"),
+    option("--category", help="category label for the items (default: from the source)"),
+    option("--workers", type=int, default=2, help="parallel processes (default 2)"),
+    option("--limit", type=int, help="curate only the first N raw records of each source"),
+    option("--tokenizer", help="tokenizer (default Llama 3.1, or its offline copy)"),
+    option("--out", required=True, help="output JSONL of kept items (text, price, category, title)"),
+)
+def cmd_curate(source: list[str], category: str | None, workers: int, limit: int | None,
+               tokenizer: str | None, out: str) -> int:
     from pricer.curate import curate_to_jsonl
     from pricer.errors import BadInput
 
-    if args.category and len(args.source) > 1:
+    if category and len(source) > 1:
         raise BadInput("--category names one source; give one --source with it, or leave it out.")
-    for i, source in enumerate(args.source):  # one category after another, into one file
-        summary = curate_to_jsonl(source, args.out, category=args.category, workers=args.workers,
-                                  limit=args.limit, tokenizer=args.tokenizer, append=i > 0)
+    for i, one in enumerate(source):  # one category after another, into one file
+        summary = curate_to_jsonl(one, out, category=category, workers=workers, limit=limit,
+                                  tokenizer=tokenizer, append=i > 0)
         say(summary.line())
     return 0
 
 
-@command("dataset")
-def cmd_dataset(args: argparse.Namespace) -> int:
+@command(
+    "dataset", "combine curated items into a train/test pricer dataset",
+    option("--items", nargs="+", required=True, help="curated JSONL files"),
+    option("--test-size", type=int, required=True, help="number of test items"),
+    option("--train-size", type=int, help="number of train items (default: the rest)"),
+    option("--seed", type=int, default=42),
+    option("--out", required=True, help="output folder (train.parquet, test.parquet)"),
+    option("--push-to-hub", metavar="REPO", help="also push as a DatasetDict (HF_TOKEN)"),
+    option("--private", action="store_true", help="make the pushed dataset private"),
+    option("--dry-run", action="store_true", help="check everything for --push-to-hub, upload nothing"),
+)
+def cmd_dataset(items: list[str], test_size: int, train_size: int | None, seed: int, out: str,
+                push_to_hub: str | None, private: bool, dry_run: bool) -> int:
     from pricer.data import build_dataset
 
-    say(build_dataset(args.items, test_size=args.test_size, train_size=args.train_size, seed=args.seed,
-                      out=args.out, push_to_hub=args.push_to_hub, private=args.private, dry_run=args.dry_run))
+    say(build_dataset(items, test_size=test_size, train_size=train_size, seed=seed, out=out,
+                      push_to_hub=push_to_hub, private=private, dry_run=dry_run))
     return 0
 
 
-@command("export-jsonl")
-def cmd_export_jsonl(args: argparse.Namespace) -> int:
+@command(
+    "export-jsonl", "write OpenAI fine-tuning JSONL from train items",
+    option("--data", required=True, help="pricer dataset: hub id or local path (its train split)"),
+    option("--train", type=int, default=500),
+    option("--validation", type=int, default=50),
+    option("--out", required=True, help="output folder"),
+    option("--upload", action="store_true", help="upload to OpenAI (needs openai and OPENAI_API_KEY)"),
+)
+def cmd_export_jsonl(data: str, train: int, validation: int, out: str, upload: bool) -> int:
     from pricer.finetune import export_fine_tuning
 
-    say(export_fine_tuning(args.data, args.out, train=args.train, validation=args.validation, upload=args.upload))
+    say(export_fine_tuning(data, out, train=train, validation=validation, upload=upload))
     return 0
 
 
-def _add_pipeline(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("curate", help="curate raw Amazon metadata into pricer items (JSONL)")
-    p.add_argument("--source", required=True, nargs="+",
-                   help="hub category name(s) (e.g. Appliances Automotive) or local JSONL/Parquet file(s) or "
-                        "folder(s); each is one category")
-    p.add_argument("--category", help="category label for the items (default: from the source)")
-    p.add_argument("--workers", type=int, default=2, help="parallel processes (default 2)")
-    p.add_argument("--limit", type=int, help="curate only the first N raw records of each source")
-    p.add_argument("--tokenizer", help="tokenizer (default Llama 3.1, or its offline copy)")
-    p.add_argument("--out", required=True, help="output JSONL of kept items (text, price, category, title)")
-
-    p = sub.add_parser("dataset", help="combine curated items into a train/test pricer dataset")
-    p.add_argument("--items", nargs="+", required=True, help="curated JSONL files")
-    p.add_argument("--test-size", type=int, required=True, help="number of test items")
-    p.add_argument("--train-size", type=int, help="number of train items (default: the rest)")
-    p.add_argument("--seed", type=int, default=42)
-    p.add_argument("--out", required=True, help="output folder (train.parquet, test.parquet)")
-    p.add_argument("--push-to-hub", metavar="REPO", help="also push as a DatasetDict (HF_TOKEN)")
-    p.add_argument("--private", action="store_true", help="make the pushed dataset private")
-    p.add_argument("--dry-run", action="store_true", help="check everything for --push-to-hub, upload nothing")
-
-    p = sub.add_parser("export-jsonl", help="write OpenAI fine-tuning JSONL from train items")
-    p.add_argument("--data", required=True, help="pricer dataset: hub id or local path (its train split)")
-    p.add_argument("--train", type=int, default=500)
-    p.add_argument("--validation", type=int, default=50)
-    p.add_argument("--out", required=True, help="output folder")
-    p.add_argument("--upload", action="store_true", help="upload to OpenAI (needs openai and OPENAI_API_KEY)")
+# --- tokenizer ----------------------------------------------------------------------------------
 
 
-# --- tokenizer (issue: Tokenizer tab) -----------------------------------------------------------
-
-
-@command("tokenize")
-def cmd_tokenize(args: argparse.Namespace) -> int:
+@command(
+    "tokenize", "show what a tokenizer does to a text (ids, tokens, decode)",
+    option("--text", required=True, help="the text ('-' reads standard input)"),
+    TOKENIZER,
+    option("--no-special", action="store_true", help="do not add special tokens (bos)"),
+    JSON,
+)
+def cmd_tokenize(text: str, tokenizer: str | None, no_special: bool, as_json: bool) -> int:
     from pricer import tokens
     from pricer.tokenizer import load_tokenizer
 
-    loaded = load_tokenizer(args.tokenizer)
+    loaded = load_tokenizer(tokenizer)
     if loaded.note:
         say(f"note: {loaded.note}")
-    text = sys.stdin.read() if args.text == "-" else args.text
-    result = tokens.inspect(loaded.tokenizer, text, add_special=not args.no_special)
-    if args.json:
+    result = tokens.inspect(loaded.tokenizer, read_text(text), add_special=not no_special)
+    if as_json:
         emit_json({"tokenizer": loaded.label, "note": loaded.note, **result.to_dict()})
     else:
         print(result.ids)
@@ -119,28 +229,38 @@ def cmd_tokenize(args: argparse.Namespace) -> int:
     return 0
 
 
-@command("decode")
-def cmd_decode(args: argparse.Namespace) -> int:
+@command(
+    "decode", "decode token ids, e.g. 128000 40 1097",
+    option("ids", nargs="+", help="token ids (spaces or commas between them)"),
+    TOKENIZER,
+    option("--skip-special", action="store_true", help="leave special tokens out"),
+    JSON,
+)
+def cmd_decode(ids: list[str], tokenizer: str | None, skip_special: bool, as_json: bool) -> int:
     from pricer import tokens
     from pricer.tokenizer import load_tokenizer
 
-    result = tokens.decode_ids(load_tokenizer(args.tokenizer).tokenizer, " ".join(args.ids),
-                               skip_special=args.skip_special)
-    if args.json:
-        emit_json({"ids": result.ids, "decoded": result.decoded,
-                   "pieces": [p.to_dict() for p in result.pieces]})
+    result = tokens.decode_ids(load_tokenizer(tokenizer).tokenizer, " ".join(ids), skip_special=skip_special)
+    if as_json:
+        emit_json({"ids": result.ids, "decoded": result.decoded, "pieces": [p.to_dict() for p in result.pieces]})
     else:
         print(result.decoded)
     return 0
 
 
-@command("vocab")
-def cmd_vocab(args: argparse.Namespace) -> int:
+@command(
+    "vocab", "look tokens up in the vocabulary by text, part of one, or id",
+    option("query", help="a token, part of one (case-insensitive) or an id"),
+    TOKENIZER,
+    option("--page", type=int, default=1, help="page of 50 matches (default 1)"),
+    JSON,
+)
+def cmd_vocab(query: str, tokenizer: str | None, page: int, as_json: bool) -> int:
     from pricer import tokens
     from pricer.tokenizer import load_tokenizer
 
-    found = tokens.search_vocab(load_tokenizer(args.tokenizer).tokenizer, args.query, page=args.page)
-    if args.json:
+    found = tokens.search_vocab(load_tokenizer(tokenizer).tokenizer, query, page=page)
+    if as_json:
         emit_json({"query": found.query, "total": found.total, "page": found.page, "pages": found.pages,
                    "entries": [vars(e) for e in found.entries]})
     else:
@@ -150,43 +270,27 @@ def cmd_vocab(args: argparse.Namespace) -> int:
     return 0
 
 
-def _add_tokenizer(sub: argparse._SubParsersAction) -> None:
-    help_tok = "hub id or local path (default: PRICER_TOKENIZER, else Llama 3.1 with offline fallback)"
-    p = sub.add_parser("tokenize", help="show what a tokenizer does to a text (ids, tokens, decode)")
-    p.add_argument("--text", required=True, help="the text ('-' reads standard input)")
-    p.add_argument("--tokenizer", help=help_tok)
-    p.add_argument("--no-special", action="store_true", help="do not add special tokens (bos)")
-    p.add_argument("--json", action="store_true", help="print one JSON object")
-
-    p = sub.add_parser("decode", help="decode token ids, e.g. 128000 40 1097")
-    p.add_argument("ids", nargs="+", help="token ids (spaces or commas between them)")
-    p.add_argument("--tokenizer", help=help_tok)
-    p.add_argument("--skip-special", action="store_true", help="leave special tokens out")
-    p.add_argument("--json", action="store_true", help="print one JSON object")
-
-    p = sub.add_parser("vocab", help="look tokens up in the vocabulary by text, part of one, or id")
-    p.add_argument("query", help="a token, part of one (case-insensitive) or an id")
-    p.add_argument("--tokenizer", help=help_tok)
-    p.add_argument("--page", type=int, default=1, help="page of 50 matches (default 1)")
-    p.add_argument("--json", action="store_true", help="print one JSON object")
+# --- model --------------------------------------------------------------------------------------
 
 
-# --- model (issue: Predict tab) -----------------------------------------------------------------
-
-
-@command("predict")
-def cmd_predict(args: argparse.Namespace) -> int:
+@command(
+    "predict", "price a product description with the 4-bit Llama",
+    option("--text", required=True,
+           help="title on the first line, then the description; or a dataset prompt; '-' reads stdin"),
+    MODEL,
+    JSON,
+)
+def cmd_predict(text: str, spec: Any, as_json: bool) -> int:
     import dataclasses
     import time
 
-    from pricer.model import ModelSpec, load_pricer, predict_texts
+    from pricer.model import load_pricer, predict_texts
 
-    spec = ModelSpec.from_options(args.base_model, args.adapter, args.revision, args.quantization)
-    text = sys.stdin.read() if args.text == "-" else args.text
+    text = read_text(text)
     started = time.perf_counter()
     ((pred, note),) = predict_texts([text], spec)
     say(load_pricer(spec).status())
-    if args.json:
+    if as_json:
         emit_json({**dataclasses.asdict(pred), "note": note, "model": spec.label,
                    "latency_s": round(time.perf_counter() - started, 3)})
     else:
@@ -197,61 +301,64 @@ def cmd_predict(args: argparse.Namespace) -> int:
     return 0
 
 
-@command("tiny-model")
-def cmd_tiny_model(args: argparse.Namespace) -> int:
+@command(
+    "tiny-model", "write the tiny random-weight TEST model (offline demo, tests)",
+    option("--out", required=True, help="output folder (the adapter goes to OUT/adapter)"),
+)
+def cmd_tiny_model(out: str) -> int:
     from pathlib import Path
 
     from pricer.tiny import write_tiny_model
 
-    out = write_tiny_model(Path(args.out))
-    say(f"wrote a tiny random-weight TEST model to {out} and its LoRA adapter to {out / 'adapter'} "
+    folder = write_tiny_model(Path(out))
+    say(f"wrote a tiny random-weight TEST model to {folder} and its LoRA adapter to {folder / 'adapter'} "
         "(its prices are nonsense)")
-    print(out)
+    print(folder)
     return 0
 
 
-def _add_model(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("predict", help="price a product description with the 4-bit Llama")
-    p.add_argument("--text", required=True,
-                   help="title on the first line, then the description; or a dataset prompt; '-' reads stdin")
-    p.add_argument("--base-model", help="hub id or local path (default PRICER_BASE_MODEL or Llama 3.1 8B)")
-    p.add_argument("--adapter", help="LoRA adapter hub id or local path, or 'none' for the base model "
-                                     "(default PRICER_ADAPTER or the course's fine-tuned pricer)")
-    p.add_argument("--revision", help="adapter revision (default PRICER_ADAPTER_REVISION; 'none' = latest)")
-    p.add_argument("--quantization", choices=["4bit", "8bit"], help="default PRICER_QUANTIZATION or 4bit")
-    p.add_argument("--json", action="store_true", help="print price, estimate_topk, prompt, ... as JSON")
-
-    p = sub.add_parser("tiny-model", help="write the tiny random-weight TEST model (offline demo, tests)")
-    p.add_argument("--out", required=True, help="output folder (the adapter goes to OUT/adapter)")
+# --- evaluation ---------------------------------------------------------------------------------
 
 
-# --- evaluation (issue: Evaluate tab) -----------------------------------------------------------
-
-
-@command("evaluate")
-def cmd_evaluate(args: argparse.Namespace) -> int:
+@command(
+    "evaluate", "run the 4-bit Llama over the test items: error, RMSLE, hits",
+    TEST_ITEMS,
+    MODEL,
+    option("--estimator", choices=ESTIMATORS, default="greedy",
+           help="greedy: the generated price (the course's evaluation); topk: the course's "
+                "top-3 weighted estimate (top 3 of all next tokens, non-numbers dropped); "
+                "topk-numbers: the top 3 of the number tokens only"),
+    option("--batch-size", type=int, default=16),
+    option("--no-cache", action="store_true", help="run again even if this run is cached"),
+    RESULTS,
+)
+def cmd_evaluate(data: str | None, size: int, spec: Any, estimator: str, batch_size: int, no_cache: bool,
+                 out: str | None, chart: str | None) -> int:
     from pricer import evaluation
     from pricer.config import settings
-    from pricer.model import ModelSpec
 
-    spec = ModelSpec.from_options(args.base_model, args.adapter, args.revision, args.quantization)
-    for done in evaluation.evaluate_model(args.data or settings().dataset, spec, size=args.size,
-                                          estimator=args.estimator, batch_size=args.batch_size,
-                                          use_cache=not args.no_cache):
+    for done in evaluation.evaluate_model(data or settings().dataset, spec, size=size, estimator=estimator,
+                                          batch_size=batch_size, use_cache=not no_cache):
         say(done.status())
-    return _report_run(done, args.out, args.chart)
+    return _report_run(done, out, chart)
 
 
-@command("score")
-def cmd_score(args: argparse.Namespace) -> int:
-    from pricer import guesses
+@command(
+    "score", "score a CSV/JSONL of guesses made elsewhere against the truths",
+    TEST_ITEMS,
+    option("--guesses", required=True,
+           help="CSV/JSONL with a `guess` column and an `index` (0 = first item) or `text` column"),
+    RESULTS,
+)
+def cmd_score(data: str | None, size: int, guesses: str, out: str | None, chart: str | None) -> int:
+    from pricer import guesses as guesses_file
     from pricer.config import settings
 
-    done = guesses.score_file(args.data or settings().dataset, args.guesses, size=args.size)
-    return _report_run(done, args.out, args.chart)
+    done = guesses_file.score_file(data or settings().dataset, guesses, size=size)
+    return _report_run(done, out, chart)
 
 
-def _report_run(done, out: str | None, chart: str | None) -> int:
+def _report_run(done: Any, out: str | None, chart: str | None) -> int:
     """Files first, then the course's metrics line as the very last line (on stdout)."""
     from pricer import evaluation
 
@@ -266,74 +373,46 @@ def _report_run(done, out: str | None, chart: str | None) -> int:
     return 0
 
 
-def _add_evaluation(sub: argparse._SubParsersAction) -> None:
-    from pricer.evaluation import ESTIMATORS  # light: no heavy imports at module level
-
-    data_help = "test items: hub id (default PRICER_DATASET or ed-donner/pricer-data) or a local file"
-    p = sub.add_parser("evaluate", help="run the 4-bit Llama over the test items: error, RMSLE, hits")
-    p.add_argument("--data", help=data_help)
-    p.add_argument("--size", type=int, default=250, help="the first N test items (default 250)")
-    p.add_argument("--base-model", help="hub id or local path (default PRICER_BASE_MODEL)")
-    p.add_argument("--adapter", help="hub id or local path of a PEFT adapter, or 'none' for the base model")
-    p.add_argument("--revision", help="adapter revision (never applied to the base model; 'none' = latest)")
-    p.add_argument("--quantization", choices=["4bit", "8bit"], help="default PRICER_QUANTIZATION or 4bit")
-    p.add_argument("--estimator", choices=ESTIMATORS, default="greedy",
-                   help="greedy: the generated price (the course's evaluation); topk: the course's "
-                        "top-3 weighted estimate (top 3 of all next tokens, non-numbers dropped); "
-                        "topk-numbers: the top 3 of the number tokens only")
-    p.add_argument("--batch-size", type=int, default=16)
-    p.add_argument("--no-cache", action="store_true", help="run again even if this run is cached")
-    p.add_argument("--out", help="CSV of per-item results")
-    p.add_argument("--chart", help="HTML file for the scatter chart")
-
-    p = sub.add_parser("score", help="score a CSV/JSONL of guesses made elsewhere against the truths")
-    p.add_argument("--data", help=data_help)
-    p.add_argument("--guesses", required=True,
-                   help="CSV/JSONL with a `guess` column and an `index` (0 = first item) or `text` column")
-    p.add_argument("--size", type=int, default=250, help="the first N test items (default 250)")
-    p.add_argument("--out", help="CSV of per-item results")
-    p.add_argument("--chart", help="HTML file for the scatter chart")
+# --- deploy -------------------------------------------------------------------------------------
 
 
-# --- deploy (issue: Spaces) ---------------------------------------------------------------------
-
-
-@command("deploy")
-def cmd_deploy(args: argparse.Namespace) -> int:
+@command(
+    "deploy", "deploy the app to a Hugging Face Space as spaces.yaml says (HF_TOKEN)",
+    option("--config", default="spaces.yaml", help="the manifest (default spaces.yaml)"),
+    option("--dry-run", action="store_true", help="print the README front matter, the files and every call, send nothing"),
+    option("--wait", action="store_true", help="follow the build until the Space is RUNNING"),
+)
+def cmd_deploy(config: str, dry_run: bool, wait: bool) -> int:
     from pricer import deploy
     from pricer.manifest import load_manifest
 
-    manifest = load_manifest(args.config)
-    if args.dry_run:
+    manifest = load_manifest(config)
+    if dry_run:
         print(deploy.describe_plan(manifest, deploy.plan(manifest)))
         say("dry run: nothing was sent to the Hub")
         return 0
     print(deploy.run(manifest, say=say), flush=True)  # the URL first: a failed build is looked at there
-    if args.wait:
+    if wait:
         deploy.wait_until_running(manifest.space_id, timeout=deploy.wait_timeout(manifest), say=say)
     return 0
 
 
-def _add_deploy(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("deploy", help="deploy the app to a Hugging Face Space as spaces.yaml says (HF_TOKEN)")
-    p.add_argument("--config", default="spaces.yaml", help="the manifest (default spaces.yaml)")
-    p.add_argument("--dry-run", action="store_true",
-                   help="print the README front matter, the files and every call, send nothing")
-    p.add_argument("--wait", action="store_true", help="follow the build until the Space is RUNNING")
+# --- the entry point ----------------------------------------------------------------------------
 
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m pricer", description="The Price is Right: pricer tools")
     sub = p.add_subparsers(dest="verb", required=True, metavar="VERB")
-    for add in (_add_pipeline, _add_tokenizer, _add_model, _add_evaluation, _add_deploy):
-        add(sub)
+    for verb in VERBS.values():
+        verb.add_to(sub)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+    values = vars(parser().parse_args(argv))
+    verb = VERBS[values.pop("verb")]
     try:
-        return COMMANDS[args.verb](args)
+        return verb.call(values)
     except PricerError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

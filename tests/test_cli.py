@@ -1,8 +1,10 @@
-"""The command line: `import pricer` stays light, and the pipeline verbs (curate, dataset,
-export-jsonl) print a summary, or one line and exit status 2 on bad input."""
+"""The command line: `import pricer` stays light, each verb takes exactly the options declared on
+it (shared groups defined once), and the pipeline verbs (curate, dataset, export-jsonl) print a
+summary, or one line and exit status 2 on bad input."""
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import subprocess
@@ -11,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from pricer.cli import main
+from pricer.cli import MODEL, VERBS, Group, main, parser
+from pricer.config import ADAPTER, ADAPTER_REVISION, BASE_MODEL, ENV
 
 ROOT = Path(__file__).resolve().parent.parent
 HEAVY = ("torch", "transformers", "datasets", "gradio", "peft", "plotly", "pandas")
@@ -36,6 +39,46 @@ def test_importing_pricer_and_its_cli_loads_no_heavy_library():
     result = run("-c", probe)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == ""
+
+
+VERB_NAMES = ["curate", "dataset", "export-jsonl", "tokenize", "decode", "vocab", "predict", "tiny-model",
+              "evaluate", "score", "deploy"]
+
+
+def test_help_lists_every_verb_in_order():
+    result = run("-m", "pricer", "--help")
+    assert result.returncode == 0, result.stderr
+    listed = [line.split()[0] for line in result.stdout.split("VERB\n", 1)[1].split("\noptions:")[0].splitlines()
+              if line.startswith("    ") and not line.startswith("     ")]
+    assert listed == VERB_NAMES == list(VERBS)
+
+
+@pytest.mark.parametrize("name", VERB_NAMES)
+def test_each_verb_takes_exactly_the_options_declared_on_it(name):
+    verb = VERBS[name]
+    declared = {o.name if isinstance(o, Group) else o.dest for o in verb.options}
+    assert set(inspect.signature(verb.run).parameters) == declared
+
+
+def test_predict_and_evaluate_share_the_model_options_and_build_one_model_spec(monkeypatch):
+    for variable in ENV.values():
+        monkeypatch.delenv(variable, raising=False)
+    sub = {a.dest: a for a in parser()._actions}["verb"].choices
+    for name in ("predict", "evaluate"):
+        flags = {f for a in sub[name]._actions for f in a.option_strings}
+        assert {"--base-model", "--adapter", "--revision", "--quantization"} <= flags and MODEL in VERBS[name].options
+    spec = MODEL.build(base_model=None, adapter=ADAPTER, revision=None, quantization="8bit")
+    assert (spec.base_model, spec.adapter, spec.revision, spec.quantization) == (BASE_MODEL, ADAPTER,
+                                                                                 ADAPTER_REVISION, "8bit")
+    assert MODEL.build(base_model="/m", adapter="none", revision="v1", quantization=None).adapter is None
+
+
+def test_an_unknown_option_or_choice_is_refused_by_the_parser_with_status_2(capsys):
+    for argv in (["predict", "--text", "x", "--quantization", "3bit"], ["tokenize", "--text", "x", "--base-model", "m"]):
+        with pytest.raises(SystemExit) as exit_:
+            main(argv)
+        assert exit_.value.code == 2
+    assert "invalid choice: '3bit'" in capsys.readouterr().err
 
 
 def test_curate_prints_progress_and_one_summary_per_category(tmp_path):

@@ -99,8 +99,12 @@ def redact(text: str, key: str | None = None) -> str:
     return re.sub(r"sk-[A-Za-z0-9_\-*]{4,}", "sk-***", text)
 
 
-def api_error(exc: Exception, what: str) -> PricerError:
-    """An openai exception as a PricerError saying what to do; `what` names the call."""
+CHECK_MODEL = "check the model name (PRICER_FRONTIER_MODEL or --model) and OPENAI_BASE_URL"
+
+
+def api_error(exc: Exception, what: str, not_found: str = CHECK_MODEL) -> PricerError:
+    """An openai exception as a PricerError saying what to do; `what` names the call, `not_found`
+    what to check after a 404."""
     import openai
 
     where = base_url()
@@ -112,8 +116,7 @@ def api_error(exc: Exception, what: str) -> PricerError:
     if isinstance(exc, openai.PermissionDeniedError):
         return AccessDenied(f"{where} does not allow {what} with this key (403): {said}")
     if isinstance(exc, openai.NotFoundError):
-        return NotFound(f"{where} has no such model or resource for {what} (404): check the model name "
-                        f"(PRICER_FRONTIER_MODEL or --model) and OPENAI_BASE_URL. ({said})")
+        return NotFound(f"{where} found nothing for {what} (404): {not_found}. ({said})")
     if isinstance(exc, openai.RateLimitError) and getattr(exc, "code", None) == "insufficient_quota":
         return PricerError(f"{where} says the account has no credit left (429 insufficient_quota): add credit "
                            "or use another key.")

@@ -142,7 +142,8 @@ def job_status(job_id: str | None = None, *, events: int = EVENTS) -> Job:
             job = api.fine_tuning.jobs.retrieve(_check_id(job_id, "job"))
         found = list(api.fine_tuning.jobs.list_events(job.id, limit=events).data or []) if events > 0 else []
     except _failures() as exc:
-        raise chat.api_error(exc, f"reading fine-tuning job {job_id or '(newest)'}") from None
+        raise chat.api_error(exc, f"reading fine-tuning job {job_id or '(newest)'}",
+                             "check the job id (`finetune status` alone shows the newest job)") from None
     lines = [f"{_when(getattr(e, 'created_at', None))}  {chat.redact(str(getattr(e, 'message', '')))}"
              for e in reversed(found)]
     return _job(job, tuple(lines))

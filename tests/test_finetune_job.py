@@ -97,7 +97,7 @@ def test_a_failed_job_shows_its_error_without_the_key(server):
 
 
 def test_unknown_and_malformed_job_ids(server):
-    with pytest.raises(NotFound, match="404"):
+    with pytest.raises(NotFound, match=r"found nothing for reading fine-tuning job ftjob-nope \(404\): check the job id"):
         job_status("ftjob-nope")
     for bad in ("../files", "", "ftjob 1", "x" * 200):
         with pytest.raises(BadInput, match="is not an OpenAI job id"):

@@ -15,8 +15,6 @@ It does not curate raw records (pricer.curate) or write fine-tuning files (price
 
 from __future__ import annotations
 
-import csv
-import json
 import math
 import os
 import random
@@ -26,6 +24,7 @@ from typing import Any
 from pricer import hub
 from pricer.errors import AccessDenied, BadInput, HubUnavailable, NotFound
 from pricer.items import PREFIX, valid_unicode
+from pricer.readers import csv_records, csv_rows, jsonl_lines
 
 DEFAULT_DATASET = "ed-donner/pricer-data"
 SPLITS = ("train", "test")
@@ -95,21 +94,7 @@ def _collect(rows: Any, size: int | None, source: str, skipped: int = 0) -> Pric
 
 def _jsonl_rows(path: Path):
     """Parsed lines of a JSONL file; a malformed line is yielded as None (counted, not fatal)."""
-    with path.open("rb") as f:
-        for line in f:
-            if not line.strip():
-                continue
-            try:
-                yield json.loads(line)
-            except (ValueError, RecursionError):  # bad JSON, bad UTF-8, or nested too deep to parse
-                yield None
-
-
-def _csv_rows(path: Path):
-    with path.open(newline="", encoding="utf-8-sig") as f:
-        dialect = "excel-tab" if path.suffix.lower() == ".tsv" else "excel"
-        for row in csv.DictReader(f, dialect=dialect):
-            yield {str(k).strip().lower(): v for k, v in row.items() if k is not None}
+    return (line.record for line in jsonl_lines(path))
 
 
 def _parquet_rows(path: Path):
@@ -141,10 +126,8 @@ def _file_rows(path: Path, size: int | None) -> PricerRows:
                 _require_columns(list(first), path.name)
         return rows
     if suffix in {".csv", ".tsv"}:
-        with path.open(newline="", encoding="utf-8-sig") as f:
-            header = next(csv.reader(f, dialect="excel-tab" if suffix == ".tsv" else "excel"), [])
-        _require_columns([h.strip().lower() for h in header], path.name)
-        return _collect(_csv_rows(path), size, path.name)
+        _require_columns([h.strip().lower() for h in next(csv_rows(path), [])], path.name)
+        return _collect(csv_records(path), size, path.name)
     if suffix == ".parquet":
         return _collect(_parquet_rows(path), size, path.name)
     raise BadInput(f"{path.name}: give a .jsonl, .parquet or .csv file, or a dataset folder.")
@@ -272,7 +255,7 @@ def _tolerant_rows(path: str, tally: str):
     """Usable rows of a file one by one; the count of skipped rows is written to `tally` at the end."""
     file, skipped = Path(path), 0
     suffix = file.suffix.lower()
-    raw_rows = _csv_rows(file) if suffix in {".csv", ".tsv"} else _jsonl_rows(file)
+    raw_rows = csv_records(file) if suffix in {".csv", ".tsv"} else _jsonl_rows(file)
     for raw in raw_rows:
         row = _row(raw)
         if row is None:

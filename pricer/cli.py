@@ -253,12 +253,12 @@ def cmd_score(args: argparse.Namespace) -> int:
 
 def _report_run(done, out: str | None, chart: str | None) -> int:
     """Files first, then the course's metrics line as the very last line (on stdout)."""
-    from pricer import evaluation
+    from pricer.chart import figure, write_chart
 
     if out:
         say(f"wrote {done.write_csv(out)} (one row per item)")
     if chart:
-        say(f"wrote {evaluation.write_chart(evaluation.figure(done), chart)}")
+        say(f"wrote {write_chart(figure(done), chart)}")
     if done.note:
         say(done.note)
     say(f"{done.label}: {done.metrics.details()}")

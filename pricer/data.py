@@ -5,6 +5,8 @@ The course's schema: `text` (the training prompt in train, the test prompt in te
 `ed-donner/pricer-data`), or a local JSONL, Parquet or CSV file, a folder with `<split>.parquet`
 or `<split>.jsonl`, or a `save_to_disk` folder. It returns `PricerRows`, a plain list of
 `{"text": str, "price": float}` dicts (in order) that also says how many rows it skipped.
+`load_items` turns the first N rows of a test split into the TestItems a pricer is judged on
+(the prompt, its true price and the product title).
 
 It does not curate raw records (pricer.curate) or write fine-tuning files (pricer.finetune).
 
@@ -18,12 +20,14 @@ from __future__ import annotations
 import math
 import os
 import random
+from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from pricer import hub
 from pricer.errors import AccessDenied, BadInput, HubUnavailable, NotFound
-from pricer.items import PREFIX, valid_unicode
+from pricer.items import PREFIX, QUESTION, valid_unicode
 from pricer.readers import csv_records, csv_rows, jsonl_lines
 
 DEFAULT_DATASET = "ed-donner/pricer-data"
@@ -201,6 +205,56 @@ def load_pricer_dataset(source: str | os.PathLike | None = None, split: str = "t
         raise BadInput(f"{name} holds no usable rows{reason}: a pricer dataset has a 'text' and a numeric "
                        "'price' per row.")
     return rows
+
+
+# --- test items ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TestItem:
+    """One item to price: its prompt (ending in `Price is $`) and its true price."""
+
+    __test__ = False  # not a pytest class
+
+    index: int
+    """Position in the test data (0 = the first item)."""
+    prompt: str
+    truth: float
+    title: str
+
+
+def title_of(prompt: str) -> str:
+    """The product title inside a course prompt (the line after the question).
+
+    >>> title_of("How much does this cost to the nearest dollar?\\n\\nWidget Pro\\nA widget.\\n\\nPrice is $")
+    'Widget Pro'
+    """
+    text = prompt.strip()
+    if text.startswith(QUESTION):
+        text = text[len(QUESTION):]
+    return next((line.strip() for line in text.splitlines() if line.strip()), "")
+
+
+class TestItems(list):
+    """TestItems in order, and a note on rows of the source that could not be used."""
+
+    __test__ = False
+
+    def __init__(self, items: Iterable[TestItem] = (), note: str = "") -> None:
+        super().__init__(items)
+        self.note = note
+
+
+def load_items(source: str | os.PathLike | None, size: int | None = 250) -> TestItems:
+    """The first `size` test items of a pricer dataset (any source load_pricer_dataset reads;
+    None or blank: PRICER_DATASET). A training prompt's answer is cut off, so a pricer never
+    sees the price it must guess."""
+    rows = load_pricer_dataset(str(source or "").strip() or None, split="test", size=size)
+    notes = [rows.note] if rows.note else []
+    if size is not None and len(rows) < size:
+        notes.append(f"The data has {len(rows)} usable test items, fewer than the {size} asked for.")
+    return TestItems((TestItem(i, as_test_prompt(row["text"]), row["price"], title_of(row["text"]))
+                      for i, row in enumerate(rows)), " ".join(notes))
 
 
 # --- building -----------------------------------------------------------------------------------

@@ -18,8 +18,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from pricer.data import TestItem, load_items
 from pricer.errors import BadInput
-from pricer.evaluation import Run, TestItem, load_items, outcome
+from pricer.evaluation import Run, outcome
 from pricer.readers import csv_records, csv_rows, jsonl_lines
 
 GUESS_COLUMNS = ("guess", "prediction", "estimate")

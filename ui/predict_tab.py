@@ -17,8 +17,8 @@ from typing import Any
 
 import gradio as gr
 
-from pricer import evaluation
 from pricer.config import settings
+from pricer.data import TestItem, load_items
 from pricer.errors import PricerError
 from pricer.estimates import TOP_K
 from pricer.gpu import GPU_QUEUE, ZERO_GPU_SECONDS, on_gpu
@@ -69,10 +69,10 @@ def _choices() -> list[tuple[str, str]]:
     return [("Fine-tuned: " + ModelSpec.from_settings(s).label, FINE_TUNED), base]
 
 
-def load_examples(limit: int = N_EXAMPLES) -> tuple[list[evaluation.TestItem], str]:
+def load_examples(limit: int = N_EXAMPLES) -> tuple[list[TestItem], str]:
     """The first test items of PRICER_DATASET, or none and the reason (the tab works without)."""
     try:
-        return evaluation.load_items(settings().dataset, size=limit), ""
+        return load_items(settings().dataset, size=limit), ""
     except (PricerError, ImportError, OSError, ValueError) as exc:
         return [], f"No examples: {exc}"
 

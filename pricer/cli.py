@@ -190,10 +190,10 @@ def cmd_predict(args: argparse.Namespace) -> int:
         emit_json({**dataclasses.asdict(pred), "note": note, "model": spec.label,
                    "latency_s": round(time.perf_counter() - started, 3)})
     else:
-        greedy = "no number" if pred.price is None else f"${pred.price:,.2f}"
+        greedy = "no number" if pred.greedy is None else f"${pred.greedy:,.2f}"
         say(note)
-        print(f"${pred.estimate_course:,.2f} (the course's top-3 weighted; top-3 number tokens "
-              f"${pred.estimate_topk:,.2f}; greedy {greedy} from {pred.completion!r}; median ${pred.median:,.0f})")
+        print(f"${pred.topk:,.2f} (the course's top-3 weighted; top-3 number tokens "
+              f"${pred.topk_numbers:,.2f}; greedy {greedy} from {pred.completion!r}; median ${pred.median:,.0f})")
     return 0
 
 
@@ -219,7 +219,7 @@ def _add_model(sub: argparse._SubParsersAction) -> None:
                                      "(default PRICER_ADAPTER or the course's fine-tuned pricer)")
     p.add_argument("--revision", help="adapter revision (default PRICER_ADAPTER_REVISION; 'none' = latest)")
     p.add_argument("--quantization", choices=["4bit", "8bit"], help="default PRICER_QUANTIZATION or 4bit")
-    p.add_argument("--json", action="store_true", help="print price, estimate_topk, prompt, ... as JSON")
+    p.add_argument("--json", action="store_true", help="print greedy, topk, topk_numbers, median, prompt, ... as JSON")
 
     p = sub.add_parser("tiny-model", help="write the tiny random-weight TEST model (offline demo, tests)")
     p.add_argument("--out", required=True, help="output folder (the adapter goes to OUT/adapter)")
@@ -267,7 +267,7 @@ def _report_run(done, out: str | None, chart: str | None) -> int:
 
 
 def _add_evaluation(sub: argparse._SubParsersAction) -> None:
-    from pricer.evaluation import ESTIMATORS  # light: no heavy imports at module level
+    from pricer.estimates import ESTIMATORS  # light: no heavy imports at module level
 
     data_help = "test items: hub id (default PRICER_DATASET or ed-donner/pricer-data) or a local file"
     p = sub.add_parser("evaluate", help="run the 4-bit Llama over the test items: error, RMSLE, hits")
@@ -277,10 +277,9 @@ def _add_evaluation(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--adapter", help="hub id or local path of a PEFT adapter, or 'none' for the base model")
     p.add_argument("--revision", help="adapter revision (never applied to the base model; 'none' = latest)")
     p.add_argument("--quantization", choices=["4bit", "8bit"], help="default PRICER_QUANTIZATION or 4bit")
-    p.add_argument("--estimator", choices=ESTIMATORS, default="greedy",
-                   help="greedy: the generated price (the course's evaluation); topk: the course's "
-                        "top-3 weighted estimate (top 3 of all next tokens, non-numbers dropped); "
-                        "topk-numbers: the top 3 of the number tokens only")
+    p.add_argument("--estimator", choices=[e.name for e in ESTIMATORS], default=ESTIMATORS[0].name,
+                   help="; ".join(f"{e.name}{'' if e.label == e.name else ', ' + e.label}: {e.help}"
+                                  for e in ESTIMATORS))
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--no-cache", action="store_true", help="run again even if this run is cached")
     p.add_argument("--out", help="CSV of per-item results")

@@ -2,8 +2,8 @@
 the run so far (its outcomes and the course's metrics) after each batch.
 
 It takes any predict function (a list of prompts -> a list of prices, None for "no number"),
-so it does not know how a model works; `llama_predictor` adapts pricer.model to that shape.
-A finished run is cached on disk, so a repeat
+so it does not know how a model works; `llama_predictor` adapts pricer.model to that shape,
+reading the estimate of pricer.estimates' table. A finished run is cached on disk, so a repeat
 returns at once. The metrics are pricer.metrics', the test items pricer.data's, the chart
 pricer.chart's. It does not import gradio: the Evaluate tab (ui/evaluate_tab.py) and the CLI
 drive it. Guesses made elsewhere are read and scored by pricer.guesses, into the same Run.
@@ -28,14 +28,13 @@ from typing import TYPE_CHECKING, Any
 
 from pricer.data import TestItem, load_items
 from pricer.errors import BadInput, PricerError
+from pricer.estimates import estimator as find_estimator
 from pricer.metrics import Metrics, Outcome, outcome, summarize
 
 if TYPE_CHECKING:
     from pricer.model import ModelSpec
 
 PredictFn = Callable[[list[str]], list[float | None]]
-ESTIMATORS = ("greedy", "topk", "topk-numbers")
-ESTIMATOR_NAMES = {"greedy": "greedy", "topk": "top-3 weighted (course)", "topk-numbers": "top-3 number tokens"}
 CACHE_VERSION = 2  # 2: "topk" is the course's improved_model_predict (it was the number-token variant)
 
 
@@ -196,14 +195,9 @@ def remember(key: str, finished: Run) -> None:
 
 def llama_predictor(spec: ModelSpec, estimator: str = "greedy", batch_size: int = 16,
                     progress: Callable[..., Any] | None = None) -> PredictFn:
-    """A predict function over pricer.model for `spec`; loads the model on first use.
-
-    `greedy` is the course's generated price (None when it wrote no number); `topk` is the
-    course's improved_model_predict (top 3 of all next tokens, non-numbers dropped: its $46.66
-    with the fine-tuned model); `topk-numbers` is the top 3 of the number tokens alone.
-    """
-    if estimator not in ESTIMATORS:
-        raise BadInput(f"estimator must be one of {', '.join(ESTIMATORS)}, not {estimator!r}.")
+    """A predict function over pricer.model for `spec` that reads the estimate `estimator` (a
+    name in pricer.estimates.ESTIMATORS) of each prediction; loads the model on first use."""
+    chosen = find_estimator(estimator)
     loaded: list[Any] = []
 
     def predict(prompts: list[str]) -> list[float | None]:
@@ -211,19 +205,14 @@ def llama_predictor(spec: ModelSpec, estimator: str = "greedy", batch_size: int 
             from pricer.model import load_pricer
 
             loaded.append(load_pricer(spec, progress=progress))
-        predictions = loaded[0].predict(prompts, batch_size=batch_size)
-        if estimator == "topk":  # 0 is the course's "none of the top 3 is a number": marked as such
-            return [p.estimate_course or None for p in predictions]
-        if estimator == "topk-numbers":
-            return [p.estimate_topk for p in predictions]
-        return [p.price for p in predictions]
+        return [chosen.read(p) for p in loaded[0].predict(prompts, batch_size=batch_size)]
 
     return predict
 
 
 def model_label(spec: ModelSpec, estimator: str) -> str:
     """What ran: the model's own label (base, adapter, quantization) and the estimator."""
-    return f"{spec.label}, {ESTIMATOR_NAMES.get(estimator, estimator)}"
+    return f"{spec.label}, {find_estimator(estimator).label}"
 
 
 def evaluate_model(data: str | Path, spec: ModelSpec, *, size: int = 250, estimator: str = "greedy",

@@ -174,12 +174,12 @@ def test_an_offline_machine_is_told_at_once_that_the_hub_dataset_needs_an_upload
     assert offline_note(str(test_250)) == ""
 
 
-def test_the_tabs_estimates_are_the_evaluation_estimators_greedy_first():
-    from pricer import evaluation
-    from ui.evaluate_tab import ESTIMATORS
+def test_the_tabs_estimates_are_the_estimator_table_greedy_first():
+    from pricer.estimates import ESTIMATORS
+    from ui.evaluate_tab import ESTIMATE_CHOICES
 
-    assert [value for _, value in ESTIMATORS] == list(evaluation.ESTIMATORS)
-    course = next(label for label, value in ESTIMATORS if value == "topk")
+    assert [value for _, value in ESTIMATE_CHOICES] == [e.name for e in ESTIMATORS] == ["greedy", "topk", "topk-numbers"]
+    course = next(label for label, value in ESTIMATE_CHOICES if value == "topk")
     assert "(course)" in course and "$46.66" in course  # the choice that reproduces the course's figure
 
 

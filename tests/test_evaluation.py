@@ -107,10 +107,10 @@ def test_llama_predictor_gives_the_greedy_price_the_courses_top3_or_the_number_t
     base, _ = tiny_specs
     prompts = [item.prompt for item in load_items(test_250, 3)]
     predictions = load_pricer(base).predict(prompts)
-    assert evaluation.llama_predictor(base, "greedy")(prompts) == [p.price for p in predictions]
+    assert evaluation.llama_predictor(base, "greedy")(prompts) == [p.greedy for p in predictions]
     # "topk" is the course's improved_model_predict, the figure users compare with ($46.66)
-    assert evaluation.llama_predictor(base, "topk")(prompts) == [p.estimate_course or None for p in predictions]
-    assert evaluation.llama_predictor(base, "topk-numbers")(prompts) == [p.estimate_topk for p in predictions]
+    assert evaluation.llama_predictor(base, "topk")(prompts) == [p.topk or None for p in predictions]
+    assert evaluation.llama_predictor(base, "topk-numbers")(prompts) == [p.topk_numbers for p in predictions]
     with pytest.raises(BadInput, match="estimator must be one of greedy, topk, topk-numbers"):
         evaluation.llama_predictor(base, "mean")
 

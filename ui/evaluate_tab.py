@@ -1,7 +1,7 @@
 """The Evaluate tab: run a pricer over the first N test items and watch error, RMSLE and hits.
 
 A layout over pricer.evaluation and pricer.chart, which do all the work (the CLI's `evaluate` and
-`score` verbs call the same functions). The run streams: progress bar, running metrics, scatter and table
+`score` verbs call the same functions); the estimates offered are pricer.estimates' table. The run streams: progress bar, running metrics, scatter and table
 update after each batch, and Stop cancels it. Named API endpoint: /evaluate.
 """
 
@@ -19,15 +19,14 @@ from pricer import evaluation, guesses, hub
 from pricer.chart import figure
 from pricer.config import settings
 from pricer.errors import HubUnavailable, PricerError
+from pricer.estimates import ESTIMATORS
 from pricer.gpu import on_gpu
 
 FINE_TUNED = "Fine-tuned Llama 3.1 8B (4-bit, QLoRA)"
 BASE = "Base Llama 3.1 8B (4-bit)"
 SCORE_FILE = "Score a guesses file"
 PRICERS = [FINE_TUNED, BASE, SCORE_FILE]
-ESTIMATORS = [("greedy: the generated price (the course's evaluation)", "greedy"),
-              ("top-3 weighted (course): top 3 next tokens, non-numbers dropped ($46.66 fine-tuned)", "topk"),
-              ("top-3 number tokens: the same over the numbers 1-999 only (always a number)", "topk-numbers")]
+ESTIMATE_CHOICES = [(f"{e.label}: {e.help}", e.name) for e in ESTIMATORS]
 BATCH_SIZE = 8  # small batches so the chart and table refresh often
 EVALUATE_GPU_SECONDS = 300  # ZeroGPU reservation for a whole run: 250 items of the 8B take well under it
 CHART_HEIGHT = 600  # explicit: gradio draws an autosized Plotly figure at zero height in a hidden tab
@@ -144,7 +143,7 @@ def build() -> None:
     with gr.Row():
         with gr.Column(scale=1):
             pricer = gr.Radio(PRICERS, value=FINE_TUNED, label="Pricer")
-            estimator = gr.Radio(ESTIMATORS, value="greedy", label="Estimate")
+            estimator = gr.Radio(ESTIMATE_CHOICES, value=ESTIMATORS[0].name, label="Estimate")
             with gr.Column(visible=False) as guesses_panel:
                 guesses_file = gr.File(label="Guesses to score", file_types=[".csv", ".jsonl"])
                 gr.Markdown(html.escape(GUESSES_HELP))

@@ -93,6 +93,7 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     from pricer import evaluation
+    from pricer.data import load_items
     from pricer.model import ModelSpec
     from pricer.tiny import write_tiny_model
 
@@ -100,15 +101,14 @@ def main() -> None:
         os.environ["PRICER_CACHE"] = str(Path(tmp) / "cache")
         base = write_tiny_model(Path(tmp) / "tiny")
         adapter = base / "adapter" if args.adapter else None
-        items = evaluation.load_items(TEST_250, args.size)
+        items = load_items(TEST_250, args.size)
         print(f"{len(items)} test items, tiny 4-bit model{' + LoRA adapter' if adapter else ''}, "
               f"CPU, torch threads {torch.get_num_threads()}")
 
         model, tokenizer = course_model(base, adapter)
         course_predictor(model, tokenizer)([items[0].prompt])  # warm-up, as for pricer below
         start = time.perf_counter()
-        course = evaluation.run_to_end(evaluation.run(items, course_predictor(model, tokenizer),
-                                                      label="course loop", batch_size=1))
+        *_, course = evaluation.run(items, course_predictor(model, tokenizer), label="course loop", batch_size=1)
         course_s = time.perf_counter() - start
         del model
 
@@ -119,7 +119,7 @@ def main() -> None:
         batched, snapshots = stream[-1], len(stream)
         batched_s = time.perf_counter() - start
         start = time.perf_counter()
-        repeat = evaluation.run_to_end(evaluation.evaluate_model(TEST_250, spec, size=args.size))
+        *_, repeat = evaluation.evaluate_model(TEST_250, spec, size=args.size)
         repeat_s = time.perf_counter() - start
 
     n = len(items)

@@ -82,7 +82,7 @@ def main() -> int:
         batched = pricer.predict(prompts, batch_size=args.batch_size)
         batched_s = time.perf_counter() - started
 
-    same = [p.price for p in batched] == one_by_one
+    same = [p.greedy for p in batched] == one_by_one
     print(f"{len(prompts)} prompts, tiny 4-bit model + LoRA on {pricer.device}, "
           f"{torch.get_num_threads()} torch thread(s) of {os.cpu_count()} CPUs")
     print(f"course loop, one at a time : {loop_s:7.2f} s ({1000 * loop_s / len(prompts):6.1f} ms/prompt)")

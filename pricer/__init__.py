@@ -4,9 +4,10 @@ A light package: importing it loads no model library. Heavy imports (torch, tran
 datasets, peft, plotly) happen inside the functions that need them, so the CLI and the app
 start fast. Layers, from raw data to a chart:
 
-    items -> curate -> data -> finetune          (the data pipeline)
+    readers -> items -> curate -> data -> finetune   (the data pipeline; readers: JSONL and CSV files)
     tokenizer -> tokens                           (what a tokenizer does to a text)
-    model -> evaluation                           (prices from the 4-bit Llama, and their metrics)
+    estimates -> model -> evaluation -> guesses   (prices from the 4-bit Llama, and their runs)
+    metrics -> chart                              (the course's metrics of a run, and its scatter)
     deploy                                        (spaces.yaml -> a running Space)
 
 Nothing in this package imports gradio; the app (app.py, ui/) sits on top of it.

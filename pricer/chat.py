@@ -143,10 +143,8 @@ def cache_key(url: str, model: str, messages: Messages, params: dict[str, Any]) 
 
 
 def _folder() -> Path:
-    try:  # the project's cache folder is moving from pricer.tokenizer to pricer.config
-        from pricer.config import cache_dir
-    except ImportError:
-        from pricer.tokenizer import cache_dir
+    from pricer.config import cache_dir
+
     return cache_dir() / "chat"
 
 

@@ -21,7 +21,7 @@ from typing import Any
 
 from pricer.config import DATASET, QUANTIZATIONS
 from pricer.errors import PricerError
-from pricer.evaluation import ESTIMATORS  # light: no heavy imports at module level
+from pricer.estimates import ESTIMATORS  # light: no heavy imports at module level
 
 # --- how a verb declares its options ------------------------------------------------------------
 
@@ -294,10 +294,10 @@ def cmd_predict(text: str, spec: Any, as_json: bool) -> int:
         emit_json({**dataclasses.asdict(pred), "note": note, "model": spec.label,
                    "latency_s": round(time.perf_counter() - started, 3)})
     else:
-        greedy = "no number" if pred.price is None else f"${pred.price:,.2f}"
+        greedy = "no number" if pred.greedy is None else f"${pred.greedy:,.2f}"
         say(note)
-        print(f"${pred.estimate_course:,.2f} (the course's top-3 weighted; top-3 number tokens "
-              f"${pred.estimate_topk:,.2f}; greedy {greedy} from {pred.completion!r}; median ${pred.median:,.0f})")
+        print(f"${pred.topk:,.2f} (the course's top-3 weighted; top-3 number tokens "
+              f"${pred.topk_numbers:,.2f}; greedy {greedy} from {pred.completion!r}; median ${pred.median:,.0f})")
     return 0
 
 
@@ -324,10 +324,9 @@ def cmd_tiny_model(out: str) -> int:
     "evaluate", "run the 4-bit Llama over the test items: error, RMSLE, hits",
     TEST_ITEMS,
     MODEL,
-    option("--estimator", choices=ESTIMATORS, default="greedy",
-           help="greedy: the generated price (the course's evaluation); topk: the course's "
-                "top-3 weighted estimate (top 3 of all next tokens, non-numbers dropped); "
-                "topk-numbers: the top 3 of the number tokens only"),
+    option("--estimator", choices=[e.name for e in ESTIMATORS], default=ESTIMATORS[0].name,
+           help="; ".join(f"{e.name}{'' if e.label == e.name else ', ' + e.label}: {e.help}"
+                          for e in ESTIMATORS)),
     option("--batch-size", type=int, default=16),
     option("--no-cache", action="store_true", help="run again even if this run is cached"),
     RESULTS,
@@ -360,12 +359,12 @@ def cmd_score(data: str | None, size: int, guesses: str, out: str | None, chart:
 
 def _report_run(done: Any, out: str | None, chart: str | None) -> int:
     """Files first, then the course's metrics line as the very last line (on stdout)."""
-    from pricer import evaluation
+    from pricer.chart import figure, write_chart
 
     if out:
         say(f"wrote {done.write_csv(out)} (one row per item)")
     if chart:
-        say(f"wrote {evaluation.write_chart(evaluation.figure(done), chart)}")
+        say(f"wrote {write_chart(figure(done), chart)}")
     if done.note:
         say(done.note)
     say(f"{done.label}: {done.metrics.details()}")

@@ -18,6 +18,7 @@ BASE_MODEL = "meta-llama/Meta-Llama-3.1-8B"
 ADAPTER = "ed-donner/pricer-2024-09-13_13.04.39"
 ADAPTER_REVISION = "e8d637df551603dc86cd7a1598a8f44af4d7ae36"
 DATASET = "ed-donner/pricer-data"
+FRONTIER_MODEL = "gpt-4o-mini"  # the course's frontier pricer
 QUANTIZATIONS = ("4bit", "8bit")
 CACHE_DIR = Path("~/.cache/pricer")
 NONE_WORDS = {"", "none", "no", "off", "false", "0"}
@@ -34,6 +35,7 @@ ENV = {
     "preload": "PRICER_PRELOAD",
     "cache_dir": "PRICER_CACHE",
     "allow_cpu": "PRICER_ALLOW_CPU",
+    "frontier_model": "PRICER_FRONTIER_MODEL",
 }
 
 
@@ -88,6 +90,8 @@ class Settings:
     """Where pricer keeps derived files: tokenizer copy, evaluation runs, Arrow work (PRICER_CACHE)."""
     allow_cpu: bool = False
     """Try to load a model too big for a CPU on a machine without a GPU (PRICER_ALLOW_CPU=1)."""
+    frontier_model: str = FRONTIER_MODEL
+    """OpenAI (or OpenAI-compatible) model of the frontier and RAG pricers (PRICER_FRONTIER_MODEL)."""
 
     def __post_init__(self) -> None:
         check_model(self.base_model, self.quantization)
@@ -107,6 +111,7 @@ def settings() -> Settings:
         preload=_flag("preload"),
         cache_dir=cache_dir(),
         allow_cpu=_flag("allow_cpu"),
+        frontier_model=frontier_model(),
     )
 
 
@@ -116,3 +121,9 @@ def cache_dir() -> Path:
     Read on its own, not through settings(), so that a bad model setting never stops the
     tokenizer, curation or the dataset build, which only need this folder."""
     return Path(_env("cache_dir") or CACHE_DIR).expanduser()
+
+
+def frontier_model() -> str:
+    """The frontier pricer's model (PRICER_FRONTIER_MODEL, else gpt-4o-mini), read on its own
+    like cache_dir: a bad model setting for the Llama must not stop the OpenAI pricers."""
+    return _env("frontier_model") or FRONTIER_MODEL

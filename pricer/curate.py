@@ -31,6 +31,7 @@ from typing import Any
 from pricer import hub
 from pricer.errors import BadInput, HubUnavailable, NotFound
 from pricer.items import curate_batch, hub_record, valid_unicode
+from pricer.readers import jsonl_lines
 
 HUB_DATASET = "McAuley-Lab/Amazon-Reviews-2023"
 # The categories the course curated; the hub has more (any raw_meta_<Category> name works).
@@ -144,43 +145,19 @@ def _byte_ranges(files: list[Path], parts: int) -> list[tuple[str, int, int]]:
     return ranges
 
 
-def _lines(path: str, start: int, end: int):
-    """The lines that start within [start, end) of a file (all of it when end is -1)."""
-    if end < 0:
-        import gzip
-
-        with gzip.open(path, "rb") as f:
-            yield from f
-        return
-    with open(path, "rb") as f:
-        if start:
-            f.seek(start - 1)
-            f.readline()  # finish the line that began before our range
-        while f.tell() < end:
-            line = f.readline()
-            if not line:
-                break
-            yield line
-
-
 def read_jsonl(ranges: list[tuple[str, int, int]], limit: int | None = None):
-    """Rows in the hub's form from JSONL byte ranges; a malformed line becomes a row whose
-    `error` says so, so that it is counted instead of stopping the run."""
+    """Rows in the hub's form from JSONL byte ranges (end -1: the whole file); a malformed line
+    becomes a row whose `error` says so, so that it is counted instead of stopping the run."""
     count = 0
     for path, start, end in ranges:
-        for line in _lines(path, start, end):
-            if not line.strip():
-                continue
+        for line in jsonl_lines(path, start, None if end < 0 else end):
             if limit is not None and count >= limit:
                 return
             count += 1
-            try:
-                record = json.loads(line)
-            except (ValueError, RecursionError):  # bad JSON, bad UTF-8, or nested too deep to parse
-                record = None
+            record = line.record
             if not isinstance(record, dict):
                 error = "malformed JSON line"
-            elif b"\\u" in line and not valid_unicode(record):  # an escaped lone surrogate
+            elif b"\\u" in line.raw and not valid_unicode(record):  # an escaped lone surrogate
                 error = "invalid Unicode"
             else:
                 yield {**hub_record(record), "error": None}
@@ -197,17 +174,11 @@ def _not_curated(names: set[str], path: Path) -> None:
 
 def _first_record_fields(path: Path) -> set[str]:
     """The keys of the first JSON object among the first lines of a JSONL file (empty if none)."""
-    import gzip
     import itertools
 
-    with (gzip.open(path, "rb") if path.name.endswith(".gz") else path.open("rb")) as f:
-        for line in itertools.islice(f, 100):
-            try:
-                record = json.loads(line)
-            except (ValueError, RecursionError):
-                continue
-            if isinstance(record, dict):
-                return set(record)
+    for line in itertools.islice(jsonl_lines(path), 100):
+        if isinstance(line.record, dict):
+            return set(line.record)
     return set()
 
 

@@ -5,6 +5,8 @@ The course's schema: `text` (the training prompt in train, the test prompt in te
 `ed-donner/pricer-data`), or a local JSONL, Parquet or CSV file, a folder with `<split>.parquet`
 or `<split>.jsonl`, or a `save_to_disk` folder. It returns `PricerRows`, a plain list of
 `{"text": str, "price": float}` dicts (in order) that also says how many rows it skipped.
+`load_items` turns the first N rows of a test split into the TestItems a pricer is judged on
+(the prompt, its true price and the product title).
 
 It does not curate raw records (pricer.curate) or write fine-tuning files (pricer.finetune).
 
@@ -15,17 +17,18 @@ It does not curate raw records (pricer.curate) or write fine-tuning files (price
 
 from __future__ import annotations
 
-import csv
-import json
 import math
 import os
 import random
+from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from pricer import hub
 from pricer.errors import AccessDenied, BadInput, HubUnavailable, NotFound
-from pricer.items import PREFIX, valid_unicode
+from pricer.items import PREFIX, QUESTION, valid_unicode
+from pricer.readers import csv_records, csv_rows, jsonl_lines
 
 SPLITS = ("train", "test")
 TABLE_SUFFIXES = (".jsonl", ".json", ".ndjson", ".parquet", ".csv", ".tsv")
@@ -94,21 +97,7 @@ def _collect(rows: Any, size: int | None, source: str, skipped: int = 0) -> Pric
 
 def _jsonl_rows(path: Path):
     """Parsed lines of a JSONL file; a malformed line is yielded as None (counted, not fatal)."""
-    with path.open("rb") as f:
-        for line in f:
-            if not line.strip():
-                continue
-            try:
-                yield json.loads(line)
-            except (ValueError, RecursionError):  # bad JSON, bad UTF-8, or nested too deep to parse
-                yield None
-
-
-def _csv_rows(path: Path):
-    with path.open(newline="", encoding="utf-8-sig") as f:
-        dialect = "excel-tab" if path.suffix.lower() == ".tsv" else "excel"
-        for row in csv.DictReader(f, dialect=dialect):
-            yield {str(k).strip().lower(): v for k, v in row.items() if k is not None}
+    return (line.record for line in jsonl_lines(path))
 
 
 def _parquet_rows(path: Path):
@@ -140,10 +129,8 @@ def _file_rows(path: Path, size: int | None) -> PricerRows:
                 _require_columns(list(first), path.name)
         return rows
     if suffix in {".csv", ".tsv"}:
-        with path.open(newline="", encoding="utf-8-sig") as f:
-            header = next(csv.reader(f, dialect="excel-tab" if suffix == ".tsv" else "excel"), [])
-        _require_columns([h.strip().lower() for h in header], path.name)
-        return _collect(_csv_rows(path), size, path.name)
+        _require_columns([h.strip().lower() for h in next(csv_rows(path), [])], path.name)
+        return _collect(csv_records(path), size, path.name)
     if suffix == ".parquet":
         return _collect(_parquet_rows(path), size, path.name)
     raise BadInput(f"{path.name}: give a .jsonl, .parquet or .csv file, or a dataset folder.")
@@ -219,6 +206,56 @@ def load_pricer_dataset(source: str | os.PathLike | None = None, split: str = "t
     return rows
 
 
+# --- test items ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TestItem:
+    """One item to price: its prompt (ending in `Price is $`) and its true price."""
+
+    __test__ = False  # not a pytest class
+
+    index: int
+    """Position in the test data (0 = the first item)."""
+    prompt: str
+    truth: float
+    title: str
+
+
+def title_of(prompt: str) -> str:
+    """The product title inside a course prompt (the line after the question).
+
+    >>> title_of("How much does this cost to the nearest dollar?\\n\\nWidget Pro\\nA widget.\\n\\nPrice is $")
+    'Widget Pro'
+    """
+    text = prompt.strip()
+    if text.startswith(QUESTION):
+        text = text[len(QUESTION):]
+    return next((line.strip() for line in text.splitlines() if line.strip()), "")
+
+
+class TestItems(list):
+    """TestItems in order, and a note on rows of the source that could not be used."""
+
+    __test__ = False
+
+    def __init__(self, items: Iterable[TestItem] = (), note: str = "") -> None:
+        super().__init__(items)
+        self.note = note
+
+
+def load_items(source: str | os.PathLike | None, size: int | None = 250) -> TestItems:
+    """The first `size` test items of a pricer dataset (any source load_pricer_dataset reads;
+    None or blank: PRICER_DATASET). A training prompt's answer is cut off, so a pricer never
+    sees the price it must guess."""
+    rows = load_pricer_dataset(str(source or "").strip() or None, split="test", size=size)
+    notes = [rows.note] if rows.note else []
+    if size is not None and len(rows) < size:
+        notes.append(f"The data has {len(rows)} usable test items, fewer than the {size} asked for.")
+    return TestItems((TestItem(i, as_test_prompt(row["text"]), row["price"], title_of(row["text"]))
+                      for i, row in enumerate(rows)), " ".join(notes))
+
+
 # --- building -----------------------------------------------------------------------------------
 
 
@@ -271,7 +308,7 @@ def _tolerant_rows(path: str, tally: str):
     """Usable rows of a file one by one; the count of skipped rows is written to `tally` at the end."""
     file, skipped = Path(path), 0
     suffix = file.suffix.lower()
-    raw_rows = _csv_rows(file) if suffix in {".csv", ".tsv"} else _jsonl_rows(file)
+    raw_rows = csv_records(file) if suffix in {".csv", ".tsv"} else _jsonl_rows(file)
     for raw in raw_rows:
         row = _row(raw)
         if row is None:

@@ -5,7 +5,10 @@ from the next-token distribution after `Price is $`. Pure arithmetic: no torch, 
   number);
 - course_topk_estimate: the course's `improved_model_predict` over the top 3 tokens of the whole
   vocabulary (its $46.66 with the fine-tuned model);
-- topk_estimate and median_estimate: over the number tokens 1-999 alone.
+- topk_estimate and median_estimate: over the number tokens 1-999 alone;
+- ESTIMATORS: the one table of the estimators a run can be judged by (name, label, help and
+  the pricer.model.Prediction field each reads); the CLI, the Evaluate and Predict tabs and
+  pricer.evaluation all read it.
 
     >>> extract_price("Price is $1,299.00"), extract_price("$9,999 blah"), extract_price("cheap")
     (1299.0, 9999.0, None)
@@ -15,6 +18,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from pricer.errors import BadInput, ModelUnavailable
@@ -103,3 +107,50 @@ def number_tokens(tokenizer: Any) -> tuple[list[int], list[float]]:
     if not ids:
         raise ModelUnavailable("This tokenizer has no single-token numbers, so it cannot be a pricer.")
     return ids, values
+
+
+# --- the estimators ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Estimator:
+    """One way to read a price from a pricer.model.Prediction.
+
+    >>> from types import SimpleNamespace
+    >>> estimator("topk").read(SimpleNamespace(topk=0.0)), estimator("topk-numbers").field
+    (None, 'topk_numbers')
+    """
+
+    name: str
+    """What `--estimator` and the Evaluate tab take; part of a cached run's identity."""
+    label: str
+    """Short, in run labels and beside a price: `top-3 weighted (course)`."""
+    help: str
+    """What it is, in one line."""
+    field: str
+    """The Prediction field it reads: the name with `-` as `_`."""
+    zero_is_no_number: bool = False
+    """The field holds 0 when no number came (the course's convention): scored as no number."""
+
+    def read(self, prediction: Any) -> float | None:
+        """The estimate in a prediction; None when the pricer gave no number."""
+        value = getattr(prediction, self.field)
+        return None if value is None or (self.zero_is_no_number and value == 0) else value
+
+
+ESTIMATORS = (
+    Estimator("greedy", "greedy", "the generated price (the course's evaluation)", "greedy"),
+    Estimator("topk", f"top-{TOP_K} weighted (course)",
+              f"top {TOP_K} next tokens, non-numbers dropped ($46.66 fine-tuned)", "topk", zero_is_no_number=True),
+    Estimator("topk-numbers", f"top-{TOP_K} number tokens",
+              "the same over the numbers 1-999 only (always a number)", "topk_numbers"),
+)
+
+
+def estimator(name: str) -> Estimator:
+    """The estimator called `name`, or a BadInput listing them."""
+    for known in ESTIMATORS:
+        if known.name == name:
+            return known
+    raise BadInput(f"estimator must be one of {', '.join(e.name for e in ESTIMATORS)}, not {name!r}.")
+

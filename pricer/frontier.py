@@ -17,7 +17,6 @@ other messages (RAG) subclasses FrontierPricer and overrides `messages`.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import urlparse
@@ -27,7 +26,6 @@ from pricer.estimates import extract_price
 from pricer.finetune import messages_for
 from pricer.items import PREFIX
 
-DEFAULT_MODEL = "gpt-4o-mini"
 SEED = 42
 MAX_TOKENS = 5  # the course's, for gpt-4o-mini and gpt-4o
 MAX_TOKENS_FINE_TUNED = 7  # the course's, for its fine-tuned gpt-4o-mini
@@ -35,7 +33,9 @@ MAX_TOKENS_FINE_TUNED = 7  # the course's, for its fine-tuned gpt-4o-mini
 
 def default_model() -> str:
     """PRICER_FRONTIER_MODEL, else gpt-4o-mini."""
-    return os.environ.get("PRICER_FRONTIER_MODEL", "").strip() or DEFAULT_MODEL
+    from pricer.config import frontier_model
+
+    return frontier_model()
 
 
 def max_tokens_for(model: str) -> int:

@@ -12,44 +12,18 @@ The scoring itself is pricer.evaluation's (the same Outcome, Run and metrics as 
 from __future__ import annotations
 
 import csv
-import json
 import math
 import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from pricer.data import TestItem, load_items
 from pricer.errors import BadInput
-from pricer.evaluation import Run, TestItem, load_items, outcome
+from pricer.evaluation import Run, outcome
+from pricer.readers import csv_records, csv_rows, jsonl_lines
 
 GUESS_COLUMNS = ("guess", "prediction", "estimate")
-
-
-def _read_rows(path: Path) -> list[dict[str, Any]]:
-    """The rows of a JSONL or CSV file as dicts (CSV keys lower-cased and stripped)."""
-    if not path.is_file():
-        raise BadInput(f"No such file: {path}.")
-    if path.suffix.lower() in {".jsonl", ".json", ".ndjson"}:
-        rows = []
-        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise BadInput(f"Line {n} of {path.name} is not JSON ({exc.msg}): "
-                               "give one JSON object per line.") from exc
-            if not isinstance(row, dict):
-                raise BadInput(f"Line {n} of {path.name} is not a JSON object.")
-            rows.append(row)
-        return rows
-    if path.suffix.lower() == ".csv":
-        with path.open(newline="", encoding="utf-8-sig") as f:
-            return [{str(k).strip().lower(): v for k, v in row.items() if k is not None}
-                    for row in csv.DictReader(f)]
-    raise BadInput(f"{path.name}: give a .csv or .jsonl file of guesses.")
-
-
 _NUMBER = re.compile(r"[-+]?\d*\.?\d+(?:[eE][-+]?\d+)?")
 
 
@@ -68,28 +42,48 @@ def parse_guess(value: Any) -> float | None:
 
 
 def _guess_rows(path: Path) -> list[dict[str, Any]]:
-    """Rows of a guesses file, or a BadInput saying why it cannot be read."""
+    """Rows of a CSV or JSONL file of guesses as dicts, or a BadInput saying why it cannot be read."""
+    if not path.is_file():
+        raise BadInput(f"No such file: {path}.")
     try:
-        return _decoded_guess_rows(path)
+        if path.suffix.lower() in {".jsonl", ".json", ".ndjson"}:
+            return _jsonl_guess_rows(path)
+        if path.suffix.lower() == ".csv":
+            return _csv_guess_rows(path)
     except UnicodeDecodeError as exc:
         raise BadInput(f"{path.name} is not UTF-8 text (byte {exc.start}): save it as a UTF-8 "
                        "CSV or JSONL file.") from exc
     except csv.Error as exc:
         raise BadInput(f"{path.name} is not a readable CSV file ({exc}).") from exc
+    raise BadInput(f"{path.name}: give a .csv or .jsonl file of guesses.")
 
 
-def _decoded_guess_rows(path: Path) -> list[dict[str, Any]]:
-    """Rows of a guesses file; a headerless two-column CSV (the course's human_output.csv:
+def _jsonl_guess_rows(path: Path) -> list[dict[str, Any]]:
+    rows = []
+    for line in jsonl_lines(path):
+        if isinstance(line.error, UnicodeDecodeError):
+            raise BadInput(f"Line {line.number} of {path.name} is not UTF-8 text (byte {line.error.start}): "
+                           "save it as a UTF-8 CSV or JSONL file.")
+        if line.error is not None:
+            reason = getattr(line.error, "msg", None) or type(line.error).__name__
+            raise BadInput(f"Line {line.number} of {path.name} is not JSON ({reason}): "
+                           "give one JSON object per line.")
+        if not isinstance(line.record, dict):
+            raise BadInput(f"Line {line.number} of {path.name} is not a JSON object.")
+        rows.append(line.record)
+    return rows
+
+
+def _csv_guess_rows(path: Path) -> list[dict[str, Any]]:
+    """Rows of a CSV of guesses; a headerless two-column file (the course's human_output.csv:
     prompt, guess) is read as text, guess."""
-    if path.suffix.lower() == ".csv" and path.is_file():
-        with path.open(newline="", encoding="utf-8-sig") as f:
-            raw = list(csv.reader(f))
-        if raw and not any(c.strip().lower() in GUESS_COLUMNS for c in raw[0]):
-            if all(len(r) == 2 for r in raw if r) and parse_guess(raw[0][1]) is not None:
-                return [{"text": r[0], "guess": r[1]} for r in raw if r]
-            raise BadInput(f"{path.name} needs a header row naming a `guess` column and an `index` "
-                           f"or `text` column (it has: {', '.join(raw[0][:6])}).")
-    return _read_rows(path)
+    raw = list(csv_rows(path))
+    if raw and not any(c.strip().lower() in GUESS_COLUMNS for c in raw[0]):
+        if all(len(r) == 2 for r in raw) and parse_guess(raw[0][1]) is not None:
+            return [{"text": r[0], "guess": r[1]} for r in raw]
+        raise BadInput(f"{path.name} needs a header row naming a `guess` column and an `index` "
+                       f"or `text` column (it has: {', '.join(raw[0][:6])}).")
+    return list(csv_records(path))
 
 
 def read_guesses(path: str | Path, items: Sequence[TestItem], size: int | None = None) -> list[float | None]:

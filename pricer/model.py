@@ -120,14 +120,15 @@ class Prediction:
     """The exact prompt the model saw."""
     completion: str
     """The greedy new tokens, decoded."""
-    price: float | None
-    """extract_price(completion); None when it holds no number (the course scores it as 0)."""
-    estimate_topk: float
-    """Probability-weighted average of the top-k number tokens after `Price is $`."""
+    greedy: float | None
+    """extract_price(completion), the `greedy` estimator; None when it holds no number (the course scores it as 0)."""
+    topk: float
+    """The course's improved_model_predict, the `topk` estimator: top-k of all next tokens, non-numbers
+    dropped (0 if all are). The field of each estimator is in pricer.estimates.ESTIMATORS."""
+    topk_numbers: float
+    """Probability-weighted average of the top-k number tokens after `Price is $`, the `topk-numbers` estimator."""
     median: float
     """Median of the next-token distribution over the number tokens."""
-    estimate_course: float = 0.0
-    """The course's improved_model_predict: top-k of all next tokens, non-numbers dropped (0 if all are)."""
     top_tokens: list[tuple[str, float]] = field(default_factory=list)
     """(token, probability) of the most likely number tokens, best first."""
     prompt_tokens: int = 0
@@ -319,9 +320,9 @@ class Pricer:
             top = sorted(zip(p, values, strict=False), reverse=True)[:SHOWN_TOKENS]
             rows.append({
                 "completion": completion,
-                "price": extract_price(completion),
-                "estimate_topk": topk_estimate(values, p, k),
-                "estimate_course": course_topk_estimate([tok.decode(i) for i in bi], bp),
+                "greedy": extract_price(completion),
+                "topk": course_topk_estimate([tok.decode(i) for i in bi], bp),
+                "topk_numbers": topk_estimate(values, p, k),
                 "median": float(median_estimate(values, p)),
                 "top_tokens": [(str(int(v)), prob) for prob, v in top],
                 "number_mass": float(sum(p)),

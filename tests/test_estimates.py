@@ -1,13 +1,20 @@
-"""pricer.estimates: the course's price extraction and the estimates from a next-token
-distribution, on hand-checked cases (the model-level checks against the course's own functions
-are in test_model.py)."""
+"""pricer.estimates: the course's price extraction, the estimates from a next-token distribution
+on hand-checked cases, and the estimator table (the model-level checks against the course's own
+functions are in test_model.py)."""
 
 from __future__ import annotations
 
 import pytest
 
 from pricer.errors import BadInput
-from pricer.estimates import course_topk_estimate, extract_price, median_estimate, topk_estimate
+from pricer.estimates import (
+    ESTIMATORS,
+    course_topk_estimate,
+    estimator,
+    extract_price,
+    median_estimate,
+    topk_estimate,
+)
 
 # --- price extraction ------------------------------------------------------------------------
 
@@ -70,3 +77,34 @@ def test_course_topk_differs_from_the_number_token_topk_when_a_non_number_is_in_
 def test_topk_needs_a_positive_k():
     with pytest.raises(BadInput, match="k must be at least 1"):
         topk_estimate([1.0], [1.0], k=0)
+
+
+# --- the estimator table -----------------------------------------------------------------------
+
+
+def test_each_estimator_reads_the_prediction_field_named_after_it():
+    from dataclasses import fields
+
+    from pricer.model import Prediction
+
+    names = {f.name for f in fields(Prediction)}
+    assert [e.name for e in ESTIMATORS] == ["greedy", "topk", "topk-numbers"]  # greedy first: the default
+    for e in ESTIMATORS:
+        assert e.field == e.name.replace("-", "_") and e.field in names
+        assert e.label and e.help
+
+
+def test_an_estimator_reads_its_own_estimate_and_no_number_as_none():
+    from pricer.model import Prediction
+
+    pred = Prediction("p", "$12", greedy=12.0, topk=47.25, topk_numbers=51.5, median=50.0)
+    assert [e.read(pred) for e in ESTIMATORS] == [12.0, 47.25, 51.5]
+    nothing = Prediction("p", "$", greedy=None, topk=0.0, topk_numbers=30.0, median=30.0)
+    # the course's top-3 gives 0 when none of its tokens is a number: scored as no number
+    assert [e.read(nothing) for e in ESTIMATORS] == [None, None, 30.0]
+    assert estimator("topk").label == "top-3 weighted (course)"
+
+
+def test_an_unknown_estimator_lists_the_known_ones():
+    with pytest.raises(BadInput, match="estimator must be one of greedy, topk, topk-numbers, not 'mean'"):
+        estimator("mean")

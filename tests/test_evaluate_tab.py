@@ -174,11 +174,35 @@ def test_an_offline_machine_is_told_at_once_that_the_hub_dataset_needs_an_upload
     assert offline_note(str(test_250)) == ""
 
 
-def test_the_tabs_estimates_are_the_evaluation_estimators_greedy_first():
-    from pricer import evaluation
-    from ui.evaluate_tab import ESTIMATORS
+def test_the_tabs_estimates_are_the_estimator_table_greedy_first():
+    from pricer.estimates import ESTIMATORS
+    from ui.evaluate_tab import ESTIMATE_CHOICES
 
-    assert [value for _, value in ESTIMATORS] == list(evaluation.ESTIMATORS)
-    course = next(label for label, value in ESTIMATORS if value == "topk")
+    assert [value for _, value in ESTIMATE_CHOICES] == [e.name for e in ESTIMATORS] == ["greedy", "topk", "topk-numbers"]
+    course = next(label for label, value in ESTIMATE_CHOICES if value == "topk")
     assert "(course)" in course and "$46.66" in course  # the choice that reproduces the course's figure
+
+
+def test_the_table_lists_worst_misses_first_when_asked_and_matches_its_headers():
+    from pricer.evaluation import Run
+    from pricer.metrics import Outcome
+    from ui.evaluate_tab import TABLE_HEADERS, table_rows
+
+    done = Run("t", 3, [Outcome(0, "a", 5.0, 5.0), Outcome(1, "b", 100.0, 0.0, parsed=False),
+                        Outcome(2, "c", 40.0, 60.0)])
+    assert [row[0] for row in table_rows(done)] == [0, 1, 2]
+    rows = table_rows(done, worst_first=True)
+    assert [row[0] for row in rows] == [1, 2, 0]
+    assert dict(zip(TABLE_HEADERS, rows[0], strict=True)) == {
+        "#": 1, "title": "b", "truth": 100.0, "guess": 0.0, "error": 100.0, "colour": "red",
+        "note": "no number: scored as $0"}
+
+
+def test_the_tabs_chart_has_an_explicit_height():
+    from pricer.evaluation import Run
+    from pricer.metrics import Outcome
+    from ui.evaluate_tab import CHART_HEIGHT, _view
+
+    fig = _view(Run("t", 2, [Outcome(0, "a", 5.0, 5.0)]), None, False)[0]
+    assert fig.layout.height == CHART_HEIGHT > 0  # gradio draws an autosized figure at zero height in a hidden tab
 

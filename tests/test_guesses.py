@@ -79,7 +79,7 @@ def test_an_unparsable_guess_in_a_file_is_scored_as_zero_and_marked(test_250, tm
     guesses.write_text("index,guess\n0,n/a\n1,225\n")
     done = score_file(test_250, guesses, size=2)
     assert [o.parsed for o in done.outcomes] == [False, True]
-    assert done.outcomes[0].guess == 0 and done.rows()[0][-1] == "no number: scored as $0"
+    assert done.outcomes[0].guess == 0 and done.outcomes[0].note == "no number: scored as $0"
 
 
 # --- the CLI ----------------------------------------------------------------------------------
@@ -119,3 +119,19 @@ def test_a_file_that_is_not_utf8_says_how_to_save_it(test_250, tmp_path, name, c
     with pytest.raises(BadInput, match="not UTF-8 text .*save it as a UTF-8"):
         score_file(test_250, guesses, size=1)
 
+
+@pytest.mark.parametrize("content, message", [
+    (b'{"index": 0, "guess": 1}\n\n{"index": 1, guess}\n', "Line 3 of g.jsonl is not JSON"),
+    (b'{"index": 0, "guess": 1}\n[1, 2]\n', "Line 2 of g.jsonl is not a JSON object"),
+])
+def test_a_broken_jsonl_line_is_named(test_250, tmp_path, content, message):
+    guesses = tmp_path / "g.jsonl"
+    guesses.write_bytes(content)
+    with pytest.raises(BadInput, match=message):
+        score_file(test_250, guesses, size=2)
+
+
+def test_a_spreadsheets_csv_with_a_byte_order_mark_and_blank_rows_is_read(test_250, tmp_path):
+    guesses = tmp_path / "g.csv"
+    guesses.write_text("\ufeffIndex, Guess \r\n0,$100\r\n\r\n1,200\r\n", encoding="utf-8")
+    assert [o.guess for o in score_file(test_250, guesses, size=2).outcomes] == [100.0, 200.0]

@@ -146,7 +146,7 @@ def test_greedy_completion_matches_the_courses_generate_loop(tiny_spec, prompts)
     for pred, (inputs, outputs) in zip(ours, references, strict=True):
         reference = tok.decode(outputs[0])
         assert pred.completion == tok.decode(outputs[0, inputs.shape[1]:], skip_special_tokens=True)
-        assert pred.price == extract_price(reference)
+        assert pred.greedy == extract_price(reference)
         assert pred.prompt_tokens == inputs.shape[1]
 
 
@@ -161,7 +161,7 @@ def test_topk_estimate_comes_from_the_next_token_distribution_after_price_is(tin
     probs = torch.softmax(logits, dim=-1)
     values = list(range(1, 1000))
     number_probs = [probs[tok.convert_tokens_to_ids(str(v))].item() for v in values]
-    assert pred.estimate_topk == pytest.approx(topk_estimate(values, number_probs, 3), rel=1e-3)
+    assert pred.topk_numbers == pytest.approx(topk_estimate(values, number_probs, 3), rel=1e-3)
     best = max(range(999), key=number_probs.__getitem__)
     assert pred.top_tokens[0][0] == str(values[best])
     assert pred.top_tokens[0][1] == pytest.approx(number_probs[best], rel=1e-3)
@@ -206,9 +206,9 @@ def test_course_estimate_matches_the_courses_improved_model_predict(base_spec, p
     ours = [pricer.predict([p], batch_size=1)[0] for p in prompts[:8]]
     with pricer.active_model() as model:
         reference = [improved_model_predict(p, model) for p in prompts[:8]]
-    assert [p.estimate_course for p in ours] == pytest.approx(reference, rel=1e-3)
+    assert [p.topk for p in ours] == pytest.approx(reference, rel=1e-3)
     # the tiny base model puts " $" among the top 3 for some items: there the two estimates part
-    assert any(p.estimate_course != pytest.approx(p.estimate_topk, rel=1e-3) for p in ours)
+    assert any(p.topk != pytest.approx(p.topk_numbers, rel=1e-3) for p in ours)
 
 
 def test_prediction_is_deterministic(tiny_spec, prompts):
@@ -221,9 +221,9 @@ def test_batched_prediction_gives_the_same_prices_as_one_at_a_time(tiny_spec, pr
     batched = pricer.predict(prompts, batch_size=8)
     single = [pricer.predict([p])[0] for p in prompts]
     assert [b.completion for b in batched] == [s.completion for s in single]
-    assert [b.price for b in batched] == [s.price for s in single]
+    assert [b.greedy for b in batched] == [s.greedy for s in single]
     for b, s in zip(batched, single, strict=True):
-        assert b.estimate_topk == pytest.approx(s.estimate_topk, rel=1e-2)
+        assert b.topk_numbers == pytest.approx(s.topk_numbers, rel=1e-2)
         assert b.prompt == s.prompt
 
 
@@ -237,7 +237,7 @@ def test_fine_tuned_and_base_share_one_model_and_differ(tiny_spec, base_spec, pr
     # (peft's 4-bit LoRA layer rounds differently in bf16, hence approx for the estimates)
     base_after = load_pricer(base_spec).predict(prompts[:6])
     assert [p.completion for p in base_after] == [p.completion for p in base_before]
-    assert [p.estimate_topk for p in base_after] == pytest.approx([p.estimate_topk for p in base_before], rel=1e-2)
+    assert [p.topk_numbers for p in base_after] == pytest.approx([p.topk_numbers for p in base_before], rel=1e-2)
     assert [p.completion for p in tuned_preds] != [p.completion for p in base_before]
 
 
@@ -345,9 +345,9 @@ def test_cli_predict_prints_json_with_price_estimate_prompt_completion_and_top_t
                  "--base-model", str(tiny_model), "--adapter", str(tiny_model / "adapter"), "--json"])
     assert code == 0
     out = json.loads(capsys.readouterr().out)
-    assert {"price", "estimate_topk", "estimate_course", "median", "prompt", "completion", "top_tokens"} <= set(out)
+    assert {"greedy", "topk", "topk_numbers", "median", "prompt", "completion", "top_tokens"} <= set(out)
     assert out["prompt"].endswith(PREFIX) and "Stainless garlic press" in out["prompt"]
-    assert out["price"] == extract_price(out["completion"])
+    assert out["greedy"] == extract_price(out["completion"])
     assert len(out["top_tokens"]) == 10
 
 
@@ -365,7 +365,7 @@ def test_the_8bit_option_loads_int8_layers_and_prices(tiny_model):
         assert any(isinstance(m, bnb.nn.Linear8bitLt) for m in model.modules())
     assert "8bit" in pricer.status()
     (pred,) = pricer.predict([f"{QUESTION}\n\nA lamp\n\n{PREFIX}"])
-    assert 1 <= pred.estimate_topk <= 999
+    assert 1 <= pred.topk_numbers <= 999
 
 
 def test_without_zero_gpu_the_gpu_decorator_changes_nothing():

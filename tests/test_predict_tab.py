@@ -29,10 +29,10 @@ def first_item(test_250: Path) -> dict:
 
 def test_predict_endpoint_returns_price_estimate_prompt_completion_and_top_tokens(client):
     out = client.predict(PASTED, "fine-tuned", api_name="/predict")
-    assert {"price", "estimate_course", "estimate_topk", "median", "prompt", "completion", "top_tokens", "note",
+    assert {"greedy", "topk", "topk_numbers", "median", "prompt", "completion", "top_tokens", "note",
             "latency_s", "model"} <= set(out)
     assert out["prompt"] == f"{QUESTION}\n\n{PASTED}\n\n{PREFIX}"
-    assert 1 <= out["estimate_topk"] <= 999 and 1 <= out["median"] <= 999
+    assert 1 <= out["topk_numbers"] <= 999 and 1 <= out["median"] <= 999
     assert len(out["top_tokens"]) == 10 and all(tok.isdigit() for tok, _ in out["top_tokens"])
     assert "short" in out["note"]
     assert out["true_price"] is None
@@ -50,8 +50,8 @@ def test_predict_endpoint_agrees_with_the_model_layer(client, tiny_model):
 
     out = client.predict(PASTED, "base", api_name="/predict")
     (pred,) = load_pricer(ModelSpec(str(tiny_model))).predict([build_prompt(PASTED)[0]])
-    assert out["completion"] == pred.completion and out["price"] == pred.price
-    assert out["estimate_topk"] == pytest.approx(pred.estimate_topk)
+    assert out["completion"] == pred.completion and out["greedy"] == pred.greedy
+    assert out["topk_numbers"] == pytest.approx(pred.topk_numbers)
     assert "base" in out["model"]
 
 
@@ -132,12 +132,13 @@ def test_the_result_leads_with_the_courses_estimate_and_says_when_it_found_no_nu
     from pricer.model import Prediction
     from ui.predict_tab import render_result
 
-    pred = Prediction("p", "<b>42</b>", 42.0, estimate_topk=51.5, median=50.0, estimate_course=47.25)
+    pred = Prediction("p", "<b>42</b>", greedy=42.0, topk=47.25, topk_numbers=51.5, median=50.0)
     shown = render_result(pred, "a <i>note</i>", 50.0, 0.1, 0.0)
     assert shown.index("$47.25") < shown.index("$51.50")  # the course's estimate is the big number
     assert "off by $2.75" in shown
     assert "&lt;b&gt;42&lt;/b&gt;" in shown and "&lt;i&gt;note" in shown and "<b>" not in shown
-    nothing = render_result(Prediction("p", "$", None, 30.0, 30.0, estimate_course=0.0), "", None, 0.1, 0.0)
+    nothing = render_result(Prediction("p", "$", greedy=None, topk=0.0, topk_numbers=30.0, median=30.0),
+                            "", None, 0.1, 0.0)
     assert "none of the 3 most likely tokens is a number" in nothing and "$0.00" not in nothing
 
 

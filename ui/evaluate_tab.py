@@ -1,7 +1,7 @@
 """The Evaluate tab: run a pricer over the first N test items and watch error, RMSLE and hits.
 
-A layout over pricer.evaluation, which does all the work (the CLI's `evaluate` and `score` verbs
-call the same functions). The run streams: progress bar, running metrics, scatter and table
+A layout over pricer.evaluation and pricer.chart, which do all the work (the CLI's `evaluate` and
+`score` verbs call the same functions); the estimates offered are pricer.estimates' table. The run streams: progress bar, running metrics, scatter and table
 update after each batch, and Stop cancels it. Named API endpoint: /evaluate.
 """
 
@@ -16,21 +16,23 @@ from typing import Any
 import gradio as gr
 
 from pricer import evaluation, guesses, hub
+from pricer.chart import figure
 from pricer.config import settings
 from pricer.errors import HubUnavailable, PricerError
+from pricer.estimates import ESTIMATORS
 from pricer.gpu import on_gpu
 
 FINE_TUNED = "Fine-tuned Llama 3.1 8B (4-bit, QLoRA)"
 BASE = "Base Llama 3.1 8B (4-bit)"
 SCORE_FILE = "Score a guesses file"
 PRICERS = [FINE_TUNED, BASE, SCORE_FILE]
-ESTIMATORS = [("greedy: the generated price (the course's evaluation)", "greedy"),
-              ("top-3 weighted (course): top 3 next tokens, non-numbers dropped ($46.66 fine-tuned)", "topk"),
-              ("top-3 number tokens: the same over the numbers 1-999 only (always a number)", "topk-numbers")]
+ESTIMATE_CHOICES = [(f"{e.label}: {e.help}", e.name) for e in ESTIMATORS]
 BATCH_SIZE = 8  # small batches so the chart and table refresh often
 EVALUATE_GPU_SECONDS = 300  # ZeroGPU reservation for a whole run: 250 items of the 8B take well under it
-TINTS = {"green": "#c8f0c8", "orange": "#ffe0b0", "red": "#ffc8c8"}
+CHART_HEIGHT = 600  # explicit: gradio draws an autosized Plotly figure at zero height in a hidden tab
+TABLE_HEADERS = ["#", "title", "truth", "guess", "error", "colour", "note"]
 DATATYPES = ["number", "str", "number", "number", "number", "str", "str"]
+TINTS = {"green": "#c8f0c8", "orange": "#ffe0b0", "red": "#ffc8c8"}
 COURSE = ("The course's figures on the same 250 items (average error): constant $145.51, random "
           "forest $97.11, GPT-4o $75.92, base Llama 3.1 4-bit $395.72, fine-tuned top-3 weighted "
           "$46.66 (70.8% hits).")
@@ -60,24 +62,31 @@ def _results_file(done: evaluation.Run) -> str:
     return str(done.write_csv(folder / f"evaluation-{name}.csv"))
 
 
+def table_rows(run: evaluation.Run, worst_first: bool = False) -> list[list[Any]]:
+    """One row per item (TABLE_HEADERS), in item order or biggest error first."""
+    outcomes = sorted(run.outcomes, key=lambda o: -o.error) if worst_first else run.outcomes
+    return [[o.index, o.title, round(o.truth, 2), round(o.guess, 2), round(o.error, 2), o.color, o.note]
+            for o in outcomes]
+
+
 def _table(rows: list[list[Any]]) -> Any:
     """The per-item rows with the colour cell tinted green/orange/red."""
     import pandas as pd
 
-    frame = pd.DataFrame(rows, columns=evaluation.TABLE_HEADERS)
+    frame = pd.DataFrame(rows, columns=TABLE_HEADERS)
     tint = frame.style.map(lambda c: f"background-color: {TINTS.get(c, 'transparent')}", subset=["colour"])
     return tint.format(precision=2, subset=["truth", "guess", "error"])
 
 
 def _view(current: evaluation.Run, previous: evaluation.Run | None, overlay: bool) -> tuple:
     """(figure, status, table, download) for a run so far."""
-    fig = evaluation.figure(current, previous if overlay and previous else None)
+    fig = figure(current, previous if overlay and previous else None, height=CHART_HEIGHT)
     m = current.metrics
     text = (f"{html.escape(current.progress())}\n\n**{html.escape(m.line())}** "
             f"({html.escape(m.details())})")
     if current.note:
         text += f"\n\n{html.escape(current.note)}"
-    table = _table(current.rows(worst_first=current.done))
+    table = _table(table_rows(current, worst_first=current.done))
     download = gr.DownloadButton(value=_results_file(current), visible=True) if current.done else gr.skip()
     return fig, text, table, download
 
@@ -134,7 +143,7 @@ def build() -> None:
     with gr.Row():
         with gr.Column(scale=1):
             pricer = gr.Radio(PRICERS, value=FINE_TUNED, label="Pricer")
-            estimator = gr.Radio(ESTIMATORS, value="greedy", label="Estimate")
+            estimator = gr.Radio(ESTIMATE_CHOICES, value=ESTIMATORS[0].name, label="Estimate")
             with gr.Column(visible=False) as guesses_panel:
                 guesses_file = gr.File(label="Guesses to score", file_types=[".csv", ".jsonl"])
                 gr.Markdown(html.escape(GUESSES_HELP))
@@ -152,7 +161,7 @@ def build() -> None:
             status = gr.Markdown(html.escape(offline) or "Choose a pricer and press Run.",
                                  elem_id="evaluate-status")
             plot = gr.Plot(label="Truth against estimate", elem_id="evaluate-plot")
-    table = gr.Dataframe(headers=evaluation.TABLE_HEADERS, datatype=DATATYPES, interactive=False,
+    table = gr.Dataframe(headers=TABLE_HEADERS, datatype=DATATYPES, interactive=False,
                          label="Per item (worst misses first when the run ends; click a header to sort)",
                          max_height=420, wrap=False, max_chars=70, elem_id="evaluate-table",
                          column_widths=["6%", "46%", "10%", "10%", "10%", "8%", "10%"])

@@ -17,10 +17,10 @@ from typing import Any
 
 import gradio as gr
 
-from pricer import evaluation
 from pricer.config import settings
+from pricer.data import TestItem, load_items
 from pricer.errors import PricerError
-from pricer.estimates import TOP_K
+from pricer.estimates import TOP_K, estimator
 from pricer.gpu import ZERO_GPU_SECONDS, on_gpu
 from pricer.model import (
     ModelSpec,
@@ -70,30 +70,31 @@ def _choices() -> list[tuple[str, str]]:
     return [("Fine-tuned: " + ModelSpec.from_settings(s).label, FINE_TUNED), base]
 
 
-def load_examples(limit: int = N_EXAMPLES) -> tuple[list[evaluation.TestItem], str]:
+def load_examples(limit: int = N_EXAMPLES) -> tuple[list[TestItem], str]:
     """The first test items of PRICER_DATASET, or none and the reason (the tab works without)."""
     try:
-        return evaluation.load_items(settings().dataset, size=limit), ""
+        return load_items(settings().dataset, size=limit), ""
     except (PricerError, ImportError, OSError, ValueError) as exc:
         return [], f"No examples: {exc}"
 
 
 def render_result(pred: Prediction, note: str, truth: float | None, seconds: float, loading: float) -> str:
-    greedy = "no number (the course scores it as $0)" if pred.price is None else f"${pred.price:,.2f}"
-    lead = f"${pred.estimate_course:,.2f}" if pred.estimate_course > 0 else "no number"
+    greedy = "no number (the course scores it as $0)" if pred.greedy is None else f"${pred.greedy:,.2f}"
+    course = estimator("topk").read(pred)  # the big number; None when none of the top 3 is a number
+    lead = "no number" if course is None else f"${course:,.2f}"
     rows = [
         ("Greedy answer", f"{greedy} from “{pred.completion}”"),
-        (f"Top-{TOP_K} number tokens", f"${pred.estimate_topk:,.2f}"),
+        (estimator("topk-numbers").label.capitalize(), f"${pred.topk_numbers:,.2f}"),
         ("Median of the number tokens", f"${pred.median:,.0f}"),
         ("Probability on number tokens", f"{pred.number_mass:.1%}"),
     ]
     if truth is not None:
-        off = abs(pred.estimate_course - truth)
+        off = abs(pred.topk - truth)
         rows.insert(0, ("True price (test data)", f"${truth:,.2f} · estimate off by ${off:,.2f}"))
     took = f"{seconds:.2f} s" + (f" (plus {loading:.1f} s loading the model)" if loading >= 0.05 else "")
     rows.append(("Latency", took))
     table = "".join(f"<tr><th>{esc(k)}</th><td>{esc(v)}</td></tr>" for k, v in rows)
-    caption = (f"the course's top-{TOP_K} weighted estimate" if pred.estimate_course > 0 else
+    caption = (f"the course's top-{TOP_K} weighted estimate" if course is not None else
                f"none of the {TOP_K} most likely tokens is a number (the course scores $0)")
     return (f'<div id="predict-result"><div style="{CSS_PRICE}" class="predict-price">{esc(lead)}</div>'
             f"<div>{esc(caption)}</div><table>{table}</table><p><em>{esc(note)}</em></p></div>")
@@ -154,8 +155,8 @@ def build() -> None:
     @on_gpu(duration=gpu_seconds)
     def predict_api(text: str, model: str = FINE_TUNED) -> dict:
         """Price a product: `text` is a title and description (or a dataset prompt); `model` is
-        'fine-tuned' or 'base'. Returns price (greedy), estimate_course (the course's top-3
-        weighted), estimate_topk (top-3 number tokens), median, prompt,
+        'fine-tuned' or 'base'. Returns greedy (the generated price), topk (the course's top-3
+        weighted), topk_numbers (top-3 number tokens), median, prompt,
         completion, top_tokens, note, true_price (for test-data examples), latency_s, model."""
         if model not in {FINE_TUNED, BASE}:
             raise gr.Error(f"model must be '{FINE_TUNED}' or '{BASE}', not {model!r}.")

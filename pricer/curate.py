@@ -121,13 +121,10 @@ def download_category(name: str) -> Path:
 
 def resolve_source(source: str | os.PathLike) -> tuple[list[Path], str]:
     """Local files (or the downloaded hub category) and the category name they default to."""
-    text = str(source).strip()
-    if hub.is_local(text):
-        path = Path(text).expanduser()
-        return _files(path), category_name(path)
-    if hub.looks_like_path(text) or text.endswith(JSONL_SUFFIXES + PARQUET_SUFFIXES):
-        raise NotFound(f"No such file or folder: {text}. Give a local path or a hub category name.")
-    name = category_name(text)
+    found = hub.resolve(source, None, suffixes=JSONL_SUFFIXES + PARQUET_SUFFIXES, hub_name="a hub category name")
+    if isinstance(found, Path):
+        return _files(found), category_name(found)
+    name = category_name(found)
     return [download_category(name)], name
 
 
@@ -226,7 +223,6 @@ def load_raw(files: list[Path], *, workers: int = 2, limit: int | None = None,
 
 def _curate_map(batch: dict[str, list], tokenizer_name: str) -> dict[str, list]:
     """One batch of raw rows -> text (training prompt), price, title, reason, row for row."""
-    from pricer.items import training_prompt
     from pricer.tokenizer import load_tokenizer
 
     tokenizer = load_tokenizer(tokenizer_name).tokenizer  # cached: loaded once per process
@@ -245,8 +241,7 @@ def _curate_map(batch: dict[str, list], tokenizer_name: str) -> dict[str, list]:
         if isinstance(result, str):
             out["reason"][i] = result
         else:
-            price, title, text = result
-            out["text"][i], out["price"][i], out["title"][i] = training_prompt(text, price), price, title
+            out["text"][i], out["price"][i], out["title"][i] = result.prompt, result.price, result.title
     return out
 
 

@@ -27,8 +27,9 @@ from typing import Any
 
 from pricer import hub
 from pricer.errors import AccessDenied, BadInput, HubUnavailable, NotFound
-from pricer.items import PREFIX, QUESTION, valid_unicode
+from pricer.items import QUESTION, as_test_prompt, valid_unicode
 from pricer.readers import csv_records, csv_rows, jsonl_lines
+from pricer.redact import redact
 
 SPLITS = ("train", "test")
 TABLE_SUFFIXES = (".jsonl", ".json", ".ndjson", ".parquet", ".csv", ".tsv")
@@ -50,15 +51,6 @@ class PricerRows(list):
             return ""
         s = "" if self.skipped == 1 else "s"
         return f"{self.source}: skipped {self.skipped:,} malformed row{s} (a row needs a text and a numeric price)."
-
-
-def as_test_prompt(prompt: str) -> str:
-    """A training prompt cut after its first `Price is $`, as the course's Item.test_prompt did.
-
-    >>> as_test_prompt("How much does this cost to the nearest dollar?\\n\\nA mug\\n\\nPrice is $12.00")
-    'How much does this cost to the nearest dollar?\\n\\nA mug\\n\\nPrice is $'
-    """
-    return prompt.split(PREFIX)[0] + PREFIX
 
 
 # --- loading ------------------------------------------------------------------------------------
@@ -157,7 +149,6 @@ def _folder_rows(path: Path, split: str, size: int | None) -> PricerRows:
 
 
 def _hub_rows(repo: str, split: str, size: int | None) -> PricerRows:
-    hub.check_access(repo, "dataset")
     from datasets import load_dataset
     from huggingface_hub.errors import HfHubHTTPError
 
@@ -170,8 +161,8 @@ def _hub_rows(repo: str, split: str, size: int | None) -> PricerRows:
         raise BadInput(f"The dataset {repo} has no {split!r} split ({exc}): give a pricer dataset with "
                        f"train and test splits, such as ed-donner/pricer-data.") from exc
     except (OSError, HfHubHTTPError) as exc:
-        raise HubUnavailable(f"Could not read the dataset {repo} from the hub: {exc}. Try again, or give a "
-                              "local JSONL or Parquet file.") from exc
+        raise HubUnavailable(redact(f"Could not read the dataset {repo} from the hub: {exc}. Try again, or give a "
+                                    "local JSONL or Parquet file.", hub.token())) from exc
 
 
 def load_pricer_dataset(source: str | os.PathLike | None = None, split: str = "test",
@@ -190,15 +181,13 @@ def load_pricer_dataset(source: str | os.PathLike | None = None, split: str = "t
 
         source = settings().dataset
     name = str(source).strip()
-    path = Path(name).expanduser()
-    if path.is_dir():
-        rows = _folder_rows(path, split, size)
-    elif path.is_file():
-        rows = _file_rows(path, size)
-    elif hub.looks_like_path(name) or path.suffix.lower() in TABLE_SUFFIXES:
-        raise NotFound(f"No such file or folder: {name}. Give a local path or a hub id (owner/name).")
+    found = hub.resolve(name, "dataset", suffixes=TABLE_SUFFIXES)
+    if isinstance(found, str):
+        rows = _hub_rows(found, split, size)
+    elif found.is_dir():
+        rows = _folder_rows(found, split, size)
     else:
-        rows = _hub_rows(name, split, size)
+        rows = _file_rows(found, size)
     if not rows:
         reason = f" ({rows.skipped:,} malformed rows skipped)" if rows.skipped else ""
         raise BadInput(f"{name} holds no usable rows{reason}: a pricer dataset has a 'text' and a numeric "
@@ -436,14 +425,13 @@ def push(data: Any, repo: str, *, private: bool = False, dry_run: bool = False) 
 
     try:
         data.push_to_hub(repo, private=private, token=token)
-    except HfHubHTTPError as exc:  # its messages never hold the token
-        status = getattr(getattr(exc, "response", None), "status_code", None)
-        if status in (401, 403):
-            raise AccessDenied(f"The Hub refused to push to {repo} ({status}): HF_TOKEN needs write access to "
-                               f"{repo.split('/')[0]} (https://huggingface.co/settings/tokens).") from None
-        server = getattr(exc, "server_message", None) or str(exc).splitlines()[0]
-        raise HubUnavailable(f"Pushing to {repo} failed ({status}): {server}. Try again; the local files are "
-                              "written.") from None
+    except HfHubHTTPError as exc:
+        denied = (f"The Hub refused to push to {repo} ({{status}}): HF_TOKEN needs write access to "
+                  f"{repo.split('/')[0]} (https://huggingface.co/settings/tokens).")
+        raise hub.hub_error(exc, {401: denied, 403: denied,
+                                  "refused": f"The Hub refused to push to {repo} ({{status}}): {{server}}",
+                                  "failed": f"Pushing to {repo} failed ({{status}}): {{server}}. Try again; the "
+                                            "local files are written."}) from None
     except TransportError as exc:
         raise HubUnavailable(f"Pushing to {repo} failed: {type(exc).__name__} talking to {hub.endpoint()}. "
                              "Try again; the local files are written.") from None

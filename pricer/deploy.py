@@ -24,12 +24,11 @@ from pricer.errors import AccessDenied, BadInput, HubUnavailable, PricerError
 from pricer.manifest import (
     Manifest,
     ManifestInvalid,
-    hide_secrets,
     parse_duration,
     render_front_matter,
     render_readme,
-    secrets_in_text,
 )
+from pricer.redact import redact, secrets_in_text
 
 UPLOAD_ROOTS = ("pricer", "ui", "requirements.txt")  # plus app_file and the rendered README.md
 # Never uploaded, wherever they sit (hidden files and folders are skipped too, e.g. .git, .env).
@@ -194,22 +193,21 @@ def hub_api():
     return HfApi(endpoint=hub.endpoint(), token=hub.token())
 
 
-def _hub_error(call: Call, exc: Exception, space_id: str) -> PricerError:
-    """A one-line message for a failed call; huggingface_hub's messages never hold the token."""
-    status = getattr(getattr(exc, "response", None), "status_code", None)
-    server = getattr(exc, "server_message", None) or str(exc).splitlines()[0]
-    if status == 401:
-        return AccessDenied(f"{call.method}: the Hub did not accept the token (401). Export HF_TOKEN with a "
-                            "token that has write access (https://huggingface.co/settings/tokens).")
-    if status == 403:
-        return AccessDenied(f"{call.method}: not allowed to change {space_id} (403): check that the "
-                            f"owner in space_id is you or an organisation you can write to. {server}")
-    if status == 402:
-        return AccessDenied(f"{call.method}: the Hub asks for payment (402): paid hardware needs a billing "
-                            f"method on your account (or pick zero-a10g with PRO). {server}")
-    if status and 400 <= status < 500:
-        return BadInput(f"{call.method}: the Hub refused it ({status}): {server}")
-    return HubUnavailable(f"{call.method} failed ({status or type(exc).__name__}): {server}")
+def _hub_error(call: Call, exc: Exception, manifest: Manifest | None = None, space_id: str = "") -> PricerError:
+    """A one-line message for a failed call (pricer.hub.hub_error), with every secret the deploy
+    sends hidden: a server may quote back the request it refused."""
+    m, space_id = call.method, manifest.space_id if manifest else space_id
+    secrets = _secret_values(manifest) if manifest else []
+    return hub.hub_error(exc, {
+        401: f"{m}: the Hub did not accept the token (401). Export HF_TOKEN with a token that has write "
+             "access (https://huggingface.co/settings/tokens).",
+        403: f"{m}: not allowed to change {space_id} (403): check that the owner in space_id is you or an "
+             "organisation you can write to. {server}",
+        402: f"{m}: the Hub asks for payment (402): paid hardware needs a billing method on your account "
+             "(or pick zero-a10g with PRO). {server}",
+        "refused": f"{m}: the Hub refused it ({{status}}): {{server}}",
+        "failed": f"{m} failed ({{status}}): {{server}}",
+    }, *secrets)
 
 
 def example_owner(manifest: Manifest) -> str | None:
@@ -244,24 +242,20 @@ def run(manifest: Manifest, say: Callable[[str], None] = print) -> str:
             with _bodies_unlogged(call.method == "add_space_secret"):
                 result = getattr(api, call.method)(**call.resolved(os.environ))
         except HfHubHTTPError as exc:
-            raise _hidden(_hub_error(call, exc, manifest.space_id), manifest) from None
+            raise _hub_error(call, exc, manifest) from None
         except TransportError as exc:  # connection refused or dropped, DNS, timeout
             raise HubUnavailable(f"{call.method}: {type(exc).__name__} talking to {hub.endpoint()}. Check the "
                                   "network and run the deploy again (every step is safe to repeat).") from None
         except ValueError as exc:  # the Hub's README check (validate-yaml) found bad front matter
-            raise _hidden(BadInput(f"{call.method}: {' '.join(str(exc).split())}"), manifest) from None
+            message = f"{call.method}: {' '.join(str(exc).split())}"
+            raise BadInput(redact(message, hub.token(), *_secret_values(manifest))) from None
         say(f"[{n}/{len(calls)}] {_done(call, result)}")
     return space_url(manifest.space_id)
 
 
-def _hidden(error: PricerError, manifest: Manifest) -> PricerError:
-    """`error` with every secret value the deploy sends, and anything token-like, taken out of its
-    message: a server may quote back the request it refused."""
-    message = str(error)
-    for value in [os.environ.get(source) for source in manifest.secrets.values()] + [hub.token()]:
-        if value:
-            message = message.replace(value, "(hidden)")
-    return type(error)(hide_secrets(message))
+def _secret_values(manifest: Manifest) -> list[str | None]:
+    """The values of the secrets this deploy sends, to hide from any message."""
+    return [os.environ.get(source) for source in manifest.secrets.values()]
 
 
 @contextmanager
@@ -308,7 +302,7 @@ def wait_until_running(space_id: str, *, timeout: float = 3600, poll_every: floa
         try:
             runtime = api.get_space_runtime(space_id)
         except HfHubHTTPError as exc:
-            raise _hub_error(Call("get_space_runtime"), exc, space_id) from None
+            raise _hub_error(Call("get_space_runtime"), exc, space_id=space_id) from None
         except TransportError as exc:  # the connection dropped while following the build
             raise HubUnavailable(f"Lost the Hub ({type(exc).__name__}) while following the build; the deploy "
                                  f"itself is done: follow it at {space_url(space_id)}") from None
@@ -317,7 +311,7 @@ def wait_until_running(space_id: str, *, timeout: float = 3600, poll_every: floa
             say(f"stage {stage} after {elapsed:.0f} s")
             last = stage
         if stage in FAILED_STAGES:
-            message = (runtime.raw.get("errorMessage") or "no message from the Hub").strip()
+            message = redact((runtime.raw.get("errorMessage") or "no message from the Hub").strip(), hub.token())
             raise SpaceFailed(f"The Space stopped at {stage}: {message}\nLogs: {space_url(space_id)}?logs=build")
         if stage == "RUNNING" and (moved or elapsed >= settle):
             return stage

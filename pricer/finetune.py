@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from pathlib import Path
 from typing import Any
 
 from pricer.data import as_test_prompt, load_pricer_dataset, writable_folder
 from pricer.errors import BadInput, PricerError
 from pricer.items import SYSTEM_PROMPT
+from pricer.redact import redact
 
 TRAIN_FILE, VALIDATION_FILE = "fine_tune_train.jsonl", "fine_tune_validation.jsonl"
 
@@ -75,13 +75,6 @@ def export_fine_tuning(data: str | os.PathLike | None, out: str | os.PathLike, *
     return line
 
 
-def _redact(message: str, key: str) -> str:
-    """An error message without the API key, whole or in part (openai shows 'sk-ab***yz')."""
-    if key:
-        message = message.replace(key, "***")
-    return re.sub(r"sk-[A-Za-z0-9_\-*]{4,}", "sk-***", message)
-
-
 def upload_files(paths: list[Path]) -> str:
     """Upload the files for fine-tuning; say so plainly when openai or OPENAI_API_KEY is missing."""
     key = os.environ.get("OPENAI_API_KEY", "").strip()
@@ -100,5 +93,5 @@ def upload_files(paths: list[Path]) -> str:
     except openai.OpenAIError as exc:
         done = f" (uploaded before it: {', '.join(ids)})" if ids else ""
         raise PricerError(f"The files are written, but the upload to OpenAI failed{done}: "
-                          f"{_redact(str(exc), key)}") from None
+                          f"{redact(str(exc), key)}") from None
     return "uploaded as " + ", ".join(ids)

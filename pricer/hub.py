@@ -1,7 +1,11 @@
-"""The Hugging Face Hub boundary: is it reachable, may we read this repo, what went wrong.
+"""The Hugging Face Hub boundary: hub id or local path, is it reachable, may we read this repo,
+and what went wrong.
 
 Every hub access in pricer asks here first, so an offline machine or a gated model gives one
-clear message at once instead of a minute of retries inside transformers.
+clear message at once instead of a minute of retries inside transformers. `resolve` is the one
+place that decides whether a name is a local path or a hub id; `hub_error` is the one place that
+turns a failed hub call's HTTP status into a PricerError, with every secret taken out of what
+the server said (pricer.redact). This module loads nothing itself.
 
 HF_TOKEN is read from the environment by huggingface_hub itself; we never call `login()`,
 because that writes the token to a file, and we never print or log it.
@@ -16,13 +20,16 @@ import time
 from pathlib import Path
 from urllib.parse import urlparse
 
-from pricer.errors import AccessDenied, HubUnavailable, NotFound, PricerError
+from pricer.errors import AccessDenied, BadInput, HubUnavailable, NotFound, PricerError
+from pricer.redact import redact
 
 GATED_HELP = (
     "{repo} is gated: open https://huggingface.co/{repo}, accept the licence with your account, "
     "create a read token at https://huggingface.co/settings/tokens and set it as HF_TOKEN "
     "(a Space secret on Hugging Face, an environment variable locally)."
 )
+
+NO_SUCH_PATH = "No such file or folder: {name}. Check the path, or give {hub_name}."
 
 
 def is_local(name_or_path: str | os.PathLike) -> bool:
@@ -33,6 +40,63 @@ def is_local(name_or_path: str | os.PathLike) -> bool:
 def looks_like_path(name: str) -> bool:
     """A name that can only be a path (./x, /x, ~/x, C:\\x, x/y/z): never tried on the hub."""
     return name.startswith((".", "/", "~", "\\")) or name.count("/") > 1 or ":" in name
+
+
+def resolve(name: str | os.PathLike, repo_type: str | None = "model", *,
+            suffixes: tuple[str, ...] = (), hub_name: str = "a hub id (owner/name)") -> Path | str:
+    """A local file or folder (its Path) or a hub id (the name): decided here for every loader.
+
+    An existing path is local. A name that can only be a path (./x, /x, ~/x, a/b/c, or ending in
+    one of `suffixes`) but does not exist is NotFound. Anything else is a hub id, whose access is
+    checked (check_access) unless `repo_type` is None (a name that is not a repo, such as a
+    category of the raw Amazon data). `hub_name` says what else the name could have been.
+
+    >>> resolve("."), resolve("owner/name", None)
+    (PosixPath('.'), 'owner/name')
+    """
+    text = str(name).strip()
+    path = Path(text).expanduser()
+    if path.exists():
+        return path
+    if looks_like_path(text) or text.lower().endswith(suffixes):
+        raise NotFound(NO_SUCH_PATH.format(name=text, hub_name=hub_name))
+    if repo_type is not None:
+        check_access(text, repo_type)
+    return text
+
+
+def status_of(exc: BaseException) -> int | None:
+    """The HTTP status a failed hub call got back, or None when no answer came."""
+    status = getattr(getattr(exc, "response", None), "status_code", None)
+    return status if isinstance(status, int) else None
+
+
+def hub_error(exc: BaseException, messages: dict[int | str, str], *secrets: str | None) -> PricerError:
+    """A failed hub call -> the PricerError to raise, in the caller's words.
+
+    The status decides the kind: 401, 402 and 403 are AccessDenied, any other 4xx BadInput, a 5xx
+    or no answer at all HubUnavailable. `messages` words it: a template for a status (401, 403,
+    ...), else "refused" (a 4xx) or "failed" (the rest). In a template, {status} is the status
+    (the exception's type when no answer came), {answer} "answered 503" or "could not be reached
+    (ConnectError)", and {server} the server's own message. The whole message is redacted: a
+    server may quote back the request it refused, token and all; `secrets` are hidden too.
+    """
+    status = status_of(exc)
+    server = getattr(exc, "server_message", None) or (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    if status in (401, 402, 403):
+        kind: type[PricerError] = AccessDenied
+    elif status is not None and 400 <= status < 500:
+        kind = BadInput
+    else:
+        kind = HubUnavailable
+    template = messages.get(status) if status is not None else None  # type: ignore[arg-type]
+    template = template or messages["refused" if kind is not HubUnavailable else "failed"]
+    answer = f"answered {status}" if status else f"could not be reached ({type(exc).__name__})"
+    fields = {"{status}": str(status or type(exc).__name__), "{answer}": answer, "{server}": server.strip()}
+    message = template
+    for field, value in fields.items():  # not str.format: a template holds user text (a revision, a path)
+        message = message.replace(field, value)
+    return kind(redact(message, token(), *secrets))
 
 
 def endpoint() -> str:
@@ -127,7 +191,7 @@ def check_access(repo_id: str, repo_type: str = "model") -> None:
     live view (the Tokenizer tab re-checks on every keystroke) asks the Hub once, not each time.
     """
     if looks_like_path(repo_id):
-        raise NotFound(f"No such local path: {repo_id}. Check the path, or give a hub id (owner/name).")
+        raise NotFound(NO_SUCH_PATH.format(name=repo_id, hub_name="a hub id (owner/name)"))
     require_hub(f"{repo_type} {repo_id}")
     key = (repo_id, repo_type, token() is not None, endpoint())
     if (hit := _refusals.get(key)) and time.monotonic() - hit[0] < REFUSAL_TTL:

@@ -6,6 +6,10 @@ or null) or in the hub's form (details a JSON string, price a string, "None" whe
 `hub_record` turns the first into the second exactly as the hub's loader did. It does not read
 files or hubs (see pricer.curate) and does not decide train/test splits (see pricer.data).
 
+Text pasted into the app goes through the same steps (`curate_text`), so the model sees a pasted
+product exactly as it saw the training items; `as_test_prompt` is the one place a prompt is cut
+after `Price is $`.
+
     >>> scrub('Widget  "Pro" [2024] , part ABC12345,, ok')
     'Widget Pro 2024, part ok'
     >>> parse_price("12.99"), parse_price("None"), parse_price("$12.99")
@@ -62,19 +66,9 @@ CLEAN_UPS = (
     (" 've", "'ve"),
     (" 're", "'re"),
 )
-REJECTIONS = (
-    "missing price",
-    "bad price",
-    "price out of range",
-    "missing title",
-    "too short",
-    "too few tokens",
-    "malformed JSON line",
-    "invalid Unicode",
-)
-
 _JUNK = re.compile(r'[:\[\]"{}【】\s]+')
 _ASCII_DIGIT = re.compile(r"[0-9]")
+_ANSWER = re.compile(r"[\d,]*(?:\.\d*)?\s*")  # what may follow `Price is $` in a dataset prompt
 
 
 @dataclass(frozen=True)
@@ -107,8 +101,17 @@ def training_prompt(text: str, price: float) -> str:
 
 
 def test_prompt(text: str) -> str:
-    # The course cut its training prompt at the first "Price is $", even one inside the text.
-    return f"{QUESTION}\n\n{text}\n\n{PREFIX}".split(PREFIX)[0] + PREFIX
+    return as_test_prompt(f"{QUESTION}\n\n{text}\n\n{PREFIX}")
+
+
+def as_test_prompt(prompt: str) -> str:
+    """A prompt cut after its first `Price is $`, as the course cut its test prompts (even at one
+    inside the product text).
+
+    >>> as_test_prompt("How much does this cost to the nearest dollar?\\n\\nA mug\\n\\nPrice is $12.00")
+    'How much does this cost to the nearest dollar?\\n\\nA mug\\n\\nPrice is $'
+    """
+    return prompt.split(PREFIX)[0] + PREFIX
 
 
 def parse_price(value: Any) -> tuple[float | None, str | None]:
@@ -241,7 +244,17 @@ def prepare(record: dict[str, Any]) -> tuple[float, str, str] | str:
     body = contents(record)
     if len(body) <= MIN_CHARS:
         return "too short"
-    return price, title, f"{scrub(title)}\n{scrub(body[:CEILING_CHARS])}"
+    return price, title, item_text(title, body)
+
+
+def item_text(title: str, body: str) -> str:
+    """The text that is tokenized and cut: the scrubbed title, then the scrubbed body (its first
+    CEILING_CHARS characters); the title alone when there is no body.
+
+    >>> item_text('Mug "XL"', "Holds 12 oz, part ABC12345"), item_text("Mug", "")
+    ('Mug XL\\nHolds 12 oz, part', 'Mug')
+    """
+    return f"{scrub(title)}\n{scrub(body[:CEILING_CHARS])}" if body else scrub(title)
 
 
 def next_cut(text: str, start: int) -> int:
@@ -323,35 +336,51 @@ def cut_tokens(tokenizer: Any, texts: Sequence[str]) -> list[str | None]:
     return out
 
 
-def curate_batch(records: Iterable[dict[str, Any]], tokenizer: Any) -> list[tuple[float, str, str] | str]:
-    """Many records -> for each, in order, (price, title, text) or its rejection reason."""
-    results: list[tuple[float, str, str] | str] = [prepare(r) for r in records]
-    todo = [i for i, r in enumerate(results) if not isinstance(r, str)]
-    if todo:
-        texts = cut_tokens(tokenizer, [results[i][2] for i in todo])  # type: ignore[index]
-        for i, text in zip(todo, texts, strict=True):
-            price, title, _ = results[i]  # type: ignore[misc]
-            results[i] = (price, title, text) if text is not None else "too few tokens"
+def curate_batch(records: Iterable[dict[str, Any]], tokenizer: Any, category: str = "") -> list[Item | str]:
+    """Many records -> for each, in order, its Item or the reason it was rejected, with one
+    batched encode and decode for the lot."""
+    prepared = [prepare(r) for r in records]
+    todo = [i for i, r in enumerate(prepared) if not isinstance(r, str)]
+    texts = cut_tokens(tokenizer, [prepared[i][2] for i in todo]) if todo else []  # type: ignore[index]
+    results: list[Item | str] = list(prepared)  # type: ignore[arg-type]
+    for i, text in zip(todo, texts, strict=True):
+        price, title, _ = prepared[i]  # type: ignore[misc]
+        results[i] = Item(title=title, price=price, text=text, category=category) if text is not None else "too few tokens"
     return results
 
 
-def curate_records(
-    records: Iterable[dict[str, Any]], tokenizer: Any, category: str = ""
-) -> tuple[list[Item], list[str]]:
-    """Curate many records with one batched encode and decode.
+def dataset_prompt(text: str) -> tuple[str, str] | None:
+    """(the test prompt, a note) when `text` is a prompt in the dataset's format: the question
+    first, `Price is $` last, perhaps followed by its answer (removed). None for anything else.
 
-    Returns the kept Items (in input order) and one rejection reason per rejected record.
+    >>> dataset_prompt(f"{QUESTION}\\n\\nA mug\\n\\n{PREFIX}12.00")
+    ('How much does this cost to the nearest dollar?\\n\\nA mug\\n\\nPrice is $', "A prompt in the dataset's format: used as is (its answer $12.00 removed).")
     """
-    items, reasons = [], []
-    for result in curate_batch(records, tokenizer):
-        if isinstance(result, str):
-            reasons.append(result)
-        else:
-            items.append(Item(title=result[1], price=result[0], text=result[2], category=category))
-    return items, reasons
+    text = text.strip()
+    _, found, answer = text.rpartition(PREFIX)
+    if not text.startswith(QUESTION) or not found or not _ANSWER.fullmatch(answer):
+        return None
+    removed = f" (its answer ${answer.strip()} removed)." if answer.strip() else "."
+    return as_test_prompt(text), "A prompt in the dataset's format: used as is" + removed
 
 
-def curate_record(record: dict[str, Any], tokenizer: Any, category: str = "") -> Item | str:
-    """One record -> an Item, or the reason it was rejected."""
-    items, reasons = curate_records([record], tokenizer, category)
-    return items[0] if items else reasons[0]
+def curate_text(text: str, tokenizer: Any) -> tuple[str, str]:
+    """Pasted product text -> (its test prompt, a note), curated like the training items.
+
+    The first line is the title and the rest the description: `item_text` of the two, cut to
+    MAX_TOKENS tokens and decoded with the 2024 clean-up, as `prepare` and `cut_tokens` do for a
+    record. A text too short for the training filter is still curated, and the note says so.
+    """
+    title, _, body = text.strip().partition("\n")
+    body = body.strip()
+    raw = item_text(title, body)
+    (ids,) = first_tokens(tokenizer, [raw])
+    (cut,) = _decode(tokenizer, [ids[:MAX_TOKENS]])
+    notes = ["Curated like the training data: the first line as the title, scrubbed"]
+    if len(ids) > MAX_TOKENS:  # first_tokens stopped early: count them all for the note
+        notes.append(f"cut from {len(_encode(tokenizer, [raw])[0])} to the first {MAX_TOKENS} tokens")
+    note = ", ".join(notes) + "."
+    if len(contents({"description": body})) <= MIN_CHARS or len(ids) <= MIN_TOKENS:
+        note += (f" This text is short ({len(ids)} token{'s' * (len(ids) != 1)}): training kept only items over "
+                 f"{MIN_TOKENS} tokens with more than {MIN_CHARS} characters of description, so trust the price less.")
+    return test_prompt(clean_up_spaces(cut)), note

@@ -13,16 +13,15 @@ secret-looking value back. This module makes no hub calls (pricer.deploy does).
 from __future__ import annotations
 
 import difflib
-import math
 import os
 import re
-from collections import Counter
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
 from pricer.config import ENV, Settings
 from pricer.errors import BadInput, NotFound
+from pricer.redact import hide_secrets, looks_random, secrets_in_text
 
 COLORS = ("red", "yellow", "green", "blue", "indigo", "purple", "pink", "gray")
 SHORT_DESCRIPTION_MAX = 60  # the Hub's limit for the card's one-liner
@@ -54,15 +53,6 @@ KEYS = {
 }
 REQUIRED = ("space_id", "title", "hardware")
 
-# (what it is, pattern): searched in the raw text of spaces.yaml (comments too) and in uploaded code.
-SECRET_PATTERNS = (
-    ("a Hugging Face token", re.compile(r"\bhf_[A-Za-z0-9]{30,}")),
-    ("an OpenAI-style API key", re.compile(r"\bsk-[A-Za-z0-9_-]{20,}")),
-    ("a GitHub token", re.compile(r"\b(?:gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{30,})")),
-    ("an AWS access key id", re.compile(r"\bAKIA[0-9A-Z]{16}\b")),
-    ("a Slack token", re.compile(r"\bxox[abpr]-[A-Za-z0-9-]{10,}")),
-    ("a private key", re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----")),
-)
 # a secret's NAME: HF_TOKEN, OPENAI_API_KEY, DB_PASSWORD (but not PRICER_TOKENIZER)
 SECRET_WORDS = re.compile(r"(?:^|_)(?:TOKEN|SECRET|PASSWORD|PASSWD|KEY|APIKEY)(?:_|$)")
 ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -125,39 +115,6 @@ def parse_duration(value: object) -> int:
     if not match:
         raise ValueError(f"{value!r} is not a duration (seconds, 30m, 1h, 2d or never)")
     return int(match[1]) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[match[2]]
-
-
-def looks_random(value: str) -> bool:
-    """A long unbroken run of mixed-case letters and digits, as API keys are (commit SHAs,
-    being lowercase hex, and hub ids, having '/' and '-', are not).
-
-    >>> looks_random("e8d637df551603dc86cd7a1598a8f44af4d7ae36"), looks_random("Qm9vTk2xR7pLwZ4cY8vB1nHs")
-    (False, True)
-    """
-    if len(value) < 20 or not re.fullmatch(r"[A-Za-z0-9+/=_]+", value):
-        return False
-    if not (re.search(r"[a-z]", value) and re.search(r"[A-Z]", value) and re.search(r"\d", value)):
-        return False
-    counts = Counter(value)
-    entropy = -sum(n / len(value) * math.log2(n / len(value)) for n in counts.values())
-    return entropy >= 3.5
-
-
-def secrets_in_text(text: str) -> list[tuple[int, str]]:
-    """(line number, what it looks like) for each secret-looking value in `text`; never the value."""
-    return [(n, what) for n, line in enumerate(text.splitlines(), 1)
-            for what, pattern in SECRET_PATTERNS if pattern.search(line)]
-
-
-def hide_secrets(text: str) -> str:
-    """`text` with anything that looks like a secret replaced, so a message can quote the file.
-
-    >>> hide_secrets("unknown hardware 'hf_" + "a1B2" * 9 + "'")
-    "unknown hardware '<hidden>'"
-    """
-    for _, pattern in SECRET_PATTERNS:
-        text = pattern.sub("<hidden>", text)
-    return re.sub(r"[A-Za-z0-9+/=_]{20,}", lambda m: "<hidden>" if looks_random(m[0]) else m[0], text)
 
 
 def installed_gradio() -> str | None:

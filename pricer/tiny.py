@@ -2,8 +2,9 @@
 
 It has the real Llama 3.1 tokenizer (the offline copy) and the Llama architecture, but a hidden
 size of 64 and 2 layers, so it loads through the real 4-bit (bitsandbytes nf4) path on a CPU in
-about a second. Its prices are nonsense: it is labelled as a test model in its config, its
-model card and by `TINY_MARK` in its name. A tiny random LoRA adapter (which does change the
+about a second. Its prices are nonsense: it is labelled as a test model in its config.json
+(`pricer_test_model: true`, which the loader reads to say so on the page), its model card and
+by `TINY_MARK` in its name. A tiny random LoRA adapter (which does change the
 outputs) is written beside it in `<out>/adapter`. Its number tokens are scaled up so
 that it answers `Price is $` with numbers (nonsense ones). It does not download anything.
 
@@ -12,7 +13,10 @@ that it answers `Price is $` with numbers (nonsense ones). It does not download 
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+
+from pricer.backbone import TEST_MODEL_KEY
 
 TINY_MARK = "pricer-tiny-test-model"
 HIDDEN, LAYERS = 64, 2
@@ -31,9 +35,14 @@ Its prices are meaningless.
 
 
 def is_tiny(path: str | Path) -> bool:
-    """True for a folder written by write_tiny_model (or its adapter folder)."""
+    """True for a folder written by write_tiny_model, or its adapter folder: the config.json
+    beside it (or above it) carries the test-model mark."""
     path = Path(path)
-    return (path / "TINY_TEST_MODEL").exists() or (path.parent / "TINY_TEST_MODEL").exists()
+    config = next((f / "config.json" for f in (path, path.parent) if (f / "config.json").is_file()), None)
+    try:
+        return config is not None and json.loads(config.read_text(encoding="utf-8")).get(TEST_MODEL_KEY) is True
+    except (OSError, ValueError, AttributeError):  # unreadable, not JSON, not an object
+        return False
 
 
 def write_tiny_model(out: Path, seed: int = SEED) -> Path:
@@ -48,7 +57,7 @@ def write_tiny_model(out: Path, seed: int = SEED) -> Path:
     from pricer.tokenizer import offline_llama_path
 
     out = Path(out).expanduser()
-    if (out / "TINY_TEST_MODEL").exists() and (out / "adapter" / "adapter_config.json").exists():
+    if is_tiny(out) and (out / "adapter" / "adapter_config.json").exists():
         return out
     out.mkdir(parents=True, exist_ok=True)
     tokenizer = AutoTokenizer.from_pretrained(str(offline_llama_path()))
@@ -65,6 +74,7 @@ def write_tiny_model(out: Path, seed: int = SEED) -> Path:
         # Tied embeddings halve the size: the 128,256-row table dominates a model this small.
         tie_word_embeddings=True,
         rope_parameters={"rope_type": "default", "rope_theta": 500000.0},
+        **{TEST_MODEL_KEY: True},  # saved in config.json: the loader reads it and labels the model
     )
     torch.manual_seed(seed)
     model = LlamaForCausalLM(config)
@@ -83,5 +93,4 @@ def write_tiny_model(out: Path, seed: int = SEED) -> Path:
     peft_model = get_peft_model(model, lora)
     peft_model.save_pretrained(out / "adapter")
     (out / "adapter" / "README.md").write_text(f"# LoRA adapter of {TINY_MARK} (random, a TEST adapter)\n")
-    (out / "TINY_TEST_MODEL").write_text("This folder holds a random-weight test model.\n")
     return out

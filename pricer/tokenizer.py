@@ -116,25 +116,31 @@ def load_tokenizer(name: str | None = None, *, fallback: bool = True) -> LoadedT
     name = (name or settings().tokenizer).strip()
     if name == OFFLINE_LLAMA:
         return LoadedTokenizer(_from_pretrained(str(offline_llama_path())), name, "offline")
-    if hub.is_local(name):
-        path = str(Path(name).expanduser().resolve())
+    try:
+        source = hub.resolve(name)
+    except PricerError as exc:
+        return _offline_instead(name, exc, fallback)
+    if isinstance(source, Path):
         try:
-            return LoadedTokenizer(_from_pretrained(path), name, "local")
+            return LoadedTokenizer(_from_pretrained(str(source.resolve())), name, "local")
         except Exception as exc:  # transformers raises many kinds for a folder it cannot use
             raise PricerError(f"{name} holds no tokenizer that transformers can load: "
                               f"{_first_line(exc)}. Give a folder saved with save_pretrained, or a hub id.") from exc
     try:
-        hub.check_access(name)
-        try:
-            return LoadedTokenizer(_from_pretrained(name), name, "hub")
-        except Exception as exc:  # a download cut short, an odd tokenizer_config, a missing backend
-            raise PricerError(f"Could not load the tokenizer of {name}: {_first_line(exc)}") from exc
-    except PricerError as exc:
-        if fallback and name in LLAMA_31_FAMILY:
-            offline = _from_pretrained(str(offline_llama_path()))
-            return LoadedTokenizer(offline, name, "offline", note=f"{exc} Using the offline copy of "
-                                   "the Llama 3.1 tokenizer (same tokens) instead.")
-        raise
+        return LoadedTokenizer(_from_pretrained(source), name, "hub")
+    except Exception as exc:  # a download cut short, an odd tokenizer_config, a missing backend
+        error = PricerError(f"Could not load the tokenizer of {name}: {_first_line(exc)}")
+        error.__cause__ = exc
+        return _offline_instead(name, error, fallback)
+
+
+def _offline_instead(name: str, exc: PricerError, fallback: bool) -> LoadedTokenizer:
+    """The offline copy standing in for a Llama 3.1 id that could not be loaded, or `exc` raised."""
+    if not (fallback and name in LLAMA_31_FAMILY):
+        raise exc
+    offline = _from_pretrained(str(offline_llama_path()))
+    return LoadedTokenizer(offline, name, "offline", note=f"{exc} Using the offline copy of "
+                           "the Llama 3.1 tokenizer (same tokens) instead.")
 
 
 def _first_line(exc: BaseException) -> str:

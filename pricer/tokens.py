@@ -251,13 +251,6 @@ def check_ids(tokenizer: Any, ids: Sequence[int]) -> None:
                        f"to {size - 1:,}.")
 
 
-def lookup_id(tokenizer: Any, token_id: int) -> VocabEntry:
-    """The vocabulary entry of one id."""
-    check_ids(tokenizer, [token_id])
-    vocab = _vocabulary(tokenizer)
-    return VocabEntry(token_id, vocab.stored[token_id], vocab.decoded[token_id], token_id in _special_ids(tokenizer))
-
-
 @dataclass(frozen=True)
 class VocabPage:
     query: str

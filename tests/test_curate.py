@@ -12,7 +12,7 @@ from stand_in import JsonHandler, hub_online, serving
 from pricer import curate
 from pricer.curate import CurationSummary, curate_to_jsonl, read_jsonl
 from pricer.errors import BadInput, HubUnavailable, NotFound
-from pricer.items import curate_record
+from pricer.items import curate_batch
 
 BODY = ("Fits most 2004 to 2012 pickups and ships with the mounting hardware, gaskets and a printed "
         "guide, so the swap takes under an hour with hand tools. ") * 8
@@ -66,7 +66,7 @@ def test_every_bad_input_is_counted_by_reason_and_good_ones_kept(tmp_path, llama
     assert summary.records == len(AWKWARD) + len(MALFORMED)
     kept = read_out(tmp_path / "items.jsonl")
     assert summary.kept == len(kept) == sum(reason is None for _, reason in AWKWARD)
-    reference = [curate_record(r, llama, "Automotive") for r, reason in AWKWARD if reason is None]
+    reference = curate_batch([r for r, reason in AWKWARD if reason is None], llama, "Automotive")
     assert kept == [item.to_record() for item in reference]
     assert {row["category"] for row in kept} == {"Automotive"}
     assert kept[0]["title"] == "😀 Emoji 🎉 Mug" and "高品质" in kept[1]["text"]
@@ -233,7 +233,8 @@ def test_a_hub_category_is_downloaded_then_curated(dataset_hub, tmp_path, llama)
     summary = curate_to_jsonl("Musical_Instruments", tmp_path / "out.jsonl", workers=1)
     kept = read_out(tmp_path / "out.jsonl")
     assert summary.category == "Musical_Instruments" and summary.records == len(records)
-    assert kept == [curate_record(r, llama, "Musical_Instruments").to_record() for r, why in AWKWARD if why is None]
+    assert kept == [item.to_record() for item in curate_batch([r for r, why in AWKWARD if why is None], llama,
+                                                              "Musical_Instruments")]
     with pytest.raises(NotFound, match="has no category 'Musical_Instrument'.*case-sensitive"):
         curate_to_jsonl("Musical_Instrument", tmp_path / "out.jsonl")
 

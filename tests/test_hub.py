@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import http.server
+import json
 import threading
 
 import pytest
+from stand_in import JsonHandler, hub_online, serving
 
 from pricer import hub
-from pricer.errors import AccessDenied, HubUnavailable, NotFound
+from pricer.errors import AccessDenied, BadInput, HubUnavailable, NotFound
 
 
 class FakeHub(http.server.BaseHTTPRequestHandler):
@@ -93,7 +95,7 @@ def test_unreachable_endpoint_is_reported_not_retried(monkeypatch):
 
 @pytest.mark.parametrize("name", ["./model", "/no/such/dir", "~/models/x", "a/b/c"])
 def test_names_that_can_only_be_paths_are_never_sent_to_the_hub(name):
-    with pytest.raises(NotFound, match="No such local path"):
+    with pytest.raises(NotFound, match="No such file or folder"):
         hub.check_access(name)
 
 
@@ -120,3 +122,160 @@ def test_a_refusal_is_remembered_so_a_live_view_asks_the_hub_once(fake_hub, monk
     with pytest.raises(AccessDenied):
         hub.check_access("meta-llama/gated-model")
     assert len([p for p, _ in fake_hub if "gated-model" in p]) == 2
+
+
+# --- one resolver: hub id or local path ------------------------------------------------------
+
+
+def test_an_existing_path_is_local_and_never_asked_about(tmp_path, no_network):
+    (tmp_path / "test.jsonl").write_text("{}\n")
+    assert hub.resolve(str(tmp_path)) == tmp_path
+    assert hub.resolve(f" {tmp_path / 'test.jsonl'} ", "dataset") == tmp_path / "test.jsonl"
+
+
+@pytest.mark.parametrize("name, suffixes", [("./nope", ()), ("/no/such/dir", ()), ("a/b/c", ()),
+                                            ("nope.jsonl", (".jsonl",)), ("NOPE.PARQUET", (".parquet",))])
+def test_a_name_that_can_only_be_a_path_is_not_found_without_asking_the_hub(name, suffixes, no_network):
+    with pytest.raises(NotFound) as err:
+        hub.resolve(name, "dataset", suffixes=suffixes, hub_name="a hub category name")
+    assert str(err.value) == f"No such file or folder: {name}. Check the path, or give a hub category name."
+
+
+def test_a_hub_id_is_checked_for_its_repo_type_or_passed_through(fake_hub):
+    assert hub.resolve("someone/open-model") == "someone/open-model"
+    assert fake_hub[-1][0] == "/api/models/someone/open-model/auth-check"
+    assert hub.resolve("Automotive", None) == "Automotive"  # not a repo (a raw data category): not asked
+    assert len(fake_hub) == 1
+    with pytest.raises(NotFound, match="No model called 'someone/missing-model'"):
+        hub.resolve("someone/missing-model")
+
+
+# --- one translator: HTTP status -> PricerError, secrets hidden ------------------------------
+
+TOKEN = "hf_" + "Echo8Me7If6You5Dare4Echo3Me2Too1Xy"
+OTHER = "Sp4ceSecretValue_9f8e7d6c5b4a"  # a secret with another name that the caller hands in
+
+
+class EchoHub(JsonHandler):
+    """A careless Hub: it refuses every request with `status` and quotes back the Authorization
+    header it got (the token), as a server error page might."""
+
+    status = 400
+    paths: list[str] = []
+
+    def answer(self):
+        EchoHub.paths.append(self.path)
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        said = f"refused {self.headers.get('authorization')} and {OTHER}"
+        data = json.dumps({"error": said}).encode()
+        self.send_response(EchoHub.status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("X-Error-Message", said)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+
+@pytest.fixture
+def echo_hub(monkeypatch, tmp_path):
+    from huggingface_hub import constants
+
+    monkeypatch.setenv("HF_TOKEN", TOKEN)
+    monkeypatch.setattr(constants, "HF_TOKEN_PATH", str(tmp_path / "no-token-file"))
+    EchoHub.status, EchoHub.paths = 400, []
+    with serving(EchoHub) as url:
+        hub_online(monkeypatch, url)
+        yield EchoHub
+
+
+def http_error(status: int | None, said: str = "") -> Exception:
+    """A real huggingface_hub error for a response with `status` (None: no answer came)."""
+    import httpx2
+    from huggingface_hub.errors import HfHubHTTPError
+
+    if status is None:
+        return httpx2.ConnectError("connection refused")
+    response = httpx2.Response(status, headers={"X-Error-Message": said},
+                               request=httpx2.Request("GET", "https://hub.test/api/x"))
+    return HfHubHTTPError(f"{status} error: {said}", response=response, server_message=said)
+
+
+@pytest.mark.parametrize("status, kind", [(401, AccessDenied), (402, AccessDenied), (403, AccessDenied),
+                                          (400, BadInput), (404, BadInput), (409, BadInput),
+                                          (500, HubUnavailable), (503, HubUnavailable), (None, HubUnavailable)])
+def test_the_status_decides_the_kind_of_error(status, kind):
+    error = hub.hub_error(http_error(status, "no"), {"refused": "refused {status}", "failed": "failed {status}"})
+    assert type(error) is kind
+    assert str(error) == ("refused" if kind is not HubUnavailable else "failed") + f" {status or 'ConnectError'}"
+
+
+def test_a_template_per_status_and_the_servers_words():
+    messages = {403: "not yours ({status}): {server}", "refused": "no: {server}", "failed": "{answer}, try again"}
+    assert str(hub.hub_error(http_error(403, "Owner mismatch"), messages)) == "not yours (403): Owner mismatch"
+    assert str(hub.hub_error(http_error(400, "Bad flavor"), messages)) == "no: Bad flavor"
+    assert str(hub.hub_error(http_error(503), messages)) == "answered 503, try again"
+    assert str(hub.hub_error(http_error(None), messages)) == "could not be reached (ConnectError), try again"
+    # a template holds user text: braces in it are not format fields
+    assert str(hub.hub_error(http_error(400, "x"), {"refused": "revision '{0}{' {server}"})) == "revision '{0}{' x"
+
+
+def test_every_secret_is_hidden_from_the_message(monkeypatch):
+    monkeypatch.setenv("HF_TOKEN", TOKEN)
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-proj-Op3nAiKeyValue0123456789abc")
+    monkeypatch.setenv("WANDB_API_KEY", "0123456789abcdef0123456789abcdef01234567")
+    said = f"got {TOKEN}, sk-proj-Op3nAiKeyValue0123456789abc, 0123456789abcdef0123456789abcdef01234567, {OTHER}"
+    message = str(hub.hub_error(http_error(400, said), {"refused": "{server}"}, OTHER))
+    assert message == "got <hidden>, <hidden>, <hidden>, <hidden>"
+
+
+def test_the_adapter_revision_check_does_not_leak_an_echoed_token(echo_hub, tiny_model):
+    from pricer.model import ModelSpec, load_pricer, model_status
+
+    spec = ModelSpec(str(tiny_model), "someone/adapter", "v1")
+    with pytest.raises(HubUnavailable, match="Could not check access to someone/adapter") as err:
+        load_pricer(spec)  # the resolver's access check, refused: the server's words are not quoted
+    assert TOKEN not in str(err.value) + model_status(spec)
+    assert echo_hub.paths == ["/api/models/someone/adapter/auth-check"]
+    from pricer import backbone
+
+    with pytest.raises(BadInput) as err:  # the revision lookup itself, refused with the token quoted
+        backbone.check_revision("someone/adapter", "v1")
+    assert "when asked for the adapter someone/adapter at revision 'v1'" in str(err.value)
+    assert "<hidden>" in str(err.value) and TOKEN not in str(err.value) and OTHER not in str(err.value)
+
+
+def test_a_refused_push_does_not_leak_an_echoed_token(echo_hub, monkeypatch):
+    import datasets
+
+    from pricer.data import push
+
+    monkeypatch.setattr(datasets.config, "HF_ENDPOINT", hub.endpoint())  # datasets read HF_ENDPOINT at import
+    data = datasets.DatasetDict({"train": datasets.Dataset.from_dict({"text": ["a"], "price": [1.0]})})
+    with pytest.raises(BadInput, match="The Hub refused to push to me/pricer-data .400.: refused") as err:
+        push(data, "me/pricer-data")
+    assert echo_hub.paths and TOKEN not in str(err.value) and OTHER not in str(err.value)
+    echo_hub.status = 500
+    with pytest.raises(HubUnavailable, match=r"Pushing to me/pricer-data failed \(500\): refused") as err:
+        push(data, "me/pricer-data")
+    assert TOKEN not in str(err.value)
+
+
+def test_following_a_deploy_does_not_leak_an_echoed_token(echo_hub):
+    from pricer import deploy
+
+    with pytest.raises(BadInput, match=r"get_space_runtime: the Hub refused it \(400\): refused") as err:
+        deploy.wait_until_running("someone/space", poll_every=0, settle=0, say=lambda line: None)
+    assert echo_hub.paths == ["/api/spaces/someone/space/runtime"]
+    assert TOKEN not in str(err.value)
+
+
+def test_reading_a_hub_dataset_does_not_leak_an_echoed_token(echo_hub, monkeypatch):
+    import datasets
+
+    from pricer.data import load_pricer_dataset
+
+    monkeypatch.setattr(datasets.config, "HF_ENDPOINT", hub.endpoint())
+    with pytest.raises(HubUnavailable) as err:  # the resolver's access check, refused
+        load_pricer_dataset("someone/pricer-data")
+    assert echo_hub.paths == ["/api/datasets/someone/pricer-data/auth-check"]
+    assert TOKEN not in str(err.value)

@@ -9,11 +9,17 @@ import pytest
 
 from pricer import items
 from pricer.items import (
+    PREFIX,
+    QUESTION,
     Item,
+    as_test_prompt,
     clean_up_spaces,
     contents,
-    curate_record,
+    curate_batch,
+    curate_text,
     cut_tokens,
+    dataset_prompt,
+    item_text,
     next_cut,
     parse_price,
     scrub,
@@ -24,6 +30,12 @@ from pricer.items import (
 )
 
 LONG = ("This heavy duty replacement part fits most models and ships with every screw you need. " * 12).strip()
+
+
+def curate_record(record: dict, tokenizer, category: str = "") -> Item | str:
+    """One record through the batched curation: its Item, or the reason it was rejected."""
+    (result,) = curate_batch([record], tokenizer, category)
+    return result
 
 
 def record(**fields):
@@ -217,8 +229,7 @@ def test_published_prompts_are_fixed_points_of_curation(llama, shared_data, name
                                   for t, b, p, _ in rows], llama)
     fixed = trailing = other = 0
     for (title, body, _, prompt), result in zip(rows, results, strict=True):
-        ours = None if isinstance(result, str) else training_prompt(result[2], result[0])
-        ours = ours if "train" in name or ours is None else make_test_prompt(result[2])
+        ours = None if isinstance(result, str) else result.prompt if "train" in name else result.test_prompt
         if scrub(body) == body and scrub(title) == title:
             assert ours == prompt
             fixed += 1
@@ -240,6 +251,42 @@ def test_batched_curation_equals_the_course_code_record_by_record(llama, shared_
     loader = ItemLoader("Automotive", None)
     course = [loader.from_datapoint(r) for r in hub_rows]
     ours = items.curate_batch(hub_rows, llama)
-    assert [c.prompt if c else None for c in course] == [
-        None if isinstance(o, str) else training_prompt(o[2], o[0]) for o in ours]
+    assert [c.prompt if c else None for c in course] == [None if isinstance(o, str) else o.prompt for o in ours]
     assert sum(c is not None for c in course) > 300
+
+
+# --- pasted text ----------------------------------------------------------------------------------
+
+
+def test_pasted_text_is_curated_exactly_like_a_record_with_that_title_and_description(llama):
+    for body in [LONG, "Size 8 . Do n't worry , it 's fine ! " + LONG * 3, "中文产品描述，高品质材料。" * 60]:
+        item = curate_record(record(description=[body], features=[], details=None), llama)
+        assert isinstance(item, Item)
+        prompt, _ = curate_text(f"Acme Widget Pro\n{body}", llama)
+        assert prompt == item.test_prompt
+
+
+def test_a_long_pasted_text_is_cut_and_the_note_counts_all_its_tokens(llama):
+    text = "Giant Widget\n" + " ".join(f"{word} widget" for word in ["red", "blue", "green", "large"] * 100)
+    prompt, note = curate_text(text, llama)
+    whole = llama.encode(item_text("Giant Widget", text.partition("\n")[2]), add_special_tokens=False)
+    assert prompt == make_test_prompt(clean_up_spaces(llama.decode(whole[:160])))
+    assert f"cut from {len(whole)} to the first 160 tokens" in note and "short" not in note
+
+
+def test_a_short_pasted_text_is_still_curated_and_the_note_says_so(llama):
+    prompt, note = curate_text('Garlic press "XL" ABC12345', llama)
+    assert prompt == f"{QUESTION}\n\nGarlic press XL\n\n{PREFIX}"
+    assert "This text is short (4 tokens)" in note and "cut from" not in note
+
+
+def test_a_dataset_prompt_is_recognised_and_its_answer_removed():
+    prompt = f"{QUESTION}\n\nA mug\n\n{PREFIX}"
+    assert dataset_prompt(prompt) == (prompt, "A prompt in the dataset's format: used as is.")
+    assert dataset_prompt(prompt + "1,299.00\n") == (prompt, "A prompt in the dataset's format: used as is "
+                                                           "(its answer $1,299.00 removed).")
+    assert dataset_prompt(prompt + "about 12") is None  # not an answer: pasted text, curated
+    assert dataset_prompt("A mug\n\n" + PREFIX) is None  # not the question first
+    # the cut is the course's, after the first `Price is $`, as data and evaluation cut test prompts
+    inner = f"{QUESTION}\n\nOld Price is $5 now\n\n{PREFIX}5.00"
+    assert dataset_prompt(inner)[0] == as_test_prompt(inner) == f"{QUESTION}\n\nOld {PREFIX}"

@@ -4,16 +4,18 @@ adapter: prompts, price extraction, the two estimates, batching, sharing, and th
 from __future__ import annotations
 
 import json
+import shutil
 import threading
 from pathlib import Path
 
 import pytest
 
+from pricer.backbone import compute_dtype_name
 from pricer.cli import main
 from pricer.errors import BadInput, HubUnavailable, ModelUnavailable, NotFound
 from pricer.estimates import extract_price, topk_estimate
-from pricer.items import MAX_TOKENS, PREFIX, QUESTION, contents, curate_record
-from pricer.model import ModelSpec, build_prompt, compute_dtype_name, load_pricer, model_status, unload_all
+from pricer.items import MAX_TOKENS, PREFIX, QUESTION, contents, curate_batch
+from pricer.model import NO_ADAPTER, ModelSpec, build_prompt, load_pricer, model_status
 
 
 @pytest.fixture(scope="module")
@@ -51,8 +53,7 @@ def test_a_training_prompt_loses_its_answer(train_550: Path):
 def test_pasted_text_is_curated_exactly_like_the_training_items(shared_data: Path, llama):
     records = [json.loads(line) for line in (shared_data / "raw-meta-sample.jsonl").read_text().splitlines()]
     checked = 0
-    for record in records:
-        item = curate_record({**record, "price": 10.0}, llama)
+    for record, item in zip(records, curate_batch([{**r, "price": 10.0} for r in records], llama), strict=True):
         if isinstance(item, str):
             continue
         pasted = record["title"] + "\n" + contents(record)
@@ -109,11 +110,31 @@ def test_settings_revision_applies_only_to_the_course_adapter(monkeypatch):
     assert len({ModelSpec.from_options().key(), ModelSpec.from_options(adapter="none").key()}) == 2
 
 
+def test_the_configured_fine_tuned_model_needs_an_adapter(monkeypatch):
+    monkeypatch.setenv("PRICER_ADAPTER", "none")
+    with pytest.raises(BadInput) as err:
+        ModelSpec.configured(fine_tuned=True)
+    assert str(err.value) == NO_ADAPTER and "PRICER_ADAPTER" in NO_ADAPTER
+    assert ModelSpec.configured(fine_tuned=False).adapter is None
+    monkeypatch.setenv("PRICER_ADAPTER", "/some/adapter")
+    assert ModelSpec.configured().adapter == "/some/adapter"
+
+
 def test_status_reports_device_dtype_memory_and_adapter(tiny_spec):
     status = load_pricer(tiny_spec).status()
     assert "device cpu" in status and "compute bfloat16" in status and "GB" in status
     assert "adapter" in status and "4bit" in status and "TEST MODEL" in status
     assert model_status(tiny_spec) == status
+
+
+def test_only_a_model_its_config_marks_as_a_test_model_is_labelled_one(tiny_model, tmp_path):
+    plain = tmp_path / "plain"  # the same weights, without the mark pricer.tiny writes
+    shutil.copytree(tiny_model, plain, ignore=shutil.ignore_patterns("adapter"))
+    config = json.loads((plain / "config.json").read_text())
+    assert config.pop("pricer_test_model") is True
+    (plain / "config.json").write_text(json.dumps(config))
+    status = load_pricer(ModelSpec(str(plain))).status()
+    assert "device cpu" in status and "TEST MODEL" not in status
 
 
 def test_the_model_is_quantized_to_4_bits(tiny_spec):
@@ -227,8 +248,10 @@ def test_batched_prediction_gives_the_same_prices_as_one_at_a_time(tiny_spec, pr
         assert b.prompt == s.prompt
 
 
-def test_fine_tuned_and_base_share_one_model_and_differ(tiny_spec, base_spec, prompts):
-    unload_all()
+def test_fine_tuned_and_base_share_one_model_and_differ(tiny_model, tmp_path, prompts):
+    alias = tmp_path / "tiny-alias"  # another path to the same model: a base nothing has loaded yet
+    alias.symlink_to(tiny_model, target_is_directory=True)
+    base_spec, tiny_spec = ModelSpec(str(alias)), ModelSpec(str(alias), str(tiny_model / "adapter"))
     base_before = load_pricer(base_spec).predict(prompts[:6])
     tuned = load_pricer(tiny_spec)
     assert tuned._backbone is load_pricer(base_spec)._backbone
@@ -289,7 +312,7 @@ def test_model_work_holds_the_one_gpu_lock(tiny_spec, prompts, monkeypatch):
 
 
 def test_missing_model_path_says_so(tmp_path):
-    with pytest.raises(NotFound, match="No such local path"):
+    with pytest.raises(NotFound, match="No such file or folder"):
         load_pricer(ModelSpec(str(tmp_path / "no-such-model")))
 
 
@@ -354,7 +377,7 @@ def test_cli_predict_prints_json_with_price_estimate_prompt_completion_and_top_t
 def test_cli_predict_error_is_one_line_and_exit_2(tmp_path, capsys):
     assert main(["predict", "--text", "x", "--base-model", str(tmp_path / "missing")]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("error: No such local path") and err.count("\n") == 1
+    assert err.startswith("error: No such file or folder") and err.count("\n") == 1
 
 
 def test_the_8bit_option_loads_int8_layers_and_prices(tiny_model):

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
+from pricer.estimates import extract_price as extract
 from pricer.items import PREFIX, QUESTION
 
 PASTED = "Stainless Steel Garlic Press\nCrushes garlic cloves with ease, dishwasher safe, rust proof."
@@ -146,7 +147,7 @@ def test_a_model_that_cannot_load_gives_its_message_and_the_tokenizer_still_work
     from gradio_client.exceptions import AppError
 
     monkeypatch.setenv("PRICER_BASE_MODEL", "/no/such/model")  # the app reads settings per request
-    with pytest.raises(AppError, match="No such local path: /no/such/model"):
+    with pytest.raises(AppError, match="No such file or folder: /no/such/model"):
         client.predict(PASTED, "fine-tuned", api_name="/predict")
     tokens = client.predict("Price is $99", api_name="/tokenize")
     assert tokens and "99" in json.dumps(tokens)
@@ -158,7 +159,7 @@ def test_a_model_error_shows_in_the_status_line_not_a_crash(page, monkeypatch):
     _open_predict(page)
     page.locator("#predict-text textarea").fill(PASTED)
     page.locator("#predict-button").click()
-    page.get_by_text("No such local path: /no/such/model").first.wait_for(timeout=30_000)
+    page.get_by_text("No such file or folder: /no/such/model").first.wait_for(timeout=30_000)
     expect(page.locator("#predict-status")).to_contain_text("failed")
 
 
@@ -196,3 +197,99 @@ def test_zero_gpu_reserves_a_short_slot_once_the_model_is_loaded(tiny_model, tmp
     load_pricer(ModelSpec(str(alias)))
     assert gpu_seconds(PASTED, BASE) == PREDICT_GPU_SECONDS < ZERO_GPU_SECONDS
 
+
+
+# --- the handlers, called as the app calls them ------------------------------------------------
+
+
+@pytest.fixture
+def tiny_settings(tiny_model, tmp_path, monkeypatch) -> Path:
+    """The tab's settings on a path to the tiny model that nothing has loaded yet (+ its adapter)."""
+    alias = tmp_path / "tiny-alias"
+    alias.symlink_to(tiny_model, target_is_directory=True)
+    monkeypatch.setenv("PRICER_BASE_MODEL", str(alias))
+    monkeypatch.setenv("PRICER_ADAPTER", str(alias / "adapter"))
+    monkeypatch.setenv("PRICER_ADAPTER_REVISION", "none")
+    monkeypatch.setenv("PRICER_PRELOAD", "0")
+    return alias
+
+
+def test_price_loads_the_chosen_model_once_then_prices_like_the_cli(tiny_settings, monkeypatch):
+    from pricer.model import ModelSpec, predict_texts
+    from ui.predict_tab import BASE, FINE_TUNED, price
+
+    first = price(PASTED, FINE_TUNED)
+    again = price(PASTED, FINE_TUNED)
+    assert first.loading > 0 and again.loading == 0.0 and again.seconds > 0
+    ((pred, note),) = predict_texts([PASTED], ModelSpec(str(tiny_settings), str(tiny_settings / "adapter")))
+    assert again.prediction.completion == pred.completion and again.note == note and again.truth is None
+    ((base, _),) = predict_texts([PASTED], ModelSpec(str(tiny_settings)))
+    assert price(PASTED, BASE).prediction == base
+
+
+def test_predict_api_answers_a_json_object_or_a_gradio_error(tiny_settings):
+    import gradio as gr
+
+    from ui.predict_tab import BASE, predict_api
+
+    out = predict_api(PASTED, BASE)
+    assert out["prompt"] == f"{QUESTION}\n\n{PASTED}\n\n{PREFIX}" and "base" in out["model"]
+    assert out["greedy"] == extract(out["completion"]) and out["true_price"] is None and "short" in out["note"]
+    with pytest.raises(gr.Error, match="'fine-tuned' or 'base', not 'gpt-4o'"):
+        predict_api(PASTED, "gpt-4o")
+    with pytest.raises(gr.Error, match="Paste a product"):
+        predict_api("  ", BASE)
+
+
+def test_the_true_price_of_an_example_is_looked_up(tiny_settings, first_item, test_250, monkeypatch):
+    from ui.predict_tab import FINE_TUNED, predict_api, true_price
+
+    monkeypatch.setenv("PRICER_DATASET", str(test_250))
+    assert true_price(first_item["text"] + "\n", first_item["text"]) == pytest.approx(374.41)
+    assert true_price(PASTED, PASTED) is None
+    assert predict_api(first_item["text"], FINE_TUNED)["true_price"] == pytest.approx(374.41)
+
+
+def test_predict_ui_fills_result_chart_prompt_and_status(tiny_settings):
+    from ui.predict_tab import FINE_TUNED, predict_ui
+
+    result, chart, prompt, status = predict_ui(PASTED, FINE_TUNED, progress=None)
+    assert result.startswith('<div id="predict-result">') and "Greedy answer" in result
+    assert len(chart.data[0].x) == 10
+    assert prompt.value.endswith(PREFIX) and re.search(r"\(\d+ tokens, with <\|begin_of_text\|>\)", prompt.label)
+    assert status.startswith("Model: ") and "device cpu" in status and "adapter" in status
+
+
+def test_predict_ui_turns_an_error_into_a_warning_and_a_status_line(tiny_settings, monkeypatch):
+    import gradio as gr
+
+    from ui.predict_tab import BASE, predict_ui
+
+    with pytest.warns(UserWarning, match="Paste a product"):  # outside a request gr.Warning warns
+        outputs = predict_ui("", BASE, progress=None)
+    assert outputs[:3] == (gr.skip(),) * 3 and "device cpu" in outputs[3]  # the model loaded fine
+    monkeypatch.setenv("PRICER_BASE_MODEL", "/no/such/model")
+    with pytest.warns(UserWarning, match="No such file or folder: /no/such/model"):
+        outputs = predict_ui(PASTED, BASE, progress=None)
+    assert "failed" in outputs[3] and "No such file or folder" in outputs[3]
+
+
+def test_the_status_timer_runs_until_the_default_model_is_loaded(tiny_settings):
+    from pricer.model import ModelSpec, load_pricer
+    from ui.predict_tab import BASE, FINE_TUNED, show_status, tick
+
+    status, timer = tick(BASE)
+    assert "not loaded yet" in status and timer.active
+    load_pricer(ModelSpec(str(tiny_settings), str(tiny_settings / "adapter")))  # the default: fine-tuned
+    status, timer = tick(BASE)
+    assert "not loaded yet" in status and not timer.active  # BASE shown, the default is what it waits for
+    assert "device cpu" in show_status(FINE_TUNED)
+
+
+def test_preload_records_a_failure_for_the_status_line(monkeypatch):
+    from pricer.model import ModelSpec, model_status
+    from ui.predict_tab import preload
+
+    spec = ModelSpec("/no/such/preloaded-model")
+    preload(spec)  # never raises: it runs in a background thread
+    assert "failed" in model_status(spec) and "No such file or folder" in model_status(spec)

@@ -25,8 +25,12 @@ def test_tiny_model_is_a_small_llama_with_the_real_llama_31_tokenizer(tiny_model
     assert tok.encode(text) == llama.encode(text)
 
 
-def test_tiny_model_is_labelled_as_a_test_model(tiny_model: Path):
+def test_tiny_model_is_labelled_as_a_test_model(tiny_model: Path, tmp_path: Path):
     assert is_tiny(tiny_model) and is_tiny(tiny_model / "adapter")
+    assert json.loads((tiny_model / "config.json").read_text())["pricer_test_model"] is True  # what the loader reads
+    assert not is_tiny(tmp_path)
+    (tmp_path / "config.json").write_text('{"model_type": "llama"}')
+    assert not is_tiny(tmp_path)
     card = (tiny_model / "README.md").read_text()
     assert TINY_MARK in card and "TEST model" in card and "meaningless" in card
 
@@ -36,7 +40,7 @@ def test_tiny_model_loads_through_the_real_4bit_path(tiny_model: Path):
     import torch
     from transformers import AutoModelForCausalLM
 
-    from pricer.model import quantization_config
+    from pricer.backbone import quantization_config
 
     model = AutoModelForCausalLM.from_pretrained(
         tiny_model, quantization_config=quantization_config("4bit", torch.bfloat16), device_map="auto")

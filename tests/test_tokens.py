@@ -141,11 +141,12 @@ def test_specials_list_llama_31s_roles_added_vocabulary_and_size(llama):
 
 
 def test_vocab_lookup_by_id(llama):
-    entry = tokens.lookup_id(llama, 3430)
-    assert (entry.token, entry.text, entry.special) == ("Ġprice", " price", False)
-    assert tokens.lookup_id(llama, 128009).special
+    entry = tokens.search_vocab(llama, "3430").entries[0]  # a whole number is looked up as an id first
+    assert (entry.id, entry.token, entry.text, entry.special) == (3430, "Ġprice", " price", False)
+    assert tokens.search_vocab(llama, "128009").entries[0].special
+    assert 128256 not in [e.id for e in tokens.search_vocab(llama, "128256").entries]  # beyond the vocabulary
     with pytest.raises(BadInput, match="128256"):
-        tokens.lookup_id(llama, 128256)
+        tokens.decode_ids(llama, [128256])
 
 
 def test_vocab_search_puts_exact_matches_first_and_pages(llama):

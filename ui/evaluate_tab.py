@@ -49,11 +49,7 @@ def _status(message: str, error: bool = False) -> str:
 def _spec(pricer: str) -> Any:
     from pricer.model import ModelSpec
 
-    spec = ModelSpec.from_settings(settings(), fine_tuned=pricer == FINE_TUNED)
-    if pricer == FINE_TUNED and not spec.adapter:
-        raise PricerError("No adapter is configured (PRICER_ADAPTER=none): choose the base model, "
-                          "or set PRICER_ADAPTER to the fine-tuned adapter.")
-    return spec
+    return ModelSpec.configured(fine_tuned=pricer == FINE_TUNED, s=settings())
 
 
 def _results_file(done: evaluation.Run) -> str:

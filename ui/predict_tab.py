@@ -1,19 +1,21 @@
 """The Predict tab: paste a product, get its price from the 4-bit Llama (base or fine-tuned).
 
-Layout and wiring over pricer.model. The model loads once, on first use or in the background
-at start (PRICER_PRELOAD=1); the tab is usable before. Model calls share one gradio queue
-(ui.GPU_QUEUE, one at a time) and carry @spaces.GPU under ZeroGPU. Everything shown
-as HTML (prices, the model's completion, notes, errors, status) goes through html.escape.
+Named handlers over pricer.model (its `predict_texts` prices for this tab and the CLI alike),
+then `build()`, which is layout and wiring only. The model loads once, on first use or in the
+background at start (PRICER_PRELOAD=1); the tab is usable before. Model calls share one gradio
+queue (ui.GPU_QUEUE, one at a time) and carry @spaces.GPU under ZeroGPU. Everything
+shown as HTML (prices, the model's completion, notes, errors, status) goes through html.escape.
 The `/predict` API endpoint returns a JSON object like `python -m pricer predict --json`.
 """
 
 from __future__ import annotations
 
+import functools
 import html
 import threading
 import time
 from dataclasses import asdict
-from typing import Any
+from typing import Any, NamedTuple
 
 import gradio as gr
 
@@ -25,10 +27,10 @@ from pricer.gpu import ZERO_GPU_SECONDS, on_gpu
 from pricer.model import (
     ModelSpec,
     Prediction,
-    build_prompt,
     load_pricer,
     loaded,
     model_status,
+    predict_texts,
 )
 from ui import GPU_QUEUE
 
@@ -70,12 +72,25 @@ def _choices() -> list[tuple[str, str]]:
     return [("Fine-tuned: " + ModelSpec.from_settings(s).label, FINE_TUNED), base]
 
 
-def load_examples(limit: int = N_EXAMPLES) -> tuple[list[TestItem], str]:
-    """The first test items of PRICER_DATASET, or none and the reason (the tab works without)."""
+@functools.lru_cache(maxsize=4)
+def _examples(dataset: str, limit: int) -> tuple[tuple[TestItem, ...], str]:
     try:
-        return load_items(settings().dataset, size=limit), ""
+        return tuple(load_items(dataset, size=limit)), ""
     except (PricerError, ImportError, OSError, ValueError) as exc:
-        return [], f"No examples: {exc}"
+        return (), f"No examples: {exc}"
+
+
+def load_examples(limit: int = N_EXAMPLES) -> tuple[list[TestItem], str]:
+    """The first test items of PRICER_DATASET, or none and the reason (the tab works without).
+    Read once per dataset: the examples shown and the true prices looked up stay the same."""
+    items, note = _examples(settings().dataset, limit)
+    return list(items), note
+
+
+def true_price(text: str, prompt: str) -> float | None:
+    """The true price when the text (or the prompt made of it) is one of the examples, else None."""
+    truths = {item.prompt.strip(): item.truth for item in load_examples()[0]}
+    return truths.get(text.strip()) or truths.get(prompt)
 
 
 def render_result(pred: Prediction, note: str, truth: float | None, seconds: float, loading: float) -> str:
@@ -119,60 +134,89 @@ def token_chart(pred: Prediction, k: int = TOP_K) -> Any:
     return fig
 
 
-def price(text: str, choice: str, truths: dict[str, float], progress: Any = None,
-          ) -> tuple[Prediction, str, float | None, float, float]:
-    """The one path behind the button and the API: (prediction, note, truth, seconds, load seconds)."""
+class Priced(NamedTuple):
+    """One text priced for the tab: what the model said, and how long it took."""
+
+    prediction: Prediction
+    note: str
+    """How the text became the prompt (pricer.items)."""
+    truth: float | None
+    """The test data's price, when the text is one of the examples."""
+    seconds: float
+    """Building the prompt and pricing it."""
+    loading: float
+    """Loading the model first (0 when it was loaded already)."""
+
+
+def price(text: str, choice: str, progress: Any = None) -> Priced:
+    """The one path behind the button and the API: load the chosen model (timed), then price
+    the text with pricer.model.predict_texts, as the CLI does."""
     spec = _spec(choice)
     started = time.perf_counter()
     was_loaded = loaded(spec)
-    pricer = load_pricer(spec, progress=progress)
+    load_pricer(spec, progress=progress)
     loading = 0.0 if was_loaded else time.perf_counter() - started
-    prompt, note = build_prompt(text, pricer.tokenizer)
     started = time.perf_counter()
-    (pred,) = pricer.predict([prompt])
-    truth = truths.get(text.strip()) or truths.get(prompt)
-    return pred, note, truth, time.perf_counter() - started, loading
+    ((pred, note),) = predict_texts([text], spec)
+    return Priced(pred, note, true_price(text, pred.prompt), time.perf_counter() - started, loading)
+
+
+def show_status(choice: str) -> str:
+    return render_status(model_status(_spec(choice)))
+
+
+def prompt_box(pred: Prediction) -> Any:
+    return gr.Textbox(pred.prompt, label=f"The exact prompt the model saw ({pred.prompt_tokens} tokens, "
+                                         "with <|begin_of_text|>)")
+
+
+@on_gpu(duration=gpu_seconds)
+def predict_ui(text: str, choice: str, progress: gr.Progress = gr.Progress()) -> tuple:  # noqa: B008 (gradio idiom)
+    """The button: (result, chart, prompt, status); a PricerError becomes a warning and the
+    status line says what went wrong, the rest of the page is left as it was."""
+    try:
+        pred, note, truth, seconds, loading = price(text, choice, progress)
+    except PricerError as exc:
+        gr.Warning(str(exc))
+        return gr.skip(), gr.skip(), gr.skip(), show_status(choice)
+    return render_result(pred, note, truth, seconds, loading), token_chart(pred), prompt_box(pred), show_status(choice)
+
+
+@on_gpu(duration=gpu_seconds)
+def predict_api(text: str, model: str = FINE_TUNED) -> dict:
+    """Price a product: `text` is a title and description (or a dataset prompt); `model` is
+    'fine-tuned' or 'base'. Returns price (greedy), estimate_course (the course's top-3
+    weighted), estimate_topk (top-3 number tokens), median, prompt,
+    completion, top_tokens, note, true_price (for test-data examples), latency_s, model."""
+    if model not in {FINE_TUNED, BASE}:
+        raise gr.Error(f"model must be '{FINE_TUNED}' or '{BASE}', not {model!r}.")
+    try:
+        pred, note, truth, seconds, _ = price(text, model)
+    except PricerError as exc:
+        raise gr.Error(str(exc)) from exc
+    return {**asdict(pred), "note": note, "true_price": truth, "latency_s": round(seconds, 3),
+            "model": _spec(model).label}
+
+
+def tick(choice: str) -> tuple[str, Any]:
+    """The status line while the default model preloads; the timer stops once it is loaded or failed."""
+    default = _spec(_choices()[0][1])
+    done = loaded(default) or "failed" in model_status(default)
+    return show_status(choice), gr.Timer(active=not done)
+
+
+def preload(spec: ModelSpec) -> None:
+    """Load the model in the background; model_status(spec) then says how it went."""
+    try:
+        load_pricer(spec)
+    except PricerError:
+        pass  # model_status(spec) now says what went wrong; the status line shows it
 
 
 def build() -> None:
     items, examples_note = load_examples()
-    truths = {item.prompt.strip(): item.truth for item in items}
     choices = _choices()
     default = choices[0][1]
-
-    @on_gpu(duration=gpu_seconds)
-    def predict_ui(text: str, choice: str, progress: gr.Progress = gr.Progress()):  # noqa: B008
-        try:
-            pred, note, truth, seconds, loading = price(text, choice, truths, progress)
-        except PricerError as exc:
-            gr.Warning(str(exc))
-            return gr.skip(), gr.skip(), gr.skip(), render_status(model_status(_spec(choice)))
-        return (render_result(pred, note, truth, seconds, loading), token_chart(pred),
-                gr.Textbox(pred.prompt, label=f"The exact prompt the model saw ({pred.prompt_tokens} tokens, "
-                                              "with <|begin_of_text|>)"),
-                render_status(model_status(_spec(choice))))
-
-    @on_gpu(duration=gpu_seconds)
-    def predict_api(text: str, model: str = FINE_TUNED) -> dict:
-        """Price a product: `text` is a title and description (or a dataset prompt); `model` is
-        'fine-tuned' or 'base'. Returns greedy (the generated price), topk (the course's top-3
-        weighted), topk_numbers (top-3 number tokens), median, prompt,
-        completion, top_tokens, note, true_price (for test-data examples), latency_s, model."""
-        if model not in {FINE_TUNED, BASE}:
-            raise gr.Error(f"model must be '{FINE_TUNED}' or '{BASE}', not {model!r}.")
-        try:
-            pred, note, truth, seconds, _ = price(text, model, truths)
-        except PricerError as exc:
-            raise gr.Error(str(exc)) from exc
-        return {**asdict(pred), "note": note, "true_price": truth, "latency_s": round(seconds, 3),
-                "model": _spec(model).label}
-
-    def show_status(choice: str) -> str:
-        return render_status(model_status(_spec(choice)))
-
-    def tick(choice: str):
-        done = loaded(_spec(default)) or "failed" in model_status(_spec(default))
-        return show_status(choice), gr.Timer(active=not done)
 
     gr.Markdown("Paste a product's title (first line) and description, or pick an example from "
                 "the test data, and the 4-bit Llama 3.1 8B prices it.\n\n" + LEAD)
@@ -206,11 +250,4 @@ def build() -> None:
     gr.api(predict_api, api_name="predict", concurrency_id=GPU_QUEUE, concurrency_limit=1)
 
     if settings().preload:
-        threading.Thread(target=_preload, args=(_spec(default),), daemon=True, name="preload").start()
-
-
-def _preload(spec: ModelSpec) -> None:
-    try:
-        load_pricer(spec)
-    except PricerError:
-        pass  # model_status(spec) now says what went wrong; the status line shows it
+        threading.Thread(target=preload, args=(_spec(default),), daemon=True, name="preload").start()

@@ -21,7 +21,9 @@ INTRO = (
 
 
 def build_app() -> gr.Blocks:
-    with gr.Blocks(title=TITLE) as demo:
+    # delete_cache: gradio's copies of served files (result CSVs, uploads) older than a day go,
+    # checked hourly, so a long-running Space does not fill its disk
+    with gr.Blocks(title=TITLE, delete_cache=(3600, 86400)) as demo:
         gr.Markdown(f"# {TITLE}\n{INTRO}")
         notice = missing_token_notice(settings().base_model)
         if notice:

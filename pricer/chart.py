@@ -110,7 +110,9 @@ def figure(main: Run, compare: Run | None = None, height: int | None = None, log
             ))
     fig.add_trace(go.Scatter(x=[low, high], y=[low, high], mode="lines", name="perfect (y = x)",
                              line={"color": "deepskyblue", "width": 2}, opacity=0.6, hoverinfo="skip"))
-    title = "<br>".join(_short(r.title(), 200) for r in reversed(runs))
+    # each run's label and metrics on lines of their own: one long line is cut on a phone
+    title = "<br>".join(f"{_short(r.label or 'run', 70)}<br>{r.metrics.line()}" for r in reversed(runs))
+    top_margin = 30 + 19 * 2 * len(runs) + (30 if beyond else 0)
     axis = {"type": "log", "range": [math.log10(low), math.log10(high)]} if log else {"range": [low, high]}
     fig.update_layout(
         title={"text": title, "font": {"size": 14}}, height=height, autosize=True,
@@ -120,12 +122,12 @@ def figure(main: Run, compare: Run | None = None, height: int | None = None, log
         # under the plot, across: on a phone the plot then gets the whole width (beside it, the
         # legend took two thirds of 390 px); equal axes leave room below on a wide screen
         legend={"orientation": "h", "x": 0, "y": -0.12, "xanchor": "left", "yanchor": "top"},
-        margin={"t": 90, "l": 60, "r": 20, "b": 40},
+        margin={"t": top_margin, "l": 60, "r": 20, "b": 40},
         template="plotly_white",
     )
     if beyond:
         fig.add_annotation(
-            text=f"{beyond} beyond the axes: drawn at the edge (▲ ▼), hover for the value",
+            text=f"{beyond} beyond the axes, drawn at the edge (▲ ▼):<br>hover for the value",
             xref="paper", yref="paper", x=0, y=1.0, xanchor="left", yanchor="bottom", showarrow=False,
             font={"size": 11, "color": "#555"})
     return fig

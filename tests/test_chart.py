@@ -27,7 +27,7 @@ def test_chart_has_a_trace_per_colour_the_diagonal_and_equal_axes_from_zero():
     assert layout.xaxis.range == layout.yaxis.range == (0, line.x[1])
     assert layout.yaxis.scaleanchor == "x"
     assert layout.xaxis.constrain == layout.yaxis.constrain == "domain"  # neither range may grow below 0
-    assert done.metrics.line() in layout.title.text
+    assert layout.title.text.split("<br>") == ["mine", done.metrics.line()]  # two short lines fit a phone
     assert markers[0].customdata[0][0] == "&lt;b&gt;x&lt;/b&gt;"  # hover text is escaped
     assert "truth" in markers[0].hovertemplate and "error" in markers[0].hovertemplate
     # one run: the title names it, the legend only the colours, across under the plot (so on a
@@ -54,7 +54,7 @@ def test_chart_overlays_a_second_run_with_its_own_symbol_and_title_line():
     assert len(markers) == 6
     assert {t.marker.symbol for t in markers if t.legendgrouptitle.text == "base" and not len(t.x)} == {"x"}
     assert {t.marker.symbol for t in markers if t.legendgrouptitle.text == "tuned"} == {"circle"}
-    assert fig.layout.title.text.split("<br>") == [tuned.title(), base.title()]
+    assert fig.layout.title.text.split("<br>") == ["tuned", tuned.metrics.line(), "base", base.metrics.line()]
     # the base run's 900 for a $100 item is beyond twice the largest truth: drawn at the top
     # edge as an open triangle, its real value in the hover data
     top = fig.layout.yaxis.range[1]
@@ -122,4 +122,4 @@ def test_the_chart_file_opens_offline_and_fills_the_window(tmp_path):
     path = write_chart(figure(done), tmp_path / "charts" / "c.html")
     page = path.read_text(encoding="utf-8")
     assert "<script src=" not in page and "plotly.js v" in page  # plotly.js inlined, nothing fetched
-    assert 'class="plotly-graph-div" style="height:100%' in page and "mine Error=$10.00" in page
+    assert 'class="plotly-graph-div" style="height:100%' in page and "mine\\u003cbr\\u003eError=$10.00" in page

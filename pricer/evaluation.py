@@ -19,7 +19,6 @@ made elsewhere are read and scored by pricer.guesses, into the same Run.
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import json
 import math
@@ -29,6 +28,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pricer.atomic import csv_writer
 from pricer.errors import BadInput, PricerError
 from pricer.items import QUESTION
 
@@ -242,7 +242,7 @@ class Run:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         with path.open("w", newline="", encoding="utf-8") as f:
-            writer = csv.writer(f)
+            writer = csv_writer(f)  # formula-like text cells neutralised
             writer.writerow(["index", "title", "truth", "guess", "parsed", "error", "sle", "color"])
             for o in self.outcomes:
                 writer.writerow([o.index, o.title, o.truth, o.guess, o.parsed, round(o.error, 4),

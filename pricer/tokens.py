@@ -337,23 +337,27 @@ class ChatRendering:
     note: str = ""
 
 
-def chat_template(tokenizer: Any, system: str = DEFAULT_SYSTEM, user: str = DEFAULT_USER) -> ChatRendering:
+def chat_template(tokenizer: Any, system: str = DEFAULT_SYSTEM, user: str = DEFAULT_USER,
+                  **limits: Any) -> ChatRendering:
     """Render a system + user conversation with the tokenizer's chat template, and count what
     the template adds. Base models often have no template: then `rendered` is None and `note`
-    says so."""
+    says so. The template is untrusted Jinja: it renders in a bounded, killable process
+    (pricer.chat_render; `limits` are its timeout, max_chars and memory_mb)."""
+    from pricer import chat_render
+
     if not getattr(tokenizer, "chat_template", None):
         return ChatRendering(None, note=(
             "This tokenizer has no chat template: it belongs to a base model, which continues text "
             "rather than answering turns (Llama 3.1 8B base has none; Llama 3.1 8B Instruct does). "
             "The pricer prompts it with plain text ending in 'Price is $'."))
-    messages = [{"role": "user", "content": user}]
+    messages = [{"role": "user", "content": cut(user)[0]}]
     if system:
-        messages.insert(0, {"role": "system", "content": system})
+        messages.insert(0, {"role": "system", "content": cut(system)[0]})
     try:
-        rendered = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-    except Exception as exc:  # a template is user-supplied Jinja: any error is the template's
-        raise PricerError(f"This tokenizer's chat template failed to render: {exc}. Fix the template, "
-                          "or pick a tokenizer whose template renders (e.g. an Instruct model's).") from exc
+        template = tokenizer.get_chat_template()
+    except ValueError as exc:  # several named templates and no default among them
+        raise PricerError(f"This tokenizer's chat template cannot be chosen: {exc}") from None
+    rendered = chat_render.render(template, messages, dict(tokenizer.special_tokens_map), **limits)
     ids = list(tokenizer.encode(rendered, add_special_tokens=False))
     own = sum(len(tokenizer.encode(m["content"], add_special_tokens=False)) for m in messages)
     return ChatRendering(rendered, ids, len(ids) - own,

@@ -10,7 +10,7 @@ import pytest
 
 from pricer import tokens
 from pricer.cli import main
-from pricer.errors import BadInput
+from pricer.errors import BadInput, PricerError
 
 AWKWARD = [
     "",
@@ -204,14 +204,62 @@ def test_chat_template_renders_and_counts_the_tokens_it_adds(llama_with_template
 
 
 def test_a_chat_template_that_fails_says_what_to_do(tiny_bpe):
-    from transformers import AutoTokenizer
-
-    from pricer.errors import PricerError
-
-    tok = AutoTokenizer.from_pretrained(tiny_bpe)
-    tok.chat_template = "{{ raise_exception('no system role') }}"
+    tok = _with_template(tiny_bpe, "{{ raise_exception('no system role') }}")
     with pytest.raises(PricerError, match="no system role.*Fix the template"):
         tokens.chat_template(tok)
+
+
+def _with_template(tiny_bpe, template):
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(tiny_bpe)
+    tok.chat_template = template
+    return tok
+
+
+# A template written to exercise what hub templates use: namespace, loop controls, tojson, dict,
+# the generation block, trim_blocks/lstrip_blocks, special tokens as variables.
+RICH_TEMPLATE = """{{ bos_token }}
+{% set ns = namespace(system='', n=0) %}
+{% for m in messages %}
+    {% if m['role'] == 'system' %}{% set ns.system = m['content'] %}{% continue %}{% endif %}
+    {% set ns.n = ns.n + 1 %}
+<|{{ m['role'] }}|> {{ m['content'] | trim }} {{ dict(n=ns.n) | tojson }}
+{% generation %}[{{ loop.index }}/{{ loop.length }}]{% endgeneration %}
+{% endfor %}
+system={{ ns.system | tojson }}{{ eos_token }}{% if add_generation_prompt %}<|assistant|>{% endif %}"""
+
+
+def test_templates_render_exactly_as_transformers_renders_them(tiny_bpe):
+    tok = _with_template(tiny_bpe, RICH_TEMPLATE)
+    messages = [{"role": "system", "content": "Be \"brief\" 😀"}, {"role": "user", "content": "  How much? \n"}]
+    expected = tok.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    chat = tokens.chat_template(tok, messages[0]["content"], messages[1]["content"])
+    assert chat.rendered == expected and "<s>" in expected and '{"n": 1}' in expected
+
+
+NESTED = ("{% for i in range(100000) %}{% for j in range(100000) %}{{ messages[0]['content'] }}"
+          "{% endfor %}{% endfor %}")
+
+
+def test_a_template_that_repeats_without_end_is_stopped_at_the_output_bound(tiny_bpe):
+    with pytest.raises(PricerError, match="renders more than 300,000 characters.*stopped"):
+        tokens.chat_template(_with_template(tiny_bpe, NESTED))
+
+
+def test_a_template_that_loops_without_output_is_stopped_at_the_time_bound(tiny_bpe):
+    silent = "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}"
+    with pytest.raises(PricerError, match="did not finish rendering within 2 s, so it was stopped"):
+        tokens.chat_template(_with_template(tiny_bpe, silent), timeout=2)
+
+
+def test_a_template_that_asks_for_gigabytes_is_stopped_at_the_memory_bound(tiny_bpe):
+    with pytest.raises(PricerError, match="needed more than 512 MB of memory"):
+        tokens.chat_template(_with_template(tiny_bpe, "{{ 'x' * 4000000000 }}"))
+    # text gathered in a {% set %} block never reaches the output bound: memory or time stop it
+    buffered = "{% set s %}" + NESTED + "{% endset %}{{ s }}"
+    with pytest.raises(PricerError, match="stopped"):
+        tokens.chat_template(_with_template(tiny_bpe, buffered), timeout=3)
 
 
 def test_vocab_search_sees_tokens_added_after_a_first_search(tiny_bpe):

@@ -9,6 +9,8 @@ result CSVs) goes through here:
   temporary file behind. A symlink is written through to its target (the link stays a link).
 - `staged_files(folder, names)`: several files that belong together (train + test) written into
   a temporary folder beside them and moved in only when all of them are complete.
+- `scratch_folder(parent)`: a run's intermediate files, in a folder that a later run removes
+  if this one was killed before it could clean up.
 - `spreadsheet_safe(cell)` / `csv_writer(f)`: a text cell starting with `=`, `+`, `-`, `@`, tab
   or carriage return gets a leading `'` (OWASP's advice against CSV injection); numbers, and
   text that reads as a plain number, are left as they are.
@@ -183,11 +185,10 @@ def staged_files(folder: str | os.PathLike, names: Sequence[str]) -> Iterator[Pa
     are complete: a reader never sees a half-written file.
     """
     folder = writable_folder(folder)
-    sweep_stale(folder)
-    staging = Path(tempfile.mkdtemp(prefix=f"{STAGING_PREFIX}{os.getpid()}-", dir=folder))
+    targets = {name: target_of(folder / name) for name in names}  # a FIFO is refused before any work
+    staging = scratch_folder(folder)
     try:
         yield staging
-        targets = {name: target_of(folder / name) for name in names}  # refuse FIFOs before moving any
         for name in names:
             if (staging / name).exists():
                 _settle(staging / name, targets[name])
@@ -201,14 +202,26 @@ def staged_files(folder: str | os.PathLike, names: Sequence[str]) -> Iterator[Pa
         shutil.rmtree(staging, ignore_errors=True)
 
 
+def scratch_folder(parent: Path) -> Path:
+    """A new temporary folder in `parent` for one run's intermediate files, named so that
+    `sweep_stale` removes it once this process is gone; earlier runs' leftovers are swept now."""
+    parent.mkdir(parents=True, exist_ok=True)
+    sweep_stale(parent)
+    return Path(tempfile.mkdtemp(prefix=f"{STAGING_PREFIX}{os.getpid()}-", dir=parent))
+
+
 def sweep_stale(folder: Path, prefix: str = STAGING_PREFIX) -> None:
     """Remove `<prefix><pid>-*` entries left in `folder` by a process that no longer runs (one
     killed mid-write: a killed process runs no clean-up of its own)."""
     with contextlib.suppress(OSError):
         for entry in folder.iterdir():
             pid = entry.name.removeprefix(prefix).split("-", 1)[0]
-            if entry.name.startswith(prefix) and pid.isdecimal() and pid.isascii() and not _alive(int(pid)):
-                shutil.rmtree(entry, ignore_errors=True) if entry.is_dir() else entry.unlink(missing_ok=True)
+            if not (entry.name.startswith(prefix) and pid.isascii() and pid.isdecimal()) or _alive(int(pid)):
+                continue
+            if entry.is_dir():
+                shutil.rmtree(entry, ignore_errors=True)
+            else:
+                entry.unlink(missing_ok=True)
 
 
 def _alive(pid: int) -> bool:

@@ -64,17 +64,17 @@ def target_of(path: str | os.PathLike) -> Path:
     A dangling symlink resolves to the file it names, which the write then creates.
     """
     path = Path(path).expanduser()
-    target = Path(os.path.realpath(path)) if path.is_symlink() else path.absolute()
+    target = Path(os.path.realpath(path)) if path.is_symlink() else path
     try:
         mode = target.stat().st_mode
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):  # not there yet: writable_folder says if it can be
         return target
     except OSError as exc:
         raise BadInput(f"Cannot use {path}: {exc.strerror or exc}. Choose another output file.") from None
     if stat.S_ISDIR(mode):
         raise BadInput(f"{path} is a folder: give the output file, e.g. {path / 'items.jsonl'}.")
     if not stat.S_ISREG(mode):
-        shown = f"{path} (-> {target})" if target != path.absolute() else str(path)
+        shown = f"{path} (-> {target})" if target != path else str(path)
         raise BadInput(f"{shown} is {_kind(mode)}, not a regular file: pricer writes a whole file and "
                        "renames it into place. Choose a regular file as the output.")
     return target

@@ -27,6 +27,8 @@ TIMEOUT = 10.0  # seconds of wall time for one rendering, process start included
 MAX_RENDERED = 300_000  # characters: two messages cut at 100,000 each, and the template's own text
 MEMORY_MB = 512  # address space of the child; python + jinja2 need about 30 MB
 ROOT = Path(__file__).resolve().parent.parent
+# What the child may see of the environment: enough to start Python, no secrets (HF_TOKEN, ...).
+CHILD_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "PYTHONHOME", "PYTHONPATH", "VIRTUAL_ENV", "TMPDIR")
 _slots = threading.BoundedSemaphore(max(1, os.cpu_count() or 1))  # renderings at once
 
 
@@ -44,7 +46,7 @@ def render(template: str, messages: list[dict[str, str]], variables: dict[str, A
         done = subprocess.run(
             [sys.executable, "-c", f"import sys; sys.path.insert(0, {str(ROOT)!r}); "
                                    "from pricer.chat_render import main; main()"],
-            input=request, capture_output=True, text=True, encoding="utf-8", timeout=timeout)
+            input=request, capture_output=True, text=True, encoding="utf-8", timeout=timeout, env=child_env())
     except subprocess.TimeoutExpired:
         raise PricerError(f"This tokenizer's chat template did not finish rendering within {timeout:g} s, so it "
                           "was stopped (a template that loops too long). Pick a tokenizer whose template "
@@ -68,6 +70,11 @@ def render(template: str, messages: list[dict[str, str]], variables: dict[str, A
     raise PricerError(f"This tokenizer's chat template needed more than {memory_mb:,} MB of memory or "
                       f"{timeout:g} s of CPU time, so it was stopped. Pick a tokenizer whose template renders, "
                       "e.g. an Instruct model's.")
+
+
+def child_env() -> dict[str, str]:
+    """The environment the rendering process gets: CHILD_ENV's variables, when set."""
+    return {name: os.environ[name] for name in CHILD_ENV if name in os.environ}
 
 
 # --- the child ----------------------------------------------------------------------------------

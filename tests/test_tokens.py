@@ -322,6 +322,14 @@ def test_a_template_that_asks_for_gigabytes_is_stopped_at_the_memory_bound(tiny_
         tokens.chat_template(_with_template(tiny_bpe, buffered), timeout=3)
 
 
+def test_the_rendering_process_sees_no_secret(monkeypatch):
+    from pricer import chat_render
+
+    monkeypatch.setenv("HF_TOKEN", "hf_" + "x" * 34)
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-" + "y" * 40)
+    assert {"HF_TOKEN", "OPENAI_API_KEY"}.isdisjoint(chat_render.child_env()) and "PATH" in chat_render.child_env()
+
+
 def test_vocab_search_sees_tokens_added_after_a_first_search(tiny_bpe):
     from transformers import AutoTokenizer
 

@@ -52,9 +52,7 @@ def _kind(mode: int) -> str:
         return "a device"
     if stat.S_ISSOCK(mode):
         return "a socket"
-    if stat.S_ISDIR(mode):
-        return "a folder"
-    return "not a regular file"
+    return "a special file"
 
 
 def target_of(path: str | os.PathLike) -> Path:

@@ -17,7 +17,6 @@ drive it. Guesses made elsewhere are read and scored by pricer.guesses, into the
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import json
 import time
@@ -26,6 +25,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pricer.atomic import csv_writer
 from pricer.data import TestItem, load_items
 from pricer.errors import BadInput, PricerError
 from pricer.estimates import estimator as find_estimator
@@ -82,7 +82,7 @@ class Run:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         with path.open("w", newline="", encoding="utf-8") as f:
-            writer = csv.writer(f)
+            writer = csv_writer(f)  # formula-like text cells neutralised
             writer.writerow(["index", "title", "truth", "guess", "parsed", "error", "sle", "color"])
             for o in self.outcomes:
                 writer.writerow([o.index, o.title, o.truth, o.guess, o.parsed, round(o.error, 4),

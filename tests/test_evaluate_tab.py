@@ -1,5 +1,6 @@
-"""The Evaluate tab and its /evaluate endpoint, on the tiny 4-bit model and the course's 250 items:
-its handlers and the Board they keep, through gradio_client, and in real Chromium."""
+"""The Evaluate tab and its /evaluate endpoint, on the tiny 4-bit model, the CPU pricer and the
+course's 250 items: its handlers and the Board they keep, the leaderboard, through gradio_client,
+and in real Chromium."""
 
 from __future__ import annotations
 
@@ -14,7 +15,9 @@ from playwright.sync_api import expect
 
 from pricer.evaluation import Run
 from pricer.metrics import Outcome
-from ui.evaluate_tab import BASE, FINE_TUNED, SCORE_FILE
+from ui.evaluate_tab import SCORE_FILE
+
+FINE_TUNED, BASE, CPU = "fine-tuned", "base", "cpu"
 
 METRICS = r"Error=\$[\d,]+\.\d\d RMSLE=[\d,]+\.\d\d Hits=\d+\.\d%"
 
@@ -36,19 +39,27 @@ def _rows(path: str | Path) -> list[dict[str, str]]:
 
 def test_a_run_streams_its_metrics_as_numbers_and_ends_with_the_csv_as_a_file(client, test_250):
     # 12 items in batches of 8: the metrics after 8 items, then the complete run with its CSV
-    job = client.submit(pricer=FINE_TUNED, data=str(test_250), size=12, estimator="greedy", api_name="/evaluate")
+    job = client.submit(pricer=CPU, data=str(test_250), size=12, api_name="/evaluate")
     metrics, path = job.result(timeout=240)
     first = job.outputs()[0]
     assert first[0]["items"] == 8 and not first[0]["done"] and first[1] is None
     assert metrics["items"] == metrics["total"] == 12 and metrics["done"]
-    assert {"error", "rmsle", "hits", "mse", "r2", "coverage", "seconds"} <= set(metrics)
-    assert isinstance(metrics["error"], float) and 0 <= metrics["hits"] <= 1
-    assert metrics["pricer"] == FINE_TUNED and metrics["data"] == "test-250.jsonl"
+    assert {"error", "rmsle", "hits", "mse", "r2", "coverage", "seconds", "id"} <= set(metrics)
+    assert isinstance(metrics["error"], float) and 0 <= metrics["hits"] <= 1 and 0 <= metrics["coverage"] <= 1
+    assert metrics["pricer"] == CPU and metrics["estimator"] is None and metrics["data"] == "test-250.jsonl"
     rows = _rows(path)  # downloaded by the client
     assert [int(r["index"]) for r in rows] == list(range(12))
-    assert float(rows[0]["truth"]) == 374.41
+    assert float(rows[0]["truth"]) == 374.41 and all(float(r["low"]) <= float(r["high"]) for r in rows)
     assert sum(float(r["error"]) for r in rows) / 12 == pytest.approx(metrics["error"])
     assert "test-250" in Path(path).name and "12items" in Path(path).name  # the CSV names its data
+
+
+def test_the_llama_runs_with_its_estimator_and_the_default_pricer_needs_no_name(client, test_250):
+    metrics, _ = client.predict(pricer=FINE_TUNED, data=str(test_250), size=3, estimator="topk-numbers",
+                                api_name="/evaluate")
+    assert metrics["estimator"] == "topk-numbers" and "TEST MODEL" in metrics["label"]
+    metrics, _ = client.predict(data=str(test_250), size=2, api_name="/evaluate")
+    assert metrics["pricer"] == FINE_TUNED and metrics["estimator"] == "greedy"  # the default and its first
 
 
 def test_the_file_inputs_are_optional_and_every_input_is_named(client):
@@ -61,7 +72,7 @@ def test_the_file_inputs_are_optional_and_every_input_is_named(client):
 
 
 def test_a_repeated_run_returns_from_the_cache(client, test_250):
-    args = {"pricer": BASE, "data": str(test_250), "size": 3, "estimator": "topk"}
+    args = {"pricer": CPU, "data": str(test_250), "size": 3}
     client.predict(**args, api_name="/evaluate")
     assert client.predict(**args, api_name="/evaluate")[0]["cached"] is True
 
@@ -89,10 +100,16 @@ def test_mistakes_are_errors_that_say_what_to_do(client, test_250, tmp_path):
     with pytest.raises(AppError, match="no guess for 3 of the first 5.*set the size to 2"):
         client.predict(pricer=SCORE_FILE, data=str(test_250), guesses_file=handle_file(str(short)), size=5,
                        api_name="/evaluate")
-    with pytest.raises(AppError, match="pricer must be one of 'fine-tuned', 'base', 'guesses'"):
+    with pytest.raises(AppError, match="pricer must be one of fine-tuned, base, cpu"):
         client.predict(pricer="Fine-tuned Llama 3.1 8B (4-bit, QLoRA)", data=str(test_250), api_name="/evaluate")
     with pytest.raises(AppError, match="size must be a whole number from 1 to 250"):
-        client.predict(pricer=BASE, data=str(test_250), size=0, api_name="/evaluate")
+        client.predict(pricer=CPU, data=str(test_250), size=0, api_name="/evaluate")
+    with pytest.raises(AppError, match="The cpu pricer has no estimators"):
+        client.predict(pricer=CPU, data=str(test_250), size=2, estimator="topk", api_name="/evaluate")
+    with pytest.raises(AppError, match="estimator must be one of greedy, topk, topk-numbers"):
+        client.predict(pricer=BASE, data=str(test_250), size=2, estimator="median", api_name="/evaluate")
+    with pytest.raises(AppError, match="The frontier pricer cannot run here: OPENAI_API_KEY is not set"):
+        client.predict(pricer="frontier", data=str(test_250), size=2, api_name="/evaluate")
 
 
 def test_an_unreachable_hub_dataset_offers_the_upload(client):
@@ -100,7 +117,7 @@ def test_an_unreachable_hub_dataset_offers_the_upload(client):
 
     # HF_HUB_OFFLINE is set for the tests, as on a machine without network
     with pytest.raises(AppError, match="HF_HUB_OFFLINE"):
-        client.predict(pricer=BASE, data="ed-donner/pricer-data", size=5, api_name="/evaluate")
+        client.predict(pricer=CPU, data="ed-donner/pricer-data", size=5, api_name="/evaluate")
 
 
 def test_an_uploaded_items_file_replaces_the_dataset(client, tmp_path):
@@ -110,7 +127,7 @@ def test_an_uploaded_items_file_replaces_the_dataset(client, tmp_path):
     items.write_text("".join(json.dumps({"text": f"How much does this cost to the nearest dollar?\n\nThing {i}"
                                                  f"\nA thing.\n\nPrice is $", "price": 10.0 + i}) + "\n"
                              for i in range(3)))
-    metrics, path = client.predict(pricer=BASE, data="ed-donner/pricer-data", data_file=handle_file(str(items)),
+    metrics, path = client.predict(pricer=CPU, data="ed-donner/pricer-data", data_file=handle_file(str(items)),
                                    size=250, api_name="/evaluate")
     assert metrics["items"] == 3 and "3 usable test items, fewer than the 250 asked for" in metrics["note"]
     assert metrics["data"] == "items.jsonl"
@@ -161,21 +178,22 @@ def test_a_second_run_from_the_same_page_is_refused_while_one_runs():
     board.claim()  # free again once it has ended
 
 
-def test_an_error_clears_the_last_run_and_a_new_run_keeps_the_finished_one_for_the_overlay():
+def test_an_error_clears_the_last_run_but_not_the_overlaid_one():
     from ui.evaluate_tab import Board, view
 
-    board = Board()
+    board = Board(compare=_run(3, 3, "other"))
     board.claim()
     board.start("a.jsonl")
     board.show(_run(3, 3))
     board.end()
-    assert board.csv and view(board, False, False)[0] is not None
+    assert board.csv and view(board, False)[0] is not None
     board.claim()
     board.start("b.jsonl")
-    assert board.previous is not None and board.shown is None and board.csv is None  # nothing stale shown
+    assert board.shown is None and board.csv is None  # nothing stale shown while it runs
     board.fail()
-    fig, _, table, download, button = view(board, False, False)
+    fig, _, table, download, button = view(board, False)
     assert fig is None and table.data.empty and download.visible is False and button.interactive
+    assert board.compare is not None
 
 
 def test_stop_ends_the_real_run_after_the_batch_under_way(tiny_model, test_250, monkeypatch):
@@ -185,7 +203,7 @@ def test_stop_ends_the_real_run_after_the_batch_under_way(tiny_model, test_250, 
     monkeypatch.setenv("PRICER_ADAPTER", "none")
     board = Board()
     board.claim()
-    frames = evaluate_ui(board, BASE, "topk", 250, str(test_250), None, None, False, False,
+    frames = evaluate_ui(board, BASE, "topk", 250, str(test_250), None, None, False,
                          progress=lambda *a, **k: None)
     next(frames)  # cleared, loading
     first = next(frames)  # 8 items
@@ -194,25 +212,72 @@ def test_stop_ends_the_real_run_after_the_batch_under_way(tiny_model, test_250, 
     *_, last = frames  # the batch under way, then the end
     assert "**stopped** at 16/250 items" in last[1] and last[3].visible is True
     assert len(_rows(board.csv)) == 16 and Path(board.csv).name in str(last[3].value) and last[4].interactive
+    from pricer import leaderboard
+
+    row = next(r for r in leaderboard.runs() if r.id == last[7].value)  # the stopped run, shown on the chart
+    assert row.partial and (row.size, row.total) == (16, 250)
 
 
 def test_redraw_switches_to_log_axes_without_running_anything():
     from ui.evaluate_tab import Board, redraw
 
     board = Board(shown=_run(3, 3))
-    assert redraw(board, False, True).layout.xaxis.type == "log"
-    assert redraw(board, False, False).layout.xaxis.type in (None, "linear", "-")
-    assert redraw(Board(), False, True) == {"__type__": "update"}  # nothing shown: nothing to redraw
+    assert redraw(board, True).layout.xaxis.type == "log"
+    assert redraw(board, False).layout.xaxis.type in (None, "linear", "-")
+    assert redraw(Board(), True) == {"__type__": "update"}  # nothing shown: nothing to redraw
 
 
-def test_the_test_model_is_named_in_the_pricer_labels(tiny_model, monkeypatch):
-    from ui.evaluate_tab import pricer_choices, test_model
+def test_any_two_runs_of_the_leaderboard_go_on_the_chart_and_clear_takes_two_presses(monkeypatch, tmp_path):
+    from pricer import leaderboard
+    from ui.evaluate_tab import (
+        PUBLISHED,
+        Board,
+        clear_runs,
+        leaderboard_rows,
+        overlay_run,
+        run_choices,
+        show_run,
+    )
+
+    monkeypatch.setenv("PRICER_CACHE", str(tmp_path))
+    first = leaderboard.record(_run(3, 3, "first"))
+    second = leaderboard.record(_run(2, 3, "second"))  # a stopped run
+    assert [value for _, value in run_choices()] == [second.id, first.id]  # newest first
+    kinds = {row[4]: row[5] for row in leaderboard_rows()}
+    assert kinds["first"] == "run here" and kinds["second"] == "stopped: partial"
+    assert list(kinds.values()).count(PUBLISHED) == len(leaderboard.PUBLISHED)
+    board = Board()
+    fig, status, table, download, _ = show_run(board, first.id, False)
+    assert "From the leaderboard" in status and len(table.data) == 3 and download.visible
+    fig = overlay_run(board, second.id, False)
+    assert {t.legendgrouptitle.text for t in fig.data if t.mode == "markers"} == {"first", "second"}
+    assert overlay_run(board, None, False).layout.title.text.count("<br>") == 1  # back to one run
+    button = clear_runs(board)[0]
+    assert "Press again to clear 2 runs" in button.value and len(leaderboard.runs()) == 2
+    clear_runs(board)
+    assert leaderboard.runs() == [] and len(leaderboard_rows()) == len(leaderboard.PUBLISHED)
+
+
+def test_the_pricers_offered_are_those_that_can_run_the_default_first(app_url, monkeypatch):
+    from ui.evaluate_tab import estimator_choices, pricer_choices, show_pricer_options
+
+    choices, unavailable = pricer_choices()
+    assert [name for _, name in choices] == [FINE_TUNED, BASE, CPU, SCORE_FILE]
+    assert all("TEST MODEL" in label for label, name in choices if name in (FINE_TUNED, BASE))
+    assert {p.name: why for p, why in unavailable}["frontier"] == "OPENAI_API_KEY is not set"
+    assert [name for _, name in estimator_choices(BASE)] == ["greedy", "topk", "topk-numbers"]
+    assert estimator_choices(CPU) == [] and show_pricer_options(CPU)[0].visible is False
+    monkeypatch.setenv("PRICER_ADAPTER", "none")
+    assert pricer_choices()[0][0][1] == CPU  # without the fine-tuned Llama, the CPU pricer is the default
+
+
+def test_the_test_model_warning_follows_the_settings(tiny_model, monkeypatch):
+    from ui.evaluate_tab import test_model
 
     monkeypatch.setenv("PRICER_BASE_MODEL", str(tiny_model))
     assert test_model()
-    assert all("TEST MODEL" in label for label, name in pricer_choices() if name != SCORE_FILE)
     monkeypatch.setenv("PRICER_BASE_MODEL", "meta-llama/Meta-Llama-3.1-8B")
-    assert not test_model() and not any("TEST" in label for label, _ in pricer_choices())
+    assert not test_model()
 
 
 def test_an_offline_machine_is_told_at_once_that_the_hub_dataset_needs_an_upload(test_250):
@@ -247,7 +312,7 @@ def test_the_table_lists_worst_misses_first_when_asked_and_matches_its_headers()
 def test_the_tabs_chart_has_an_explicit_height():
     from ui.evaluate_tab import CHART_HEIGHT, Board, chart
 
-    fig = chart(Board(shown=Run("t", 2, [Outcome(0, "a", 5.0, 5.0)])), False, False)
+    fig = chart(Board(shown=Run("t", 2, [Outcome(0, "a", 5.0, 5.0)])), False)
     assert fig.layout.height == CHART_HEIGHT > 0  # gradio draws an autosized figure at zero height in a hidden tab
 
 
@@ -263,22 +328,39 @@ def _open(page, size: int | None = None):
 
 
 @pytest.mark.browser
-def test_in_chromium_the_plot_appears_the_table_fills_and_the_download_matches(page, test_250):
+def test_in_chromium_a_cpu_run_fills_plot_table_download_and_leaderboard_and_overlays_another(page, test_250):
+    from pricer import leaderboard
+
+    leaderboard.record(_run(10, 10, "an earlier run"))  # the app runs in this process, on this cache
     _open(page, 10)
+    page.locator("#evaluate-pricer label", has_text="CPU pricer").click()
+    expect(page.locator("#evaluate-estimator")).to_be_hidden()  # the CPU pricer has no estimates to choose
     page.locator("#evaluate-run").click()
     points = page.locator("#evaluate-plot .js-plotly-plot .scatterlayer .point")
     points.first.wait_for(timeout=180_000)
     page.get_by_text("10/10 items").first.wait_for(timeout=180_000)
-    expect(page.locator("#evaluate-status")).to_contain_text("on test-250.jsonl")
-    expect(page.locator("#evaluate-status")).to_contain_text(re.compile(METRICS))
+    status = page.locator("#evaluate-status")
+    expect(status).to_contain_text("CPU pricer")
+    expect(status).to_contain_text("on test-250.jsonl")
+    expect(status).to_contain_text(re.compile(METRICS))
+    expect(status).to_contain_text("80% interval coverage")
     expect(points).to_have_count(10)  # Plotly redraws after the update lands: wait for it
     box = page.locator("#evaluate-plot .js-plotly-plot").first.bounding_box()
     assert box and box["height"] > 300
     expect(page.locator("#evaluate-table [role=row]")).to_have_count(11)  # the header and 10 items
     with page.expect_download() as download:
         page.locator("#evaluate-download").click()
-    assert "test-250" in download.value.suggested_filename
+    assert download.value.suggested_filename == "evaluation-cpu-test-250.jsonl-10items.csv"
     assert len(_rows(download.value.path())) == 10
+    board = page.locator("#evaluate-leaderboard")
+    expect(board).to_contain_text("published, not run here")
+    expect(board).to_contain_text("run here")
+    expect(page.locator("#evaluate-show input")).to_have_value(re.compile("CPU pricer"))  # the run on the chart
+    page.locator("#evaluate-overlay input").click()
+    page.get_by_role("option", name=re.compile("an earlier run")).click()
+    title = page.locator("#evaluate-plot .gtitle")
+    expect(title).to_contain_text("an earlier run")  # both runs on the chart, each titled
+    expect(title).to_contain_text("CPU pricer")
     page.get_by_label("Log scale").check()
     expect(page.locator("#evaluate-plot .xaxislayer-above")).to_contain_text("100")  # log ticks: 10, 100, ...
 
@@ -312,7 +394,7 @@ def test_in_chromium_stop_keeps_the_partial_run_its_csv_and_a_second_visitor_is_
 
     other = browser.new_context().new_page()  # a second visitor: told that their run waits its turn
     other.goto(app_url)
-    _open(other, 2)
+    _open(other, 4)
     other.locator("#evaluate-run").click()
     expect(other.locator("#evaluate-status")).to_contain_text("Queued: another evaluation is running")
 
@@ -328,7 +410,7 @@ def test_in_chromium_stop_keeps_the_partial_run_its_csv_and_a_second_visitor_is_
     assert "16of250" in download.value.suggested_filename
     assert [int(r["index"]) for r in _rows(download.value.path())] == list(range(16))
     assert batches[:2] == [8, 8]
-    expect(other.locator("#evaluate-status")).to_contain_text("2/2 items", timeout=180_000)  # then it ran
+    expect(other.locator("#evaluate-status")).to_contain_text("4/4 items", timeout=180_000)  # then it ran
     assert len(batches) == 3  # Stop priced nothing after the batch under way; the other run one batch
     other.context.close()
 

@@ -16,12 +16,13 @@ import gradio as gr
 from pricer.errors import PricerError
 
 
-def endpoint(fn: Callable[..., Any], inputs: Sequence[Any], outputs: Sequence[str | Any], name: str,
+def endpoint(fn: Callable[..., Any], inputs: Sequence[Any], outputs: Sequence[str | Callable[[], Any]], name: str,
              **kw: Any) -> Any:
     """/`name`: `fn` over `inputs` (components; the client's parameters take fn's argument names),
-    answering `outputs`: a label makes a JSON output of that name, a component is used as it is."""
+    answering `outputs`: a label makes a JSON output of that name, a function makes the output
+    component (e.g. `lambda: gr.File(label="csv")`), placed with the trigger where nobody sees it."""
     with gr.Column(visible=False):
-        made = [gr.JSON(label=o) if isinstance(o, str) else o for o in outputs]
+        made = [gr.JSON(label=o) if isinstance(o, str) else o() for o in outputs]
         trigger = gr.Button(f"/{name}")
     return trigger.click(fn, list(inputs), made, api_name=name, show_progress="hidden", **kw)
 

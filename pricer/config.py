@@ -36,6 +36,7 @@ ENV = {
     "cache_dir": "PRICER_CACHE",
     "allow_cpu": "PRICER_ALLOW_CPU",
     "frontier_model": "PRICER_FRONTIER_MODEL",
+    "web_paths": "PRICER_WEB_PATHS",
 }
 
 
@@ -92,6 +93,10 @@ class Settings:
     """Try to load a model too big for a CPU on a machine without a GPU (PRICER_ALLOW_CPU=1)."""
     frontier_model: str = FRONTIER_MODEL
     """OpenAI (or OpenAI-compatible) model of the frontier and RAG pricers (PRICER_FRONTIER_MODEL)."""
+    web_paths: tuple[Path, ...] = ()
+    """More folders (or files) the web app may read local data and tokenizers from, besides the
+    cache, the configured model, adapter, tokenizer and dataset, and its uploads (PRICER_WEB_PATHS,
+    separated by os.pathsep: `:` on Linux). The CLI reads any path."""
 
     def __post_init__(self) -> None:
         check_model(self.base_model, self.quantization)
@@ -112,6 +117,7 @@ def settings() -> Settings:
         cache_dir=cache_dir(),
         allow_cpu=_flag("allow_cpu"),
         frontier_model=frontier_model(),
+        web_paths=web_paths(),
     )
 
 
@@ -127,3 +133,9 @@ def frontier_model() -> str:
     """The frontier pricer's model (PRICER_FRONTIER_MODEL, else gpt-4o-mini), read on its own
     like cache_dir: a bad model setting for the Llama must not stop the OpenAI pricers."""
     return _env("frontier_model") or FRONTIER_MODEL
+
+
+def web_paths() -> tuple[Path, ...]:
+    """The extra folders the web app may read (PRICER_WEB_PATHS, os.pathsep between them), read on
+    its own like cache_dir: a bad model setting must not open or close them."""
+    return tuple(Path(p.strip()).expanduser() for p in (_env("web_paths") or "").split(os.pathsep) if p.strip())

@@ -217,10 +217,11 @@ def model_label(spec: ModelSpec, estimator: str) -> str:
 
 def evaluate_model(data: str | Path, spec: ModelSpec, *, size: int = 250, estimator: str = "greedy",
                    batch_size: int = 16, progress: Callable[..., Any] | None = None,
-                   use_cache: bool = True) -> Iterator[Run]:
+                   use_cache: bool = True, web: bool = False) -> Iterator[Run]:
     """Run the 4-bit Llama of `spec` over the first `size` test items of `data`, streaming; a
-    repeat of the same (model, adapter, revision, estimator, data, size) returns at once."""
-    items = load_items(data, size)
+    repeat of the same (model, adapter, revision, estimator, data, size) returns at once.
+    `web`: `data` came from the web app (pricer.data.load_items)."""
+    items = load_items(data, size, web=web)
     model = f"{spec.key()}|{source_key(spec.base_model)}|{source_key(spec.adapter)}"
     key = cache_key(model, estimator, source_key(data), len(items))
     predict = llama_predictor(spec, estimator, batch_size, progress)

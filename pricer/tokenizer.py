@@ -106,18 +106,19 @@ def _from_pretrained(path_or_id: str) -> Any:
         return AutoTokenizer.from_pretrained(path_or_id, token=hub.token())
 
 
-def load_tokenizer(name: str | None = None, *, fallback: bool = True) -> LoadedTokenizer:
+def load_tokenizer(name: str | None = None, *, fallback: bool = True, web: bool = False) -> LoadedTokenizer:
     """Load (once) the tokenizer of a hub id or local path; default Llama 3.1.
 
     For Llama 3.1 ids the offline copy stands in when the hub cannot be reached or access is
     missing (with `fallback`), and `note` says why. Other names raise a PricerError that says
-    what to do.
+    what to do. A name from the web app (`web`) is a local path only inside the folders
+    pricer.web_paths allows.
     """
     name = (name or settings().tokenizer).strip()
     if name == OFFLINE_LLAMA:
         return LoadedTokenizer(_from_pretrained(str(offline_llama_path())), name, "offline")
     try:
-        source = hub.resolve(name)
+        source = hub.resolve(name, web=web)
     except PricerError as exc:
         return _offline_instead(name, exc, fallback)
     if isinstance(source, Path):

@@ -4,7 +4,8 @@ Space variables and local environment variables use the same names (PRICER_*), s
 deployed from spaces.yaml and a local run read one set of settings. This is the only module
 that reads a PRICER_* variable; `ENV` maps each Settings field to its variable, and the
 deployment manifest checks its variables against it. It holds the course's defaults (the base
-model, the pinned adapter, the dataset) and the rules on them; it does not load anything.
+model, the pinned adapter, the dataset) and the rules on them; it does not load anything, and
+reading the settings never fails on a bad model setting (check_model is asked where a model runs).
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from pricer.errors import BadInput
 
 BASE_MODEL = "meta-llama/Meta-Llama-3.1-8B"
 # The course's QLoRA fine-tuned pricer, pinned to the revision the course evaluated.
@@ -62,16 +65,24 @@ def pinned_revision(adapter: str | None) -> str | None:
 
 
 def check_model(base_model: str, quantization: str) -> None:
-    """Refuse a model setting pricer cannot load; the message names the field."""
+    """Refuse a model setting pricer cannot load: a BadInput naming the field and its variable,
+    so the operator of a Space knows what to change."""
     if quantization not in QUANTIZATIONS:
-        raise ValueError(f"quantization must be {' or '.join(map(repr, QUANTIZATIONS))}, not {quantization!r}")
+        raise BadInput(f"quantization must be {' or '.join(map(repr, QUANTIZATIONS))}, not {quantization!r}: "
+                       f"set {ENV['quantization']} to {' or '.join(QUANTIZATIONS)} (a Space variable on Hugging "
+                       "Face, an environment variable locally) and restart.")
     if not base_model:
-        raise ValueError("base_model must name a hub id or a local path")
+        raise BadInput(f"base_model must name a hub id or a local path: set {ENV['base_model']}.")
 
 
 @dataclass(frozen=True)
 class Settings:
-    """What the app and the CLI run with, unless a flag says otherwise."""
+    """What the app and the CLI run with, unless a flag says otherwise.
+
+    The model fields are checked where a model is about to run (pricer.model's ModelSpec.check,
+    with check_model), not here: a bad PRICER_QUANTIZATION stops the model with a message that
+    says how to fix it, while the app starts and the tokenizer, the data and the cache work on.
+    """
 
     base_model: str = BASE_MODEL
     """Hub id or local path of the base model (PRICER_BASE_MODEL)."""
@@ -97,9 +108,6 @@ class Settings:
     """More folders (or files) the web app may read local data and tokenizers from, besides the
     cache, the configured model, adapter, tokenizer and dataset, and its uploads (PRICER_WEB_PATHS,
     separated by os.pathsep: `:` on Linux). The CLI reads any path."""
-
-    def __post_init__(self) -> None:
-        check_model(self.base_model, self.quantization)
 
 
 def settings() -> Settings:

@@ -221,6 +221,7 @@ def evaluate_model(data: str | Path, spec: ModelSpec, *, size: int = 250, estima
     """Run the 4-bit Llama of `spec` over the first `size` test items of `data`, streaming; a
     repeat of the same (model, adapter, revision, estimator, data, size) returns at once.
     `web`: `data` came from the web app (pricer.data.load_items)."""
+    spec.check()  # a bad model setting is said at once, before the data is read
     items = load_items(data, size, web=web)
     model = f"{spec.key()}|{source_key(spec.base_model)}|{source_key(spec.adapter)}"
     key = cache_key(model, estimator, source_key(data), len(items))

@@ -78,18 +78,18 @@ def target_of(path: str | os.PathLike) -> Path:
     return target
 
 
-def writable_folder(folder: str | os.PathLike) -> Path:
+def writable_folder(folder: str | os.PathLike, fix: str = "Choose another --out.") -> Path:
     """`folder`, created when missing, after a real test write (os.access says yes to root on
-    /proc); a BadInput saying what to do otherwise. Check before minutes of work, not after."""
+    /proc); a BadInput saying what to do (`fix`) otherwise. Check before minutes of work, not after."""
     folder = Path(folder).expanduser()
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise BadInput(f"Cannot create the folder {folder}: {exc.strerror or exc}. Choose another --out.") from None
+        raise BadInput(f"Cannot create the folder {folder}: {exc.strerror or exc}. {fix}") from None
     try:
         tempfile.TemporaryFile(dir=folder).close()
     except OSError as exc:
-        raise BadInput(f"Cannot write to {folder}: {exc.strerror or exc}. Choose another --out.") from None
+        raise BadInput(f"Cannot write to {folder}: {exc.strerror or exc}. {fix}") from None
     return folder
 
 

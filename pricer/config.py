@@ -137,6 +137,18 @@ def cache_dir() -> Path:
     return Path(_env("cache_dir") or CACHE_DIR).expanduser()
 
 
+CACHE_FIX = (f"It is where pricer keeps derived files ({ENV['cache_dir']}, default {CACHE_DIR}): set "
+             f"{ENV['cache_dir']} to a folder this user can write.")
+
+
+def cache_folder(name: str) -> Path:
+    """`cache_dir() / name`, created and checked by a test write before the work that needs it; a
+    BadInput naming PRICER_CACHE when it cannot be written (a read-only disk, a file in the way)."""
+    from pricer.atomic import writable_folder
+
+    return writable_folder(cache_dir() / name, fix=CACHE_FIX)
+
+
 def frontier_model() -> str:
     """The frontier pricer's model (PRICER_FRONTIER_MODEL, else gpt-4o-mini), read on its own
     like cache_dir: a bad model setting for the Llama must not stop the OpenAI pricers."""

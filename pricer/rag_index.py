@@ -125,7 +125,7 @@ def index_folder(sources: Sequence[str], split: str = "train") -> Path:
     """The folder under cache_dir()/rag where the index of these sources lives by default."""
     from pricer.config import cache_dir
 
-    names = "+".join(Path(s).name or s for s in sources)
+    names = "+".join(Path(s).name if Path(s).expanduser().exists() else s for s in sources)
     slug = re.sub(r"[^A-Za-z0-9._+-]+", "-", names)[:60].strip("-.") or "index"
     digest = hashlib.sha256(json.dumps([[_identity(s) for s in sources], split]).encode()).hexdigest()[:10]
     return cache_dir() / "rag" / f"{slug}-{split}-{digest}"

@@ -17,16 +17,22 @@ arguments, continues after the last complete chunk. The last step joins the chun
 No pickle anywhere (numpy files are read with allow_pickle=False). A damaged folder is refused
 with a message saying how to rebuild it.
 
-The store is plain numpy: the embeddings as one float32 matrix in memory and an exact search
-(one matrix product per block of 65,536 items, argpartition for the top k). Measured on this
-2-CPU machine (benchmarks/rag_bench.py, one thread): at 12,687 items a query takes about 1 ms
-(embedding it with MiniLM takes 10-20 ms); at 400,000 items about 90 ms against FAISS's exact
-IndexFlatIP at about 30 ms, both far below the chat request the query feeds (0.3-1 s), and 250
-queries together take seconds either way. FAISS is 3x faster per query at 400,000 but adds a
-binary dependency for no visible gain; Chroma (the course's choice) adds a database, a server-
-style client and an approximate (HNSW) search that must be built item by item. numpy it is.
-float16 on disk halves the files; the search runs in float32 because numpy's float16 products
-are 15x slower.
+The store is plain numpy: the embeddings as one float32 matrix in memory, an exact search (one
+matrix product per block of 65,536 items, argpartition for the top k). Measured with
+benchmarks/rag_bench.py on this shared 2-CPU machine (one thread, under a load of ~9): at 12,687
+items (the index of ../shared/data) a query takes 1.8 ms against 1.2 ms for FAISS's exact
+IndexFlatIP and 0.3 ms for its float16 index; at 400,000 items (586 MiB) 100-220 ms against 67
+and 37 ms, but 250 queries at once 9.4 s against 18.4 and 11.1 s (numpy's matrix product wins
+batches). Embedding the query with MiniLM takes 15-60 ms and the chat request it feeds 0.3-1 s,
+so the search is never what a user waits for at this size and still fine at 400,000: FAISS
+would add a compiled dependency to save ~0.1 s a query at the largest size only. Chroma (the
+course's choice) adds a database and an approximate HNSW search built item by item. float16 on
+disk halves the files; the search runs in float32 because numpy's float16 products are 15x slower.
+
+Embedding is the build's cost: 66 ms of CPU per item (MiniLM over ~160 word pieces; all but 1%
+of the items exceed 128), so 400,000 items take about 7 CPU-hours here, a run of hours on 2
+cores that can be stopped and resumed at will, or minutes on a GPU (sentence-transformers uses
+one when there is one).
 
 Leak guard: an item whose normalised title or normalised text equals the query's is never
 returned for that query (`normalise`: case-folded, punctuation and spacing ignored), so a

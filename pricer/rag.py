@@ -104,19 +104,17 @@ class RagPricer(FrontierPricer):
         """The k most similar training items of each prompt, best first; all new prompts of a
         batch are embedded and searched together, and remembered for `messages` and `details`."""
         with self._lock:
-            todo = list(dict.fromkeys(p for p in prompts if p not in self._found))
+            known = {p: self._found[p] for p in prompts if p in self._found}
+        todo = list(dict.fromkeys(p for p in prompts if p not in known))
         if todo:
-            found = dict(zip(todo, self.index().search(todo, self.k), strict=True))
-            with self._lock:
-                self._found.update(found)
-                while len(self._found) > max(REMEMBERED, len(prompts)):
-                    self._found.popitem(last=False)
+            known.update(zip(todo, self.index().search(todo, self.k), strict=True))
         with self._lock:
-            result = []
-            for p in prompts:
+            for p in dict.fromkeys(prompts):
+                self._found[p] = known[p]
                 self._found.move_to_end(p)
-                result.append(self._found[p])
-            return result
+            while len(self._found) > max(REMEMBERED, len(prompts)):
+                self._found.popitem(last=False)
+        return [known[p] for p in prompts]
 
     def messages(self, prompt: str) -> chat.Messages:
         """The course's RAG request for one prompt (a dataset prompt or a pasted product)."""

@@ -327,16 +327,22 @@ def _bar(total: int, done: int) -> tuple[ProgressFn, Callable[[], None]]:
     return report, bar.close
 
 
-def build(sources: str | Sequence[str], out: str | os.PathLike | None = None, *, split: str = "train",
-          size: int | None = None, chunk: int = CHUNK, batch_size: int | None = None,
+def build(sources: str | Sequence[str] | None = None, out: str | os.PathLike | None = None, *,
+          split: str = "train", size: int | None = None, chunk: int = CHUNK, batch_size: int | None = None,
           progress: ProgressFn | None = None) -> Built:
-    """Index the first `size` usable rows (all when None) of the `split` of `sources`, in order,
-    into `out` (default: index_folder(sources, split)). A complete index of the same rows is
-    reused; an interrupted one is continued. progress(done, total) after each few hundred items,
-    a progress bar on stderr when none is given."""
+    """Index the first `size` usable rows (all when None) of the `split` of `sources` (default
+    PRICER_RAG_DATA), in order, into `out` (default: index_folder(sources, split), where the RAG
+    pricer looks). A complete index of the same rows is reused; an interrupted one is continued.
+    progress(done, total) after each few hundred items; a progress bar on stderr when none is given."""
     from pricer import embeddings
+    from pricer.config import rag_data
     from pricer.data import writable_folder
 
+    if sources is None:
+        if (Path(rag_data()).expanduser() / MANIFEST).is_file():
+            raise BadInput(f"PRICER_RAG_DATA names a built index ({rag_data()}): give the training items to index "
+                           "with --data.")
+        sources = rag_data()
     names = parse_sources(sources)
     if size is not None and size < 1:
         raise BadInput(f"size must be at least 1, not {size}.")

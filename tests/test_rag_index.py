@@ -13,6 +13,7 @@ import pytest
 from rag_data import course_index, rows
 
 from pricer import embeddings, rag_index
+from pricer.config import settings
 from pricer.errors import BadInput, HubUnavailable, NotFound
 from pricer.rag_index import RagIndex, description, text_keys, title
 
@@ -169,11 +170,15 @@ def test_sources_are_files_folders_or_hub_ids(shared_data, tmp_path):
 def test_pricer_rag_data_names_the_index(monkeypatch, tmp_path, built):
     monkeypatch.setenv("PRICER_CACHE", str(tmp_path))
     monkeypatch.setenv("PRICER_RAG_DATA", "a.jsonl, b.jsonl")
+    assert settings().rag_data == "a.jsonl, b.jsonl"
     folder = rag_index.default_folder()
     assert folder.parent == tmp_path / "rag" and folder.name.startswith("a.jsonl+b.jsonl-train-")
     assert rag_index.build_command() == "python -m pricer rag-index --data a.jsonl b.jsonl"
     assert rag_index.missing(folder) == f"no RAG index at {folder}"
     monkeypatch.setenv("PRICER_RAG_DATA", str(built["folder"]))  # an index folder is used as it is
     assert rag_index.default_folder() == built["folder"]
+    with pytest.raises(BadInput, match="names a built index"):
+        rag_index.build()
     monkeypatch.delenv("PRICER_RAG_DATA")
+    assert settings().rag_data == "ed-donner/pricer-data"  # the course's dataset, never PRICER_DATASET's test file
     assert rag_index.default_folder().name.startswith("ed-donner-pricer-data-train-")

@@ -390,6 +390,8 @@ def member_spec(spec: str) -> tuple[str, str | None]:
     name, _, estimator = spec.strip().partition(":")
     if not name:
         raise BadInput(f"A member is a pricer name, optionally with :estimator, not {spec!r}.")
+    if name == EnsemblePricer.name:
+        raise BadInput("The ensemble cannot be a member of itself: name the pricers it combines.")
     return name, estimator or None
 
 

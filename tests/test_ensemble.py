@@ -220,6 +220,8 @@ def test_fit_members_runs_the_members_over_the_validation_items_and_writes_the_c
     assert line.endswith(f"left out: frontier; written to {path}")
     with pytest.raises(BadInput, match="items 300-899 were asked for"):
         fit_members(["long"], str(train_550), start=300, size=600, lookup=pricers.__getitem__)
+    with pytest.raises(BadInput, match="cannot be a member of itself"):
+        fit_members(["long", "ensemble"], str(train_550), start=0, size=50, lookup=pricers.__getitem__)
 
 
 def test_the_pricer_falls_back_when_a_member_cannot_answer(train_550, tmp_path):

@@ -24,6 +24,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -81,7 +82,7 @@ def space_folder(manifest, tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def space_python(manifest, space_folder, tmp_path_factory) -> Path:
+def space_python(manifest, space_folder, tmp_path_factory) -> Iterator[Path]:
     """A clean virtualenv with what the Space installs; its python."""
     wanted = str(manifest.front_matter.get("python_version", ""))
     if wanted and f"{sys.version_info.major}.{sys.version_info.minor}" != wanted:
@@ -96,7 +97,8 @@ def space_python(manifest, space_folder, tmp_path_factory) -> Path:
     run([str(python), "-m", "pip", "check"])
     installed = run([str(python), "-c", "import gradio, torch; print(gradio.__version__, torch.__version__)"])
     assert installed.split()[0] == gradio and installed.split()[1].startswith("2.13.0")
-    return python
+    yield python
+    shutil.rmtree(venv, ignore_errors=True)  # about 2 GB
 
 
 @pytest.fixture(scope="module")
@@ -173,7 +175,7 @@ def explains(message: str, *, names: str) -> None:
 def test_the_page_promises_the_offline_tokenizer(space):
     with urllib.request.urlopen(space[0] + "config", timeout=30) as answer:
         config = json.dumps(json.load(answer))
-    assert "HF_TOKEN is not set" in config and "offline copy of the Llama 3.1 tokenizer" in config
+    assert "HF_TOKEN is not set" in config and "offline copy" in config
 
 
 def tokenize(client, text: str) -> dict:

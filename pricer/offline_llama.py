@@ -121,7 +121,7 @@ def tokenizer_config() -> dict:
 
 
 def write(folder: Path, ranks_file: Path = RANKS_FILE) -> Path:
-    """Write Llama 3.1's tokenizer.json and tokenizer_config.json into `folder` (about 2 s).
+    """Write Llama 3.1's tokenizer.json and tokenizer_config.json into `folder` (a few seconds).
 
     Each file is written under a temporary name and renamed, tokenizer_config.json last, so a
     reader (or a parallel writer) never sees half a tokenizer: the config's presence means done.

@@ -5,11 +5,13 @@ text (the first line the title, the rest the description) is split into title an
 (`product_parts`), then hashed (`featurize`) into two blocks of one sparse row per product:
 
 - word 1-2 grams of title and description, log term frequency, l2-normalised;
-- character 2-5 grams of the title within word boundaries, log term frequency, l2-normalised.
+- character 2-5 grams of the title, log term frequency, l2-normalised.
 
-Hashing (scikit-learn's MurmurHash3, seed 0) needs no vocabulary, so a model is its weights and
-nothing else, and features are computed a batch at a time however large the data. This module
-fits and stores nothing (pricer.cpu.model holds weights, pricer.cpu.train fits them).
+Hashing (CRC-32 of each n-gram, made as scikit-learn's HashingVectorizer makes them)
+needs no vocabulary, so a model is its weights and nothing else, and features are computed a
+batch at a time however large the data. Pricing needs numpy alone (`dot`); training builds
+scipy sparse matrices (`featurize`). This module fits and stores nothing (pricer.cpu.model holds
+weights, pricer.cpu.train fits them).
 
     >>> product_parts("How much does this cost to the nearest dollar?\\n\\nMug\\nBlue, 12 oz\\n\\nPrice is $9.00")
     ('Mug', 'Blue, 12 oz')
@@ -19,9 +21,12 @@ fits and stores nothing (pricer.cpu.model holds weights, pricer.cpu.train fits t
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from operator import methodcaller
 from typing import Any
+from zlib import crc32
 
 from pricer.errors import BadInput
 from pricer.items import PREFIX, QUESTION, scrub
@@ -92,29 +97,84 @@ def product_parts(text: str) -> tuple[str, str]:
     return scrub(title), scrub(description)
 
 
-def _hasher(spec: FeatureSpec, block: str) -> Any:
-    from sklearn.feature_extraction.text import HashingVectorizer
-
-    if block == "word":
-        return HashingVectorizer(ngram_range=(1, spec.max_word_ngram), n_features=2 ** spec.word_bits,
-                                 alternate_sign=False, norm=None, dtype="float32")
-    return HashingVectorizer(analyzer="char_wb", ngram_range=(spec.min_char_ngram, spec.max_char_ngram),
-                             n_features=2 ** spec.char_bits, alternate_sign=False, norm=None, dtype="float32")
+_WORD = re.compile(r"(?u)\b\w\w+\b")  # words of 2+ characters, as scikit-learn's default
 
 
-def _log_normalised(counts: Any) -> Any:
+def words(text: str, n: int) -> list[str]:
+    """Lower-cased words of 2+ characters, then their runs of 2..n joined by a space.
+
+    >>> words("The Mug, blue", 2)
+    ['the', 'mug', 'blue', 'the mug', 'mug blue']
+    """
+    tokens = _WORD.findall(text.lower())
+    grams = list(tokens)
+    for size in range(2, n + 1):
+        grams += map(" ".join, zip(*(tokens[i:] for i in range(size)), strict=False))  # shorter tails end it
+    return grams
+
+
+def char_grams(text: str, low: int, high: int) -> list[str]:
+    """Character low..high grams of the lower-cased text, its words separated by one space and
+    the whole padded with one (scikit-learn's `char` analyzer after whitespace is collapsed).
+
+    >>> char_grams("Mug  Pro", 3, 4)
+    [' mu', 'mug', 'ug ', 'g p', ' pr', 'pro', 'ro ', ' mug', 'mug ', 'ug p', 'g pr', ' pro', 'pro ']
+    """
+    padded = " " + " ".join(text.lower().split()) + " "
+    grams: list[str] = []
+    for size in range(low, high + 1):
+        grams += [padded[i:i + size] for i in range(len(padded) - size + 1)]
+    return grams
+
+
+_UTF8 = methodcaller("encode", "utf-8", "surrogatepass")  # a lone surrogate is hashed, not refused
+
+
+def hashed_rows(parts: Sequence[tuple[str, str]], spec: FeatureSpec) -> tuple[Any, Any, Any]:
+    """(indptr, indices, data) of the CSR rows of `featurize`, as numpy arrays (int64, int32, float32).
+
+    Each gram's column is the low bits of its CRC-32 (the title's character grams after the word
+    block); a column's value is log(1 + count), and each block of a row has unit length.
+    """
     import numpy as np
-    from sklearn.preprocessing import normalize
 
-    counts = counts.tocsr()
-    np.log1p(counts.data, out=counts.data)
-    return normalize(counts, copy=False)
+    grams: list[str] = []
+    rows: list = []
+    for row, (title, description) in enumerate(parts):
+        for block, found in enumerate((words(f"{title}\n{description}", spec.max_word_ngram),
+                                       char_grams(title, spec.min_char_ngram, spec.max_char_ngram))):
+            grams += found
+            rows.append(np.full(len(found), 2 * row + block, dtype=np.int64))
+    if not grams:
+        return np.zeros(len(parts) + 1, dtype=np.int64), np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.float32)
+    hashes = np.fromiter(map(crc32, map(_UTF8, grams)), dtype=np.int64, count=len(grams))
+    owner = np.concatenate(rows)  # 2 * row + block
+    block = owner & 1
+    columns = np.where(block == 0, hashes & ((1 << spec.word_bits) - 1),
+                       (1 << spec.word_bits) + (hashes & ((1 << spec.char_bits) - 1)))
+    keys, counts = np.unique(owner << 32 | columns, return_counts=True)  # sorted: by row, block, column
+    owners, columns = keys >> 32, keys & 0xFFFFFFFF
+    values = np.log1p(counts.astype(np.float64))
+    norms = np.sqrt(np.bincount(owners, weights=values * values, minlength=2 * len(parts)))
+    values /= norms[owners]
+    indptr = np.zeros(len(parts) + 1, dtype=np.int64)
+    indptr[1:] = np.cumsum(np.bincount(owners >> 1, minlength=len(parts)))
+    return indptr, columns.astype(np.int32), values.astype(np.float32)
 
 
 def featurize(parts: Sequence[tuple[str, str]], spec: FeatureSpec) -> Any:
-    """One float32 CSR row of `spec.width` columns per (title, description)."""
+    """One float32 scipy CSR row of `spec.width` columns per (title, description)."""
     import scipy.sparse as sp
 
-    words = _log_normalised(_hasher(spec, "word").transform([f"{t}\n{d}" for t, d in parts]))
-    chars = _log_normalised(_hasher(spec, "char").transform([t for t, _ in parts]))
-    return sp.hstack([words, chars], format="csr", dtype="float32")
+    indptr, indices, data = hashed_rows(parts, spec)
+    return sp.csr_matrix((data, indices, indptr), shape=(len(parts), spec.width))
+
+
+def dot(parts: Sequence[tuple[str, str]], spec: FeatureSpec, weights: Any) -> Any:
+    """The feature rows times `weights` (float64), with numpy alone: how a model prices."""
+    import numpy as np
+
+    indptr, indices, data = hashed_rows(parts, spec)
+    products = data.astype(np.float64) * weights[indices].astype(np.float64)
+    row = np.repeat(np.arange(len(parts)), np.diff(indptr))
+    return np.bincount(row, weights=products, minlength=len(parts))

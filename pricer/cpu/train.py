@@ -9,11 +9,14 @@
    how much likelier their price is there than in their own source (histograms of ln price),
    times OTHER_WEIGHT: a source of cheap items then teaches what words cost without pulling
    every estimate down.
-3. Ridge regression of ln(1 + price) on the features (pricer.cpu.features), solved exactly by
-   preconditioned conjugate gradients in float64 on one BLAS thread: no step draws a random
-   number, so the same data gives the same model bytes.
-4. The validation items (a source, or the last N items of the first source, held out of
-   training) give the figures and the 80% interval: the 10% and 90% quantiles of the log errors.
+3. Ridge regression of ln(1 + price) on the features (pricer.cpu.features), solved to a tight
+   tolerance by preconditioned conjugate gradients in float64 with numpy's own sums: no step
+   draws a random number or depends on a thread count, so the same data gives the same bytes.
+4. The 80% interval: the 10% and 90% quantiles of the log errors on items the model did not
+   see: out-of-fold errors of a 5-fold cross-validation over the first source when it is small
+   (up to CV_LIMIT items, e.g. the course's 500), else the validation items' errors.
+5. The validation items (a source, or the last N items of the first source, held out of
+   training) and an optional test set give the card's figures.
 
 It writes the model (pricer.cpu.model) and CARD.md beside it; it does not price anything.
 """
@@ -36,12 +39,14 @@ from pricer.cpu.features import FeatureSpec, featurize, product_parts
 from pricer.cpu.model import CARD_FILE, INTERVAL, CpuModel, Estimate, save_model
 from pricer.errors import BadInput, HubUnavailable, NotFound
 
-ALPHA = 0.4  # chosen by 5-fold cross-validation over the course's 550 train items (see the card)
-OTHER_WEIGHT = 0.2  # an item of a later source counts a fifth of one of the first, times its price weight
+ALPHA = 0.4  # both chosen by 5-fold cross-validation over the course's 550 train items (models/cpu/README.md)
+OTHER_WEIGHT = 0.1  # an item of a later source counts a tenth of one of the first, times its price weight
 MAX_PRICE_WEIGHT = 20.0
 PRICE_BINS = 20  # ln-price histogram bins over [MIN_LOG, MAX_LOG]
 MIN_LOG, MAX_LOG = math.log(0.5), math.log(1000.0)  # the course's price range, $0.50 to $999.49
 BATCH = 2048
+CV_FOLDS = 5
+CV_LIMIT = 20_000  # a first source up to this size is cross-validated; a larger one has held-out items enough
 MAX_ITERATIONS = 2000
 TOLERANCE = 1e-7
 
@@ -168,11 +173,11 @@ def solve_ridge(blocks: list[Any], targets: list[Any], roots: list[Any], alpha: 
     """min sum_i w_i (x_i.b + c - y_i)^2 + alpha |b|^2 over rows already scaled by sqrt(w_i).
 
     `blocks` are CSR matrices of scaled rows, `targets` the y of each block and `roots` the
-    sqrt(w) of each block. Returns (b, c, iterations). c (the intercept) is not penalised.
+    sqrt(w) of each block. Returns (b, c, iterations); c, the intercept, is not penalised.
+    Conjugate gradients on the normal equations, preconditioned by their diagonal. Its sums
+    are numpy's (pairwise, one thread), never a threaded BLAS's: the same bytes on every run.
     """
     import numpy as np
-    from scipy.sparse.linalg import LinearOperator, cg
-    from threadpoolctl import threadpool_limits
 
     width = blocks[0].shape[1]
     diagonal = np.full(width + 1, alpha)
@@ -180,9 +185,10 @@ def solve_ridge(blocks: list[Any], targets: list[Any], roots: list[Any], alpha: 
     rhs = np.zeros(width + 1)
     for x, y, r in zip(blocks, targets, roots, strict=True):
         diagonal[:-1] += np.asarray(x.multiply(x).sum(axis=0)).ravel()
-        diagonal[-1] += r @ r
+        diagonal[-1] += _dot(r, r)
         rhs[:-1] += x.T @ (r * y)
-        rhs[-1] += r @ (r * y)
+        rhs[-1] += _dot(r, r * y)
+    diagonal = np.maximum(diagonal, 1e-12)  # a column no row uses: its weight stays 0
 
     def normal(z: Any) -> Any:
         beta, c = z[:-1], z[-1]
@@ -190,24 +196,33 @@ def solve_ridge(blocks: list[Any], targets: list[Any], roots: list[Any], alpha: 
         for x, r in zip(blocks, roots, strict=True):
             fitted = x @ beta + r * c
             out[:-1] += x.T @ fitted
-            out[-1] += r @ fitted
+            out[-1] += _dot(r, fitted)
         out[:-1] += alpha * beta
         return out
 
-    bar = _bar(MAX_ITERATIONS, "solving", progress)
-    steps = [0]
-
-    def step(_: Any) -> None:
-        steps[0] += 1
+    bar = _bar(None, "solving", progress)
+    solution, residual = np.zeros(width + 1), rhs.copy()
+    direction = residual / diagonal
+    rz, goal = _dot(residual, direction), TOLERANCE * math.sqrt(_dot(rhs, rhs))
+    steps = 0
+    while steps < MAX_ITERATIONS and math.sqrt(_dot(residual, residual)) > goal:
+        image = normal(direction)
+        step = rz / _dot(direction, image)
+        solution += step * direction
+        residual -= step * image
+        preconditioned = residual / diagonal
+        rz, previous = _dot(residual, preconditioned), rz
+        direction = preconditioned + (rz / previous) * direction
+        steps += 1
         bar.update(1)
-
-    with threadpool_limits(1):  # one thread: sums in one order, so the same bytes on every run
-        operator = LinearOperator((width + 1, width + 1), matvec=normal, dtype=np.float64)
-        preconditioner = LinearOperator((width + 1, width + 1), matvec=lambda v: v / np.maximum(diagonal, 1e-12),
-                                        dtype=np.float64)
-        solution, status = cg(operator, rhs, rtol=TOLERANCE, maxiter=MAX_ITERATIONS, M=preconditioner, callback=step)
     bar.close()
-    return solution[:-1], float(solution[-1]), steps[0]
+    return solution[:-1], float(solution[-1]), steps
+
+
+def _dot(a: Any, b: Any) -> float:
+    import numpy as np
+
+    return float(np.add.reduce(a * b))
 
 
 def _bar(total: int | None, desc: str, enabled: bool) -> Any:
@@ -220,22 +235,52 @@ def _bar(total: int | None, desc: str, enabled: bool) -> Any:
 # --- training -----------------------------------------------------------------------------------
 
 
-def _featurize(data: Any, spec: FeatureSpec, weight_of: Any, bar: Any) -> tuple[list, list, list, int]:
-    """Scaled feature blocks, targets and sqrt-weights of one source, a batch at a time."""
+def _hashed(parts: list[tuple[str, str]], spec: FeatureSpec) -> Any:
+    """The CSR feature rows of one batch (a worker process's job)."""
+    return featurize(parts, spec)
+
+
+def _featurize(data: Any, spec: FeatureSpec, weight_of: Any, bar: Any, pool: Any) -> tuple[list, list, list, int]:
+    """Scaled feature blocks, targets and sqrt-weights of one source, a batch at a time.
+
+    Batches are hashed in `pool` (a process pool, or None for this process), at most two per
+    worker in flight, and collected in order: the result does not depend on the pool.
+    """
+    from collections import deque
+
     import numpy as np
 
     blocks, targets, roots, n = [], [], [], 0
-    for parts, prices in batches(data):
-        prices = np.asarray(prices)
+    pending: deque = deque()
+    depth = 2 * (pool._max_workers if pool is not None else 0)
+
+    def collect() -> None:
+        nonlocal n
+        rows, prices = pending.popleft()
+        x = rows.result() if pool is not None else rows
         root = np.sqrt(weight_of(prices))
-        x = featurize(parts, spec)
-        x = x.multiply(root[:, None].astype(np.float32)).tocsr()
-        blocks.append(x)
+        blocks.append(x.multiply(root[:, None].astype(np.float32)).tocsr())
         targets.append(np.log1p(prices))
         roots.append(root)
         n += len(prices)
         bar.update(len(prices))
+
+    for parts, prices in batches(data):
+        rows = pool.submit(_hashed, parts, spec) if pool is not None else _hashed(parts, spec)
+        pending.append((rows, np.asarray(prices)))
+        while len(pending) > depth:
+            collect()
+    while pending:
+        collect()
     return blocks, targets, roots, n
+
+
+def _pool(workers: int | None) -> Any:
+    """A process pool of `workers` (default min(2, CPU cores)), or None to work in this process."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    workers = min(2, os.cpu_count() or 1) if workers is None else workers
+    return ProcessPoolExecutor(workers) if workers > 1 else None
 
 
 def _source_name(source: Any) -> str:
@@ -245,13 +290,14 @@ def _source_name(source: Any) -> str:
 def train(sources: Sequence[str | os.PathLike], validation: str | os.PathLike | int | None = 50,
           out: str | os.PathLike = "cpu-model", seed: int = 42, progress: bool = True, *,
           test: str | os.PathLike | None = None, alpha: float = ALPHA,
-          spec: FeatureSpec | None = None) -> CpuModel:
+          spec: FeatureSpec | None = None, workers: int | None = None) -> CpuModel:
     """Train on `sources` (the first is the distribution to price), validate, write `out`.
 
     `validation` is a source (its test split, for a hub id or a folder), or N: the last N items
     of the first source, held out of training. `test` (optional) adds figures on a test set to the
     card; it is never used to choose anything. `seed` is recorded in the card: no step draws a
-    random number, so the same data gives the same bytes under any seed.
+    random number, so the same data gives the same bytes under any seed. `workers` processes
+    (default: up to 2, one per CPU core) hash the texts; any number gives the same model.
     """
     import numpy as np
 
@@ -266,6 +312,7 @@ def train(sources: Sequence[str | os.PathLike], validation: str | os.PathLike | 
     spec = spec or FeatureSpec()
     folder = writable_folder(out)
     work = tempfile.mkdtemp(prefix="pricer-train-")
+    pool = None
     try:
         opened = [open_source(s, "train", cache_dir=work) for s in sources]
         held = None
@@ -282,10 +329,13 @@ def train(sources: Sequence[str | os.PathLike], validation: str | os.PathLike | 
         total = sum(len(d) for d in opened)
         bar = _bar(total, "features", progress)
         blocks, targets, roots, sizes = [], [], [], []
+        pool = _pool(workers)
+        first_blocks = 0
         for i, data in enumerate(opened):
             table = np.ones(PRICE_BINS) if i == 0 else OTHER_WEIGHT * price_weights(_prices(data), reference)
             weight_of = lambda p, table=table: table[price_bins(p)]  # noqa: E731
-            b, t, r, n = _featurize(data, spec, weight_of, bar)
+            b, t, r, n = _featurize(data, spec, weight_of, bar, pool)
+            first_blocks = len(b) if i == 0 else first_blocks
             blocks += b
             targets += t
             roots += r
@@ -293,14 +343,22 @@ def train(sources: Sequence[str | os.PathLike], validation: str | os.PathLike | 
         bar.close()
         if not blocks:
             raise BadInput("The training sources hold no usable items (each needs a text and a numeric price).")
+        folds = None
+        if sizes[0] <= CV_LIMIT and sizes[0] >= 2 * CV_FOLDS:
+            folds = cross_validate(blocks, targets, roots, first_blocks, alpha, progress)
         weights, intercept, iterations = solve_ridge(blocks, targets, roots, alpha, progress)
         del blocks
-        model = CpuModel(spec, weights.astype(np.float32), intercept, 0.0, 0.0)
-        checked = _validate(model, held) if held is not None else None
-        if checked is not None:
-            model.low_offset, model.high_offset = checked[0], checked[1]
+        model = CpuModel(spec, weights.astype(np.float16), intercept, 0.0, 0.0)  # as stored: the figures are the file's
+        if folds is not None:
+            model.low_offset, model.high_offset = interval_offsets(*folds)
+        elif held is not None:
+            model.low_offset, model.high_offset = interval_offsets(*_log_pairs(model, held))
         model.info = _info(sources, sizes, validation, held, seed, alpha, iterations)
-        if checked is not None:
+        if folds is not None:
+            model.info["cross_validation"] = {
+                "source": f"{CV_FOLDS} folds of {_source_name(sources[0])} (item i in fold i mod {CV_FOLDS})",
+                "figures": figures([model.estimate(v) for v in folds[0]], np.expm1(folds[1]).tolist()).to_dict()}
+        if held is not None:
             model.info["validation"]["figures"] = _measure(model, held).to_dict()
         if test is not None:
             tested = open_source(test, "test", cache_dir=work)
@@ -308,6 +366,8 @@ def train(sources: Sequence[str | os.PathLike], validation: str | os.PathLike | 
         save_model(model, folder)
         write_card(model, folder)
     finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
         shutil.rmtree(work, ignore_errors=True)
     return model
 
@@ -322,15 +382,34 @@ def _log_pairs(model: CpuModel, data: Any) -> tuple[Any, Any]:
     return np.concatenate(logs), np.concatenate(truths)
 
 
-def _validate(model: CpuModel, held: Any) -> tuple[float, float]:
-    """The interval's log offsets: quantiles of the validation log errors (clipped to contain 0)."""
+def interval_offsets(estimates: Any, truths: Any) -> tuple[float, float]:
+    """The interval's log offsets: the 10% and 90% quantiles of truth - estimate in ln(1 + price)
+    (estimates clipped at 0 as the model clips them), widened to contain 0."""
     import numpy as np
 
-    logs, truths = _log_pairs(model, held)
-    errors = truths - np.clip(logs, 0.0, None)
     tail = (1 - INTERVAL) / 2
-    low, high = np.quantile(errors, [tail, 1 - tail])
+    low, high = np.quantile(np.asarray(truths) - np.clip(estimates, 0.0, None), [tail, 1 - tail])
     return float(min(low, 0.0)), float(max(high, 0.0))
+
+
+def cross_validate(blocks: list, targets: list, roots: list, first: int, alpha: float,
+                   progress: bool = False) -> tuple[Any, Any]:
+    """Out-of-fold ln(1 + price) estimates of the first source's items (its `first` blocks; item
+    i in fold i mod CV_FOLDS), each fold's model trained on the other folds and all other
+    sources, and the items' true ln(1 + price)."""
+    import numpy as np
+    import scipy.sparse as sp
+
+    x = sp.vstack(blocks[:first], format="csr")  # the first source's rows have weight 1: unscaled
+    y, r = np.concatenate(targets[:first]), np.concatenate(roots[:first])
+    fold = np.arange(x.shape[0]) % CV_FOLDS
+    estimates = np.zeros(len(y))
+    for k in range(CV_FOLDS):
+        keep = fold != k
+        beta, c, _ = solve_ridge([x[keep], *blocks[first:]], [y[keep], *targets[first:]],
+                                 [r[keep], *roots[first:]], alpha, progress)
+        estimates[~keep] = x[~keep] @ beta + c
+    return estimates, y
 
 
 def _measure(model: CpuModel, data: Any) -> Figures:
@@ -345,7 +424,7 @@ def _measure(model: CpuModel, data: Any) -> Figures:
 def _info(sources: Sequence[Any], sizes: list[int], validation: Any, held: Any, seed: int, alpha: float,
           iterations: int) -> dict[str, Any]:
     import numpy
-    import sklearn
+    import scipy
 
     valid = ({"source": f"the last {validation} items of {_source_name(sources[0])}", "items": len(held)}
              if isinstance(validation, int) else
@@ -361,7 +440,7 @@ def _info(sources: Sequence[Any], sizes: list[int], validation: Any, held: Any, 
                        "interval": INTERVAL},
         "seed": seed,
         "built_with": {"python": platform.python_version(), "numpy": numpy.__version__,
-                       "scikit-learn": sklearn.__version__},
+                       "scipy": scipy.__version__},
     }
 
 
@@ -377,11 +456,14 @@ def write_card(model: CpuModel, folder: Path) -> Path:
     params = ", ".join(f"{k}={v}" for k, v in info["parameters"].items())
     lines += ["", f"Parameters: {params}; feature hashing {model.spec.to_dict()}; seed {info['seed']} (no step is "
               "random: the same data gives the same bytes).",
-              f"80% interval: estimate x exp({model.low_offset:+.3f}) to estimate x exp({model.high_offset:+.3f}) "
-              "(in ln(1 + price)), the 10% and 90% quantiles of the validation log errors.",
+              f"80% interval: ln(1 + price) from {model.low_offset:+.3f} to {model.high_offset:+.3f} around the estimate's: "
+              "the 10% and 90% quantiles of the log errors on items the model did not see ("
+              + ("the cross-validation's, so its coverage there is 80% by construction" if "cross_validation" in info
+                 else "the validation items', so its coverage there is 80% by construction") + ").",
               "", "| figures | items | average error | RMSLE | hits | 80% interval coverage |",
               "| --- | ---: | ---: | ---: | ---: | ---: |"]
-    for name, part in (("validation", val), ("test", info.get("test", {}))):
+    for name, part in (("cross-validation", info.get("cross_validation", {})), ("validation", val),
+                       ("test", info.get("test", {}))):
         f = part.get("figures")
         if f:
             lines.append(f"| {name}: {part['source']} | {f['items']} | ${f['average_error']:,.2f} | {f['rmsle']:.3f} | "

@@ -325,6 +325,9 @@ def train(sources: Sequence[str | os.PathLike], validation: str | os.PathLike | 
             opened[0] = first.select(range(len(first) - validation))
         elif validation is not None:
             held = open_source(validation, "test", cache_dir=work)
+        elif len(opened[0]) > CV_LIMIT:
+            raise BadInput(f"{sources[0]} has {len(opened[0]):,} items, too many to cross-validate: give validation "
+                           "items (a number to hold out, or a source) to calibrate the price interval.")
         reference = _prices(opened[0])
         total = sum(len(d) for d in opened)
         bar = _bar(total, "features", progress)
@@ -341,8 +344,8 @@ def train(sources: Sequence[str | os.PathLike], validation: str | os.PathLike | 
             roots += r
             sizes.append(n)
         bar.close()
-        if not blocks:
-            raise BadInput("The training sources hold no usable items (each needs a text and a numeric price).")
+        if not sizes[0]:
+            raise BadInput(f"{sources[0]} holds no usable items to train on (each needs a text and a numeric price).")
         folds = None
         if sizes[0] <= CV_LIMIT and sizes[0] >= 2 * CV_FOLDS:
             folds = cross_validate(blocks, targets, roots, first_blocks, alpha, progress)

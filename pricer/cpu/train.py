@@ -143,8 +143,10 @@ def batches(data: Any, size: int = BATCH) -> Iterator[tuple[list[tuple[str, str]
 def _prices(data: Any) -> Any:
     import numpy as np
 
-    column = data.with_format("numpy", columns=["price"])["price"]
-    return np.asarray(column, dtype=np.float64)
+    if len(data) == 0:
+        return np.zeros(0)
+    column = data.with_format("arrow", columns=["price"])[:]["price"]  # one read; numpy's format gives float32
+    return np.asarray(column.to_numpy(zero_copy_only=False), dtype=np.float64)
 
 
 # --- weights and the solver ---------------------------------------------------------------------

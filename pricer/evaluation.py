@@ -25,7 +25,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pricer.atomic import csv_writer
+from pricer.atomic import atomic_write, csv_writer
 from pricer.data import TestItem, load_items
 from pricer.errors import BadInput, PricerError
 from pricer.estimates import estimator as find_estimator
@@ -78,15 +78,20 @@ class Run:
         return f"{self.progress()} {self.metrics.line()}"
 
     def write_csv(self, path: str | Path) -> Path:
-        """One row per item, in item order: index, title, truth, guess, parsed, error, sle, color."""
+        """One row per item, in item order: index, title, truth, guess, parsed, error, sle, color.
+        Whole or not at all (pricer.atomic); a BadInput when the disk refuses."""
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("w", newline="", encoding="utf-8") as f:
-            writer = csv_writer(f)  # formula-like text cells neutralised
-            writer.writerow(["index", "title", "truth", "guess", "parsed", "error", "sle", "color"])
-            for o in self.outcomes:
-                writer.writerow([o.index, o.title, o.truth, o.guess, o.parsed, round(o.error, 4),
-                                 round(o.sle, 6), o.color])
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with atomic_write(path, newline="") as f:
+                writer = csv_writer(f)  # formula-like text cells neutralised
+                writer.writerow(["index", "title", "truth", "guess", "parsed", "error", "sle", "color"])
+                for o in self.outcomes:
+                    writer.writerow([o.index, o.title, o.truth, o.guess, o.parsed, round(o.error, 4),
+                                     round(o.sle, 6), o.color])
+        except OSError as exc:
+            raise BadInput(f"Could not write {path}: {exc.strerror or exc}. Free some space or choose another "
+                           "file; nothing was written.") from None
         return path
 
     def to_json(self) -> dict[str, Any]:
@@ -183,9 +188,8 @@ def remember(key: str, finished: Run) -> None:
     path = _cache_file(key)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{time.time_ns()}.tmp")
-        tmp.write_text(json.dumps(data), encoding="utf-8")
-        tmp.replace(path)
+        with atomic_write(path) as f:
+            json.dump(data, f)
     except OSError:
         pass  # a read-only disk only costs the repeat; the memory cache still serves it
 
@@ -217,10 +221,12 @@ def model_label(spec: ModelSpec, estimator: str) -> str:
 
 def evaluate_model(data: str | Path, spec: ModelSpec, *, size: int = 250, estimator: str = "greedy",
                    batch_size: int = 16, progress: Callable[..., Any] | None = None,
-                   use_cache: bool = True) -> Iterator[Run]:
+                   use_cache: bool = True, web: bool = False) -> Iterator[Run]:
     """Run the 4-bit Llama of `spec` over the first `size` test items of `data`, streaming; a
-    repeat of the same (model, adapter, revision, estimator, data, size) returns at once."""
-    items = load_items(data, size)
+    repeat of the same (model, adapter, revision, estimator, data, size) returns at once.
+    `web`: `data` came from the web app (pricer.data.load_items)."""
+    spec.check()  # a bad model setting is said at once, before the data is read
+    items = load_items(data, size, web=web)
     model = f"{spec.key()}|{source_key(spec.base_model)}|{source_key(spec.adapter)}"
     key = cache_key(model, estimator, source_key(data), len(items))
     predict = llama_predictor(spec, estimator, batch_size, progress)

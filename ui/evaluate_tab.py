@@ -122,7 +122,7 @@ def runs(pricer: str, estimator: str | None, size: int, source: str, guesses_fil
     if pricer == SCORE_FILE:
         if not guesses_file:
             raise BadInput("Upload a guesses file to score: " + GUESSES_HELP)
-        scored = guesses.score_file(source, guesses_file, size=size)
+        scored = guesses.score_file(source, guesses_file, size=size, web=True)
         scored.label, scored.data = f"guesses: {Path(guesses_file).name}", str(source)
         scored.id = leaderboard.record(scored).id
         yield scored
@@ -138,8 +138,10 @@ def runs(pricer: str, estimator: str | None, size: int, source: str, guesses_fil
         if progress is not None:
             progress((done, total), desc="pricing", unit="items")
 
+    # web: the data came from the page or the API, so a local path is read only inside the
+    # folders the operator allowed (pricer.web_paths)
     yield from evaluation.evaluate(source, chosen, size=size, estimator=estimator or None, batch_size=BATCH_SIZE,
-                                   progress=report)
+                                   progress=report, web=True)
 
 
 def write_results(run: evaluation.Run, data: str) -> str:

@@ -173,7 +173,7 @@ def _error(exc: PricerError) -> str:
 def _load(tokenizer: str | None) -> LoadedTokenizer:
     """The named tokenizer; blank or None is the default one."""
     name = None if tokenizer is None else tokens.check_text(tokenizer, "tokenizer name").strip()
-    return load_tokenizer(name or None)
+    return load_tokenizer(name or None, web=True)
 
 
 def _echo(value: Any) -> Any:
@@ -273,7 +273,7 @@ def show_chat(tokenizer: str, system: str, user: str) -> str:
 def compare(text: str, tokenizer: str, first: str, second: str, third: str, add_special: bool) -> str:
     try:
         return render_comparison(tokens.compare(text, [first, second, third], reference=tokenizer or "",
-                                                add_special=add_special))
+                                                add_special=add_special, web=True))
     except PricerError as exc:
         return _error(exc)
 
@@ -325,7 +325,8 @@ def compare_api(text: str, tokenizer: str, first: str, second: str, third: str, 
     count, chars, chars_per_token, pieces, note, error}; a tokenizer that fails has its `error`
     and the others still answer."""
     try:
-        rows = tokens.compare(text, [first, second, third], reference=tokenizer or "", add_special=add_special)
+        rows = tokens.compare(text, [first, second, third], reference=tokenizer or "", add_special=add_special,
+                              web=True)
     except PricerError as exc:
         raise fail(exc) from exc
     return [{"name": c.name, "label": c.label, "count": c.count, "chars": c.chars,

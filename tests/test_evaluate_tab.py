@@ -422,8 +422,9 @@ def test_in_chromium_an_error_clears_the_last_run_and_injected_html_stays_text(p
     page.get_by_text("3/3 items").first.wait_for(timeout=180_000)
     expect(page.locator("#evaluate-download")).to_be_visible()
     page.get_by_role("button", name="Test data").click()
-    hostile = ('<a id="injected" href="https://example.com/" style="position:fixed;inset:0;'
-               'background:red">You won a prize</a>.jsonl')
+    # a name the web app reads as a hub id (a path-shaped one is refused without being repeated)
+    hostile = '<a id="injected" href="evil.example" class="toast-body">You won a prize</a>'
+
     page.locator("#evaluate-data textarea, #evaluate-data input").first.fill(hostile)
     page.locator("#evaluate-run").click()
     expect(page.locator("#evaluate-status")).to_contain_text("Could not run", timeout=60_000)

@@ -203,7 +203,8 @@ def render_answers(title: str, answers: Sequence[Answer], pending: Sequence[regi
     cannot = ""
     if unavailable:
         items = "".join(f"<li><b>{esc(p.label)}</b> ({esc(p.name)}): {esc(reason)}</li>" for p, reason in unavailable)
-        cannot = f'<details class="unavailable"><summary>Not available here ({len(unavailable)})</summary><ul>{items}</ul></details>'
+        cannot = (f'<details class="unavailable" open><summary>Not available here ({len(unavailable)})</summary>'
+                  f"<ul>{items}</ul></details>")
     return f'<div id="predict-result">{head}{big}{table}{cannot}</div>'
 
 

@@ -42,12 +42,24 @@ def test_the_tokenizer_checkboxes_keep_their_labels_whole(phone):
     _no_sideways_scroll(phone)
 
 
-def test_the_predict_tab_fits_the_screen(phone):
+def test_the_predict_tab_fits_the_screen_and_its_answers_scroll_in_their_own_box(phone):
     phone.get_by_role("tab", name="Predict").click()
     button = phone.locator("#predict-button")
     button.wait_for()
     assert button.bounding_box()["width"] > 300
     assert phone.locator("#predict-text textarea").bounding_box()["width"] > 280
+    phone.locator("#predict-text textarea").fill("Stainless Steel Garlic Press\nCrushes garlic cloves, dishwasher safe")
+    button.click()
+    phone.wait_for_function("document.querySelector('#predict-result tr[data-pricer=cpu]')", timeout=120_000)
+    wrap = phone.locator("#predict-result .answers-wrap")
+    box = wrap.bounding_box()
+    assert box and box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"]
+    # every column can be reached: the table fits its box, or the box scrolls sideways to it
+    assert phone.evaluate("(w) => w.scrollWidth <= w.clientWidth || getComputedStyle(w).overflowX === 'auto'",
+                          wrap.element_handle())
+    wrap.evaluate("w => { w.scrollLeft = w.scrollWidth; }")
+    last = phone.locator("#predict-result tr[data-pricer=cpu] td").last.bounding_box()
+    assert last and last["x"] + last["width"] <= PHONE["width"] + 1  # the "off by" column, scrolled to
     _no_sideways_scroll(phone)
 
 

@@ -70,8 +70,8 @@ def test_the_evaluate_scatter_takes_the_width_and_the_numbers_show_whole(phone, 
     size.press("Enter")
     phone.get_by_label("top-3 number tokens", exact=False).check()  # always a price from 1 to 999
     phone.locator("#evaluate-run").click()
-    phone.get_by_text("5/5 items").first.wait_for(timeout=180_000)
-    expect(phone.locator("#evaluate-plot .scatterlayer .point")).to_have_count(5)
+    expect(phone.locator("#evaluate-status")).to_contain_text("5/5 items", timeout=180_000)
+    expect(phone.locator("#evaluate-plot .scatterlayer .point")).to_have_count(5, timeout=60_000)
     plot = phone.locator("#evaluate-plot .main-svg").first.bounding_box()
     assert plot and plot["width"] > 300  # it was 130 px beside its legend
     area = phone.locator("#evaluate-plot .nsewdrag").first.bounding_box()  # the square between the axes

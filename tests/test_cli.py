@@ -41,8 +41,8 @@ def test_importing_pricer_and_its_cli_loads_no_heavy_library():
     assert result.stdout.strip() == ""
 
 
-VERB_NAMES = ["curate", "dataset", "export-jsonl", "tokenize", "decode", "vocab", "predict", "tiny-model",
-              "evaluate", "score", "deploy"]
+VERB_NAMES = ["curate", "dataset", "export-jsonl", "tokenize", "decode", "vocab", "pricers", "predict", "tiny-model",
+              "evaluate", "score", "train", "finetune", "leaderboard", "deploy"]
 
 
 def test_help_lists_every_verb_in_order():

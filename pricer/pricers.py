@@ -101,6 +101,17 @@ class PricerOptions:
     """The chat model of the frontier (and RAG) pricer: PRICER_FRONTIER_MODEL, else gpt-4o-mini."""
 
 
+def check_texts(texts: Any) -> list[str]:
+    """The texts to price as a list of strings, or a BadInput (one text, None, numbers...)."""
+    if isinstance(texts, str) or not isinstance(texts, (list, tuple)):
+        raise BadInput("Give a list of texts to price (each a product's title and description).")
+    for i, text in enumerate(texts):
+        if not isinstance(text, str):
+            raise BadInput(f"Text {i} is {type(text).__name__}, not text: give each product's title and "
+                           "description as a string.")
+    return list(texts)
+
+
 def check_estimator(pricer: Pricer, estimator: str | None) -> str | None:
     """The estimator to use with `pricer`: the one given (checked), else its default; None for a
     pricer without estimators, which refuses one."""
@@ -141,11 +152,15 @@ class LlamaPricer:
         return cls(False, options.spec)
 
     def spec(self) -> ModelSpec:
-        """The model this pricer runs (the base pricer drops any adapter); ValueError when the
+        """The model this pricer runs (the base pricer drops any adapter); a BadInput when the
         settings cannot make one (e.g. PRICER_QUANTIZATION=16bit)."""
         from pricer.model import ModelSpec
 
-        spec = self._spec or ModelSpec.from_settings(fine_tuned=self.fine_tuned)
+        try:
+            spec = self._spec or ModelSpec.from_settings(fine_tuned=self.fine_tuned)
+        except ValueError as exc:
+            raise BadInput(f"The Llama settings are not usable: {exc}. Fix PRICER_BASE_MODEL or "
+                           "PRICER_QUANTIZATION.") from None
         if not self.fine_tuned and spec.adapter:
             spec = dataclasses.replace(spec, adapter=None, revision=None)
         return spec
@@ -155,7 +170,7 @@ class LlamaPricer:
         kind = "Fine-tuned Llama" if self.fine_tuned else "Base Llama"
         try:
             spec = self.spec()
-        except ValueError:
+        except PricerError:
             return f"{kind} (settings not usable)"
         test = " [TEST MODEL: random weights, nonsense prices]" if _is_test_model(spec.base_model) else ""
         return f"{kind}: {spec.label}{test}"
@@ -163,8 +178,8 @@ class LlamaPricer:
     def available(self) -> str | None:
         try:
             spec = self.spec()
-        except ValueError as exc:
-            return f"the Llama settings are not usable: {exc}"
+        except PricerError as exc:
+            return str(exc)
         if self.fine_tuned and not spec.adapter:
             return "no adapter configured (PRICER_ADAPTER=none)"
         return llama_unavailable(spec)
@@ -173,6 +188,7 @@ class LlamaPricer:
               progress: ProgressFn | None = None) -> list[Estimate]:
         from pricer.model import NO_ADAPTER, build_prompt, load_pricer
 
+        texts = check_texts(texts)
         chosen = find_estimator(check_estimator(self, estimator) or self.estimators[0])
         spec = self.spec()
         if self.fine_tuned and not spec.adapter:
@@ -384,6 +400,7 @@ class CpuPricer:
 
     def price(self, texts: list[str], *, estimator: str | None = None,
               progress: ProgressFn | None = None) -> list[Estimate]:
+        texts = check_texts(texts)
         check_estimator(self, estimator)
         model = self.model()
         out: list[Estimate] = []
@@ -453,7 +470,7 @@ class ChatPricer:
     def price(self, texts: list[str], *, estimator: str | None = None,
               progress: ProgressFn | None = None) -> list[Estimate]:
         check_estimator(self, estimator)
-        built = self.prompts(texts)
+        built = self.prompts(check_texts(texts))
         answers = self.inner.price([p for p, _ in built], progress=progress)
         details = getattr(self.inner, "details", None)
         return [Estimate(a.price, details={"reply": a.reply, "cached": a.cached, "model": self.inner.model,

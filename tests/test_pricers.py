@@ -140,12 +140,15 @@ def test_the_tiny_model_runs_anywhere_and_is_the_default(tiny_env, monkeypatch):
     assert "TEST MODEL" in pricers.get("fine-tuned").label and "TEST MODEL" in pricers.get("base").label
 
 
-def test_unusable_llama_settings_are_a_reason_not_a_crash(monkeypatch):
+def test_unusable_llama_settings_are_a_reason_not_a_crash(monkeypatch, test_250):
     monkeypatch.setenv("PRICER_QUANTIZATION", "16bit")
     reasons = {p.name: reason for p, reason in pricers.availability()}
-    assert "quantization must be '4bit' or '8bit', not '16bit'" in reasons["fine-tuned"]
+    assert reasons["fine-tuned"] == ("The Llama settings are not usable: quantization must be '4bit' or '8bit', "
+                                     "not '16bit'. Fix PRICER_BASE_MODEL or PRICER_QUANTIZATION.")
     assert reasons["frontier"] == "OPENAI_API_KEY is not set"  # the other pricers do not read those settings
     assert pricers.default_name() == "cpu"
+    with pytest.raises(BadInput, match="The Llama settings are not usable"):
+        list(evaluation.evaluate(test_250, "fine-tuned", size=2))
 
 
 def test_estimators_are_the_llamas_and_checked():
@@ -169,6 +172,14 @@ def test_options_override_the_settings_and_the_same_pricer_is_reused(tiny_model,
     base = pricers.get("base", PricerOptions(spec))
     assert base.spec().adapter is None and base.spec().base_model == str(tiny_model)
     assert pricers.get("base", PricerOptions(spec)) is base
+
+
+@pytest.mark.parametrize("texts", ["one text", None, [None], ["ok", 12]])
+def test_anything_but_a_list_of_texts_is_refused_by_every_pricer(texts, tiny_env, frontier_server):
+    for name in ("base", "frontier"):
+        with pytest.raises(BadInput, match="Give a list of texts|not text"):
+            pricers.get(name).price(texts)
+    assert frontier_server.requests == []
 
 
 def test_an_estimate_is_json():

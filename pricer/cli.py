@@ -52,7 +52,7 @@ MODEL = Group("spec", (
                               "(default PRICER_ADAPTER_REVISION; 'none' = latest)"),
     option("--quantization", choices=QUANTIZATIONS, help="default PRICER_QUANTIZATION, else 4bit"),
 ), _model_spec)
-PRICER = option("--pricer", help="which pricer answers: fine-tuned, base, cpu, frontier... (`python -m pricer "
+PRICER = option("--pricer", help="which pricer answers: fine-tuned, base, cpu, frontier, rag, ensemble (`python -m pricer "
                                   "pricers` lists them; default: the fine-tuned Llama where it can load, else cpu; "
                                   "with a model option, the Llama)")
 OVERRIDES = Group("overrides", (
@@ -263,6 +263,8 @@ def _about(details: dict[str, Any]) -> list[str]:
     for found in details.get("retrieved") or []:
         if isinstance(found, dict):
             lines.append(f"  similar: {_dollars(found.get('price'))} {str(found.get('title', ''))[:80]}")
+    for member, price in (details.get("members") or {}).items():
+        lines.append(f"  member {member}: {_dollars(price)}")
     return lines
 
 
@@ -364,7 +366,7 @@ def cmd_score(data: str | None, size: int, guesses: str, out: str | None, chart:
 
 def _check_results(out: str | None, chart: str | None) -> None:
     """Refuse an --out or --chart that cannot be written before any work is done."""
-    from pricer.curate import writable_file
+    from pricer.atomic import writable_file
 
     for path in (out, chart):
         if path:

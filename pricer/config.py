@@ -19,6 +19,7 @@ ADAPTER = "ed-donner/pricer-2024-09-13_13.04.39"
 ADAPTER_REVISION = "e8d637df551603dc86cd7a1598a8f44af4d7ae36"
 DATASET = "ed-donner/pricer-data"
 FRONTIER_MODEL = "gpt-4o-mini"  # the course's frontier pricer
+RAG_DATA = DATASET  # the course's RAG searched the train split of its own dataset (400,000 items)
 QUANTIZATIONS = ("4bit", "8bit")
 CACHE_DIR = Path("~/.cache/pricer")
 NONE_WORDS = {"", "none", "no", "off", "false", "0"}
@@ -37,6 +38,7 @@ ENV = {
     "cache_dir": "PRICER_CACHE",
     "allow_cpu": "PRICER_ALLOW_CPU",
     "frontier_model": "PRICER_FRONTIER_MODEL",
+    "rag_data": "PRICER_RAG_DATA",
 }
 
 
@@ -95,6 +97,9 @@ class Settings:
     """Try to load a model too big for a CPU on a machine without a GPU (PRICER_ALLOW_CPU=1)."""
     frontier_model: str = FRONTIER_MODEL
     """OpenAI (or OpenAI-compatible) model of the frontier and RAG pricers (PRICER_FRONTIER_MODEL)."""
+    rag_data: str = RAG_DATA
+    """Training items the RAG pricer retrieves from: a hub id (its train split), files or folders
+    (several separated by commas), or the folder of a built index (PRICER_RAG_DATA)."""
 
     def __post_init__(self) -> None:
         check_model(self.base_model, self.quantization)
@@ -116,6 +121,7 @@ def settings() -> Settings:
         cache_dir=cache_dir(),
         allow_cpu=allow_cpu(),
         frontier_model=frontier_model(),
+        rag_data=rag_data(),
     )
 
 
@@ -142,3 +148,10 @@ def frontier_model() -> str:
     """The frontier pricer's model (PRICER_FRONTIER_MODEL, else gpt-4o-mini), read on its own
     like cache_dir: a bad model setting for the Llama must not stop the OpenAI pricers."""
     return _env("frontier_model") or FRONTIER_MODEL
+
+
+def rag_data() -> str:
+    """Where the RAG pricer's training items come from (PRICER_RAG_DATA, else the course's
+    dataset, whose train split it indexes), read on its own like frontier_model. Not
+    PRICER_DATASET: that is often a test file, whose items must never be the ones retrieved."""
+    return _env("rag_data") or RAG_DATA

@@ -21,14 +21,15 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
 import time
+import zlib
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from pricer import hub
+from pricer.atomic import atomic_write, scratch_folder, target_of, writable_file
 from pricer.errors import BadInput, HubUnavailable, NotFound
 from pricer.items import curate_batch, hub_record, valid_unicode
 from pricer.readers import jsonl_lines
@@ -58,11 +59,14 @@ class CurationSummary:
     """Rejection reason -> count, most frequent first."""
     seconds: float = 0.0
     out: str = ""
+    note: str = ""
+    """What the user should know about how the run went (e.g. fewer workers than asked for)."""
 
     def line(self) -> str:
         reasons = ", ".join(f"{n:,} {reason}" for reason, n in self.rejected.items())
         return (f"{self.category}: kept {self.kept:,} of {self.records:,} "
-                f"({'rejected: ' + reasons if reasons else 'none rejected'}) in {self.seconds:.1f} s")
+                f"({'rejected: ' + reasons if reasons else 'none rejected'}) in {self.seconds:.1f} s"
+                + (f"; {self.note}" if self.note else ""))
 
 
 def _raw_features() -> Any:
@@ -154,7 +158,7 @@ def read_jsonl(ranges: list[tuple[str, int, int]], limit: int | None = None):
             record = line.record
             if not isinstance(record, dict):
                 error = "malformed JSON line"
-            elif b"\\u" in line.raw and not valid_unicode(record):  # an escaped lone surrogate
+            elif (b"\\u" in line.raw or b"\xed" in line.raw) and not valid_unicode(record):  # a lone surrogate, escaped or raw
                 error = "invalid Unicode"
             else:
                 yield {**hub_record(record), "error": None}
@@ -179,17 +183,40 @@ def _first_record_fields(path: Path) -> set[str]:
     return set()
 
 
+def _bad_gzip(files: list[Path], exc: BaseException) -> BadInput:
+    """A BadInput naming the gzip file(s) that cannot be read to the end (found by reading each
+    one through: only done once reading has failed)."""
+    import gzip
+
+    bad = []
+    for f in (f for f in files if f.name.endswith(".gz")):
+        try:
+            with gzip.open(f, "rb") as stream:
+                while stream.read(1 << 20):
+                    pass
+        except (OSError, EOFError, zlib.error):
+            bad.append(str(f))
+    if not bad:
+        raise exc  # not a gzip problem after all: keep the original error and its traceback
+    return BadInput(f"{', '.join(bad)} cannot be read to the end ({exc}): the gzip file is cut short or corrupt. "
+                    "Download it again, or give the uncompressed JSONL.")
+
+
 def load_raw(files: list[Path], *, workers: int = 2, limit: int | None = None,
              cache_dir: str | None = None) -> Any:
     """Raw records of local files as a datasets.Dataset in the hub's form (Arrow, on disk)."""
     from datasets import Dataset
+    from datasets.exceptions import DatasetGenerationError
 
     jsonl = [f for f in files if f.name.endswith(JSONL_SUFFIXES)]
     parquet = [f for f in files if f.name.endswith(PARQUET_SUFFIXES)]
     if jsonl and parquet:
         raise BadInput("Give JSONL or Parquet files, not both at once (curate them one after the other).")
-    for f in jsonl:
-        _not_curated(_first_record_fields(f), f)
+    try:
+        for f in jsonl:
+            _not_curated(_first_record_fields(f), f)
+    except (OSError, EOFError, zlib.error) as exc:  # a .gz that is not gzip at all
+        raise _bad_gzip(jsonl, exc) from None
     if jsonl:
         ranges = [(str(f), 0, f.stat().st_size) for f in jsonl] if limit else _byte_ranges(jsonl, workers)
         parallel = workers > 1 and not limit and len(ranges) > 1
@@ -201,6 +228,10 @@ def load_raw(files: list[Path], *, workers: int = 2, limit: int | None = None,
             if "no data" not in str(exc):
                 raise
             raise BadInput(f"{', '.join(map(str, jsonl))} holds no records (expected one JSON object per line).") from exc
+        except DatasetGenerationError as exc:  # raised while reading: a .gz cut short or corrupt
+            if not isinstance(exc.__cause__, (OSError, EOFError, zlib.error)):
+                raise
+            raise _bad_gzip(jsonl, exc.__cause__) from None
     else:
         import pyarrow.parquet as pq
 
@@ -266,15 +297,18 @@ def curate_raw(raw: Any, *, category: str, workers: int = 2, tokenizer: str | No
 def write_items(curated: Any, out: str | os.PathLike, *, category: str, append: bool = False) -> tuple[int, Counter]:
     """Write the kept rows as JSONL (text, price, category, title); count rejections by reason.
 
-    Written beside `out` first, then moved (or appended) into place, so a failed or interrupted
-    run never leaves half a file.
+    Written whole beside `out` (or beside the file its symlink points to) and then renamed into
+    place; `append` copies the existing items in first. A failed or interrupted run never
+    leaves half a file, and the old one stays as it was.
     """
     reasons: Counter = Counter()
     kept = 0
     path = writable_file(out)
-    part = path.with_name(f".{path.name}.{os.getpid()}.part")
     try:
-        with part.open("w", encoding="utf-8") as f:
+        with atomic_write(path, "wb") as f:
+            if append and target_of(path).exists():
+                with target_of(path).open("rb") as earlier:
+                    shutil.copyfileobj(earlier, f)
             for batch in curated.iter(batch_size=CHUNK):
                 for text, price, title, reason in zip(batch["text"], batch["price"], batch["title"],
                                                       batch["reason"], strict=True):
@@ -283,41 +317,28 @@ def write_items(curated: Any, out: str | os.PathLike, *, category: str, append: 
                         continue
                     kept += 1
                     f.write(json.dumps({"text": text, "price": price, "category": category, "title": title},
-                                       ensure_ascii=False) + "\n")
-        if append and path.exists():
-            with path.open("ab") as target, part.open("rb") as source:
-                shutil.copyfileobj(source, target)
-        else:
-            part.replace(path)
+                                       ensure_ascii=False).encode("utf-8") + b"\n")
     except OSError as exc:  # disk full, permissions changed mid-run
         raise BadInput(f"Could not write {path}: {exc.strerror or exc}. Free some space or choose another --out.") from None
-    finally:
-        part.unlink(missing_ok=True)
     return kept, reasons
 
 
-def writable_file(out: str | os.PathLike) -> Path:
-    """`out` as a path whose folder exists and can be written, checked before any work is done."""
-    path = Path(out).expanduser()
-    if path.is_dir():
-        raise BadInput(f"{path} is a folder: give the output file, e.g. {path / 'items.jsonl'}.")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise BadInput(f"Cannot create the folder {path.parent}: {exc.strerror or exc}. Choose another --out.") from None
-    try:
-        tempfile.TemporaryFile(dir=path.parent).close()  # a real write: os.access says yes to root on /proc
-    except OSError as exc:
-        raise BadInput(f"Cannot write to {path.parent}: {exc.strerror or exc}. Choose another --out.") from None
-    return path
+def usable_workers(workers: int) -> tuple[int, str]:
+    """`workers` capped at the CPUs this process may use, and a note when it was capped: more
+    processes than CPUs only add memory (1,000 asked for: 1,100 processes, 14 GB)."""
+    if workers < 1:
+        raise BadInput(f"workers must be at least 1, not {workers}.")
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    if workers <= cpus:
+        return workers, ""
+    return cpus, f"used {cpus} worker{'s' * (cpus > 1)}, not {workers:,}: this machine has {cpus} CPU{'s' * (cpus > 1)}"
 
 
 def curate_to_jsonl(source: str | os.PathLike, out: str | os.PathLike, *, category: str | None = None,
                     workers: int = 2, limit: int | None = None, tokenizer: str | None = None,
                     append: bool = False) -> CurationSummary:
     """Curate one source (hub category name or local path) into `out` and summarise it."""
-    if workers < 1:
-        raise BadInput(f"workers must be at least 1, not {workers}.")
+    workers, note = usable_workers(workers)
     if limit is not None and limit < 1:
         raise BadInput(f"limit must be at least 1, not {limit}.")
     import datasets
@@ -329,11 +350,9 @@ def curate_to_jsonl(source: str | os.PathLike, out: str | os.PathLike, *, catego
     datasets.utils.logging.set_verbosity_error()  # keep the progress bars, drop the chatter
     from pricer.config import cache_dir
 
-    work = Path(cache_dir()) / "curate"
-    work.mkdir(parents=True, exist_ok=True)
-    tmp = tempfile.mkdtemp(prefix=f"{category}-", dir=work)  # fresh Arrow cache: never a stale file
+    tmp = scratch_folder(Path(cache_dir()) / "curate")  # fresh Arrow cache: never a stale file
     try:
-        raw = load_raw(files, workers=workers, limit=limit, cache_dir=tmp)
+        raw = load_raw(files, workers=workers, limit=limit, cache_dir=str(tmp))
         if len(raw) == 0:
             raise BadInput(f"{source} holds no records (expected one JSON object per line, or Parquet rows).")
         curated = curate_raw(raw, category=category, workers=workers, tokenizer=tokenizer)
@@ -342,4 +361,4 @@ def curate_to_jsonl(source: str | os.PathLike, out: str | os.PathLike, *, catego
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return CurationSummary(category, records, kept, dict(reasons.most_common()),
-                           time.perf_counter() - start, str(out))
+                           time.perf_counter() - start, str(out), note)

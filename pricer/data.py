@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from pricer import hub
+from pricer.atomic import scratch_folder, staged_files, target_of, writable_folder
 from pricer.errors import AccessDenied, BadInput, HubUnavailable, NotFound
 from pricer.items import QUESTION, as_test_prompt, valid_unicode
 from pricer.readers import csv_records, csv_rows, jsonl_lines
@@ -351,55 +352,43 @@ def split_items(n: int, test_size: int, train_size: int | None = None, seed: int
     return order[:train_size], order[train_size:train_size + test_size]
 
 
-def writable_folder(out: str | os.PathLike) -> Path:
-    """`out` as an existing folder that can be written (created when missing), or a BadInput."""
-    folder = Path(out).expanduser()
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise BadInput(f"Cannot create the folder {folder}: {exc.strerror or exc}. Choose another --out.") from None
-    import tempfile
-
-    try:
-        tempfile.TemporaryFile(dir=folder).close()  # a real write: os.access says yes to root on /proc
-    except OSError as exc:
-        raise BadInput(f"Cannot write to {folder}: {exc.strerror or exc}. Choose another --out.") from None
-    return folder
-
-
 def build_dataset(items: list[str | os.PathLike], *, test_size: int, train_size: int | None = None,
                   seed: int = 42, out: str | os.PathLike, push_to_hub: str | None = None,
                   private: bool = False, dry_run: bool = False) -> str:
     """Curated JSONL files -> `out/train.parquet` and `out/test.parquet` (and the hub, when asked).
 
-    Returns a summary line. With `dry_run`, everything short of the upload is done and checked.
+    Both files are written into a temporary folder inside `out` and moved in only once both are
+    complete, so an interrupted or failed build leaves the previous pair as it was (and no
+    temporary files). Returns a summary line. With `dry_run`, everything short of the upload is
+    done and checked.
     """
     import shutil
-    import tempfile
 
     from datasets import DatasetDict
 
     from pricer.config import cache_dir
 
+    names = [f"{split}.parquet" for split in SPLITS]
     folder = writable_folder(out)  # before the work, not after
-    work = Path(cache_dir()) / "dataset"
-    work.mkdir(parents=True, exist_ok=True)
-    tmp = tempfile.mkdtemp(dir=work)  # a fresh Arrow cache for this build, removed after it
+    for name in names:
+        target_of(folder / name)  # a FIFO or a device in the way is refused now, not after the build
+    tmp = scratch_folder(Path(cache_dir()) / "dataset")  # a fresh Arrow cache for this build
     try:
-        rows, skipped = read_items(items, cache_dir=tmp)
+        rows, skipped = read_items(items, cache_dir=str(tmp))
         train_idx, test_idx = split_items(len(rows), test_size, train_size, seed)
         test = rows.select(test_idx).map(
             lambda batch: {"text": [as_test_prompt(t) for t in batch["text"]]}, batched=True,
             load_from_cache_file=False)
         data = DatasetDict({"train": rows.select(train_idx).flatten_indices(), "test": test})
         try:
-            for split in SPLITS:
-                data[split].to_parquet(str(folder / f"{split}.parquet"))
+            with staged_files(folder, names) as staging:
+                for split, name in zip(SPLITS, names, strict=True):
+                    data[split].to_parquet(str(staging / name))
         except OSError as exc:  # disk full, permissions changed mid-run
             raise BadInput(f"Could not write {folder}: {exc.strerror or exc}. Free some space or choose "
-                           "another --out.") from None
+                           "another --out; the previous files there are unchanged.") from None
         line = (f"{len(train_idx):,} train and {len(test_idx):,} test items (seed {seed}) from {len(rows):,} "
-                f"-> {folder / 'train.parquet'}, {folder / 'test.parquet'}")
+                f"-> {folder / names[0]}, {folder / names[1]}")
         if skipped:
             line += f"; {PricerRows(skipped=skipped, source=', '.join(Path(p).name for p in items)).note}"
         if push_to_hub:

@@ -19,7 +19,6 @@ drive it. Guesses made elsewhere are read and scored by pricer.guesses, into the
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import json
 import threading
@@ -30,6 +29,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pricer.atomic import csv_writer
 from pricer.data import TestItem, load_items
 from pricer.errors import BadInput, PricerError
 from pricer.estimates import estimator as find_estimator
@@ -99,7 +99,7 @@ class Run:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         with path.open("w", newline="", encoding="utf-8") as f:
-            writer = csv.writer(f)
+            writer = csv_writer(f)  # formula-like text cells neutralised
             writer.writerow(["index", "title", "truth", "guess", "parsed", "error", "sle", "color", "low", "high"])
             for o in self.outcomes:
                 writer.writerow([o.index, o.title, o.truth, o.guess, o.parsed, round(o.error, 4),
@@ -280,7 +280,11 @@ def evaluate(data: str | Path | None, pricer_name: str | Pricer, *, size: int = 
 
     def predict(prompts: list[str]) -> list[Any]:
         done = len(current.outcomes) if current is not None else 0
-        report = None if progress is None else (lambda n, _total: progress(done + n, len(items)))
+
+        def report(n: int, total: int) -> None:  # a pricer may count in its own units (an ensemble: per member)
+            if progress is not None:
+                progress(done + min(len(prompts), round(n * len(prompts) / max(total, 1))), len(items))
+
         return pricer.price(prompts, estimator=chosen, progress=report)
 
     current: Run | None = None

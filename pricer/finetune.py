@@ -19,7 +19,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-from pricer.data import as_test_prompt, load_pricer_dataset, writable_folder
+from pricer.atomic import staged_files, target_of, writable_folder
+from pricer.data import as_test_prompt, load_pricer_dataset
 from pricer.errors import BadInput, PricerError
 from pricer.items import SYSTEM_PROMPT
 from pricer.redact import redact
@@ -42,32 +43,37 @@ def make_jsonl(rows: list[dict[str, Any]]) -> str:
     return "\n".join('{"messages": ' + json.dumps(messages_for(r["text"], r["price"])) + "}" for r in rows)
 
 
-def write_jsonl(rows: list[dict[str, Any]], path: str | os.PathLike) -> Path:
-    path = writable_folder(Path(path).expanduser().parent) / Path(path).name
-    try:
-        path.write_text(make_jsonl(rows), encoding="utf-8")
-    except OSError as exc:
-        raise BadInput(f"Could not write {path}: {exc.strerror or exc}. Choose another --out.") from None
-    return path
-
-
 def export_fine_tuning(data: str | os.PathLike | None, out: str | os.PathLike, *, train: int = 500,
                        validation: int = 50, upload: bool = False) -> str:
     """Write the two files from the train split of `data` (hub id or path); upload when asked.
 
-    Returns a summary; a failed upload raises a PricerError after the files are written.
+    The files are written beside `out` first and moved in together once both are complete, so
+    `out` always holds one export's pair: with `validation=0` the previous export's validation
+    file is removed rather than left beside the new train file. Returns a summary; a failed
+    upload raises a PricerError after the files are written.
     """
     if train < 1 or validation < 0:
         raise BadInput(f"Need at least 1 train item and no negative validation count (got {train}, {validation}).")
     folder = writable_folder(out)  # before reading a dataset from the hub
+    for name in (TRAIN_FILE, VALIDATION_FILE):
+        target_of(folder / name)  # a FIFO or a device in the way is refused now too
+    names = [TRAIN_FILE, VALIDATION_FILE] if validation else [TRAIN_FILE]
     rows = load_pricer_dataset(data, split="train", size=train + validation)
     if len(rows) < train + validation:
         raise BadInput(f"{rows.source} has {len(rows):,} usable train items; {train:,} train + {validation:,} "
                        "validation were asked for.")
-    paths = [write_jsonl(rows[:train], folder / TRAIN_FILE)]
-    if validation:
-        paths.append(write_jsonl(rows[train:], folder / VALIDATION_FILE))
+    stale = not validation and (folder / VALIDATION_FILE).exists()
+    try:
+        with staged_files(folder, [TRAIN_FILE, VALIDATION_FILE]) as staging:
+            for name, part in zip(names, (rows[:train], rows[train:]), strict=False):
+                (staging / name).write_text(make_jsonl(part), encoding="utf-8")
+    except OSError as exc:
+        raise BadInput(f"Could not write {folder}: {exc.strerror or exc}. Free some space or choose another "
+                       "--out; the previous files there are unchanged.") from None
+    paths = [folder / name for name in names]
     line = f"wrote {train:,} train and {validation:,} validation items to {', '.join(map(str, paths))}"
+    if stale:
+        line += f"; removed the previous {VALIDATION_FILE} (no validation items asked for)"
     if rows.note:
         line += f"; {rows.note}"
     if upload:

@@ -161,6 +161,33 @@ def _repo_id_problem(value: object, key: str) -> str | None:
 # --- load and validate --------------------------------------------------------------------------
 
 
+MAX_MANIFEST_BYTES = 1 << 20  # spaces.yaml is a page of settings; anything bigger is a mistake
+
+
+def _no_alias_loader() -> type:
+    """yaml.SafeLoader refusing aliases (`*name`): spaces.yaml has no use for them, and a few
+    nested ones expand to gigabytes once anything walks the result (a "billion laughs")."""
+    import yaml
+
+    class NoAliasLoader(yaml.SafeLoader):
+        def compose_node(self, parent: Any, index: Any) -> Any:
+            if self.check_event(yaml.AliasEvent):
+                event = self.peek_event()
+                raise yaml.composer.ComposerError(
+                    None, None, f"an alias (*{event.anchor}) is not allowed here: write the value out in full",
+                    event.start_mark)
+            return super().compose_node(parent, index)
+
+    return NoAliasLoader
+
+
+def safe_yaml(text: str) -> Any:
+    """YAML text as Python data, aliases refused (yaml.YAMLError) and nesting bounded (RecursionError)."""
+    import yaml
+
+    return yaml.load(text, Loader=_no_alias_loader())  # a SafeLoader: no Python objects
+
+
 def load_manifest(path: str | os.PathLike = "spaces.yaml", environ: dict[str, str] | None = None) -> Manifest:
     """Read and validate spaces.yaml; raise ManifestInvalid listing every problem at once."""
     import yaml
@@ -168,17 +195,22 @@ def load_manifest(path: str | os.PathLike = "spaces.yaml", environ: dict[str, st
     path = Path(path)
     if not path.is_file():
         raise NotFound(f"No manifest at {path}: copy spaces.yaml from the pricer repository and fill it in.")
+    if path.stat().st_size > MAX_MANIFEST_BYTES:
+        raise ManifestInvalid(path, [f"the file is {path.stat().st_size:,} bytes; a manifest is a page of settings "
+                                     f"(at most {MAX_MANIFEST_BYTES:,} bytes)"])
     text = path.read_text(encoding="utf-8")
     problems = [f"line {n}: looks like {what} written into the file; never put secret values here: "
                 f"export it and name it under secrets: (if it is real, revoke it now)"
                 for n, what in secrets_in_text(text)]
     try:
-        raw = yaml.safe_load(text)
+        raw = safe_yaml(text)
     except yaml.YAMLError as exc:  # the problem and its place, never the file's text around it
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         raise ManifestInvalid(path, problems + [f"not valid YAML{where}: "
                                                 f"{getattr(exc, 'problem', None) or 'cannot parse'}"]) from None
+    except RecursionError:
+        raise ManifestInvalid(path, problems + ["not valid YAML: nested too deeply"]) from None
     if not isinstance(raw, dict):
         raise ManifestInvalid(path, problems + ["the file must be a mapping of keys such as space_id: ..."])
     manifest, more = _validate(raw, path.resolve().parent, os.environ if environ is None else environ)
@@ -361,12 +393,10 @@ def render_front_matter(manifest: Manifest) -> str:
 
 def split_front_matter(text: str) -> tuple[dict | None, str]:
     """(front matter as a dict or None, the rest) of a README."""
-    import yaml
-
     match = re.match(r"---\r?\n(.*?)\r?\n---\r?\n?", text, re.DOTALL)
     if not match:
         return None, text
-    return yaml.safe_load(match[1]) or {}, text[match.end():]
+    return safe_yaml(match[1]) or {}, text[match.end():]
 
 
 def render_readme(manifest: Manifest) -> str:

@@ -16,7 +16,9 @@ The registry, in display order (`names()`, `get(name)`, `availability()`, `defau
 - `cpu`: the small linear model of pricer.cpu, trained on real items, offline on any machine
   (PRICER_CPU_MODEL, or --cpu-model, points at a retrained one);
 - `frontier`: a chat model asked the course's question (pricer.frontier, OPENAI_API_KEY);
-- and whatever issue 11 adds (rag, ensemble): one line each in REGISTRY.
+- `rag`: the same chat model shown the most similar training items (pricer.rag);
+- `ensemble`: the available pricers' estimates combined with fitted weights (pricer.ensemble);
+- a new pricer is one line in REGISTRY.
 
 The default pricer is the fine-tuned Llama where it can load, otherwise the CPU pricer.
 Nothing here imports torch, transformers, numpy or openai at import time, and nothing imports
@@ -517,8 +519,8 @@ REGISTRY: tuple[tuple[str, Factory], ...] = (
     ("base", LlamaPricer.base),
     ("cpu", CpuPricer.from_options),
     ("frontier", chat("pricer.frontier:FrontierPricer")),
-    # issue 11 adds its pricers here, one line each, e.g.
-    # ("rag", chat("pricer.rag:RagPricer")), ("ensemble", plain("pricer.ensemble:EnsemblePricer")),
+    ("rag", chat("pricer.rag:RagPricer")),
+    ("ensemble", plain("pricer.ensemble:EnsemblePricer")),
 )
 """(name, factory) in display order: the default pricer first."""
 

@@ -25,6 +25,8 @@ from pricer.errors import BadInput, PricerError
 from pricer.items import SYSTEM_PROMPT
 
 MAX_CHARS = 100_000  # longer input is cut, so one paste cannot hang the server
+MAX_IDS = 100_000  # typed ids decoded at once
+MAX_ID_DIGITS = 9  # the largest vocabularies hold about a million tokens
 MAX_GROUP = 8  # a UTF-8 character is at most 4 bytes; allow tokens that straddle two
 PAGE_SIZE = 50
 MAX_COMPARE = 3
@@ -35,7 +37,8 @@ COMPARE_DEFAULTS = (  # the tokenizers the course compares with Llama 3.1 (week 
 )
 COURSE_EXAMPLE = "I am excited to show Tokenizers in action to my LLM engineers"
 REPLACEMENT = "\ufffd"
-_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")  # any script's digits: the numbers view shows how they split
+_ID = re.compile(r"[+-]?[0-9]+", re.ASCII)  # only ASCII digits are ids: '٣٤' is not 34
 
 
 @dataclass(frozen=True)
@@ -91,6 +94,27 @@ class Inspection:
             "add_special": self.add_special, "skip_special": self.skip_special,
             "cut_chars": self.cut_chars,
         }
+
+
+def check_text(value: Any, what: str = "text") -> str:
+    """`value` if it is text a tokenizer can take; a BadInput that says why for a missing value,
+    a non-string, or a lone surrogate (half of a UTF-16 pair: JSON can carry one, and a command
+    line turns bytes that are not UTF-8 into them, but no tokenizer can encode it).
+
+    >>> check_text("Price is $")
+    'Price is $'
+    """
+    if value is None:
+        raise BadInput(f"No {what} was sent: send a string (it may be empty).")
+    if not isinstance(value, str):
+        raise BadInput(f"The {what} must be text (a string), not {type(value).__name__}.")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise BadInput(f"A lone surrogate (U+{ord(value[exc.start]):04X} at character {exc.start + 1:,}) in the "
+                       f"{what} is not valid Unicode (on a command line: bytes that are not UTF-8). Remove that "
+                       "character, or paste the text again from its source.") from None
+    return value
 
 
 def cut(text: str, limit: int = MAX_CHARS) -> tuple[str, int]:
@@ -172,7 +196,7 @@ def pieces(tokenizer: Any, ids: Sequence[int], singles: Sequence[str] | None = N
 def inspect(tokenizer: Any, text: str, *, add_special: bool = True, skip_special: bool = False,
             limit: int = MAX_CHARS) -> Inspection:
     """Encode `text` (cut to `limit` characters) and take the result apart."""
-    text, dropped = cut(text, limit)
+    text, dropped = cut(check_text(text), limit)
     ids = list(tokenizer.encode(text, add_special_tokens=add_special))
     singles = _decode_each(tokenizer, ids)
     return Inspection(
@@ -264,9 +288,10 @@ class VocabPage:
 def search_vocab(tokenizer: Any, query: str, page: int = 1, page_size: int = PAGE_SIZE) -> VocabPage:
     """Vocabulary entries whose decoded text or stored token contains `query` (case-insensitive),
     exact matches first, then those starting with it, then the rest, each by id. A whole
-    number is also looked up as an id."""
-    if not query:
+    number (ASCII digits) is also looked up as an id."""
+    if query is None or query == "":
         raise BadInput("Type a token, a part of one, or an id to look up.")
+    check_text(query, "query")
     vocab = _vocabulary(tokenizer)
     stored, decoded = vocab.stored, vocab.decoded
     q, q_stripped = query.lower(), query.lower().strip()
@@ -275,8 +300,9 @@ def search_vocab(tokenizer: Any, query: str, page: int = 1, page_size: int = PAG
         if q in ds or q in ss:
             rank = 0 if query in (decoded[i], stored[i]) else 1 if ds.strip().startswith(q_stripped) else 2
             ranked.append((rank, i))
-    if query.strip().isdigit() and int(query) < len(stored):
-        ranked.append((-1, int(query)))
+    as_id = query.strip()
+    if as_id.isascii() and as_id.isdigit() and len(as_id) <= MAX_ID_DIGITS and int(as_id) < len(stored):
+        ranked.append((-1, int(as_id)))
     ranked.sort()
     pages = max(1, -(-len(ranked) // page_size))
     page = min(max(1, page), pages)
@@ -290,15 +316,27 @@ def search_vocab(tokenizer: Any, query: str, page: int = 1, page_size: int = PAG
 
 
 def parse_ids(text: str) -> list[int]:
-    """Ids typed by a person: '128000, 40, 1097', '[128000 40 1097]' -> [128000, 40, 1097]."""
-    words = [w for w in re.split(r"[\s,;\[\]()]+", text or "") if w]
+    """Ids typed by a person: '128000, 40, 1097', '[128000 40 1097]' -> [128000, 40, 1097].
+    Only ASCII digits make an id."""
+    words = [w for w in re.split(r"[\s,;\[\]()]+", check_text(text or "", "token ids")) if w]
     if not words:
         raise BadInput("Type some token ids, e.g. 128000, 40, 1097.")
-    bad = [w for w in words if not re.fullmatch(r"[+-]?\d+", w)]
+    if len(words) > MAX_IDS:
+        raise BadInput(f"{len(words):,} ids are more than the {MAX_IDS:,} decoded at once: decode them in parts.")
+    bad = [w for w in words if not _ID.fullmatch(w)]
     if bad:
-        raise BadInput(f"Not a token id: {', '.join(repr(w) for w in bad[:5])}. Ids are whole "
-                       "numbers separated by commas or spaces, e.g. 128000, 40, 1097.")
+        raise BadInput(f"Not a token id: {', '.join(_shown(w) for w in bad[:5])}. Ids are whole numbers in "
+                       "ASCII digits separated by commas or spaces, e.g. 128000, 40, 1097.")
+    long = [w for w in words if len(w.lstrip("+-")) > MAX_ID_DIGITS]
+    if long:
+        raise BadInput(f"Not in the vocabulary: {_shown(long[0])}, a {len(long[0].lstrip('+-')):,}-digit number. "
+                       f"Token ids have at most {MAX_ID_DIGITS} digits (e.g. 128000).")
     return [int(w) for w in words]
+
+
+def _shown(word: str, limit: int = 20) -> str:
+    """A typed word for a message: quoted, and cut when long."""
+    return repr(word if len(word) <= limit else word[:limit] + "…")
 
 
 @dataclass(frozen=True)
@@ -310,7 +348,12 @@ class Decoding:
 
 def decode_ids(tokenizer: Any, ids: str | Sequence[int], *, skip_special: bool = False) -> Decoding:
     """Decode ids (a list, or text like '128000, 40, 1097'); BadInput for ids not in the vocabulary."""
-    ids = parse_ids(ids) if isinstance(ids, str) else list(ids)
+    if ids is None or isinstance(ids, str):
+        ids = parse_ids(ids)
+    else:
+        ids = list(ids)
+        if not all(isinstance(i, int) and not isinstance(i, bool) for i in ids):
+            raise BadInput("Token ids are whole numbers, e.g. [128000, 40, 1097].")
     check_ids(tokenizer, ids)
     return Decoding(ids, tokenizer.decode(ids, skip_special_tokens=skip_special), pieces(tokenizer, ids))
 
@@ -330,23 +373,29 @@ class ChatRendering:
     note: str = ""
 
 
-def chat_template(tokenizer: Any, system: str = SYSTEM_PROMPT, user: str = DEFAULT_USER) -> ChatRendering:
+def chat_template(tokenizer: Any, system: str = SYSTEM_PROMPT, user: str = DEFAULT_USER,
+                  **limits: Any) -> ChatRendering:
     """Render a system + user conversation with the tokenizer's chat template, and count what
     the template adds. Base models often have no template: then `rendered` is None and `note`
-    says so."""
+    says so. The template is untrusted Jinja: it renders in a bounded, killable process
+    (pricer.chat_render; `limits` are its timeout, max_chars and memory_mb)."""
+    from pricer import chat_render
+
+    check_text(system, "system message")
+    check_text(user, "user message")
     if not getattr(tokenizer, "chat_template", None):
         return ChatRendering(None, note=(
             "This tokenizer has no chat template: it belongs to a base model, which continues text "
             "rather than answering turns (Llama 3.1 8B base has none; Llama 3.1 8B Instruct does). "
             "The pricer prompts it with plain text ending in 'Price is $'."))
-    messages = [{"role": "user", "content": user}]
+    messages = [{"role": "user", "content": cut(user)[0]}]
     if system:
-        messages.insert(0, {"role": "system", "content": system})
+        messages.insert(0, {"role": "system", "content": cut(system)[0]})
     try:
-        rendered = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-    except Exception as exc:  # a template is user-supplied Jinja: any error is the template's
-        raise PricerError(f"This tokenizer's chat template failed to render: {exc}. Fix the template, "
-                          "or pick a tokenizer whose template renders (e.g. an Instruct model's).") from exc
+        template = tokenizer.get_chat_template()
+    except ValueError as exc:  # several named templates and no default among them
+        raise PricerError(f"This tokenizer's chat template cannot be chosen: {exc}") from None
+    rendered = chat_render.render(template, messages, dict(tokenizer.special_tokens_map), **limits)
     ids = list(tokenizer.encode(rendered, add_special_tokens=False))
     own = sum(len(tokenizer.encode(m["content"], add_special_tokens=False)) for m in messages)
     return ChatRendering(rendered, ids, len(ids) - own,
@@ -427,14 +476,15 @@ def compare(text: str, names: Sequence[str], *, reference: str | None = None,
     """`text` through up to MAX_COMPARE tokenizers in parallel (after `reference`, the one they
     are compared with, when given); each failure is reported in its own Comparison and the
     others still run. Blank names are skipped."""
-    names = [n.strip() for n in names if n and n.strip()]
+    names = [check_text(n, "tokenizer name").strip() for n in names if n is not None]
+    names = [n for n in names if n]
     if len(names) > MAX_COMPARE:
         raise BadInput(f"Compare at most {MAX_COMPARE} tokenizers at a time (got {len(names)}).")
-    text, _ = cut(text)
+    text, _ = cut(check_text(text))
     if reference is not None:
         from pricer.tokenizer import LLAMA_31
 
-        names.insert(0, reference.strip() or LLAMA_31)
+        names.insert(0, check_text(reference, "tokenizer name").strip() or LLAMA_31)
     if not names:
         return []
     with ThreadPoolExecutor(max_workers=len(names)) as pool:

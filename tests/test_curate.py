@@ -260,3 +260,77 @@ def test_an_escaped_lone_surrogate_is_rejected_not_a_crash(tmp_path):
     summary = curate_to_jsonl(raw, tmp_path / "items.jsonl", workers=1)
     assert summary.rejected == {"invalid Unicode": 1} and summary.kept == 1
     assert read_out(tmp_path / "items.jsonl")[0]["title"] == "Mug \U0001f600 cup"
+
+
+def test_raw_lone_surrogate_bytes_in_one_line_are_counted_not_fatal(tmp_path):
+    # U+D800 written as raw UTF-8-style bytes (ED A0 80), not as a JSON escape: json.loads accepts it
+    lone = json.dumps(good(title="Mug X cup"), ensure_ascii=False).encode().replace(b"X", b"\xed\xa0\x80")
+    raw = tmp_path / "meta_Kitchen.jsonl"
+    raw.write_bytes(lone + b"\n" + json.dumps(good(title="Mug cup")).encode() + b"\n")
+    summary = curate_to_jsonl(raw, tmp_path / "items.jsonl", workers=1)
+    assert summary.rejected == {"invalid Unicode": 1} and summary.kept == 1
+
+
+def test_more_workers_than_cpus_are_capped_with_a_note(tmp_path):
+    import os
+
+    cpus = len(os.sched_getaffinity(0))
+    write_raw(tmp_path / "meta_A.jsonl", [good(title=f"Item {i}") for i in range(5)])
+    summary = curate_to_jsonl(tmp_path / "meta_A.jsonl", tmp_path / "out.jsonl", workers=1000)
+    assert summary.kept == 5
+    assert summary.note.startswith(f"used {cpus} worker") and "not 1,000" in summary.note
+    assert summary.line().endswith(summary.note)
+    assert curate.usable_workers(1) == (1, "")
+
+
+@pytest.mark.parametrize("damage", ["cut short", "corrupt", "not gzip"])
+def test_a_damaged_gzip_source_gives_a_clear_message(tmp_path, damage):
+    import gzip
+
+    whole = gzip.compress(b"".join(json.dumps(good(title=f"Item {i}")).encode() + b"\n" for i in range(300)))
+    data = {"cut short": whole[: len(whole) // 2], "corrupt": whole[:40] + bytes(len(whole) - 48) + whole[-8:],
+            "not gzip": b"this was never gzip"}[damage]
+    (tmp_path / "meta_A.jsonl.gz").write_bytes(data)
+    with pytest.raises(BadInput, match=r"meta_A.jsonl.gz cannot be read to the end .*cut short or corrupt"):
+        curate_to_jsonl(tmp_path / "meta_A.jsonl.gz", tmp_path / "out.jsonl", workers=1)
+    assert not (tmp_path / "out.jsonl").exists()
+
+
+def test_out_through_a_symlink_writes_its_target_and_keeps_the_link(tmp_path):
+    write_raw(tmp_path / "meta_A.jsonl", [good(title=f"Item {i}") for i in range(4)])
+    (tmp_path / "store").mkdir()
+    link = tmp_path / "items.jsonl"
+    link.symlink_to(tmp_path / "store" / "items.jsonl")
+    curate_to_jsonl(tmp_path / "meta_A.jsonl", link, workers=1)
+    curate_to_jsonl(tmp_path / "meta_A.jsonl", link, workers=1, limit=2, append=True, category="B")
+    assert link.is_symlink() and len(read_out(tmp_path / "store" / "items.jsonl")) == 6
+
+
+def test_out_as_a_fifo_or_a_device_is_refused_before_any_work(tmp_path):
+    import os
+
+    write_raw(tmp_path / "meta_A.jsonl", [good()])
+    os.mkfifo(tmp_path / "pipe.jsonl")
+    with pytest.raises(BadInput, match="pipe.jsonl is a FIFO .named pipe., not a regular file"):
+        curate_to_jsonl(tmp_path / "meta_A.jsonl", tmp_path / "pipe.jsonl", workers=1)
+    (tmp_path / "null.jsonl").symlink_to("/dev/null")
+    with pytest.raises(BadInput, match="is a device, not a regular file"):
+        curate_to_jsonl(tmp_path / "meta_A.jsonl", tmp_path / "null.jsonl", workers=1)
+    assert (tmp_path / "null.jsonl").is_symlink() and os.path.exists("/dev/null")
+
+
+def test_an_interrupted_append_keeps_the_earlier_items_whole(tmp_path):
+    write_raw(tmp_path / "meta_A.jsonl", [good(title=f"Item {i}") for i in range(6)])
+    curate_to_jsonl(tmp_path / "meta_A.jsonl", tmp_path / "out.jsonl", workers=1)
+    before = (tmp_path / "out.jsonl").read_bytes()
+    curated = curate.curate_raw(curate.load_raw([tmp_path / "meta_A.jsonl"], workers=1), category="A", workers=1)
+
+    class KilledAfterOneBatch:  # the real curated rows, with a kill after the first batch is written
+        def iter(self, batch_size):
+            yield next(iter(curated.iter(batch_size=2)))
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        curate.write_items(KilledAfterOneBatch(), tmp_path / "out.jsonl", category="A", append=True)
+    assert (tmp_path / "out.jsonl").read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["meta_A.jsonl", "out.jsonl"]

@@ -251,3 +251,63 @@ def test_a_refused_push_is_one_message_without_the_token(tmp_path, monkeypatch):
             build_dataset([tmp_path / "a.jsonl"], test_size=2, out=tmp_path / "ds", push_to_hub="me/pricer-data")
     assert RefusingHub.paths and secret not in str(exc.value)
     assert (tmp_path / "ds" / "train.parquet").exists()  # the local files are kept
+
+
+# --- nothing lost: a rebuild swaps in a complete pair or nothing --------------------------------
+
+
+def _files(folder):
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+
+
+@pytest.mark.parametrize("failure", [KeyboardInterrupt, lambda: OSError(28, "No space left on device")])
+def test_an_interrupted_rebuild_keeps_the_previous_pair_whole(tmp_path, monkeypatch, failure):
+    import datasets
+
+    write_items(tmp_path / "a.jsonl", 30)
+    build_dataset([tmp_path / "a.jsonl"], test_size=5, seed=1, out=tmp_path / "ds")
+    before = _files(tmp_path / "ds")
+    write_parquet = datasets.Dataset.to_parquet
+
+    def dies_writing_test(self, path, *args, **kwargs):  # a kill or a full disk half way through the pair
+        if "test" in str(path):
+            with open(path, "wb") as f:
+                f.write(b"PAR1 half a file")
+            raise failure()
+        return write_parquet(self, path, *args, **kwargs)
+
+    monkeypatch.setattr(datasets.Dataset, "to_parquet", dies_writing_test)
+    with pytest.raises((KeyboardInterrupt, BadInput)) as err:
+        build_dataset([tmp_path / "a.jsonl"], test_size=5, seed=2, out=tmp_path / "ds")
+    if err.type is BadInput:
+        assert "No space left on device" in str(err.value) and "previous files there are unchanged" in str(err.value)
+    assert _files(tmp_path / "ds") == before  # no 0-byte train.parquet, no new train beside the old test
+    assert load_pricer_dataset(tmp_path / "ds", split="test")  # still readable
+
+
+def test_a_build_leaves_no_temporary_files(tmp_path, monkeypatch):
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("PRICER_CACHE", str(cache))
+    write_items(tmp_path / "a.jsonl", 12)
+    build_dataset([tmp_path / "a.jsonl"], test_size=2, out=tmp_path / "ds")
+    assert sorted(_files(tmp_path / "ds")) == ["test.parquet", "train.parquet"]
+    assert list((cache / "dataset").iterdir()) == []
+    with pytest.raises(BadInput):  # a failed build cleans up too
+        build_dataset([tmp_path / "a.jsonl"], test_size=50, out=tmp_path / "ds")
+    assert list((cache / "dataset").iterdir()) == []
+
+
+def test_a_build_writes_through_a_symlink_and_refuses_a_fifo_before_any_work(tmp_path):
+    import os
+
+    write_items(tmp_path / "a.jsonl", 12)
+    (tmp_path / "store").mkdir()
+    (tmp_path / "ds").mkdir()
+    (tmp_path / "ds" / "train.parquet").symlink_to(tmp_path / "store" / "train.parquet")
+    build_dataset([tmp_path / "a.jsonl"], test_size=2, out=tmp_path / "ds")
+    assert (tmp_path / "ds" / "train.parquet").is_symlink() and (tmp_path / "store" / "train.parquet").stat().st_size
+    os.mkfifo(tmp_path / "ds" / "test.parquet.fifo")
+    (tmp_path / "ds" / "test.parquet").unlink()
+    (tmp_path / "ds" / "test.parquet.fifo").rename(tmp_path / "ds" / "test.parquet")
+    with pytest.raises(BadInput, match="test.parquet is a FIFO"):
+        build_dataset([tmp_path / "a.jsonl"], test_size=2, out=tmp_path / "ds")

@@ -131,3 +131,49 @@ def test_a_failed_upload_is_one_message_without_the_key(tmp_path, train_550, mon
         export_fine_tuning(train_550, tmp_path, train=4, validation=2, upload=True)
     assert key not in str(exc.value) and key[:6] + "***" not in str(exc.value) and key[-4:] not in str(exc.value)
     assert (tmp_path / "fine_tune_validation.jsonl").exists()
+
+
+# --- nothing lost: one export's pair, whole --------------------------------------------------------
+
+
+def test_an_export_without_validation_removes_the_previous_validation_file(tmp_path, train_550):
+    export_fine_tuning(train_550, tmp_path, train=5, validation=2)
+    line = export_fine_tuning(train_550, tmp_path, train=4, validation=0)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fine_tune_train.jsonl"]  # no stale pair
+    assert "removed the previous fine_tune_validation.jsonl" in line
+    assert (tmp_path / "fine_tune_train.jsonl").read_text().count("\n") == 3
+
+
+def test_an_interrupted_export_keeps_the_previous_pair(tmp_path, train_550, monkeypatch):
+    from pricer import finetune
+
+    export_fine_tuning(train_550, tmp_path, train=5, validation=2)
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    calls = []
+    make = finetune.make_jsonl
+
+    def dies_on_the_second_file(rows):  # a kill between the two files
+        calls.append(len(rows))
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return make(rows)
+
+    monkeypatch.setattr(finetune, "make_jsonl", dies_on_the_second_file)
+    with pytest.raises(KeyboardInterrupt):
+        export_fine_tuning(train_550, tmp_path, train=7, validation=3)
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before  # old pair, no temporary files
+
+
+def test_an_export_writes_through_a_symlink_and_refuses_a_fifo(tmp_path, train_550):
+    import os
+
+    (tmp_path / "store").mkdir()
+    (tmp_path / "ft").mkdir()
+    (tmp_path / "ft" / "fine_tune_train.jsonl").symlink_to(tmp_path / "store" / "train.jsonl")
+    export_fine_tuning(train_550, tmp_path / "ft", train=3, validation=1)
+    assert (tmp_path / "ft" / "fine_tune_train.jsonl").is_symlink()
+    assert (tmp_path / "store" / "train.jsonl").read_text().count("\n") == 2
+    os.mkfifo(tmp_path / "ft" / "fine_tune_validation.jsonl.new")
+    os.replace(tmp_path / "ft" / "fine_tune_validation.jsonl.new", tmp_path / "ft" / "fine_tune_validation.jsonl")
+    with pytest.raises(BadInput, match="fine_tune_validation.jsonl is a FIFO"):
+        export_fine_tuning(train_550, tmp_path / "ft", train=3, validation=1)

@@ -61,7 +61,7 @@ def cuda(monkeypatch, present: bool) -> None:
 
 
 def test_the_registry_names_the_pricers_in_display_order_and_refuses_others():
-    assert pricers.names()[:4] == ["fine-tuned", "base", "cpu", "frontier"]
+    assert pricers.names() == ["fine-tuned", "base", "cpu", "frontier", "rag", "ensemble"]
     assert [p.name for p, _ in pricers.availability()] == pricers.names()
     with pytest.raises(BadInput, match="pricer must be one of fine-tuned, base, cpu, frontier"):
         pricers.get("gpt-5")
@@ -73,7 +73,7 @@ def test_every_pricer_has_the_interface():
         pricer = pricers.get(name)
         assert isinstance(pricer, pricers.Pricer) and pricer.name == name and pricer.label
     assert pricers.get("fine-tuned").estimators == tuple(e.name for e in ESTIMATORS)
-    assert pricers.get("cpu").estimators == () and pricers.get("frontier").estimators == ()
+    assert all(pricers.get(n).estimators == () for n in ("cpu", "frontier", "rag", "ensemble"))
 
 
 def test_the_gated_base_model_without_a_token_says_so_without_the_network(no_network):
@@ -218,14 +218,29 @@ def frontier_server(monkeypatch, tmp_path):
         yield handler
 
 
-@pytest.mark.parametrize("name", ["fine-tuned", "base", "frontier", "cpu"])
+def fit_ensemble(train_550: Path) -> None:
+    """Weights for the ensemble of the frontier pricer (the stand-in) and the tiny base Llama,
+    fitted through the registry on 20 training items, where the ensemble pricer reads them."""
+    from pricer.ensemble import fit_members
+
+    fit_members(["frontier", "base"], str(train_550), start=0, size=20)
+
+
+@pytest.mark.parametrize("name", ["fine-tuned", "base", "frontier", "cpu", "rag", "ensemble"])
 def test_every_pricer_runs_through_the_same_evaluation_loop(name, request, test_250, monkeypatch, tiny_model):
     monkeypatch.setenv("PRICER_BASE_MODEL", str(tiny_model))
     monkeypatch.setenv("PRICER_ADAPTER", str(tiny_model / "adapter"))
-    if name == "frontier":
+    if name in ("frontier", "rag", "ensemble"):
         request.getfixturevalue("frontier_server")
     if name == "cpu":
         pytest.importorskip("pricer.cpu", reason="the CPU pricer (issue 10, H4) has not landed in this branch")
+    if name == "rag":
+        from rag_data import course_index
+
+        built = course_index(request.getfixturevalue("shared_data"), request.getfixturevalue("tmp_path_factory"))
+        monkeypatch.setenv("PRICER_RAG_DATA", str(built["folder"]))
+    if name == "ensemble":
+        fit_ensemble(request.getfixturevalue("train_550"))
     pricer = pricers.get(name)
     assert pricer.available() is None
     heard = []
@@ -234,8 +249,8 @@ def test_every_pricer_runs_through_the_same_evaluation_loop(name, request, test_
     assert [len(s.outcomes) for s in snapshots] == [2, 4, 5] and snapshots[-1].done
     done = snapshots[-1]
     assert done.pricer == name and done.label.startswith(pricer.label) and heard[-1] == (5, 5)
-    assert (done.metrics.coverage is None) == (name == "frontier")  # the chat model gives no interval
-    if name == "frontier":
+    assert (done.metrics.coverage is None) == (name in ("frontier", "rag", "ensemble"))  # no interval from these
+    if name in ("frontier", "rag"):
         assert [o.guess for o in done.outcomes] == [45.0] * 5
     row = next(r for r in leaderboard.runs() if r.id == done.id)
     assert (row.pricer, row.size, row.partial, row.error) == (name, 5, False, pytest.approx(done.metrics.average_error))

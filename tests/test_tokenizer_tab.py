@@ -89,6 +89,22 @@ def test_no_product_example_without_local_data(monkeypatch, tmp_path):
     assert tab.product_example() is None
 
 
+def test_the_live_view_of_an_unloadable_tokenizer_pops_nothing_up_and_empties_the_views():
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # gr.Warning outside an event is a UserWarning: none may come
+        result, status, stats, chips, ids, decoded, numbers = tab.tokenize_and_render(
+            "hi", "Qwen/Qwen2-7B-Instruct", True, False)
+    assert "Qwen/Qwen2-7B-Instruct" in result["error"] and "HF_HUB_OFFLINE" in status
+    assert "Nothing tokenized" in stats and chips == ids == decoded == numbers == ""
+
+
+def test_a_bad_page_number_is_the_first_page():
+    for page in (None, float("nan"), float("inf"), -float("inf")):
+        assert tab.lookup("offline/llama-3.1", "ing", page)[1] == 1
+
+
 # --- the running app, through gradio_client ----------------------------------------------------
 
 
@@ -142,6 +158,37 @@ def test_chat_template_endpoint_says_the_base_tokenizer_has_none(client):
     assert "no chat template" in client.predict("", "sys", "user", api_name="/chat_template")
 
 
+def _raw_call(app_url: str, name: str, *data) -> str:
+    """An API call as any HTTP client can send it (gradio_client cannot encode a lone surrogate)."""
+    import json
+    import urllib.request
+
+    request = urllib.request.Request(f"{app_url}gradio_api/call/{name}", data=json.dumps({"data": data}).encode(),
+                                     headers={"Content-Type": "application/json"})
+    event = json.loads(urllib.request.urlopen(request, timeout=60).read())["event_id"]
+    return urllib.request.urlopen(f"{app_url}gradio_api/call/{name}/{event}", timeout=60).read().decode()
+
+
+@pytest.mark.parametrize("name, data, what", [
+    ("tokenize", ["price \ud800", "", True, False], "in the text"),
+    ("tokenize", ["price", "x\udc00/y", True, False], "in the tokenizer name"),
+    ("vocab", ["", "\ud800", 1], "in the query"),
+    ("decode", ["", "40 \udfff", False], "in the token ids"),
+    ("chat_template", ["", "\ud800", "How much?"], "in the system message"),
+    ("compare", ["a\ud800", "", "", "", "", True], "in the text"),
+])
+def test_api_text_with_a_lone_surrogate_is_answered_clearly(app_url, name, data, what):
+    answer = _raw_call(app_url, name, *data)
+    assert answer.startswith("event: complete") and f"{what} is not valid Unicode" in answer
+
+
+def test_api_none_in_place_of_text_is_answered_clearly(client):
+    assert "No text was sent" in client.predict(None, "", True, False, api_name="/tokenize")["error"]
+    assert "Type some token ids" in client.predict("", None, False, api_name="/decode")[1]
+    assert "No user message was sent" in client.predict("", "Be brief", None, api_name="/chat_template")
+    assert "No text was sent" in client.predict(None, "", "", "", "", True, api_name="/compare")
+
+
 # --- real Chromium ------------------------------------------------------------------------------
 
 
@@ -189,3 +236,19 @@ def test_an_example_and_the_button_update_the_views(page):
     page.wait_for_function("!document.querySelector('#tok-chips').innerText.includes('begin_of_text')",
                            timeout=20_000)
     assert not page.locator("#tok-ids textarea").input_value().startswith("128000")
+
+
+def test_a_bad_tokenizer_name_gives_one_message_and_empties_the_views(page):
+    page.locator("#tok-chips .chip").first.wait_for(timeout=60_000)
+    name = page.get_by_label("Tokenizer (hub id or local path)")
+    name.fill("Qwen/Qwen2-7B-Instruct")
+    name.press("Enter")
+    page.locator("#tok-status .error").wait_for(timeout=20_000)
+    _type(page, "abcdef")  # six more live updates with the same bad tokenizer
+    page.locator("#tok-stats .stale").wait_for(timeout=20_000)
+    assert page.locator("#tok-chips .chip").count() == 0 and page.locator("#tok-ids textarea").input_value() == ""
+    name.fill("offline/llama-3.1")  # back to a good one: every earlier event has been answered by then
+    name.press("Enter")
+    page.locator("#tok-chips .chip", has_text="abcdef").wait_for(timeout=20_000)
+    messages = page.locator(".toast-body").all_inner_texts()
+    assert len(messages) <= 1, messages

@@ -10,7 +10,7 @@ import pytest
 
 from pricer import tokens
 from pricer.cli import main
-from pricer.errors import BadInput
+from pricer.errors import BadInput, PricerError
 
 AWKWARD = [
     "",
@@ -188,6 +188,66 @@ def test_invalid_typed_ids_are_answered_clearly(llama, typed, message):
     assert message in str(err.value)
 
 
+# --- input a tokenizer cannot take: one clear message each, never a traceback --------------------
+
+
+LONE = "a price \ud800 tag"  # JSON can carry a lone surrogate; no tokenizer can encode it
+
+
+@pytest.mark.parametrize("call, what", [
+    (lambda tok: tokens.inspect(tok, LONE), "in the text"),
+    (lambda tok: tokens.search_vocab(tok, LONE), "in the query"),
+    (lambda tok: tokens.decode_ids(tok, "40 \udcff"), "in the token ids"),
+    (lambda tok: tokens.chat_template(tok, LONE, "How much?"), "in the system message"),
+    (lambda tok: tokens.chat_template(tok, "Be brief", LONE), "in the user message"),
+    (lambda tok: tokens.compare(LONE, []), "in the text"),
+    (lambda tok: tokens.compare("ok", ["x\ud800/y"]), "in the tokenizer name"),
+])
+def test_a_lone_surrogate_is_named_clearly(llama, call, what):
+    with pytest.raises(BadInput, match=f"A lone surrogate .U\\+D[89ABCDEF][0-9A-F]{{2}} at character \\d+. {what} "
+                                       "is not valid Unicode"):
+        call(llama)
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda tok: tokens.inspect(tok, None), "No text was sent: send a string"),
+    (lambda tok: tokens.inspect(tok, 42), "The text must be text .a string., not int"),
+    (lambda tok: tokens.chat_template(tok, "Be brief", None), "No user message was sent"),
+    (lambda tok: tokens.chat_template(tok, 3.5, "How much?"), "system message must be text .a string., not float"),
+    (lambda tok: tokens.search_vocab(tok, None), "Type a token"),
+    (lambda tok: tokens.search_vocab(tok, 3430), "query must be text .a string., not int"),
+    (lambda tok: tokens.decode_ids(tok, None), "Type some token ids"),
+    (lambda tok: tokens.decode_ids(tok, [40, 1.5]), "Token ids are whole numbers"),
+    (lambda tok: tokens.compare(None, []), "No text was sent"),
+])
+def test_none_and_numbers_in_place_of_text_are_named_clearly(llama, call, message):
+    with pytest.raises(BadInput, match=message):
+        call(llama)
+
+
+def test_only_ascii_digits_are_ids(llama):
+    with pytest.raises(BadInput, match="Not a token id: '٣٤'.*ASCII digits"):
+        tokens.decode_ids(llama, "٣٤")  # Arabic-Indic 34: not silently id 34
+    with pytest.raises(BadInput, match="Not a token id: '²'"):
+        tokens.decode_ids(llama, "40 ²")
+    superscript = tokens.search_vocab(llama, "²")  # a text search, not an id (int('²') fails)
+    assert superscript.total > 0 and all("²" in e.text or "²" in e.token for e in superscript.entries)
+    arabic = tokens.search_vocab(llama, "٣٤")
+    assert 34 not in [e.id for e in arabic.entries]
+
+
+def test_a_huge_typed_id_is_named_not_converted(llama):
+    with pytest.raises(BadInput, match="Not in the vocabulary: '1111111111.*…', a 5,000-digit number. Token ids have at "
+                                       "most 9 digits"):
+        tokens.decode_ids(llama, "40 " + "1" * 5000)
+    assert tokens.search_vocab(llama, "9" * 5000).total == 0
+
+
+def test_too_many_typed_ids_at_once_are_refused(llama):
+    with pytest.raises(BadInput, match="100,001 ids are more than the 100,000 decoded at once"):
+        tokens.decode_ids(llama, "40 " * 100_001)
+
+
 def test_base_llama_has_no_chat_template_and_says_so(llama):
     chat = tokens.chat_template(llama)
     assert chat.rendered is None
@@ -205,14 +265,70 @@ def test_chat_template_renders_and_counts_the_tokens_it_adds(llama_with_template
 
 
 def test_a_chat_template_that_fails_says_what_to_do(tiny_bpe):
-    from transformers import AutoTokenizer
-
-    from pricer.errors import PricerError
-
-    tok = AutoTokenizer.from_pretrained(tiny_bpe)
-    tok.chat_template = "{{ raise_exception('no system role') }}"
+    tok = _with_template(tiny_bpe, "{{ raise_exception('no system role') }}")
     with pytest.raises(PricerError, match="no system role.*Fix the template"):
         tokens.chat_template(tok)
+
+
+def _with_template(tiny_bpe, template):
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(tiny_bpe)
+    tok.chat_template = template
+    return tok
+
+
+# A template written to exercise what hub templates use: namespace, loop controls, tojson, dict,
+# the generation block, trim_blocks/lstrip_blocks, special tokens as variables.
+RICH_TEMPLATE = """{{ bos_token }}
+{% set ns = namespace(system='', n=0) %}
+{% for m in messages %}
+    {% if m['role'] == 'system' %}{% set ns.system = m['content'] %}{% continue %}{% endif %}
+    {% set ns.n = ns.n + 1 %}
+<|{{ m['role'] }}|> {{ m['content'] | trim }} {{ dict(n=ns.n) | tojson }}
+{% generation %}[{{ loop.index }}/{{ loop.length }}]{% endgeneration %}
+{% endfor %}
+system={{ ns.system | tojson }}{{ eos_token }}{% if add_generation_prompt %}<|assistant|>{% endif %}"""
+
+
+def test_templates_render_exactly_as_transformers_renders_them(tiny_bpe):
+    tok = _with_template(tiny_bpe, RICH_TEMPLATE)
+    messages = [{"role": "system", "content": "Be \"brief\" 😀"}, {"role": "user", "content": "  How much? \n"}]
+    expected = tok.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    chat = tokens.chat_template(tok, messages[0]["content"], messages[1]["content"])
+    assert chat.rendered == expected and "<s>" in expected and '{"n": 1}' in expected
+
+
+NESTED = ("{% for i in range(100000) %}{% for j in range(100000) %}{{ messages[0]['content'] }}"
+          "{% endfor %}{% endfor %}")
+
+
+def test_a_template_that_repeats_without_end_is_stopped_at_the_output_bound(tiny_bpe):
+    with pytest.raises(PricerError, match="renders more than 300,000 characters.*stopped"):
+        tokens.chat_template(_with_template(tiny_bpe, NESTED))
+
+
+def test_a_template_that_loops_without_output_is_stopped_at_the_time_bound(tiny_bpe):
+    silent = "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}"
+    with pytest.raises(PricerError, match="did not finish rendering within 2 s, so it was stopped"):
+        tokens.chat_template(_with_template(tiny_bpe, silent), timeout=2)
+
+
+def test_a_template_that_asks_for_gigabytes_is_stopped_at_the_memory_bound(tiny_bpe):
+    with pytest.raises(PricerError, match="needed more than 512 MB of memory"):
+        tokens.chat_template(_with_template(tiny_bpe, "{{ 'x' * 4000000000 }}"))
+    # text gathered in a {% set %} block never reaches the output bound: memory or time stop it
+    buffered = "{% set s %}" + NESTED + "{% endset %}{{ s }}"
+    with pytest.raises(PricerError, match="stopped"):
+        tokens.chat_template(_with_template(tiny_bpe, buffered), timeout=3)
+
+
+def test_the_rendering_process_sees_no_secret(monkeypatch):
+    from pricer import chat_render
+
+    monkeypatch.setenv("HF_TOKEN", "hf_" + "x" * 34)
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-" + "y" * 40)
+    assert {"HF_TOKEN", "OPENAI_API_KEY"}.isdisjoint(chat_render.child_env()) and "PATH" in chat_render.child_env()
 
 
 def test_vocab_search_sees_tokens_added_after_a_first_search(tiny_bpe):
@@ -307,3 +423,23 @@ def test_cli_vocab_finds_a_token_by_text_and_by_id(capsys):
 def test_cli_decode_rejects_ids_outside_the_vocabulary(capsys):
     assert main(["decode", "128000", "999999"]) == 2
     assert "999999" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["tokenize", "--text", "price \udcff tag"], "lone surrogate (U+DCFF at character 7) in the text"),
+    (["vocab", "\udcff"], "lone surrogate (U+DCFF at character 1) in the query"),
+    (["decode", "40", "\udcff"], "lone surrogate"),
+    (["decode", "٣٤"], "Not a token id: '٣٤'"),
+    (["decode", "1" * 5000], "a 5,000-digit number"),
+])
+def test_cli_bad_text_and_ids_exit_2_with_one_line(capsys, argv, message):
+    # a command line turns bytes that are not UTF-8 into lone surrogates (surrogateescape)
+    assert main([*argv, "--tokenizer", "offline/llama-3.1"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and message in err and "Traceback" not in err
+
+
+def test_cli_vocab_of_a_superscript_searches_text(capsys):
+    assert main(["vocab", "²", "--tokenizer", "offline/llama-3.1", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["total"] > 0 and all("²" in e["text"] or "²" in e["token"] for e in out["entries"])

@@ -18,7 +18,7 @@ from pricer.config import settings
 from pricer.errors import PricerError
 from pricer.hub import is_local
 from pricer.items import SYSTEM_PROMPT
-from pricer.tokenizer import load_tokenizer
+from pricer.tokenizer import LoadedTokenizer, load_tokenizer
 
 MAX_CHIPS = 5_000  # more chips than this make the browser crawl; counts and ids stay whole
 MAX_COMPARE_CHIPS = 500
@@ -154,6 +154,9 @@ def product_example() -> str | None:
 # --- handlers -----------------------------------------------------------------------------------
 
 
+STALE = '<p class="notice stale">Nothing tokenized: see the message above.</p>'
+
+
 def _warn(exc: PricerError) -> str:
     gr.Warning(esc(exc))
     return str(exc)
@@ -164,47 +167,76 @@ def _error(exc: PricerError) -> str:
     return f'<p class="error">{esc(_warn(exc))}</p>'
 
 
-def tokenize(text: str, tokenizer: str, add_special: bool = True, skip_special: bool = False) -> dict:
-    """The /tokenize endpoint: what `tokenizer` does to `text`, as one JSON object."""
+def _load(tokenizer: str | None) -> LoadedTokenizer:
+    """The named tokenizer; blank or None is the default one."""
+    name = None if tokenizer is None else tokens.check_text(tokenizer, "tokenizer name").strip()
+    return load_tokenizer(name or None)
+
+
+def _echo(value: Any) -> Any:
+    """A value sent by the client, safe to send back as JSON (a lone surrogate shown escaped)."""
+    return value.encode("utf-8", "backslashreplace").decode("utf-8") if isinstance(value, str) else value
+
+
+def inspect_text(text: str, tokenizer: str, add_special: bool = True, skip_special: bool = False) -> dict:
+    """What `tokenizer` does to `text`, as one JSON object; {"error": ...} when it cannot be done."""
     try:
-        loaded = load_tokenizer(tokenizer or None)
-        result = tokens.inspect(loaded.tokenizer, text or "", add_special=add_special,
-                                skip_special=skip_special)
+        loaded = _load(tokenizer)
+        result = tokens.inspect(loaded.tokenizer, text, add_special=add_special, skip_special=skip_special)
         numbers = tokens.numbers(loaded.tokenizer, result.text)
         first = tokens.first_multi_token_integer(loaded.tokenizer)
     except PricerError as exc:
-        return {"error": _warn(exc), "tokenizer": tokenizer}
+        return {"error": str(exc), "tokenizer": _echo(tokenizer)}
     return {"tokenizer": loaded.label, "note": loaded.note, **result.to_dict(),
             "numbers": [vars(n) for n in numbers], "first_multi_token_integer": first}
 
 
-def render(result: dict) -> tuple:
-    """The views of a /tokenize result; on an error only the status line changes."""
+def tokenize(text: str, tokenizer: str, add_special: bool = True, skip_special: bool = False) -> dict:
+    """The /tokenize endpoint: what `tokenizer` does to `text`, as one JSON object (an error
+    also pops up, once per click)."""
+    result = inspect_text(text, tokenizer, add_special, skip_special)
     if result.get("error"):
-        return (render_status(result),) + (gr.skip(),) * 5
+        gr.Warning(esc(result["error"]))
+    return result
+
+
+def render(result: dict) -> tuple:
+    """The views of a /tokenize result; after an error the status line says why and the other
+    views are emptied, so nothing on screen belongs to an earlier text or tokenizer."""
+    if result.get("error"):
+        return render_status(result), STALE, "", "", "", ""
     return (render_status(result), render_stats(result), render_chips(result["pieces"]),
             ", ".join(map(str, result["ids"])), result["decoded"], render_numbers(result))
 
 
 def tokenize_and_render(text: str, tokenizer: str, add_special: bool, skip_special: bool) -> tuple:
-    """The live update: one event per change, so the last keystroke is never dropped."""
-    result = tokenize(text, tokenizer, add_special, skip_special)
-    return (gr.skip() if result.get("error") else result, *render(result))
+    """The live update: one event per change, so the last keystroke is never dropped. An error
+    shows in the status line only: no pop-up per keystroke."""
+    result = inspect_text(text, tokenizer, add_special, skip_special)
+    return (result, *render(result))
 
 
 def show_specials(tokenizer: str) -> str:
     try:
-        loaded = load_tokenizer(tokenizer or None)
+        loaded = _load(tokenizer)
     except PricerError as exc:
         return _error(exc)
     return render_specials(tokens.specials(loaded.tokenizer), loaded.label)
 
 
+def _page(page: float | None) -> int:
+    """A page number from the client: a whole number, 1 for anything else (None, NaN, inf)."""
+    try:
+        return int(page or 1)
+    except (TypeError, ValueError, OverflowError):
+        return 1
+
+
 def lookup(tokenizer: str, query: str, page: float | None) -> tuple[str, int]:
     try:
-        found = tokens.search_vocab(load_tokenizer(tokenizer or None).tokenizer, query, int(page or 1))
+        found = tokens.search_vocab(_load(tokenizer).tokenizer, query, _page(page))
     except PricerError as exc:
-        return _error(exc), int(page or 1)
+        return _error(exc), _page(page)
     return render_vocab(found), found.page
 
 
@@ -213,17 +245,16 @@ def first_page(tokenizer: str, query: str) -> tuple[str, int]:
 
 
 def previous_page(tokenizer: str, query: str, page: float | None) -> tuple[str, int]:
-    return lookup(tokenizer, query, (page or 1) - 1)
+    return lookup(tokenizer, query, _page(page) - 1)
 
 
 def next_page(tokenizer: str, query: str, page: float | None) -> tuple[str, int]:
-    return lookup(tokenizer, query, (page or 1) + 1)
+    return lookup(tokenizer, query, _page(page) + 1)
 
 
 def decode_typed(tokenizer: str, ids: str, skip_special: bool) -> tuple[str, str]:
     try:
-        result = tokens.decode_ids(load_tokenizer(tokenizer or None).tokenizer, ids,
-                                   skip_special=skip_special)
+        result = tokens.decode_ids(_load(tokenizer).tokenizer, ids, skip_special=skip_special)
     except PricerError as exc:
         return "", _error(exc)
     return result.decoded, render_chips([p.to_dict() for p in result.pieces])
@@ -231,14 +262,14 @@ def decode_typed(tokenizer: str, ids: str, skip_special: bool) -> tuple[str, str
 
 def show_chat(tokenizer: str, system: str, user: str) -> str:
     try:
-        return render_chat(tokens.chat_template(load_tokenizer(tokenizer or None).tokenizer, system, user))
+        return render_chat(tokens.chat_template(_load(tokenizer).tokenizer, system, user))
     except PricerError as exc:
         return _error(exc)
 
 
 def compare(text: str, tokenizer: str, first: str, second: str, third: str, add_special: bool) -> str:
     try:
-        return render_comparison(tokens.compare(text or "", [first, second, third], reference=tokenizer,
+        return render_comparison(tokens.compare(text, [first, second, third], reference=tokenizer or "",
                                                 add_special=add_special))
     except PricerError as exc:
         return _error(exc)

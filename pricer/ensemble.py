@@ -1,0 +1,543 @@
+"""The ensemble pricer: the other pricers' estimates combined with weights fitted on items none of
+them was trained on, as the course's week-8 EnsembleAgent did ($52.86 on the 250 test items).
+
+The course fitted a linear regression on its three members' estimates plus their min and max over
+test items 1000-1249 (never used for anything else). `fit` does the same for any members, for
+every non-empty subset of them, so that when a member cannot run (no key, no GPU, an error) the
+ensemble uses the weights fitted for the members that did answer, and says so. Each subset is
+fitted on the items where all its members gave a number. Fitting in log space (log(1 + price))
+is compared with the course's dollars by 5-fold cross-validation on the same items, and `space`
+"auto" keeps the better (the card shows both). A combination below $0 counts as $0.
+
+The weights are a JSON file with a sha256 of its content, refused when edited or damaged, and a
+card inside (members, data, sizes, figures from pricer.metrics), also written as Markdown beside
+it. No pickle: the course's joblib file could run code when loaded.
+
+    >>> w = fit({"a": [10, 20, 30, 40, 50, 60, 70], "b": [12, 18, 33, 41, 45, 66, 71]}, [11, 19, 31, 40, 48, 62, 70])
+    >>> round(predict(w, {"a": 25, "b": 24}), 2), combine(w, {"a": 25, "b": None}).note
+    (24.49, 'without b (no number): weights fitted for a')
+
+`fit_members` runs the members over a validation split (the `ensemble fit` verb); EnsemblePricer
+prices with the registry's pricers. It does not fit or run the members themselves.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import math
+import os
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pricer.errors import BadInput, PricerError
+
+FORMAT = 1
+KIND = "pricer-ensemble-weights"
+SPACES = ("linear", "log")
+FOLDS = 5
+DEFAULT_MEMBERS = ("fine-tuned", "rag", "cpu")  # the course's specialist, RAG frontier and random forest
+VALIDATION_START, VALIDATION_SIZE = 1000, 250  # the course's test[1000:1250]
+ProgressFn = Callable[[int, int], Any]
+
+
+# --- the fit ------------------------------------------------------------------------------------
+
+
+def features(members: Sequence[str]) -> tuple[str, ...]:
+    """The regression's inputs: each member's estimate, plus their min and max (the course's)."""
+    return tuple(members) + (("min", "max") if len(members) > 1 else ())
+
+
+def _row(prices: Sequence[float], space: str) -> list[float]:
+    values = [math.log1p(max(p, 0.0)) for p in prices] if space == "log" else [float(p) for p in prices]
+    return values + ([min(values), max(values)] if len(values) > 1 else [])
+
+
+@dataclass(frozen=True)
+class Fit:
+    """The weights of one subset of members."""
+
+    members: tuple[str, ...]
+    coef: tuple[float, ...]
+    """One weight per feature: the members in order, then min and max when there are two or more."""
+    intercept: float
+    rows: int
+    """Validation items it was fitted on (those where all its members gave a number)."""
+    figures: dict[str, Any] = field(default_factory=dict)
+    """error / rmsle / hits on those items: in-sample, and cross-validated ("cv")."""
+
+    def predict(self, prices: Sequence[float], space: str) -> float:
+        value = self.intercept + sum(c * x for c, x in zip(self.coef, _row(prices, space), strict=True))
+        if space == "log":
+            value = math.expm1(min(value, 50.0))
+        return max(value, 0.0)
+
+
+def _solve(x_rows: list[list[float]], y: list[float]) -> tuple[tuple[float, ...], float]:
+    """Least squares with an intercept (the minimum-norm solution when the inputs are collinear,
+    as two members' min and max are)."""
+    import numpy as np
+
+    x = np.column_stack([np.asarray(x_rows, dtype=np.float64), np.ones(len(y))])
+    solution = np.linalg.lstsq(x, np.asarray(y, dtype=np.float64), rcond=None)[0]
+    return tuple(float(c) for c in solution[:-1]), float(solution[-1])
+
+
+def _target(truth: float, space: str) -> float:
+    return math.log1p(truth) if space == "log" else truth
+
+
+def _figures(guesses: Sequence[float], truths: Sequence[float]) -> dict[str, float]:
+    """The course's metrics of guesses against truths (pricer.metrics)."""
+    from pricer.metrics import Outcome, summarize
+
+    m = summarize([Outcome(i, "", t, g) for i, (g, t) in enumerate(zip(guesses, truths, strict=True))])
+    return {"error": round(m.average_error, 4), "rmsle": round(m.rmsle, 4), "hits": round(m.hits, 4), "size": m.size}
+
+
+def _fit_subset(members: tuple[str, ...], table: list[list[float]], truths: list[float], space: str) -> Fit:
+    coef, intercept = _solve([_row(r, space) for r in table], [_target(t, space) for t in truths])
+    fitted = Fit(members, coef, intercept, len(truths))
+    guesses = [fitted.predict(r, space) for r in table]
+    figures = {"in_sample": _figures(guesses, truths)}
+    cv = _cross_validated(members, table, truths, space)
+    if cv is not None:
+        figures["cv"] = _figures(cv, truths)
+    return Fit(members, coef, intercept, len(truths), figures)
+
+
+def _cross_validated(members: tuple[str, ...], table: list[list[float]], truths: list[float],
+                     space: str) -> list[float] | None:
+    """Each item priced by weights fitted on the other folds (item i is in fold i % 5)."""
+    if len(truths) < FOLDS * (len(features(members)) + 2):
+        return None
+    guesses = [0.0] * len(truths)
+    for fold in range(FOLDS):
+        train = [i for i in range(len(truths)) if i % FOLDS != fold]
+        coef, intercept = _solve([_row(table[i], space) for i in train], [_target(truths[i], space) for i in train])
+        part = Fit(members, coef, intercept, len(train))
+        for i in range(fold, len(truths), FOLDS):
+            guesses[i] = part.predict(table[i], space)
+    return guesses
+
+
+def _number(value: Any) -> float | None:
+    if value is None or isinstance(value, (bool, str)):
+        return None
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        return None
+    return value if math.isfinite(value) else None
+
+
+@dataclass(frozen=True)
+class EnsembleWeights:
+    """Weights for every subset of `members` that had enough items, and the card."""
+
+    members: tuple[str, ...]
+    space: str
+    """"linear" (dollars, the course's) or "log" (log(1 + price))."""
+    fits: dict[tuple[str, ...], Fit]
+    card: dict[str, Any] = field(default_factory=dict)
+
+    def fit_for(self, answered: Iterable[str]) -> Fit | None:
+        """The weights for the members that answered: those fitted for exactly them, else for the
+        largest fitted subset of them (the best on validation among equals); None when none is."""
+        answered = set(answered)
+        usable = [f for f in self.fits.values() if set(f.members) <= answered]
+        if not usable:
+            return None
+        return min(usable, key=lambda f: (-len(f.members), f.figures.get("in_sample", {}).get("error", math.inf)))
+
+    @property
+    def label(self) -> str:
+        return f"ensemble of {' + '.join(self.members)} ({'log-' if self.space == 'log' else ''}linear regression)"
+
+
+def fit(member_predictions: Mapping[str, Sequence[float | None]], truths: Sequence[float], *,
+        space: str = "auto", card: Mapping[str, Any] | None = None) -> EnsembleWeights:
+    """Weights for every non-empty subset of the members, fitted on the validation items: one
+    estimate per item and member (None where a member gave no number) and the true prices."""
+    members = tuple(member_predictions)
+    truths = [float(t) for t in truths]
+    if not members:
+        raise BadInput("An ensemble needs at least one member with estimates.")
+    if len(set(members)) != len(members) or any(not m or not isinstance(m, str) for m in members):
+        raise BadInput(f"Member names must be distinct and not empty: {members}.")
+    if space not in (*SPACES, "auto"):
+        raise BadInput(f"space must be 'linear', 'log' or 'auto', not {space!r}.")
+    if any(not math.isfinite(t) or t < 0 for t in truths):
+        raise BadInput("True prices must be numbers of at least $0.")
+    columns = {}
+    for name in members:
+        values = list(member_predictions[name])
+        if len(values) != len(truths):
+            raise BadInput(f"{name} has {len(values)} estimates for {len(truths)} items: give one per item.")
+        columns[name] = [_number(v) for v in values]
+    chosen, compared, by = space, {}, "cv"
+    if space == "auto":
+        for candidate in SPACES:
+            full = _fits(members, columns, truths, candidate, only_full=True)
+            figures = next(iter(full.values())).figures if full else {}
+            by = "cv" if "cv" in figures else "in_sample"
+            compared[candidate] = figures.get(by, {}).get("error", math.inf)
+        chosen = min(SPACES, key=lambda s: compared[s])  # ties: linear, the course's
+    fits = _fits(members, columns, truths, chosen)
+    if not fits:
+        raise BadInput(f"Too few items with a number from every member to fit an ensemble of {', '.join(members)}: "
+                       "use more validation items.")
+    alone = {m: _figures([v or 0.0 for v in columns[m]], truths) for m in members}
+    full_card = {"members": list(members), "space": chosen, "space_error": compared or None, "space_error_by": by,
+                 "method": "least squares on the members' estimates plus their min and max (the course's week 8)",
+                 "items": len(truths), "members_alone": alone, **(dict(card) if card else {})}
+    return EnsembleWeights(members, chosen, fits, full_card)
+
+
+def _fits(members: tuple[str, ...], columns: dict[str, list[float | None]], truths: list[float], space: str,
+          only_full: bool = False) -> dict[tuple[str, ...], Fit]:
+    sizes = [len(members)] if only_full else range(len(members), 0, -1)
+    fits = {}
+    for size in sizes:
+        for subset in itertools.combinations(members, size):
+            rows = [i for i in range(len(truths)) if all(columns[m][i] is not None for m in subset)]
+            if len(rows) < len(features(subset)) + 2:  # fewer items than weights: no fit
+                continue
+            table = [[columns[m][i] for m in subset] for i in rows]
+            fits[subset] = _fit_subset(subset, table, [truths[i] for i in rows], space)
+    return fits
+
+
+# --- combining ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Combined:
+    """One product's ensemble estimate and how it was made."""
+
+    price: float | None
+    """None when no member that the weights know gave a number."""
+    used: tuple[str, ...]
+    member_prices: dict[str, float | None]
+    missing: dict[str, str]
+    """Members left out, each with why (its unavailability reason, an error, "no number")."""
+
+    @property
+    def note(self) -> str:
+        """'' when every member was used, else what was left out and what the weights are for."""
+        if not self.missing:
+            return ""
+        left = ", ".join(f"{m} ({why})" for m, why in self.missing.items())
+        if not self.used:
+            return f"no estimate: no member answered ({left})"
+        return f"without {left}: weights fitted for {' + '.join(self.used)}"
+
+    def details(self) -> dict[str, Any]:
+        return {"members": dict(self.member_prices), "used": list(self.used), "note": self.note}
+
+
+def combine(weights: EnsembleWeights, member_prices: Mapping[str, Any],
+            reasons: Mapping[str, str] | None = None) -> Combined:
+    """The ensemble's estimate from the members' prices (None or absent: that member did not
+    answer; `reasons` says why, default "no number")."""
+    reasons = dict(reasons or {})
+    prices = {m: _number(member_prices.get(m)) for m in weights.members}
+    missing = {m: reasons.get(m) or ("not run" if m not in member_prices else "no number")
+               for m in weights.members if prices[m] is None}
+    chosen = weights.fit_for(m for m in weights.members if prices[m] is not None)
+    if chosen is None:
+        return Combined(None, (), prices, missing)
+    unused = {m: "no weights for it with the others" for m in weights.members
+              if prices[m] is not None and m not in chosen.members}
+    price = chosen.predict([prices[m] for m in chosen.members], weights.space)
+    return Combined(price, chosen.members, prices, {**missing, **unused})
+
+
+def predict(weights: EnsembleWeights, member_prices: Mapping[str, Any]) -> float | None:
+    """combine(...).price."""
+    return combine(weights, member_prices).price
+
+
+# --- the weights file ---------------------------------------------------------------------------
+
+
+def default_path() -> Path:
+    """Where `ensemble fit` writes the weights and the pricer reads them: cache_dir()/ensemble."""
+    from pricer.config import cache_dir
+
+    return cache_dir() / "ensemble" / "weights.json"
+
+
+def _payload(weights: EnsembleWeights) -> dict[str, Any]:
+    return {"format": FORMAT, "kind": KIND, "members": list(weights.members), "space": weights.space,
+            "fits": [{"members": list(f.members), "coef": list(f.coef), "intercept": f.intercept, "rows": f.rows,
+                      "figures": f.figures} for f in weights.fits.values()],
+            "card": weights.card}
+
+
+def _digest(payload: Mapping[str, Any]) -> str:
+    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def save(weights: EnsembleWeights, path: str | os.PathLike | None = None) -> Path:
+    """Write the weights (JSON with its sha256) and the card (Markdown, same name .md), atomically."""
+    path = Path(path).expanduser() if path else default_path()
+    payload = _payload(weights)
+    text = json.dumps({**payload, "sha256": _digest(payload)}, indent=1, allow_nan=False)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        for target, content in ((path, text), (path.with_suffix(".md"), card_markdown(weights))):
+            tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+            tmp.write_text(content, encoding="utf-8")
+            tmp.replace(target)
+    except OSError as exc:
+        raise BadInput(f"Could not write the ensemble weights to {path}: {exc.strerror or exc}. Choose another --out.") from None
+    return path
+
+
+def load(path: str | os.PathLike | None = None) -> EnsembleWeights:
+    """The weights in `path` (default: default_path()); a BadInput when missing, damaged or edited."""
+    path = Path(path).expanduser() if path else default_path()
+    refit = "fit them again with `python -m pricer ensemble fit`"
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise BadInput(f"No ensemble weights at {path}: {refit}.") from None
+    except (OSError, ValueError) as exc:
+        raise BadInput(f"The ensemble weights at {path} are unreadable ({type(exc).__name__}): {refit}.") from None
+
+    def damaged(what: str) -> BadInput:
+        return BadInput(f"The ensemble weights at {path} are damaged or were edited ({what}): {refit}.")
+
+    if not isinstance(data, dict) or data.get("kind") != KIND:
+        raise damaged("not an ensemble weights file")
+    if data.get("format") != FORMAT:
+        raise damaged(f"format {data.get('format')!r}, this version reads {FORMAT}")
+    claimed = data.pop("sha256", None)
+    try:
+        if claimed != _digest(data):
+            raise damaged("its content does not match its sha256")
+    except ValueError:  # NaN or infinity, which JSON cannot hold
+        raise damaged("a value that is not a number") from None
+    members, space = data.get("members"), data.get("space")
+    if (not isinstance(members, list) or not members or len(set(members)) != len(members)
+            or not all(isinstance(m, str) and m for m in members)):
+        raise damaged("its members")
+    if space not in SPACES:
+        raise damaged(f"space {space!r}")
+    fits = {}
+    for raw in data.get("fits") if isinstance(data.get("fits"), list) else []:
+        try:
+            subset = tuple(raw["members"])
+            coef = tuple(float(c) for c in raw["coef"])
+            intercept, rows = float(raw["intercept"]), int(raw["rows"])
+        except (KeyError, TypeError, ValueError):
+            raise damaged("a fit") from None
+        if (not subset or not set(subset) <= set(members) or len(coef) != len(features(subset))
+                or not all(math.isfinite(v) for v in (*coef, intercept))):
+            raise damaged(f"the fit for {' + '.join(map(str, subset))}")
+        fits[subset] = Fit(subset, coef, intercept, rows, raw.get("figures") or {})
+    if not fits:
+        raise damaged("no fits")
+    return EnsembleWeights(tuple(members), space, fits, data.get("card") or {})
+
+
+def card_markdown(weights: EnsembleWeights) -> str:
+    """The card as Markdown: what was fitted on what, and how well."""
+    card = weights.card
+
+    def row(name: str, f: Mapping[str, Any]) -> str:
+        return f"| {name} | {f.get('size', '')} | ${f.get('error', 0):,.2f} | {f.get('rmsle', 0):.3f} | {f.get('hits', 0) * 100:.1f}% |"
+
+    lines = [f"# Ensemble weights: {' + '.join(weights.members)}", "",
+             f"Method: {card.get('method', 'least squares')}, in {weights.space} space.", ""]
+    if card.get("data"):
+        lines += [f"Validation data: {card['data']}, split {card.get('split', '?')}, items "
+                  f"{card.get('start', 0)}-{card.get('start', 0) + card.get('items', 0) - 1} ({card.get('items', 0)} items), "
+                  "never used to train a member.", ""]
+    if card.get("space_error"):
+        how = "Cross-validated" if card.get("space_error_by") == "cv" else "Fitted (too few items to cross-validate)"
+        lines += [f"{how} average error by space: " + ", ".join(
+            f"{s} ${e:,.2f}" for s, e in card["space_error"].items()) + f" -> {weights.space}.", ""]
+    if card.get("skipped"):
+        lines += ["Members not fitted: " + "; ".join(f"{m} ({why})" for m, why in card["skipped"].items()), ""]
+    lines += ["| pricer | items | error | RMSLE | hits |", "| --- | ---: | ---: | ---: | ---: |"]
+    for name, figures in (card.get("members_alone") or {}).items():
+        lines.append(row(f"{name} alone", figures))
+    for f in weights.fits.values():
+        for kind in ("in_sample", "cv"):
+            if kind in f.figures:
+                lines.append(row(f"ensemble {' + '.join(f.members)} ({'cross-validated' if kind == 'cv' else 'fitted'})",
+                                 f.figures[kind]))
+    return "\n".join(lines) + "\n"
+
+
+# --- running the members ------------------------------------------------------------------------
+
+
+def member_spec(spec: str) -> tuple[str, str | None]:
+    """`name` or `name:estimator` (e.g. `fine-tuned:topk`).
+
+    >>> member_spec("fine-tuned:topk"), member_spec("rag")
+    (('fine-tuned', 'topk'), ('rag', None))
+    """
+    name, _, estimator = spec.strip().partition(":")
+    if not name:
+        raise BadInput(f"A member is a pricer name, optionally with :estimator, not {spec!r}.")
+    if name == EnsemblePricer.name:
+        raise BadInput("The ensemble cannot be a member of itself: name the pricers it combines.")
+    return name, estimator or None
+
+
+def _registry(name: str) -> Any:
+    from pricer import pricers  # the registry (issue 10), imported when a member is needed
+
+    return pricers.get(name)
+
+
+def run_members(members: Sequence[str], texts: Sequence[str], *, lookup: Callable[[str], Any] | None = None,
+                progress: ProgressFn | None = None) -> tuple[dict[str, list[float | None]], dict[str, str], dict[str, str]]:
+    """Each member's prices for the texts: (prices of the members that ran, why each other one
+    did not, the labels of all). A member that is unavailable or fails is left out, with why."""
+    lookup = lookup or _registry
+    prices, reasons, labels = {}, {}, {}
+    total, done = len(texts) * len(members), 0
+    for spec in members:
+        name, estimator = member_spec(spec)
+        pricer = lookup(name)
+        labels[spec] = str(getattr(pricer, "label", name))
+        reason = pricer.available()
+        if reason:
+            reasons[spec] = reason
+        else:
+            def step(now: int, _total: int, at: int = done) -> None:
+                if progress is not None:
+                    progress(at + now, total)
+
+            try:
+                estimates = pricer.price(list(texts), estimator=estimator, progress=step)
+                prices[spec] = [getattr(e, "price", e) for e in estimates]
+            except PricerError as exc:
+                reasons[spec] = str(exc)
+        done += len(texts)
+        if progress is not None:
+            progress(done, total)
+    return prices, reasons, labels
+
+
+def fit_members(members: Sequence[str] = DEFAULT_MEMBERS, data: str | None = None, *, split: str = "test",
+                start: int = VALIDATION_START, size: int = VALIDATION_SIZE, space: str = "auto",
+                out: str | os.PathLike | None = None, lookup: Callable[[str], Any] | None = None,
+                progress: ProgressFn | None = None) -> tuple[EnsembleWeights, Path]:
+    """The `ensemble fit` verb: run each available member over items start..start+size-1 of the
+    `split` of `data` (default PRICER_DATASET: the course's test[1000:1250]), fit, write the
+    weights and their card to `out` (default default_path()). Returns them and the path."""
+    from pricer.data import as_test_prompt, load_pricer_dataset
+
+    if start < 0 or size < 1:
+        raise BadInput(f"start must be 0 or more and size at least 1 (got {start}, {size}).")
+    if not members:
+        raise BadInput("Name the members: pricer names, e.g. fine-tuned rag cpu.")
+    rows = load_pricer_dataset(data, split=split, size=start + size)
+    rows_used = rows[start:start + size]
+    if len(rows_used) < size:
+        raise BadInput(f"{rows.source or data} has {len(rows):,} usable {split} items; items {start:,}-"
+                       f"{start + size - 1:,} were asked for.")
+    texts = [as_test_prompt(r["text"]) for r in rows_used]
+    prices, reasons, labels = run_members(members, texts, lookup=lookup, progress=progress)
+    if not prices:
+        raise BadInput("None of the members can run here: " + "; ".join(f"{m}: {r}" for m, r in reasons.items()))
+    card = {"data": rows.source or str(data), "split": split, "start": start, "labels": labels, "skipped": reasons,
+            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+    weights = fit(prices, [r["price"] for r in rows_used], space=space, card=card)
+    return weights, save(weights, out)
+
+
+def fit_line(weights: EnsembleWeights, path: Path) -> str:
+    """One line for the CLI: what was fitted and how well (cross-validated when it could be)."""
+    full = weights.fits.get(weights.members)
+    figures = (full.figures.get("cv") or full.figures.get("in_sample")) if full else {}
+    skipped = weights.card.get("skipped") or {}
+    left = f"; left out: {', '.join(skipped)}" if skipped else ""
+    how = "cross-validated" if full and "cv" in full.figures else "fitted"
+    score = f"Error=${figures['error']:,.2f} RMSLE={figures['rmsle']:.2f} Hits={figures['hits'] * 100:.1f}%" if figures else ""
+    return f"{weights.label} on {weights.card.get('items', 0)} items, {how}: {score}{left}; written to {path}"
+
+
+# --- the pricer ---------------------------------------------------------------------------------
+
+
+class EnsemblePricer:
+    """The other pricers' estimates, combined with the fitted weights (falls back to the weights
+    of the members that answered)."""
+
+    name = "ensemble"
+    estimators: tuple[str, ...] = ()
+
+    def __init__(self, weights: EnsembleWeights | str | os.PathLike | None = None, *,
+                 lookup: Callable[[str], Any] | None = None) -> None:
+        self._weights = weights if isinstance(weights, EnsembleWeights) else None
+        self._path = None if isinstance(weights, EnsembleWeights) else (Path(weights).expanduser() if weights else None)
+        self._lookup = lookup or _registry
+
+    @property
+    def path(self) -> Path:
+        return self._path or default_path()
+
+    def weights(self) -> EnsembleWeights:
+        if self._weights is None:
+            self._weights = load(self.path)
+        return self._weights
+
+    @property
+    def label(self) -> str:
+        try:
+            return self.weights().label
+        except PricerError:
+            return "ensemble (not fitted)"
+
+    def available(self) -> str | None:
+        """None when the weights load and at least one member can run, else why not."""
+        if self._weights is None and not self.path.exists():
+            return "no ensemble weights: run `python -m pricer ensemble fit`"
+        try:
+            weights = self.weights()
+        except PricerError as exc:
+            return str(exc)
+        reasons = {}
+        for spec in weights.members:
+            reason = self._lookup(member_spec(spec)[0]).available()
+            if reason is None:
+                return None
+            reasons[spec] = reason
+        return "none of its members can run here: " + "; ".join(f"{m}: {r}" for m, r in reasons.items())
+
+    def combined(self, texts: Sequence[str], progress: ProgressFn | None = None) -> list[Combined]:
+        """Each text's ensemble estimate, with the members' prices and what was left out."""
+        weights = self.weights()
+        prices, reasons, _ = run_members(weights.members, texts, lookup=self._lookup, progress=progress)
+        return [combine(weights, {m: p[i] for m, p in prices.items()}, reasons) for i in range(len(texts))]
+
+    def price(self, texts: Sequence[str], *, estimator: str | None = None,
+              progress: ProgressFn | None = None) -> list[Any]:
+        """The pricer interface: one Estimate per text (price None when no member answered)."""
+        from pricer.pricers import Estimate
+
+        return [Estimate(c.price, details=c.details()) for c in self.combined(texts, progress)]
+
+    def cache_key(self, estimator: str | None = None) -> str:
+        """Identity for the evaluation cache: the weights and the members' own keys."""
+        weights = self.weights()
+        parts = [_digest(_payload(weights))]
+        for spec in weights.members:
+            name, member_estimator = member_spec(spec)
+            pricer = self._lookup(name)
+            key = getattr(pricer, "cache_key", None)
+            parts.append(key(member_estimator) if callable(key) and pricer.available() is None else f"{spec}:off")
+        return f"{self.name}:{hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:16]}"

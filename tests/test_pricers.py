@@ -125,6 +125,17 @@ def test_an_8b_model_needs_cuda_and_the_default_follows(eight_b, tiny_model, mon
     assert pricers.default_name(options) == "fine-tuned"
 
 
+def test_a_model_size_is_read_without_loading_its_weights(tiny_model, eight_b):
+    from transformers import AutoModelForCausalLM
+
+    from pricer.preflight import parameter_count
+
+    loaded = AutoModelForCausalLM.from_pretrained(tiny_model)  # what the headers must agree with
+    assert parameter_count(str(tiny_model)) == sum(p.numel() for p in loaded.parameters())
+    assert parameter_count(str(eight_b)) == pytest.approx(8.03e9, rel=0.01)  # config only: the meta device
+    assert parameter_count("someone/not-cached-anywhere") is None
+
+
 def test_the_8b_from_the_settings_without_cuda_defaults_to_cpu(eight_b, tiny_model, monkeypatch):
     monkeypatch.setenv("PRICER_BASE_MODEL", str(eight_b))
     monkeypatch.setenv("PRICER_ADAPTER", str(tiny_model / "adapter"))

@@ -193,7 +193,7 @@ def _cache_file(key: str) -> Path:
     return cache_dir() / "evaluations" / f"{key}.json"
 
 
-_memory: OrderedDict[str, dict[str, Any]] = OrderedDict()
+_memory: OrderedDict[str, dict[str, Any]] = OrderedDict()  # by cache file: another PRICER_CACHE, another cache
 _memory_lock = threading.Lock()
 
 
@@ -207,14 +207,14 @@ def _keep_in_memory(key: str, data: dict[str, Any]) -> None:
 
 def cached(key: str) -> Run | None:
     """The stored run for `key`, or None."""
-    data = _memory.get(key)
+    path = _cache_file(key)
+    data = _memory.get(str(path))
     if data is None:
-        path = _cache_file(key)
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             return None
-        _keep_in_memory(key, data)
+        _keep_in_memory(str(path), data)
     try:
         return Run.from_json(data)
     except (KeyError, TypeError, AttributeError):
@@ -224,8 +224,8 @@ def cached(key: str) -> Run | None:
 def remember(key: str, finished: Run) -> None:
     """Store a finished run under `key` (atomically), then drop the oldest runs beyond the cap."""
     data = finished.to_json()
-    _keep_in_memory(key, data)
     path = _cache_file(key)
+    _keep_in_memory(str(path), data)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(f".{time.time_ns()}.tmp")

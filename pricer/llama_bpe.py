@@ -26,8 +26,13 @@ _lock = threading.Lock()
 _encoders: dict[int, tuple[Any, Any]] = {}  # id(tokenizer) -> (tokenizer, Encoding or None)
 
 
-def _byte_decoder() -> dict[str, int]:
-    """GPT-2's byte-level alphabet, reversed: the printable stand-in character -> its byte."""
+def byte_chars() -> list[str]:
+    """GPT-2's byte-level alphabet: the printable stand-in character of each byte 0..255.
+
+    >>> chars = byte_chars()
+    >>> chars[ord("a")], chars[ord(" ")], chars[ord("\\n")]
+    ('a', 'Ġ', 'Ċ')
+    """
     printable = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1), *range(ord("®"), ord("ÿ") + 1)]
     chars, n = list(printable), 0
     for b in range(256):
@@ -35,7 +40,13 @@ def _byte_decoder() -> dict[str, int]:
             printable.append(b)
             chars.append(256 + n)
             n += 1
-    return {chr(c): b for b, c in zip(printable, chars, strict=True)}
+    by_byte = dict(zip(printable, chars, strict=True))
+    return [chr(by_byte[b]) for b in range(256)]
+
+
+def _byte_decoder() -> dict[str, int]:
+    """GPT-2's byte-level alphabet, reversed: the printable stand-in character -> its byte."""
+    return {c: b for b, c in enumerate(byte_chars())}
 
 
 def _is_llama3_scheme(backend: Any) -> bool:

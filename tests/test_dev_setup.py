@@ -1,0 +1,81 @@
+"""scripts/dev's set-up: pip runs only when a requirement is missing or changed, so starting the
+app or the tests does not wait 20-30 s for pip's index look-ups; a fresh machine still installs."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from importlib.metadata import version
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+CHECK = ROOT / "scripts" / "requirements_met.py"
+
+
+def met(path: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(CHECK), str(path)], capture_output=True, text=True)
+
+
+@pytest.mark.parametrize("lines, unmet", [
+    ([f"pytest=={version('pytest')}", "pyyaml>=6", "# a comment", "", "torch  # unpinned"], None),
+    (["pytest==1.0.0"], f"pytest==1.0.0 ({version('pytest')} installed)"),
+    (["no-such-package-for-pricer==1.0"], "no-such-package-for-pricer==1.0 (not installed)"),
+    (["no-such-package-for-pricer==1.0; python_version < '3'"], None),  # not for this Python
+])
+def test_a_requirement_is_met_only_at_an_allowed_installed_version(tmp_path, lines, unmet):
+    path = tmp_path / "requirements.txt"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    done = met(path)
+    assert done.returncode == (1 if unmet else 0)
+    assert done.stdout.strip() == (f"needs {unmet}" if unmet else "")
+
+
+def test_included_files_count(tmp_path):
+    (tmp_path / "base.txt").write_text("pytest==1.0.0\n", encoding="utf-8")
+    (tmp_path / "dev.txt").write_text("-r base.txt\npyyaml>=6\n", encoding="utf-8")
+    assert "pytest==1.0.0" in met(tmp_path / "dev.txt").stdout
+
+
+@pytest.fixture
+def dev_copy(tmp_path) -> tuple[Path, dict[str, str], Path]:
+    """scripts/dev and the requirement files in a folder of their own, run by a python that
+    logs its arguments and pretends every pip call worked (so nothing here is installed)."""
+    repo = tmp_path / "repo"
+    (repo / "scripts").mkdir(parents=True)
+    for name in ("scripts/dev", "scripts/requirements_met.py", "requirements.txt", "requirements-dev.txt"):
+        shutil.copy2(ROOT / name, repo / name)
+    log = tmp_path / "python-calls.log"
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    fake_python = bin_dir / "logged-python"
+    fake_python.write_text(f'#!/usr/bin/env bash\necho "$*" >> {log}\n'
+                           f'if [ "$1 $2" = "-m pip" ]; then exit 0; fi\nexec {sys.executable} "$@"\n')
+    (bin_dir / "chromium").write_text("#!/bin/sh\n")  # present, so set-up never reaches apt-get
+    for tool in (fake_python, bin_dir / "chromium"):
+        tool.chmod(0o755)
+    env = {**os.environ, "PYTHON": str(fake_python), "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
+    return repo, env, log
+
+
+def pip_calls(log: Path) -> list[str]:
+    return [line for line in log.read_text().splitlines() if line.startswith("-m pip")]
+
+
+def test_setup_skips_pip_when_nothing_changed(dev_copy):
+    repo, env, log = dev_copy
+    subprocess.run(["bash", str(repo / "scripts" / "dev"), "setup"], env=env, check=True, timeout=120)
+    assert log.exists() and pip_calls(log) == []
+
+
+def test_setup_runs_pip_when_a_requirement_changed(dev_copy):
+    repo, env, log = dev_copy
+    with (repo / "requirements.txt").open("a", encoding="utf-8") as f:
+        f.write("no-such-package-for-pricer==1.0\n")
+    done = subprocess.run(["bash", str(repo / "scripts" / "dev"), "setup"], env=env, check=True, timeout=120,
+                          capture_output=True, text=True)
+    assert pip_calls(log) == ["-m pip install -q -r requirements-dev.txt"]
+    assert "no-such-package-for-pricer==1.0 (not installed)" in done.stderr

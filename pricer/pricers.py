@@ -269,9 +269,8 @@ class CpuPricer:
         return f"CPU pricer (linear model on the product's words{where})"
 
     def available(self) -> str | None:
-        for module, package in (("numpy", "numpy"), ("scipy", "scipy"), ("sklearn", "scikit-learn"),
-                                ("safetensors", "safetensors")):
-            if importlib.util.find_spec(module) is None:
+        for package in ("numpy", "safetensors"):  # what loading and pricing need
+            if importlib.util.find_spec(package) is None:
                 return f"{package} is not installed (pip install -r requirements.txt)"
         try:
             folder = self.folder

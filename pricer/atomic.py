@@ -4,6 +4,8 @@ a FIFO or a device, and CSV cells a spreadsheet would run as formulas neutralise
 Every file the pipeline writes for a user (curated items, train/test Parquet, fine-tuning JSONL,
 result CSVs) goes through here:
 
+- `writable_file(path, option)`: checked before the work, so an unwritable output is said at
+  once, not after minutes of work.
 - `atomic_write(path)`: a temporary file in the target's own folder, flushed to disk, then
   `os.replace`d onto the target; a failure or an interrupt leaves the old file as it was and no
   temporary file behind. A symlink is written through to its target (the link stays a link).
@@ -78,26 +80,27 @@ def target_of(path: str | os.PathLike) -> Path:
     return target
 
 
-def writable_folder(folder: str | os.PathLike) -> Path:
+def writable_folder(folder: str | os.PathLike, fix: str = "Choose another --out.") -> Path:
     """`folder`, created when missing, after a real test write (os.access says yes to root on
-    /proc); a BadInput saying what to do otherwise. Check before minutes of work, not after."""
+    /proc); a BadInput saying what to do (`fix`) otherwise. Check before minutes of work, not after."""
     folder = Path(folder).expanduser()
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise BadInput(f"Cannot create the folder {folder}: {exc.strerror or exc}. Choose another --out.") from None
+        raise BadInput(f"Cannot create the folder {folder}: {exc.strerror or exc}. {fix}") from None
     try:
         tempfile.TemporaryFile(dir=folder).close()
     except OSError as exc:
-        raise BadInput(f"Cannot write to {folder}: {exc.strerror or exc}. Choose another --out.") from None
+        raise BadInput(f"Cannot write to {folder}: {exc.strerror or exc}. {fix}") from None
     return folder
 
 
-def writable_file(out: str | os.PathLike) -> Path:
+def writable_file(out: str | os.PathLike, option: str = "--out") -> Path:
     """`out` checked before any work: a regular file (or none yet, or a symlink to one) in a
-    folder that can be written. Returns `out` as a Path (not its symlink's target)."""
+    folder that can be written; the BadInput names `option`. Returns `out` as a Path (not its
+    symlink's target). Call it first for every file a run writes at its end (--out, --chart)."""
     path = Path(out).expanduser()
-    writable_folder(target_of(path).parent)
+    writable_folder(target_of(path).parent, fix=f"Choose another {option}.")
     return path
 
 

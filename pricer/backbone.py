@@ -147,9 +147,36 @@ def load_quantized(source: str, name: str, quantization: str, dtype_name: str, c
             device_map="auto", dtype=module_dtype(cuda, dtype), token=hub.token())
     except torch.cuda.OutOfMemoryError as exc:
         raise ModelUnavailable(OOM.format(what=f"loading {name}")) from exc
-    except (OSError, ValueError) as exc:
-        raise ModelUnavailable(f"Could not load {name} in {quantization}: {first_line(exc)}") from exc
+    except Exception as exc:  # noqa: BLE001 - a bad weights file raises the reader's own kinds
+        if (problem := unreadable_weights(exc, name)) is not None:
+            raise ModelUnavailable(problem) from exc
+        if isinstance(exc, (OSError, ValueError)):
+            raise ModelUnavailable(f"Could not load {name} in {quantization}: {first_line(exc)}") from exc
+        raise
     return model, tokenizer
+
+
+def unreadable_weights(exc: BaseException, name: str) -> str | None:
+    """What to tell the user when `exc` (or what caused it) says a weights file of `name` cannot be
+    read: cut short or damaged, or a pickle that torch refuses (weights_only: unpickling can run
+    code). None for any other failure."""
+    import pickle
+
+    from safetensors import SafetensorError
+
+    seen = exc
+    while seen is not None:
+        if isinstance(seen, SafetensorError) or "PytorchStreamReader" in str(seen):
+            return (f"A weights file of {name} is damaged or cut short ({first_line(seen).split('. ')[0]}). "
+                    "Save or download it again (for a hub model, delete its folder in the Hugging Face "
+                    "cache first).")
+        if isinstance(seen, pickle.UnpicklingError):
+            return (f"The weights of {name} are a pickle (pytorch_model.bin or adapter_model.bin) holding "
+                    "more than plain tensors: torch refuses to load it, because unpickling can run code. Use "
+                    "a copy saved as safetensors (model.safetensors, adapter_model.safetensors): load one you "
+                    "trust and save it again with save_pretrained.")
+        seen = seen.__cause__ or seen.__context__
+    return None
 
 
 def set_padding(model: Any, tokenizer: Any) -> None:
@@ -212,6 +239,8 @@ def attach_adapter(backbone: Backbone, base_model: str, adapter: str, revision: 
             backbone.model = PeftModel.from_pretrained(backbone.model, source, adapter_name=name,
                                                        token=hub.token(), **extra)
     except Exception as exc:  # noqa: BLE001 - peft raises many kinds for a mismatched adapter
+        if (problem := unreadable_weights(exc, f"the adapter {adapter}")) is not None:
+            raise AdapterMismatch(problem, base_damaged=not backbone.adapters) from exc
         raise AdapterMismatch(
             f"The adapter {adapter} cannot be applied to {base_model}: {first_line(exc)} "
             "Use an adapter trained on this base model (the course's was trained on Meta-Llama-3.1-8B), "

@@ -12,6 +12,8 @@ import html
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pricer.atomic import atomic_write
+from pricer.errors import BadInput
 from pricer.metrics import COLOR_LABELS, COLORS
 
 if TYPE_CHECKING:
@@ -65,6 +67,11 @@ def write_chart(fig: Any, path: str | Path) -> Path:
     """A self-contained HTML chart (plotly.js inlined, so it opens offline), as tall as the
     browser window when the figure sets no height."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.write_html(str(path), include_plotlyjs=True, full_html=True)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_write(path) as f:  # whole or not at all: an old chart survives a failed write
+            fig.write_html(f, include_plotlyjs=True, full_html=True)
+    except OSError as exc:
+        raise BadInput(f"Could not write {path}: {exc.strerror or exc}. Free some space or choose another "
+                       "file; nothing was written.") from None
     return path

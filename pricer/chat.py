@@ -142,10 +142,11 @@ def cache_key(url: str, model: str, messages: Messages, params: dict[str, Any]) 
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
-def _folder() -> Path:
-    from pricer.config import cache_dir
+def _folder(writable: bool = False) -> Path:
+    """Where answers are kept; `writable`: created and checked (a BadInput naming PRICER_CACHE)."""
+    from pricer.config import cache_dir, cache_folder
 
-    return cache_dir() / "chat"
+    return cache_folder("chat") if writable else cache_dir() / "chat"
 
 
 def _path(key: str) -> Path:
@@ -164,12 +165,18 @@ def cached(key: str) -> Completion | None:
 
 def _store(key: str, answer: Completion) -> None:
     """Write one answer atomically (a temporary file renamed), so a killed run leaves no half file."""
+    from pricer.config import CACHE_FIX
+
     path = _path(key)
-    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    tmp.write_text(json.dumps({"reply": answer.reply, "prompt_tokens": answer.prompt_tokens,
-                               "completion_tokens": answer.completion_tokens}), encoding="utf-8")
-    tmp.replace(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(json.dumps({"reply": answer.reply, "prompt_tokens": answer.prompt_tokens,
+                                   "completion_tokens": answer.completion_tokens}), encoding="utf-8")
+        tmp.replace(path)
+    except OSError as exc:  # the disk filled up or went read-only during the run
+        tmp.unlink(missing_ok=True)
+        raise BadInput(f"Cannot keep an answer in {path.parent}: {exc.strerror or exc}. {CACHE_FIX}") from None
 
 
 # --- requests -----------------------------------------------------------------------------------
@@ -305,6 +312,8 @@ def complete(messages_list: Sequence[Messages], *, model: str, max_tokens: int, 
 
     report()
     if todo:
+        if use_cache:  # before paying for an answer that could not be kept
+            _folder(writable=True)
         api, pause = client(timeout), _Pause()
 
         stop = threading.Event()  # set by the first failure: nothing new starts after it

@@ -211,7 +211,8 @@ def cmd_vocab(query: str, tokenizer: str | None, page: int, as_json: bool) -> in
 
 def _choose(pricer: str | None, overrides: dict[str, str | None], spec: Any) -> tuple[str, Any]:
     """(the pricer's name, its options): --pricer, else the Llama when a model option is given
-    (fine-tuned with an adapter, base without), else the default pricer."""
+    (fine-tuned with an adapter, base without), else the default pricer (and why, when it is
+    not the fine-tuned Llama)."""
     from pricer import pricers
 
     options = pricers.PricerOptions(spec, **overrides)
@@ -219,7 +220,11 @@ def _choose(pricer: str | None, overrides: dict[str, str | None], spec: Any) -> 
         return pricer, options
     if spec is not None:
         return ("fine-tuned" if spec.adapter else "base"), options
-    return pricers.default_name(options), options
+    name = pricers.default_name(options)
+    if name != "fine-tuned":
+        reason = pricers.get("fine-tuned", options).available()
+        say(f"note: the fine-tuned Llama cannot run here ({reason}); the {name} pricer answers.")
+    return name, options
 
 
 @command(

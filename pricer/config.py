@@ -4,7 +4,8 @@ Space variables and local environment variables use the same names (PRICER_*), s
 deployed from spaces.yaml and a local run read one set of settings. This is the only module
 that reads a PRICER_* variable; `ENV` maps each Settings field to its variable, and the
 deployment manifest checks its variables against it. It holds the course's defaults (the base
-model, the pinned adapter, the dataset) and the rules on them; it does not load anything.
+model, the pinned adapter, the dataset) and the rules on them; it does not load anything, and
+reading the settings never fails on a bad model setting (check_model is asked where a model runs).
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from pricer.errors import BadInput
 
 BASE_MODEL = "meta-llama/Meta-Llama-3.1-8B"
 # The course's QLoRA fine-tuned pricer, pinned to the revision the course evaluated.
@@ -39,6 +42,7 @@ ENV = {
     "allow_cpu": "PRICER_ALLOW_CPU",
     "frontier_model": "PRICER_FRONTIER_MODEL",
     "rag_data": "PRICER_RAG_DATA",
+    "web_paths": "PRICER_WEB_PATHS",
 }
 
 
@@ -64,16 +68,24 @@ def pinned_revision(adapter: str | None) -> str | None:
 
 
 def check_model(base_model: str, quantization: str) -> None:
-    """Refuse a model setting pricer cannot load; the message names the field."""
+    """Refuse a model setting pricer cannot load: a BadInput naming the field and its variable,
+    so the operator of a Space knows what to change."""
     if quantization not in QUANTIZATIONS:
-        raise ValueError(f"quantization must be {' or '.join(map(repr, QUANTIZATIONS))}, not {quantization!r}")
+        raise BadInput(f"quantization must be {' or '.join(map(repr, QUANTIZATIONS))}, not {quantization!r}: "
+                       f"set {ENV['quantization']} to {' or '.join(QUANTIZATIONS)} (a Space variable on Hugging "
+                       "Face, an environment variable locally) and restart.")
     if not base_model:
-        raise ValueError("base_model must name a hub id or a local path")
+        raise BadInput(f"base_model must name a hub id or a local path: set {ENV['base_model']}.")
 
 
 @dataclass(frozen=True)
 class Settings:
-    """What the app and the CLI run with, unless a flag says otherwise."""
+    """What the app and the CLI run with, unless a flag says otherwise.
+
+    The model fields are checked where a model is about to run (pricer.model's ModelSpec.check,
+    with check_model), not here: a bad PRICER_QUANTIZATION stops the model with a message that
+    says how to fix it, while the app starts and the tokenizer, the data and the cache work on.
+    """
 
     base_model: str = BASE_MODEL
     """Hub id or local path of the base model (PRICER_BASE_MODEL)."""
@@ -100,9 +112,10 @@ class Settings:
     rag_data: str = RAG_DATA
     """Training items the RAG pricer retrieves from: a hub id (its train split), files or folders
     (several separated by commas), or the folder of a built index (PRICER_RAG_DATA)."""
-
-    def __post_init__(self) -> None:
-        check_model(self.base_model, self.quantization)
+    web_paths: tuple[Path, ...] = ()
+    """More folders (or files) the web app may read local data and tokenizers from, besides the
+    cache, the configured model, adapter, tokenizer and dataset, and its uploads (PRICER_WEB_PATHS,
+    separated by os.pathsep: `:` on Linux). The CLI reads any path."""
 
 
 def settings() -> Settings:
@@ -122,6 +135,7 @@ def settings() -> Settings:
         allow_cpu=allow_cpu(),
         frontier_model=frontier_model(),
         rag_data=rag_data(),
+        web_paths=web_paths(),
     )
 
 
@@ -144,6 +158,18 @@ def allow_cpu() -> bool:
     return _flag("allow_cpu")
 
 
+CACHE_FIX = (f"It is where pricer keeps derived files ({ENV['cache_dir']}, default {CACHE_DIR}): set "
+             f"{ENV['cache_dir']} to a folder this user can write.")
+
+
+def cache_folder(name: str) -> Path:
+    """`cache_dir() / name`, created and checked by a test write before the work that needs it; a
+    BadInput naming PRICER_CACHE when it cannot be written (a read-only disk, a file in the way)."""
+    from pricer.atomic import writable_folder
+
+    return writable_folder(cache_dir() / name, fix=CACHE_FIX)
+
+
 def frontier_model() -> str:
     """The frontier pricer's model (PRICER_FRONTIER_MODEL, else gpt-4o-mini), read on its own
     like cache_dir: a bad model setting for the Llama must not stop the OpenAI pricers."""
@@ -155,3 +181,9 @@ def rag_data() -> str:
     dataset, whose train split it indexes), read on its own like frontier_model. Not
     PRICER_DATASET: that is often a test file, whose items must never be the ones retrieved."""
     return _env("rag_data") or RAG_DATA
+
+
+def web_paths() -> tuple[Path, ...]:
+    """The extra folders the web app may read (PRICER_WEB_PATHS, os.pathsep between them), read on
+    its own like cache_dir: a bad model setting must not open or close them."""
+    return tuple(Path(p.strip()).expanduser() for p in (_env("web_paths") or "").split(os.pathsep) if p.strip())

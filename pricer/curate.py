@@ -348,9 +348,9 @@ def curate_to_jsonl(source: str | os.PathLike, out: str | os.PathLike, *, catego
     files, default_name = resolve_source(source)
     category = category or default_name
     datasets.utils.logging.set_verbosity_error()  # keep the progress bars, drop the chatter
-    from pricer.config import cache_dir
+    from pricer.config import cache_folder
 
-    tmp = scratch_folder(Path(cache_dir()) / "curate")  # fresh Arrow cache: never a stale file
+    tmp = scratch_folder(cache_folder("curate"))  # fresh Arrow cache: never a stale file
     try:
         raw = load_raw(files, workers=workers, limit=limit, cache_dir=str(tmp))
         if len(raw) == 0:

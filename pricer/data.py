@@ -144,9 +144,9 @@ def _folder_rows(path: Path, split: str, size: int | None) -> PricerRows:
     for suffix in TABLE_SUFFIXES:
         if (path / f"{split}{suffix}").exists():
             return _file_rows(path / f"{split}{suffix}", size)
-    found = sorted(p.name for p in path.iterdir())[:8]
-    raise BadInput(f"{path} holds no {split!r} split: expected {split}.parquet, {split}.jsonl or a "
-                   f"save_to_disk folder; found {', '.join(found) or 'nothing'}.")
+    # never what the folder holds: a message may reach a web visitor
+    raise BadInput(f"{path} holds no {split!r} split: expected {split}.parquet, {split}.jsonl or "
+                   f"{split}.csv in it, or a save_to_disk folder. Give the folder of a pricer dataset, or the file itself.")
 
 
 def _hub_rows(repo: str, split: str, size: int | None) -> PricerRows:
@@ -167,13 +167,14 @@ def _hub_rows(repo: str, split: str, size: int | None) -> PricerRows:
 
 
 def load_pricer_dataset(source: str | os.PathLike | None = None, split: str = "test",
-                        size: int | None = None) -> PricerRows:
+                        size: int | None = None, *, web: bool = False) -> PricerRows:
     """The first `size` rows (all when None) of a pricer dataset's `split`, in order.
 
     `source` is a hub id (default: PRICER_DATASET, else ed-donner/pricer-data), a JSONL,
     Parquet or CSV file (the file is the split), a folder with `<split>.parquet|jsonl|csv`, or
     a `save_to_disk` folder. Malformed rows are skipped and counted (`rows.skipped`,
-    `rows.note`); no usable rows at all is a BadInput.
+    `rows.note`); no usable rows at all is a BadInput. A source from the web app (`web`) is a
+    local path only inside the folders pricer.web_paths allows.
     """
     if size is not None and size < 1:
         raise BadInput(f"size must be at least 1, not {size}.")
@@ -182,7 +183,7 @@ def load_pricer_dataset(source: str | os.PathLike | None = None, split: str = "t
 
         source = settings().dataset
     name = str(source).strip()
-    found = hub.resolve(name, "dataset", suffixes=TABLE_SUFFIXES)
+    found = hub.resolve(name, "dataset", suffixes=TABLE_SUFFIXES, web=web)
     if isinstance(found, str):
         rows = _hub_rows(found, split, size)
     elif found.is_dir():
@@ -234,11 +235,11 @@ class TestItems(list):
         self.note = note
 
 
-def load_items(source: str | os.PathLike | None, size: int | None = 250) -> TestItems:
+def load_items(source: str | os.PathLike | None, size: int | None = 250, *, web: bool = False) -> TestItems:
     """The first `size` test items of a pricer dataset (any source load_pricer_dataset reads;
-    None or blank: PRICER_DATASET). A training prompt's answer is cut off, so a pricer never
-    sees the price it must guess."""
-    rows = load_pricer_dataset(str(source or "").strip() or None, split="test", size=size)
+    None or blank: PRICER_DATASET; `web` as there). A training prompt's answer is cut off, so a
+    pricer never sees the price it must guess."""
+    rows = load_pricer_dataset(str(source or "").strip() or None, split="test", size=size, web=web)
     notes = [rows.note] if rows.note else []
     if size is not None and len(rows) < size:
         notes.append(f"The data has {len(rows)} usable test items, fewer than the {size} asked for.")
@@ -366,13 +367,13 @@ def build_dataset(items: list[str | os.PathLike], *, test_size: int, train_size:
 
     from datasets import DatasetDict
 
-    from pricer.config import cache_dir
+    from pricer.config import cache_folder
 
     names = [f"{split}.parquet" for split in SPLITS]
     folder = writable_folder(out)  # before the work, not after
     for name in names:
         target_of(folder / name)  # a FIFO or a device in the way is refused now, not after the build
-    tmp = scratch_folder(Path(cache_dir()) / "dataset")  # a fresh Arrow cache for this build
+    tmp = scratch_folder(cache_folder("dataset"))  # a fresh Arrow cache for this build
     try:
         rows, skipped = read_items(items, cache_dir=str(tmp))
         train_idx, test_idx = split_items(len(rows), test_size, train_size, seed)

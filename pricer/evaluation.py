@@ -29,7 +29,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pricer.atomic import csv_writer
+from pricer.atomic import atomic_write, csv_writer
 from pricer.data import TestItem, load_items
 from pricer.errors import BadInput, PricerError
 from pricer.estimates import estimator as find_estimator
@@ -95,16 +95,21 @@ class Run:
 
     def write_csv(self, path: str | Path) -> Path:
         """One row per item, in item order: index, title, truth, guess, parsed, error, sle, color,
-        and the 80% interval (low, high; empty when the pricer gives none)."""
+        and the 80% interval (low, high; empty when the pricer gives none). Whole or not at all
+        (pricer.atomic); a BadInput when the disk refuses."""
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("w", newline="", encoding="utf-8") as f:
-            writer = csv_writer(f)  # formula-like text cells neutralised
-            writer.writerow(["index", "title", "truth", "guess", "parsed", "error", "sle", "color", "low", "high"])
-            for o in self.outcomes:
-                writer.writerow([o.index, o.title, o.truth, o.guess, o.parsed, round(o.error, 4),
-                                 round(o.sle, 6), o.color, "" if o.low is None else o.low,
-                                 "" if o.high is None else o.high])
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with atomic_write(path, newline="") as f:
+                writer = csv_writer(f)  # formula-like text cells neutralised
+                writer.writerow(["index", "title", "truth", "guess", "parsed", "error", "sle", "color", "low", "high"])
+                for o in self.outcomes:
+                    writer.writerow([o.index, o.title, o.truth, o.guess, o.parsed, round(o.error, 4),
+                                     round(o.sle, 6), o.color, "" if o.low is None else o.low,
+                                     "" if o.high is None else o.high])
+        except OSError as exc:
+            raise BadInput(f"Could not write {path}: {exc.strerror or exc}. Free some space or choose another "
+                           "file; nothing was written.") from None
         return path
 
     def to_json(self) -> dict[str, Any]:
@@ -228,9 +233,8 @@ def remember(key: str, finished: Run) -> None:
     _keep_in_memory(str(path), data)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{time.time_ns()}.tmp")
-        tmp.write_text(json.dumps(data), encoding="utf-8")
-        tmp.replace(path)
+        with atomic_write(path) as f:
+            json.dump(data, f)
         prune(path.parent)
     except OSError:
         pass  # a read-only disk only costs the repeat; the memory cache still serves it
@@ -263,20 +267,23 @@ def prune(folder: Path, runs: int | None = None, size: int | None = None) -> int
 
 def evaluate(data: str | Path | None, pricer_name: str | Pricer, *, size: int = 250, estimator: str | None = None,
              batch_size: int = 16, progress: ProgressFn | None = None, use_cache: bool = True,
-             options: PricerOptions | None = None) -> Iterator[Run]:
+             options: PricerOptions | None = None, web: bool = False) -> Iterator[Run]:
     """Run the pricer called `pricer_name` (or a Pricer object) over the first `size` test items of
     `data` (None: PRICER_DATASET), streaming a Run after each batch of `batch_size`;
     `progress(done, total)` hears of every item. A repeat of the same (pricer, model, estimator,
     data, size) returns at once from the cache. Every run is recorded on the leaderboard: a
-    finished one, a stopped one (the generator closed, or an error) as partial, a cached one once."""
+    finished one, a stopped one (the generator closed, or an error) as partial, a cached one once.
+    `web`: `data` came from the web app (pricer.data.load_items reads local paths only where
+    pricer.web_paths allows)."""
     from pricer import leaderboard, pricers
 
     pricer = pricers.get(pricer_name, options) if isinstance(pricer_name, str) else pricer_name
     chosen = pricers.check_estimator(pricer, estimator)
     if batch_size < 1:
         raise BadInput(f"batch size must be at least 1, not {batch_size}.")
-    items = load_items(data, size)
-    key = cache_key(pricer.cache_key(chosen), chosen or "", source_key(data), len(items))
+    identity = pricer.cache_key(chosen)  # a bad model setting is said here, before the data is read
+    items = load_items(data, size, web=web)
+    key = cache_key(identity, chosen or "", source_key(data), len(items))
 
     def predict(prompts: list[str]) -> list[Any]:
         done = len(current.outcomes) if current is not None else 0
@@ -311,7 +318,7 @@ def run_label(pricer: Pricer, estimator: str | None) -> str:
 
 
 def cost_line(data: str | Path | None, pricer_name: str | Pricer, *, size: int = 250,
-              options: PricerOptions | None = None) -> str | None:
+              options: PricerOptions | None = None, web: bool = False) -> str | None:
     """What a run of a pricer that pays per request will cost (requests, tokens, dollars; cached
     answers are free), said before it starts; None for a pricer that costs nothing."""
     from pricer import pricers
@@ -320,7 +327,7 @@ def cost_line(data: str | Path | None, pricer_name: str | Pricer, *, size: int =
     estimate = getattr(pricer, "estimate_cost", None)
     if not callable(estimate) or pricer.available() is not None:
         return None
-    return estimate([item.prompt for item in load_items(data, size)])
+    return estimate([item.prompt for item in load_items(data, size, web=web)])
 
 
 def llama_predictor(spec: ModelSpec, estimator: str = "greedy", batch_size: int = 16,
@@ -345,12 +352,12 @@ def model_label(spec: ModelSpec, estimator: str) -> str:
 
 def evaluate_model(data: str | Path, spec: ModelSpec, *, size: int = 250, estimator: str = "greedy",
                    batch_size: int = 16, progress: Callable[..., Any] | None = None,
-                   use_cache: bool = True) -> Iterator[Run]:
+                   use_cache: bool = True, web: bool = False) -> Iterator[Run]:
     """Run the 4-bit Llama of `spec` (the fine-tuned pricer with its adapter, the base pricer
     without) over the first `size` test items of `data`: `evaluate` for a model given by spec.
-    `progress` is gradio-style here, progress((done, total), ...)."""
+    `progress` is gradio-style here, progress((done, total), ...); `web` as for evaluate."""
     from pricer.pricers import LlamaPricer
 
     report = None if progress is None else (lambda done, total: progress((done, total), desc="pricing"))
     yield from evaluate(data, LlamaPricer(bool(spec.adapter), spec, batch_size), size=size, estimator=estimator,
-                        batch_size=batch_size, progress=report, use_cache=use_cache)
+                        batch_size=batch_size, progress=report, use_cache=use_cache, web=web)

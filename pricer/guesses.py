@@ -22,6 +22,7 @@ from pricer.data import TestItem, load_items
 from pricer.errors import BadInput
 from pricer.evaluation import Run, outcome
 from pricer.readers import csv_records, csv_rows, jsonl_lines
+from pricer.web_paths import readable_upload
 
 GUESS_COLUMNS = ("guess", "prediction", "estimate")
 _NUMBER = re.compile(r"[-+]?\d*\.?\d+(?:[eE][-+]?\d+)?")
@@ -154,9 +155,12 @@ def score(items: Sequence[TestItem], guesses_path: str | Path, size: int | None 
                [outcome(item, g) for item, g in zip(items, guesses, strict=False)])
 
 
-def score_file(data: str | Path, guesses: str | Path, *, size: int = 250) -> Run:
-    """Score a guesses file against the truths of the first `size` test items of `data`."""
-    items = load_items(data, None)
+def score_file(data: str | Path, guesses: str | Path, *, size: int = 250, web: bool = False) -> Run:
+    """Score a guesses file against the truths of the first `size` test items of `data`. From
+    the web app (`web`) both are read only inside the folders pricer.web_paths allows."""
+    if web:
+        guesses = readable_upload(guesses)
+    items = load_items(data, None, web=web)
     scored = score(items, guesses, size)
     scored.note = items.note
     return scored

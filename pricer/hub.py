@@ -34,7 +34,7 @@ NO_SUCH_PATH = "No such file or folder: {name}. Check the path, or give {hub_nam
 
 def is_local(name_or_path: str | os.PathLike) -> bool:
     """True when the argument names an existing local file or folder rather than a hub id."""
-    return Path(name_or_path).expanduser().exists()
+    return os.path.exists(Path(name_or_path).expanduser())
 
 
 def looks_like_path(name: str) -> bool:
@@ -43,7 +43,8 @@ def looks_like_path(name: str) -> bool:
 
 
 def resolve(name: str | os.PathLike, repo_type: str | None = "model", *,
-            suffixes: tuple[str, ...] = (), hub_name: str = "a hub id (owner/name)") -> Path | str:
+            suffixes: tuple[str, ...] = (), hub_name: str = "a hub id (owner/name)",
+            web: bool = False) -> Path | str:
     """A local file or folder (its Path) or a hub id (the name): decided here for every loader.
 
     An existing path is local. A name that can only be a path (./x, /x, ~/x, a/b/c, or ending in
@@ -51,14 +52,26 @@ def resolve(name: str | os.PathLike, repo_type: str | None = "model", *,
     checked (check_access) unless `repo_type` is None (a name that is not a repo, such as a
     category of the raw Amazon data). `hub_name` says what else the name could have been.
 
+    A name sent from the web app (`web`) is local only inside the folders pricer.web_paths
+    allows; outside them a name that can only be a path is a BadInput that does not say whether
+    it exists, and any other name is a hub id, never looked for on the disk.
+
     >>> resolve("."), resolve("owner/name", None)
     (PosixPath('.'), 'owner/name')
     """
     text = str(name).strip()
-    path = Path(text).expanduser()
-    if path.exists():
+    path_shaped = looks_like_path(text) or text.lower().endswith(suffixes)
+    if web:
+        from pricer.web_paths import INSTEAD, web_path
+
+        found = web_path(text, path_shaped, INSTEAD.format(hub_name=hub_name))
+        path = found if found is not None and os.path.exists(found) else None
+    else:
+        path = Path(text).expanduser()
+        path = path if os.path.exists(path) else None  # never raises (a NUL, a name too long)
+    if path is not None:
         return path
-    if looks_like_path(text) or text.lower().endswith(suffixes):
+    if path_shaped:
         raise NotFound(NO_SUCH_PATH.format(name=text, hub_name=hub_name))
     if repo_type is not None:
         check_access(text, repo_type)

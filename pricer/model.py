@@ -62,7 +62,10 @@ class ModelSpec:
     quantization: str = "4bit"
     """'4bit' (nf4 + double quantization, as in the course) or '8bit'."""
 
-    def __post_init__(self) -> None:
+    def check(self) -> None:
+        """A BadInput saying what to change when this model cannot be loaded as specified (a
+        quantization other than 4bit or 8bit, no base model). Asked before any load, not when
+        the spec is made: the page can still name a misconfigured model and say what is wrong."""
         check_model(self.base_model, self.quantization)
 
     @classmethod
@@ -289,6 +292,10 @@ class Loaded:
             del self.pricers[name]
 
     def status_line(self, spec: ModelSpec) -> str:
+        try:
+            spec.check()
+        except PricerError as exc:
+            return f"{spec.label}: cannot be loaded. {exc}"
         if spec.key() in self.pricers:
             return self.pricers[spec.key()].status()
         return self.status.get(spec.key(), f"{spec.label}: not loaded yet (it loads on first use).")
@@ -311,6 +318,7 @@ def load_pricer(spec: ModelSpec, progress: ProgressFn | None = None) -> Pricer:
 
     Raises a PricerError saying what to do when the model cannot be loaded here.
     """
+    spec.check()
     if spec.key() in _loaded.pricers:
         return _loaded.pricers[spec.key()]
 

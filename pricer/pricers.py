@@ -156,17 +156,14 @@ class LlamaPricer:
         return cls(False, options.spec)
 
     def spec(self) -> ModelSpec:
-        """The model this pricer runs (the base pricer drops any adapter); a BadInput when the
-        settings cannot make one (e.g. PRICER_QUANTIZATION=16bit)."""
+        """The model this pricer runs (the base pricer drops any adapter); a BadInput saying what
+        to change when it cannot be loaded as specified (e.g. PRICER_QUANTIZATION=16bit)."""
         from pricer.model import ModelSpec
 
-        try:
-            spec = self._spec or ModelSpec.from_settings(fine_tuned=self.fine_tuned)
-        except ValueError as exc:
-            raise BadInput(f"The Llama settings are not usable: {exc}. Fix PRICER_BASE_MODEL or "
-                           "PRICER_QUANTIZATION.") from None
+        spec = self._spec or ModelSpec.from_settings(fine_tuned=self.fine_tuned)
         if not self.fine_tuned and spec.adapter:
             spec = dataclasses.replace(spec, adapter=None, revision=None)
+        spec.check()
         return spec
 
     @property

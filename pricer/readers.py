@@ -1,7 +1,7 @@
 """The one JSONL reader and the one CSV reader: every file of rows pricer is given (raw Amazon
 records to curate, pricer datasets, guesses to score) is read here, a line or a row at a time,
 so a file of any size streams and a malformed line is reported where it is instead of stopping
-the read.
+the read. Text given as bytes (standard input) is decoded here too (`utf8_text`).
 
 It does not decide what a row means: pricer.curate turns records into the hub's form,
 pricer.data into (text, price) rows, pricer.guesses into guesses.
@@ -21,6 +21,8 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, NamedTuple
+
+from pricer.errors import BadInput
 
 
 class JsonLine(NamedTuple):
@@ -91,3 +93,16 @@ def csv_records(path: str | os.PathLike) -> Iterator[dict[str, str | None]]:
     header = [name.strip().lower() for name in next(rows, [])]
     for row in rows:
         yield {name: row[i] if i < len(row) else None for i, name in enumerate(header)}
+
+
+def utf8_text(data: bytes, source: str) -> str:
+    """`data` as UTF-8 text (a byte-order mark dropped), or a BadInput saying where `source` is not.
+
+    >>> utf8_text(b"Mug \\xe2\\x82\\xac9", "standard input")
+    'Mug €9'
+    """
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise BadInput(f"{source} is not UTF-8 text (byte {exc.start:,} is 0x{data[exc.start]:02x}): convert it "
+                       "to UTF-8 first, e.g. `iconv -f latin1 -t utf-8`.") from None

@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from pricer import hub
-from pricer.config import BASE_MODEL, cache_dir, settings
-from pricer.errors import PricerError
+from pricer.config import BASE_MODEL, CACHE_FIX, cache_dir, cache_folder, settings
+from pricer.errors import BadInput, PricerError
 
 LLAMA_31 = BASE_MODEL  # the base model's tokenizer is Llama 3.1's
 OFFLINE_LLAMA = "offline/llama-3.1"  # the name under which the offline copy is listed
@@ -56,10 +56,16 @@ def offline_llama_path() -> Path:
     from pricer import offline_llama
 
     # The folder name carries the build version, so a changed build never reuses an old folder.
-    target = cache_dir() / "tokenizers" / f"llama-3.1-v{offline_llama.BUILD_VERSION}"
+    name = f"tokenizers/llama-3.1-v{offline_llama.BUILD_VERSION}"
+    target = cache_dir() / name
     with _offline_lock:
         if not (target / "tokenizer_config.json").exists():  # written last: its presence means done
-            offline_llama.write(target)
+            cache_folder(name)  # a BadInput naming PRICER_CACHE when it cannot be written
+            try:
+                offline_llama.write(target)
+            except OSError as exc:  # a full disk
+                raise BadInput(f"Cannot write the offline tokenizer to {target}: {exc.strerror or exc}. "
+                               f"{CACHE_FIX}") from None
     return target
 
 
@@ -76,18 +82,19 @@ def _from_pretrained(path_or_id: str) -> Any:
         return AutoTokenizer.from_pretrained(path_or_id, token=hub.token())
 
 
-def load_tokenizer(name: str | None = None, *, fallback: bool = True) -> LoadedTokenizer:
+def load_tokenizer(name: str | None = None, *, fallback: bool = True, web: bool = False) -> LoadedTokenizer:
     """Load (once) the tokenizer of a hub id or local path; default Llama 3.1.
 
     For Llama 3.1 ids the offline copy stands in when the hub cannot be reached or access is
     missing (with `fallback`), and `note` says why. Other names raise a PricerError that says
-    what to do.
+    what to do. A name from the web app (`web`) is a local path only inside the folders
+    pricer.web_paths allows.
     """
     name = (name or settings().tokenizer).strip()
     if name == OFFLINE_LLAMA:
         return LoadedTokenizer(_from_pretrained(str(offline_llama_path())), name, "offline")
     try:
-        source = hub.resolve(name)
+        source = hub.resolve(name, web=web)
     except PricerError as exc:
         return _offline_instead(name, exc, fallback)
     if isinstance(source, Path):

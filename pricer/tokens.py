@@ -457,11 +457,11 @@ class Comparison:
         return self.chars / self.count if self.count else 0.0
 
 
-def _compare_one(name: str, text: str, add_special: bool) -> Comparison:
+def _compare_one(name: str, text: str, add_special: bool, web: bool) -> Comparison:
     from pricer.tokenizer import load_tokenizer
 
     try:
-        loaded = load_tokenizer(name)
+        loaded = load_tokenizer(name, web=web)
         result = inspect(loaded.tokenizer, text, add_special=add_special)
     except PricerError as exc:
         return Comparison(name, error=str(exc))
@@ -472,10 +472,10 @@ def _compare_one(name: str, text: str, add_special: bool) -> Comparison:
 
 
 def compare(text: str, names: Sequence[str], *, reference: str | None = None,
-            add_special: bool = True) -> list[Comparison]:
+            add_special: bool = True, web: bool = False) -> list[Comparison]:
     """`text` through up to MAX_COMPARE tokenizers in parallel (after `reference`, the one they
     are compared with, when given); each failure is reported in its own Comparison and the
-    others still run. Blank names are skipped."""
+    others still run. Blank names are skipped. `web`: names from the web app (load_tokenizer)."""
     names = [check_text(n, "tokenizer name").strip() for n in names if n is not None]
     names = [n for n in names if n]
     if len(names) > MAX_COMPARE:
@@ -488,4 +488,4 @@ def compare(text: str, names: Sequence[str], *, reference: str | None = None,
     if not names:
         return []
     with ThreadPoolExecutor(max_workers=len(names)) as pool:
-        return list(pool.map(lambda n: _compare_one(n, text, add_special), names))
+        return list(pool.map(lambda n: _compare_one(n, text, add_special, web), names))

@@ -12,7 +12,7 @@ import pytest
 import pricer
 
 ROOT = Path(__file__).resolve().parent.parent
-MODULES = sorted(f"pricer.{m.name}" for m in pkgutil.iter_modules(pricer.__path__) if m.name != "__main__")
+MODULES = sorted(m.name for m in pkgutil.walk_packages(pricer.__path__, "pricer.") if not m.name.endswith(".__main__"))
 
 
 def test_every_core_module_imports_without_gradio():
@@ -24,7 +24,8 @@ def test_every_core_module_imports_without_gradio():
 
 @pytest.mark.parametrize("module", MODULES)
 def test_no_core_module_mentions_gradio_or_the_ui(module):
-    source = (ROOT / (module.replace(".", "/") + ".py")).read_text(encoding="utf-8")
+    path = ROOT / module.replace(".", "/")
+    source = (path / "__init__.py" if path.is_dir() else path.with_suffix(".py")).read_text(encoding="utf-8")
     for line in source.splitlines():
         stripped = line.strip()
         assert not stripped.startswith(("import gradio", "from gradio", "from ui", "import ui", "import app")), line

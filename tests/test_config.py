@@ -20,6 +20,7 @@ from pricer.config import (
     pinned_revision,
     settings,
 )
+from pricer.errors import BadInput
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -86,23 +87,35 @@ def test_the_cache_folder_does_not_depend_on_the_model_settings(monkeypatch, tmp
     assert cache_dir() == Path.home() / "pricer-cache"
 
 
-def test_bad_quantization_names_the_field(monkeypatch):
+def test_bad_quantization_names_the_field_and_its_variable_where_a_model_would_run(monkeypatch):
+    from pricer.model import ModelSpec
+
     monkeypatch.setenv("PRICER_QUANTIZATION", "3bit")
-    with pytest.raises(ValueError, match="quantization"):
-        settings()
-    with pytest.raises(ValueError, match="base_model"):
-        Settings(base_model="")
+    s = settings()  # reading the settings never fails: the tokenizer, data and cache work on
+    assert s.quantization == "3bit"
+    with pytest.raises(BadInput, match="quantization must be '4bit' or '8bit', not '3bit': set PRICER_QUANTIZATION"):
+        ModelSpec.from_settings(s).check()
+    with pytest.raises(BadInput, match="base_model .* PRICER_BASE_MODEL"):
+        ModelSpec("").check()
 
 
 def test_settings_and_model_spec_share_one_validation():
     from pricer.model import ModelSpec
 
-    for make in (lambda q: Settings(quantization=q), lambda q: ModelSpec(BASE_MODEL, quantization=q),
-                 lambda q: check_model(BASE_MODEL, q)):
-        with pytest.raises(ValueError, match="quantization must be '4bit' or '8bit', not '3bit'"):
+    for make in (lambda q: ModelSpec.from_settings(Settings(quantization=q)).check(),
+                 lambda q: ModelSpec(BASE_MODEL, quantization=q).check(), lambda q: check_model(BASE_MODEL, q)):
+        with pytest.raises(BadInput, match="quantization must be '4bit' or '8bit', not '3bit'"):
             make("3bit")
-    with pytest.raises(ValueError, match="base_model"):
-        ModelSpec("")
+    with pytest.raises(BadInput, match="base_model"):
+        ModelSpec("").check()
+    ModelSpec(BASE_MODEL, quantization="8bit").check()
+
+
+def test_web_paths_are_a_list_of_folders(monkeypatch, tmp_path):
+    import os
+
+    monkeypatch.setenv("PRICER_WEB_PATHS", f"{tmp_path / 'a'}{os.pathsep} {os.pathsep}~/b")
+    assert settings().web_paths == (tmp_path / "a", Path.home() / "b")
 
 
 def test_every_setting_has_one_variable_and_every_variable_one_setting():

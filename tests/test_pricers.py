@@ -154,11 +154,11 @@ def test_the_tiny_model_runs_anywhere_and_is_the_default(tiny_env, monkeypatch):
 def test_unusable_llama_settings_are_a_reason_not_a_crash(monkeypatch, test_250):
     monkeypatch.setenv("PRICER_QUANTIZATION", "16bit")
     reasons = {p.name: reason for p, reason in pricers.availability()}
-    assert reasons["fine-tuned"] == ("The Llama settings are not usable: quantization must be '4bit' or '8bit', "
-                                     "not '16bit'. Fix PRICER_BASE_MODEL or PRICER_QUANTIZATION.")
+    assert reasons["fine-tuned"].startswith("quantization must be '4bit' or '8bit', not '16bit': set "
+                                            "PRICER_QUANTIZATION to 4bit or 8bit")
     assert reasons["frontier"] == "OPENAI_API_KEY is not set"  # the other pricers do not read those settings
     assert pricers.default_name() == "cpu"
-    with pytest.raises(BadInput, match="The Llama settings are not usable"):
+    with pytest.raises(BadInput, match="set PRICER_QUANTIZATION to 4bit or 8bit"):
         list(evaluation.evaluate(test_250, "fine-tuned", size=2))
 
 

@@ -102,11 +102,11 @@ def evaluate(pricer: str, estimator: str, size: float, data: str, data_file: str
         if pricer == SCORE_FILE:
             if not guesses_file:
                 raise PricerError("Upload a guesses file to score: " + GUESSES_HELP)
-            runs = iter([guesses.score_file(source, guesses_file, size=int(size))])
+            runs = iter([guesses.score_file(source, guesses_file, size=int(size), web=True)])
         else:
             progress(0, desc="loading the test items and the model")
             runs = evaluation.evaluate_model(source, _spec(pricer), size=int(size), estimator=estimator,
-                                             batch_size=BATCH_SIZE, progress=progress)
+                                             batch_size=BATCH_SIZE, progress=progress, web=True)
         for current in runs:
             progress((len(current.outcomes), current.total), desc="pricing", unit="items")
             yield (*_view(current, previous, overlay), current if current.done else previous, gr.skip())

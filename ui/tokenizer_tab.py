@@ -170,7 +170,7 @@ def _error(exc: PricerError) -> str:
 def _load(tokenizer: str | None) -> LoadedTokenizer:
     """The named tokenizer; blank or None is the default one."""
     name = None if tokenizer is None else tokens.check_text(tokenizer, "tokenizer name").strip()
-    return load_tokenizer(name or None)
+    return load_tokenizer(name or None, web=True)
 
 
 def _echo(value: Any) -> Any:
@@ -270,7 +270,7 @@ def show_chat(tokenizer: str, system: str, user: str) -> str:
 def compare(text: str, tokenizer: str, first: str, second: str, third: str, add_special: bool) -> str:
     try:
         return render_comparison(tokens.compare(text, [first, second, third], reference=tokenizer or "",
-                                                add_special=add_special))
+                                                add_special=add_special, web=True))
     except PricerError as exc:
         return _error(exc)
 

@@ -405,9 +405,11 @@ def _report_run(done: Any, out: str | None, chart: str | None) -> int:
            help="a validation source (its test split), or N: the last N items of the first source (default 50)"),
     option("--test", help="a test source whose figures go on the card (never used to choose anything)"),
     option("--seed", type=int, default=42, help="recorded on the card (no training step is random)"),
+    option("--workers", type=int, help="processes hashing the texts (default: one per CPU core, at most 2); "
+                                       "any number gives the same model"),
     option("--out", required=True, help="output folder: model.safetensors, model.json, CARD.md"),
 )
-def cmd_train(data: list[str], validation: str, test: str | None, seed: int, out: str) -> int:
+def cmd_train(data: list[str], validation: str, test: str | None, seed: int, workers: int | None, out: str) -> int:
     import resource
     import time
 
@@ -415,7 +417,7 @@ def cmd_train(data: list[str], validation: str, test: str | None, seed: int, out
 
     held: str | int = int(validation) if validation.strip().isdigit() else validation
     started = time.perf_counter()
-    model = train(data, held, out, seed=seed, progress=True, test=test)
+    model = train(data, held, out, seed=seed, progress=True, test=test, workers=workers)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
     for part in ("validation", "test"):
         figures = (model.info.get(part) or {}).get("figures")
@@ -451,6 +453,46 @@ def cmd_finetune(action: str, job: str | None, train_file: str | None, validatio
         found = job_status(job)
     for line in found.lines():
         print(line)
+    return 0
+
+
+@command(
+    "rag-index", "build (or resume) the RAG pricer's index of training items: sentence embeddings and prices",
+    option("--data", nargs="+", help="training items: hub id (its train split) or JSONL/Parquet/CSV files or folders "
+                                     "(default PRICER_RAG_DATA, else the course's dataset)"),
+    option("--size", type=int, help="index only the first N usable items"),
+    option("--out", help="the index folder (default: where the RAG pricer looks for the index of --data)"),
+)
+def cmd_rag_index(data: list[str] | None, size: int | None, out: str | None) -> int:
+    from pricer import rag_index
+
+    built = rag_index.build(data, out, size=size)
+    say(built.line())
+    print(built.folder)
+    return 0
+
+
+@command(
+    "ensemble", "`ensemble fit`: fit the ensemble's weights on items no member was trained on, with a card",
+    option("action", choices=("fit",)),
+    option("--members", nargs="+", help="pricer names (name:estimator for a Llama estimator), default "
+                                        "fine-tuned rag cpu: those that cannot run here are left out, and said"),
+    option("--data", help="where the validation items are (default PRICER_DATASET)"),
+    option("--split", default="test", help="its split (default test)"),
+    option("--start", type=int, help="first item (default 1000: the course's test[1000:1250])"),
+    option("--size", type=int, help="number of items (default 250)"),
+    option("--out", help="the weights file (default: where the ensemble pricer reads them)"),
+)
+def cmd_ensemble(action: str, members: list[str] | None, data: str | None, split: str, start: int | None,
+                 size: int | None, out: str | None) -> int:
+    from pricer import ensemble
+
+    weights, path = ensemble.fit_members(
+        members or ensemble.DEFAULT_MEMBERS, data, split=split,
+        start=ensemble.VALIDATION_START if start is None else start,
+        size=ensemble.VALIDATION_SIZE if size is None else size, out=out)
+    say(ensemble.fit_line(weights, path))
+    print(path)
     return 0
 
 

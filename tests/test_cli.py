@@ -43,7 +43,7 @@ def test_importing_pricer_and_its_cli_loads_no_heavy_library():
 
 
 VERB_NAMES = ["curate", "dataset", "export-jsonl", "tokenize", "decode", "vocab", "pricers", "predict", "tiny-model",
-              "evaluate", "score", "train", "finetune", "leaderboard", "deploy"]
+              "evaluate", "score", "train", "finetune", "rag-index", "ensemble", "leaderboard", "deploy"]
 
 
 def test_help_lists_every_verb_in_order():
@@ -252,3 +252,34 @@ def test_model_options_choose_the_llama_pricer(monkeypatch):
     assert _choose(None, no_model, ModelSpec("/m"))[0] == "base"
     assert _choose("cpu", no_model, ModelSpec("/m"))[0] == "cpu"
     assert MODEL.build(base_model=None, adapter=None, revision=None, quantization=None) is None  # the settings' model
+
+
+def test_rag_index_builds_where_the_rag_pricer_looks(openai_server, train_550, tmp_path, monkeypatch, capsys):
+    source = tmp_path / "items.jsonl"
+    source.write_text("".join(train_550.read_text().splitlines(keepends=True)[:12]))
+    monkeypatch.setenv("PRICER_RAG_DATA", str(source))
+    from pricer import pricers
+
+    assert pricers.get("rag").available().startswith("no RAG index built: run `python -m pricer rag-index --data")
+    assert main(["rag-index", "--data", str(source)]) == 0
+    captured = capsys.readouterr()
+    assert "indexed 12 items" in captured.err
+    assert pricers.get("rag").available() is None
+    assert main(["predict", "--pricer", "rag", "--text", "Steel mug\nA steel mug that keeps coffee hot."]) == 0
+    captured = capsys.readouterr()
+    assert " from rag: " in captured.out and captured.err.count("similar: $") == 5
+
+
+def test_ensemble_fit_writes_the_weights_the_ensemble_pricer_reads(openai_server, tiny_model, train_550, monkeypatch,
+                                                                    capsys):
+    monkeypatch.setenv("PRICER_BASE_MODEL", str(tiny_model))
+    from pricer import pricers
+
+    assert pricers.get("ensemble").available() == "no ensemble weights: run `python -m pricer ensemble fit`"
+    assert main(["ensemble", "fit", "--members", "frontier", "base", "--data", str(train_550), "--start", "0",
+                 "--size", "20"]) == 0
+    assert "ensemble of frontier + base" in capsys.readouterr().err
+    assert pricers.get("ensemble").available() is None
+    assert main(["predict", "--pricer", "ensemble", "--json", "--text", "Steel mug\nA steel mug."]) == 0
+    answer = json.loads(capsys.readouterr().out)
+    assert answer["pricer"] == "ensemble" and set(answer["details"]["members"]) == {"frontier", "base"}

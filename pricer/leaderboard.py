@@ -17,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import json
 import math
-import os
 import secrets
 import threading
 import time
@@ -164,13 +163,11 @@ def _read() -> list[Row]:
 
 
 def _write_atomic(path: Path, data: Any) -> None:
+    from pricer.atomic import atomic_write
+
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    try:
-        tmp.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
-        tmp.replace(path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    with atomic_write(path) as f:
+        json.dump(data, f, ensure_ascii=False)
 
 
 def _finite(value: Any) -> float | None:

@@ -15,13 +15,16 @@ from ui import evaluate_tab, predict_tab, tokenizer_tab
 
 TITLE = "The Price is Right"
 INTRO = (
-    "Estimate a product's price from its description with Llama 3.1 8B in 4 bits, "
-    "see how its tokenizer reads the text, and evaluate pricers on the course's 250 test items."
+    "Estimate a product's price from its description with every pricer that can run here, side by side "
+    "(the 4-bit Llama 3.1 8B fine-tuned by the course where a GPU allows, a CPU pricer anywhere), see how "
+    "the Llama tokenizer reads the text, and evaluate pricers on the course's 250 test items."
 )
 
 
 def build_app() -> gr.Blocks:
-    with gr.Blocks(title=TITLE) as demo:
+    # delete_cache: gradio's copies of served files (result CSVs, uploads) older than a day go,
+    # checked hourly, so a long-running Space does not fill its disk
+    with gr.Blocks(title=TITLE, delete_cache=(3600, 86400)) as demo:
         gr.Markdown(f"# {TITLE}\n{INTRO}")
         notice = missing_token_notice(settings().base_model)
         if notice:

@@ -1,16 +1,23 @@
-"""The Evaluate tab and its /evaluate endpoint, on the tiny 4-bit model and the course's 250 items:
-through gradio_client, and in real Chromium."""
+"""The Evaluate tab and its /evaluate endpoint, on the tiny 4-bit model, the CPU pricer and the
+course's 250 items: its handlers and the Board they keep, the leaderboard, through gradio_client,
+and in real Chromium."""
 
 from __future__ import annotations
 
 import csv
 import json
 import re
+import threading
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
 
-from ui.evaluate_tab import BASE, FINE_TUNED, SCORE_FILE
+from pricer.evaluation import Run
+from pricer.metrics import Outcome
+from ui.evaluate_tab import SCORE_FILE
+
+FINE_TUNED, BASE, CPU = "fine-tuned", "base", "cpu"
 
 METRICS = r"Error=\$[\d,]+\.\d\d RMSLE=[\d,]+\.\d\d Hits=\d+\.\d%"
 
@@ -22,31 +29,52 @@ def client(app_url):
     return Client(app_url, verbose=False)
 
 
-def test_a_run_on_the_tiny_model_streams_and_ends_with_metrics_table_and_csv(client, test_250):
-    # 12 items in batches of 8: one snapshot after 8 items, then the complete run
-    job = client.submit(FINE_TUNED, "greedy", 12, str(test_250), None, None, False, api_name="/evaluate")
-    final = job.result(timeout=240)
-    snapshots = job.outputs()
-    assert len(snapshots) >= 2
-    plot, status, table, download = final
-    assert "12/12 items" in status
-    assert re.search(METRICS, status)
-    assert len(table["data"]) == 12
-    errors = [row[4] for row in table["data"]]
-    assert errors == sorted(errors, reverse=True)  # worst misses first
-    assert json.loads(plot["plot"])["layout"]["height"] > 0
-    path = download["value"] if isinstance(download, dict) else download  # an update that shows the button
-    with open(path) as f:
-        rows = list(csv.DictReader(f))
+def _rows(path: str | Path) -> list[dict[str, str]]:
+    with open(path, encoding="utf-8") as f:
+        return list(csv.DictReader(f))
+
+
+# --- the /evaluate endpoint ----------------------------------------------------------------
+
+
+def test_a_run_streams_its_metrics_as_numbers_and_ends_with_the_csv_as_a_file(client, test_250):
+    # 12 items in batches of 8: the metrics after 8 items, then the complete run with its CSV
+    job = client.submit(pricer=CPU, data=str(test_250), size=12, api_name="/evaluate")
+    metrics, path = job.result(timeout=240)
+    first = job.outputs()[0]
+    assert first[0]["items"] == 8 and not first[0]["done"] and first[1] is None
+    assert metrics["items"] == metrics["total"] == 12 and metrics["done"]
+    assert {"error", "rmsle", "hits", "mse", "r2", "coverage", "seconds", "id"} <= set(metrics)
+    assert isinstance(metrics["error"], float) and 0 <= metrics["hits"] <= 1 and 0 <= metrics["coverage"] <= 1
+    assert metrics["pricer"] == CPU and metrics["estimator"] is None and metrics["data"] == "test-250.jsonl"
+    rows = _rows(path)  # downloaded by the client
     assert [int(r["index"]) for r in rows] == list(range(12))
-    assert float(rows[0]["truth"]) == 374.41
+    assert float(rows[0]["truth"]) == 374.41 and all(float(r["low"]) <= float(r["high"]) for r in rows)
+    assert sum(float(r["error"]) for r in rows) / 12 == pytest.approx(metrics["error"])
+    assert "test-250" in Path(path).name and "12items" in Path(path).name  # the CSV names its data
+
+
+def test_the_llama_runs_with_its_estimator_and_the_default_pricer_needs_no_name(client, test_250):
+    metrics, _ = client.predict(pricer=FINE_TUNED, data=str(test_250), size=3, estimator="topk-numbers",
+                                api_name="/evaluate")
+    assert metrics["estimator"] == "topk-numbers" and "TEST MODEL" in metrics["label"]
+    metrics, _ = client.predict(data=str(test_250), size=2, api_name="/evaluate")
+    assert metrics["pricer"] == FINE_TUNED and metrics["estimator"] == "greedy"  # the default and its first
+
+
+def test_the_file_inputs_are_optional_and_every_input_is_named(client):
+    params = client.view_api(print_info=False, return_format="dict")["named_endpoints"]["/evaluate"]["parameters"]
+    assert [p["parameter_name"] for p in params] == ["pricer", "data", "data_file", "guesses_file", "size",
+                                                    "estimator"]
+    assert all(p["parameter_has_default"] for p in params)
+    returns = client.view_api(print_info=False, return_format="dict")["named_endpoints"]["/evaluate"]["returns"]
+    assert [r["label"] for r in returns] == ["metrics", "csv"]
 
 
 def test_a_repeated_run_returns_from_the_cache(client, test_250):
-    args = (BASE, "topk", 3, str(test_250), None, None, False)
-    client.predict(*args, api_name="/evaluate")
-    status = client.predict(*args, api_name="/evaluate")[1]
-    assert "from the cache" in status
+    args = {"pricer": CPU, "data": str(test_250), "size": 3}
+    client.predict(**args, api_name="/evaluate")
+    assert client.predict(**args, api_name="/evaluate")[0]["cached"] is True
 
 
 def test_scoring_an_uploaded_guesses_file_through_the_endpoint(client, test_250, tmp_path):
@@ -54,30 +82,42 @@ def test_scoring_an_uploaded_guesses_file_through_the_endpoint(client, test_250,
 
     guesses = tmp_path / "guesses.csv"
     guesses.write_text("index,guess\n" + "".join(f"{i},100\n" for i in range(5)))
-    _, status, table, _ = client.predict(SCORE_FILE, "greedy", 5, str(test_250), None, handle_file(str(guesses)),
-                                         False, api_name="/evaluate")
+    metrics, path = client.predict(pricer=SCORE_FILE, data=str(test_250), guesses_file=handle_file(str(guesses)),
+                                   size=5, api_name="/evaluate")
     truths = [json.loads(line)["price"] for line in test_250.read_text().splitlines()[:5]]
-    assert f"Error=${sum(abs(100 - t) for t in truths) / 5:,.2f}" in status
-    assert sorted(row[3] for row in table["data"]) == [100.0] * 5
+    assert metrics["error"] == pytest.approx(sum(abs(100 - t) for t in truths) / 5)
+    assert [float(r["guess"]) for r in _rows(path)] == [100.0] * 5
 
 
-def test_mistakes_show_as_a_status_line_not_a_crash(client, test_250, tmp_path):
-    status = client.predict(SCORE_FILE, "greedy", 5, str(test_250), None, None, False, api_name="/evaluate")[1]
-    assert "Upload a guesses file" in status
+def test_mistakes_are_errors_that_say_what_to_do(client, test_250, tmp_path):
     from gradio_client import handle_file
+    from gradio_client.exceptions import AppError
 
+    with pytest.raises(AppError, match="Upload a guesses file"):
+        client.predict(pricer=SCORE_FILE, data=str(test_250), size=5, api_name="/evaluate")
     short = tmp_path / "short.csv"
     short.write_text("index,guess\n0,1\n1,2\n")
-    status = client.predict(SCORE_FILE, "greedy", 5, str(test_250), None, handle_file(str(short)), False,
-                            api_name="/evaluate")[1]
-    assert "no guess for 3 of the first 5" in status and "set the size to 2" in status
+    with pytest.raises(AppError, match="no guess for 3 of the first 5.*set the size to 2"):
+        client.predict(pricer=SCORE_FILE, data=str(test_250), guesses_file=handle_file(str(short)), size=5,
+                       api_name="/evaluate")
+    with pytest.raises(AppError, match="pricer must be one of fine-tuned, base, cpu"):
+        client.predict(pricer="Fine-tuned Llama 3.1 8B (4-bit, QLoRA)", data=str(test_250), api_name="/evaluate")
+    with pytest.raises(AppError, match="size must be a whole number from 1 to 250"):
+        client.predict(pricer=CPU, data=str(test_250), size=0, api_name="/evaluate")
+    with pytest.raises(AppError, match="The cpu pricer has no estimators"):
+        client.predict(pricer=CPU, data=str(test_250), size=2, estimator="topk", api_name="/evaluate")
+    with pytest.raises(AppError, match="estimator must be one of greedy, topk, topk-numbers"):
+        client.predict(pricer=BASE, data=str(test_250), size=2, estimator="median", api_name="/evaluate")
+    with pytest.raises(AppError, match="The frontier pricer cannot run here: OPENAI_API_KEY is not set"):
+        client.predict(pricer="frontier", data=str(test_250), size=2, api_name="/evaluate")
 
 
 def test_an_unreachable_hub_dataset_offers_the_upload(client):
+    from gradio_client.exceptions import AppError
+
     # HF_HUB_OFFLINE is set for the tests, as on a machine without network
-    status = client.predict(BASE, "greedy", 5, "ed-donner/pricer-data", None, None, False,
-                            api_name="/evaluate")[1]
-    assert "HF_HUB_OFFLINE" in status and "upload the test items" in status.lower()
+    with pytest.raises(AppError, match="HF_HUB_OFFLINE"):
+        client.predict(pricer=CPU, data="ed-donner/pricer-data", size=5, api_name="/evaluate")
 
 
 def test_an_uploaded_items_file_replaces_the_dataset(client, tmp_path):
@@ -87,84 +127,157 @@ def test_an_uploaded_items_file_replaces_the_dataset(client, tmp_path):
     items.write_text("".join(json.dumps({"text": f"How much does this cost to the nearest dollar?\n\nThing {i}"
                                                  f"\nA thing.\n\nPrice is $", "price": 10.0 + i}) + "\n"
                              for i in range(3)))
-    _, status, table, _ = client.predict(BASE, "greedy", 250, "ed-donner/pricer-data", handle_file(str(items)),
-                                         None, False, api_name="/evaluate")
-    assert "3/3 items" in status and "3 usable test items, fewer than the 250 asked for" in status
-    assert sorted(row[1] for row in table["data"]) == ["Thing 0", "Thing 1", "Thing 2"]
+    metrics, path = client.predict(pricer=CPU, data="ed-donner/pricer-data", data_file=handle_file(str(items)),
+                                   size=250, api_name="/evaluate")
+    assert metrics["items"] == 3 and "3 usable test items, fewer than the 250 asked for" in metrics["note"]
+    assert metrics["data"] == "items.jsonl"
+    assert sorted(r["title"] for r in _rows(path)) == ["Thing 0", "Thing 1", "Thing 2"]
 
 
-@pytest.mark.browser
-def test_in_chromium_the_plot_appears_and_the_table_fills(page, test_250):
-    page.get_by_role("tab", name="Evaluate").click()
-    size = page.get_by_label("Test items (the first N)").first
-    size.fill("10")
-    size.press("Enter")
-    page.get_by_role("button", name="Run", exact=True).click()
-    points = page.locator("#evaluate-plot .js-plotly-plot .scatterlayer .point")
-    points.first.wait_for(timeout=180_000)
-    page.get_by_text("10/10 items").first.wait_for(timeout=180_000)
-    expect(points).to_have_count(10)  # Plotly redraws after the update lands: wait for it
-    box = page.locator("#evaluate-plot .js-plotly-plot").first.bounding_box()
-    assert box and box["height"] > 300
-    expect(page.locator("#evaluate-table [role=row]")).to_have_count(11)  # the header and 10 items
-    expect(page.get_by_role("button", name="Download results (CSV)")).to_be_visible()
+def test_results_files_share_one_bounded_folder(client, test_250):
+    from ui import downloads
+
+    paths = [downloads.new_file(f"f{n}.csv", lambda p: p.write_text("x")) for n in range(downloads.KEEP + 3)]
+    folder = downloads.folder()
+    assert {p.parent.parent for p in paths} == {folder} and folder.name.startswith("pricer-evaluation-")
+    assert len(list(folder.iterdir())) == downloads.KEEP  # the oldest went
+    assert not paths[0].exists() and paths[-1].read_text() == "x"
 
 
-def test_overlay_draws_the_previous_run_beside_this_one(client, test_250):
-    client.predict(BASE, "greedy", 4, str(test_250), None, None, False, api_name="/evaluate")
-    plot = client.predict(FINE_TUNED, "greedy", 4, str(test_250), None, None, True, api_name="/evaluate")[0]
-    figure = json.loads(plot["plot"])
-    title = figure["layout"]["title"]["text"].split("<br>")
-    assert len(title) == 2 and "adapter" in title[0] and "base" in title[1]
-    symbols = {t["marker"]["symbol"] for t in figure["data"] if t["mode"] == "markers"}
-    assert symbols == {"circle", "x"}
+# --- the handlers and the Board ------------------------------------------------------------
 
 
-@pytest.mark.browser
-def test_in_chromium_stop_ends_a_long_run(page, monkeypatch, test_250):
-    # The tiny model prices 250 items in seconds, so the second batch is held until the server
-    # has received Stop (gradio's cancel, spied on in this process): Stop always lands mid-run,
-    # whatever the machine's speed, and no sleep decides anything.
-    import threading
+def _run(n: int, total: int, label: str = "mine") -> Run:
+    return Run(label, total, [Outcome(i, f"item {i}", 100.0, 90.0 + i) for i in range(n)], seconds=1.0)
 
-    import gradio.routes
 
-    from pricer import evaluation
-    from pricer.model import Pricer
+def test_a_stopped_run_says_so_keeps_its_items_and_writes_them_as_csv():
+    from ui.evaluate_tab import Board
 
-    predict, stream, cancel = Pricer.predict, evaluation.evaluate_model, gradio.routes.cancel_tasks
-    cancelled, closed = threading.Event(), threading.Event()
-    batches: list[int] = []
+    board = Board()
+    board.claim()
+    board.start("test-250.jsonl")
+    board.show(_run(64, 250))
+    assert board.csv is None and "64/250 items running" in board.status() and "on test-250.jsonl" in board.status()
+    board.stop = True
+    board.end()  # what the run does when it sees Stop after a batch
+    assert board.stopped and not board.running
+    assert "**stopped** at 64/250 items" in board.status() and "cover the 64 priced" in board.status()
+    assert len(_rows(board.csv)) == 64 and Path(board.csv).name.endswith("test-250.jsonl-64of250.csv")
 
-    def held(self, prompts, *args, **kwargs):
-        batches.append(len(prompts))
-        if len(batches) > 1:
-            cancelled.wait(60)
-        return predict(self, prompts, *args, **kwargs)
 
-    def watched(*args, **kwargs):
-        try:
-            yield from stream(*args, **kwargs)
-        finally:
-            closed.set()  # the run's generator was closed: it will price nothing more
+def test_a_second_run_from_the_same_page_is_refused_while_one_runs():
+    from pricer.errors import BadInput
+    from ui.evaluate_tab import Board
 
-    async def spy(task_ids):
-        cancelled.set()  # set in the same event-loop step as gradio's task.cancel()
-        return await cancel(task_ids)
+    board = Board()
+    board.claim()
+    with pytest.raises(BadInput, match="already under way.*Press Stop"):
+        board.claim()
+    board.end()
+    board.claim()  # free again once it has ended
 
-    monkeypatch.setattr(Pricer, "predict", held)
-    monkeypatch.setattr(evaluation, "evaluate_model", watched)
-    monkeypatch.setattr(gradio.routes, "cancel_tasks", spy)
-    page.get_by_role("tab", name="Evaluate").click()
-    page.get_by_label("top-3 number tokens", exact=False).check()  # not run before in this session: no cache
-    page.get_by_role("button", name="Run", exact=True).click()
-    page.get_by_text("8/250 items running").first.wait_for(timeout=120_000)
-    page.get_by_role("button", name="Stop", exact=True).click()
-    assert closed.wait(60), "the run went on after Stop"
-    assert batches == [8, 8]  # the batch under way when Stop came, and no other
-    status = page.locator("#evaluate-status")
-    expect(status.get_by_test_id("markdown-wrapper")).not_to_have_class(re.compile("pending"))
-    assert "8/250 items running" in status.inner_text()
+
+def test_an_error_clears_the_last_run_but_not_the_overlaid_one():
+    from ui.evaluate_tab import Board, view
+
+    board = Board(compare=_run(3, 3, "other"))
+    board.claim()
+    board.start("a.jsonl")
+    board.show(_run(3, 3))
+    board.end()
+    assert board.csv and view(board, False)[0] is not None
+    board.claim()
+    board.start("b.jsonl")
+    assert board.shown is None and board.csv is None  # nothing stale shown while it runs
+    board.fail()
+    fig, _, table, download, button = view(board, False)
+    assert fig is None and table.data.empty and download.visible is False and button.interactive
+    assert board.compare is not None
+
+
+def test_stop_ends_the_real_run_after_the_batch_under_way(tiny_model, test_250, monkeypatch):
+    from ui.evaluate_tab import Board, evaluate_ui, request_stop
+
+    monkeypatch.setenv("PRICER_BASE_MODEL", str(tiny_model))
+    monkeypatch.setenv("PRICER_ADAPTER", "none")
+    board = Board()
+    board.claim()
+    frames = evaluate_ui(board, BASE, "topk", 250, str(test_250), None, None, False,
+                         progress=lambda *a, **k: None)
+    next(frames)  # cleared, loading
+    first = next(frames)  # 8 items
+    assert "8/250 items running" in first[1] and first[3].visible is False  # no download while it runs
+    assert request_stop(board).startswith("Stopping")
+    *_, last = frames  # the batch under way, then the end
+    assert "**stopped** at 16/250 items" in last[1] and last[3].visible is True
+    assert len(_rows(board.csv)) == 16 and Path(board.csv).name in str(last[3].value) and last[4].interactive
+    from pricer import leaderboard
+
+    row = next(r for r in leaderboard.runs() if r.id == last[7].value)  # the stopped run, shown on the chart
+    assert row.partial and (row.size, row.total) == (16, 250)
+
+
+def test_redraw_switches_to_log_axes_without_running_anything():
+    from ui.evaluate_tab import Board, redraw
+
+    board = Board(shown=_run(3, 3))
+    assert redraw(board, True).layout.xaxis.type == "log"
+    assert redraw(board, False).layout.xaxis.type in (None, "linear", "-")
+    assert redraw(Board(), True) == {"__type__": "update"}  # nothing shown: nothing to redraw
+
+
+def test_any_two_runs_of_the_leaderboard_go_on_the_chart_and_clear_takes_two_presses(monkeypatch, tmp_path):
+    from pricer import leaderboard
+    from ui.evaluate_tab import (
+        PUBLISHED,
+        Board,
+        clear_runs,
+        leaderboard_rows,
+        overlay_run,
+        run_choices,
+        show_run,
+    )
+
+    monkeypatch.setenv("PRICER_CACHE", str(tmp_path))
+    first = leaderboard.record(_run(3, 3, "first"))
+    second = leaderboard.record(_run(2, 3, "second"))  # a stopped run
+    assert [value for _, value in run_choices()] == [second.id, first.id]  # newest first
+    kinds = {row[4]: row[5] for row in leaderboard_rows()}
+    assert kinds["first"] == "run here" and kinds["second"] == "stopped: partial"
+    assert list(kinds.values()).count(PUBLISHED) == len(leaderboard.PUBLISHED)
+    board = Board()
+    fig, status, table, download, _ = show_run(board, first.id, False)
+    assert "From the leaderboard" in status and len(table.data) == 3 and download.visible
+    fig = overlay_run(board, second.id, False)
+    assert {t.legendgrouptitle.text for t in fig.data if t.mode == "markers"} == {"first", "second"}
+    assert overlay_run(board, None, False).layout.title.text.count("<br>") == 1  # back to one run
+    button = clear_runs(board)[0]
+    assert "Press again to clear 2 runs" in button.value and len(leaderboard.runs()) == 2
+    clear_runs(board)
+    assert leaderboard.runs() == [] and len(leaderboard_rows()) == len(leaderboard.PUBLISHED)
+
+
+def test_the_pricers_offered_are_those_that_can_run_the_default_first(app_url, monkeypatch):
+    from ui.evaluate_tab import estimator_choices, pricer_choices, show_pricer_options
+
+    choices, unavailable = pricer_choices()
+    assert [name for _, name in choices] == [FINE_TUNED, BASE, CPU, SCORE_FILE]
+    assert all("TEST MODEL" in label for label, name in choices if name in (FINE_TUNED, BASE))
+    assert {p.name: why for p, why in unavailable}["frontier"] == "OPENAI_API_KEY is not set"
+    assert [name for _, name in estimator_choices(BASE)] == ["greedy", "topk", "topk-numbers"]
+    assert estimator_choices(CPU) == [] and show_pricer_options(CPU)[0].visible is False
+    monkeypatch.setenv("PRICER_ADAPTER", "none")
+    assert pricer_choices()[0][0][1] == CPU  # without the fine-tuned Llama, the CPU pricer is the default
+
+
+def test_the_test_model_warning_follows_the_settings(tiny_model, monkeypatch):
+    from ui.evaluate_tab import test_model
+
+    monkeypatch.setenv("PRICER_BASE_MODEL", str(tiny_model))
+    assert test_model()
+    monkeypatch.setenv("PRICER_BASE_MODEL", "meta-llama/Meta-Llama-3.1-8B")
+    assert not test_model()
 
 
 def test_an_offline_machine_is_told_at_once_that_the_hub_dataset_needs_an_upload(test_250):
@@ -184,8 +297,6 @@ def test_the_tabs_estimates_are_the_estimator_table_greedy_first():
 
 
 def test_the_table_lists_worst_misses_first_when_asked_and_matches_its_headers():
-    from pricer.evaluation import Run
-    from pricer.metrics import Outcome
     from ui.evaluate_tab import TABLE_HEADERS, table_rows
 
     done = Run("t", 3, [Outcome(0, "a", 5.0, 5.0), Outcome(1, "b", 100.0, 0.0, parsed=False),
@@ -199,10 +310,135 @@ def test_the_table_lists_worst_misses_first_when_asked_and_matches_its_headers()
 
 
 def test_the_tabs_chart_has_an_explicit_height():
-    from pricer.evaluation import Run
-    from pricer.metrics import Outcome
-    from ui.evaluate_tab import CHART_HEIGHT, _view
+    from ui.evaluate_tab import CHART_HEIGHT, Board, chart
 
-    fig = _view(Run("t", 2, [Outcome(0, "a", 5.0, 5.0)]), None, False)[0]
+    fig = chart(Board(shown=Run("t", 2, [Outcome(0, "a", 5.0, 5.0)])), False)
     assert fig.layout.height == CHART_HEIGHT > 0  # gradio draws an autosized figure at zero height in a hidden tab
 
+
+# --- in Chromium ------------------------------------------------------------------------------
+
+
+def _open(page, size: int | None = None):
+    page.get_by_role("tab", name="Evaluate").click()
+    if size is not None:
+        box = page.get_by_label("Test items (the first N)").first
+        box.fill(str(size))
+        box.press("Enter")
+
+
+@pytest.mark.browser
+def test_in_chromium_a_cpu_run_fills_plot_table_download_and_leaderboard_and_overlays_another(page, test_250):
+    from pricer import leaderboard
+
+    leaderboard.record(_run(10, 10, "an earlier run"))  # the app runs in this process, on this cache
+    _open(page, 10)
+    page.locator("#evaluate-pricer label", has_text="CPU pricer").click()
+    expect(page.locator("#evaluate-estimator")).to_be_hidden()  # the CPU pricer has no estimates to choose
+    page.locator("#evaluate-run").click()
+    points = page.locator("#evaluate-plot .js-plotly-plot .scatterlayer .point")
+    points.first.wait_for(timeout=180_000)
+    page.get_by_text("10/10 items").first.wait_for(timeout=180_000)
+    status = page.locator("#evaluate-status")
+    expect(status).to_contain_text("CPU pricer")
+    expect(status).to_contain_text("on test-250.jsonl")
+    expect(status).to_contain_text(re.compile(METRICS))
+    expect(status).to_contain_text("80% interval coverage")
+    expect(points).to_have_count(10)  # Plotly redraws after the update lands: wait for it
+    box = page.locator("#evaluate-plot .js-plotly-plot").first.bounding_box()
+    assert box and box["height"] > 300
+    expect(page.locator("#evaluate-table [role=row]")).to_have_count(11)  # the header and 10 items
+    with page.expect_download() as download:
+        page.locator("#evaluate-download").click()
+    assert download.value.suggested_filename == "evaluation-cpu-test-250.jsonl-10items.csv"
+    assert len(_rows(download.value.path())) == 10
+    board = page.locator("#evaluate-leaderboard")
+    expect(board).to_contain_text("published, not run here")
+    expect(board).to_contain_text("run here")
+    expect(page.locator("#evaluate-show input")).to_have_value(re.compile("CPU pricer"))  # the run on the chart
+    page.locator("#evaluate-overlay input").click()
+    page.get_by_role("option", name=re.compile("an earlier run")).click()
+    title = page.locator("#evaluate-plot .gtitle")
+    expect(title).to_contain_text("an earlier run")  # both runs on the chart, each titled
+    expect(title).to_contain_text("CPU pricer")
+    page.get_by_label("Log scale").check()
+    expect(page.locator("#evaluate-plot .xaxislayer-above")).to_contain_text("100")  # log ticks: 10, 100, ...
+
+
+@pytest.mark.browser
+def test_in_chromium_stop_keeps_the_partial_run_its_csv_and_a_second_visitor_is_told_it_queues(
+        page, browser, app_url, monkeypatch, test_250):
+    # The tiny model prices 250 items quickly, so the second batch is held until Stop has been
+    # pressed: Stop always lands mid-run, whatever the machine's speed, and no sleep decides anything.
+    from pricer.model import Pricer
+
+    predict = Pricer.predict
+    release = threading.Event()
+    batches: list[int] = []
+
+    def held(self, prompts, *args, **kwargs):
+        batches.append(len(prompts))
+        if len(batches) == 2:
+            release.wait(120)
+        return predict(self, prompts, *args, **kwargs)
+
+    monkeypatch.setattr(Pricer, "predict", held)
+    _open(page)
+    page.get_by_label("top-3 number tokens", exact=False).check()  # not run before in this session: no cache
+    page.locator("#evaluate-run").click()
+    page.get_by_text("8/250 items running").first.wait_for(timeout=120_000)
+    run = page.locator("#evaluate-run")
+    expect(run).to_be_disabled()
+    expect(run).to_have_text("Running… (Stop ends it)")  # pressing Run again: the button says why not
+    expect(page.locator("#evaluate-download")).to_be_hidden()  # never the previous run's CSV
+
+    other = browser.new_context().new_page()  # a second visitor: told that their run waits its turn
+    other.goto(app_url)
+    _open(other, 4)
+    other.locator("#evaluate-run").click()
+    expect(other.locator("#evaluate-status")).to_contain_text("Queued: another evaluation is running")
+
+    page.locator("#evaluate-stop").click()
+    page.get_by_text("Stopping after the batch under way").first.wait_for(timeout=30_000)
+    release.set()
+    status = page.locator("#evaluate-status")
+    expect(status).to_contain_text("stopped at 16/250 items", timeout=120_000)
+    expect(status).to_contain_text("on test-250.jsonl")
+    expect(run).to_be_enabled()
+    with page.expect_download() as download:
+        page.locator("#evaluate-download").click()
+    assert "16of250" in download.value.suggested_filename
+    assert [int(r["index"]) for r in _rows(download.value.path())] == list(range(16))
+    assert batches[:2] == [8, 8]
+    expect(other.locator("#evaluate-status")).to_contain_text("4/4 items", timeout=180_000)  # then it ran
+    assert len(batches) == 3  # Stop priced nothing after the batch under way; the other run one batch
+    other.context.close()
+
+
+@pytest.mark.browser
+def test_in_chromium_an_error_clears_the_last_run_and_injected_html_stays_text(page, test_250):
+    _open(page, 3)
+    page.locator("#evaluate-run").click()
+    page.get_by_text("3/3 items").first.wait_for(timeout=180_000)
+    expect(page.locator("#evaluate-download")).to_be_visible()
+    page.get_by_role("button", name="Test data").click()
+    # a name the web app reads as a hub id (a path-shaped one is refused without being repeated)
+    hostile = '<a id="injected" href="evil.example" class="toast-body">You won a prize</a>'
+
+    page.locator("#evaluate-data textarea, #evaluate-data input").first.fill(hostile)
+    page.locator("#evaluate-run").click()
+    expect(page.locator("#evaluate-status")).to_contain_text("Could not run", timeout=60_000)
+    expect(page.locator("#evaluate-status")).to_contain_text('<a id="injected"')  # shown as text
+    page.locator(".toast-body").first.wait_for(timeout=30_000)
+    assert '<a id="injected"' in page.locator(".toast-body").first.inner_text()
+    assert page.locator("a#injected").count() == 0  # neither the pop-up nor the status made a link
+    expect(page.locator("#evaluate-download")).to_be_hidden()  # nothing of the last run stays
+    expect(page.locator("#evaluate-plot .js-plotly-plot")).to_have_count(0)
+    expect(page.locator("#evaluate-table [role=row]")).to_have_count(1)  # the header only
+
+
+@pytest.mark.browser
+def test_in_chromium_the_test_model_is_named_beside_the_pricers(page):
+    _open(page)
+    expect(page.locator("#evaluate-test-model")).to_contain_text("TEST model")
+    expect(page.locator("#evaluate-pricer")).to_contain_text("TEST MODEL")

@@ -1,10 +1,12 @@
-"""The Predict tab and its `/predict` endpoint, on the running app with the tiny 4-bit model
-(base + LoRA adapter, offline): through gradio_client and in real Chromium."""
+"""The Predict tab and its `/price` and `/predict` endpoints, on the running app with the tiny 4-bit
+model (base + LoRA adapter, offline) and the CPU pricer: its handlers, through gradio_client, and
+in real Chromium."""
 
 from __future__ import annotations
 
 import json
 import re
+import threading
 from pathlib import Path
 
 import pytest
@@ -26,6 +28,48 @@ def client(app_url: str):
 @pytest.fixture(scope="module")
 def first_item(test_250: Path) -> dict:
     return json.loads(test_250.read_text().splitlines()[0])
+
+
+# --- /price: any pricer by name, several at once ------------------------------------------------
+
+
+def test_price_endpoint_answers_each_named_pricer_with_numbers(client):
+    out = client.predict(PASTED, ["cpu", "fine-tuned"], api_name="/price")
+    assert [p["pricer"] for p in out["prices"]] == ["cpu", "fine-tuned"] and out["true_price"] is None
+    cpu, tuned = out["prices"]
+    assert set(cpu) == {"pricer", "label", "price", "low", "high", "seconds", "details"}
+    assert cpu["low"] <= cpu["price"] <= cpu["high"] and cpu["seconds"] >= 0 and "CPU" in cpu["label"]
+    assert "TEST MODEL" in tuned["label"] and tuned["details"]["prompt"] == f"{QUESTION}\n\n{PASTED}\n\n{PREFIX}"
+    assert tuned["details"]["estimator"] == "topk"  # the Llama leads with the course's estimate
+    one = client.predict(PASTED, "cpu", api_name="/price")["prices"]
+    assert len(one) == 1 and one[0]["price"] == cpu["price"]  # the same model, the same price
+    assert [p["pricer"] for p in client.predict(PASTED, "cpu, base", api_name="/price")["prices"]] == ["cpu", "base"]
+
+
+def test_price_endpoint_defaults_to_the_default_pricer_and_knows_the_examples(client, first_item):
+    from pricer import pricers
+
+    out = client.predict(first_item["text"], api_name="/price")
+    assert [p["pricer"] for p in out["prices"]] == [pricers.default_name()]
+    assert out["true_price"] == pytest.approx(374.41)
+
+
+@pytest.mark.parametrize(("text", "names", "message"), [
+    ("   ", "cpu", "Paste a product"),
+    (None, "cpu", "Paste a product"),
+    (PASTED, "gpt-5", "pricer must be one of fine-tuned, base, cpu"),
+    (PASTED, "Fine-tuned Llama 3.1 8B (4-bit, QLoRA)", "pricer must be one of"),  # a label is not a name
+    (PASTED, ["cpu", 3], "pricers must be a name or a list of names"),
+    (PASTED, "frontier", "The frontier pricer cannot run here: OPENAI_API_KEY is not set"),
+])
+def test_price_endpoint_mistakes_are_errors_that_say_what_to_do(client, text, names, message):
+    from gradio_client.exceptions import AppError
+
+    with pytest.raises(AppError, match=re.escape(message)):
+        client.predict(text, names, api_name="/price")
+
+
+# --- /predict: the Llama alone, with all its estimates -----------------------------------------
 
 
 def test_predict_endpoint_returns_price_estimate_prompt_completion_and_top_tokens(client):
@@ -62,16 +106,11 @@ def test_base_and_fine_tuned_answer_differently(client, first_item):
     assert tuned["completion"] != base["completion"]
 
 
-def test_predict_endpoint_explains_empty_text(client):
+def test_predict_endpoint_explains_empty_text_and_an_unknown_model(client):
     from gradio_client.exceptions import AppError
 
     with pytest.raises(AppError, match="Paste a product"):
         client.predict("   ", "fine-tuned", api_name="/predict")
-
-
-def test_predict_endpoint_rejects_an_unknown_model_choice(client):
-    from gradio_client.exceptions import AppError
-
     with pytest.raises(AppError, match="'fine-tuned' or 'base'"):
         client.predict(PASTED, "gpt-4o", api_name="/predict")
 
@@ -82,90 +121,136 @@ def test_concurrent_requests_queue_instead_of_failing(client):
     assert [r["prompt"].count(PASTED) for r in results] == [1, 1, 1]
 
 
-# --- in Chromium -----------------------------------------------------------------------------
-
-
-def _open_predict(page):
-    page.get_by_role("tab", name="Predict").click()
-    page.locator("#predict-button").wait_for()
-
-
-@pytest.mark.browser
-def test_an_example_shows_estimate_true_price_chart_prompt_and_status(page, test_250):
-    _open_predict(page)
-    page.get_by_text("$374.41 · OEM AC Compressor").click()
-    expect(page.locator("#predict-text textarea")).to_have_value(re.compile("^" + re.escape(QUESTION)))
-    page.locator("#predict-button").click()
-    result = page.locator("#predict-result")
-    result.wait_for(timeout=60_000)
-    assert "the course's top-3 weighted estimate" in result.inner_text()
-    assert "$374.41" in result.inner_text() and "Greedy answer" in result.inner_text()
-    page.locator("#predict-chart .js-plotly-plot").wait_for(timeout=30_000)
-    expect(page.locator("#predict-prompt")).to_contain_text("tokens, with <|begin_of_text|>")
-    expect(page.locator("#predict-prompt textarea")).to_have_value(re.compile(re.escape(PREFIX) + "$"))
-    expect(page.locator("#predict-status")).to_contain_text("device cpu")
-    expect(page.locator("#predict-status")).to_contain_text("TEST MODEL")
-
-
-@pytest.mark.browser
-def test_pasted_markup_is_shown_as_text_never_run(page):
-    _open_predict(page)
-    hostile = '<img src=x onerror="alert(1)"> Lamp\n<script>alert(2)</script> a lamp with a shade'
-    page.locator("#predict-text textarea").fill(hostile)
-    page.locator("#predict-button").click()
-    page.locator("#predict-result").wait_for(timeout=60_000)
-    expect(page.locator("#predict-prompt textarea")).to_have_value(re.compile("<img"))
-    assert page.locator("#predict-output img").count() == 0
-    # the page fixture fails the test if any alert() opened
-
-
-@pytest.mark.browser
-def test_empty_text_warns_and_keeps_the_page_working(page):
-    _open_predict(page)
-    page.locator("#predict-button").click()
-    page.get_by_text("Paste a product's title and description first").first.wait_for(timeout=30_000)
-    page.locator("#predict-text textarea").fill(PASTED)
-    page.locator("#predict-button").click()
-    page.locator("#predict-result").wait_for(timeout=60_000)
-
-
-def test_the_result_leads_with_the_courses_estimate_and_says_when_it_found_no_number():
-    from pricer.model import Prediction
-    from ui.predict_tab import render_result
-
-    pred = Prediction("p", "<b>42</b>", greedy=42.0, topk=47.25, topk_numbers=51.5, median=50.0)
-    shown = render_result(pred, "a <i>note</i>", 50.0, 0.1, 0.0)
-    assert shown.index("$47.25") < shown.index("$51.50")  # the course's estimate is the big number
-    assert "off by $2.75" in shown
-    assert "&lt;b&gt;42&lt;/b&gt;" in shown and "&lt;i&gt;note" in shown and "<b>" not in shown
-    nothing = render_result(Prediction("p", "$", greedy=None, topk=0.0, topk_numbers=30.0, median=30.0),
-                            "", None, 0.1, 0.0)
-    assert "none of the 3 most likely tokens is a number" in nothing and "$0.00" not in nothing
-
-
-def test_a_model_that_cannot_load_gives_its_message_and_the_tokenizer_still_works(client, monkeypatch):
+def test_a_model_that_cannot_load_gives_its_message_and_the_others_still_work(client, monkeypatch):
     from gradio_client.exceptions import AppError
 
     monkeypatch.setenv("PRICER_BASE_MODEL", "/no/such/model")  # the app reads settings per request
     with pytest.raises(AppError, match="No such file or folder: /no/such/model"):
         client.predict(PASTED, "fine-tuned", api_name="/predict")
-    tokens = client.predict("Price is $99", api_name="/tokenize")
-    assert tokens and "99" in json.dumps(tokens)
+    with pytest.raises(AppError, match="fine-tuned pricer cannot run here: no such base model folder"):
+        client.predict(PASTED, "fine-tuned", api_name="/price")
+    assert client.predict(PASTED, "cpu", api_name="/price")["prices"][0]["price"] > 0
+    assert client.predict("Price is $99", api_name="/tokenize")["count"] == 5
 
 
-@pytest.mark.browser
-def test_a_model_error_shows_in_the_status_line_not_a_crash(page, monkeypatch):
-    monkeypatch.setenv("PRICER_BASE_MODEL", "/no/such/model")
-    _open_predict(page)
-    page.locator("#predict-text textarea").fill(PASTED)
-    page.locator("#predict-button").click()
-    page.get_by_text("No such file or folder: /no/such/model").first.wait_for(timeout=30_000)
-    expect(page.locator("#predict-status")).to_contain_text("failed")
+# --- the handlers and the Desk ------------------------------------------------------------------
+
+
+def test_the_default_pricer_comes_first_and_unavailable_ones_say_why(app_url, monkeypatch):
+    from ui.predict_tab import lineup
+
+    ready, unavailable = lineup()
+    assert [p.name for p in ready] == ["fine-tuned", "base", "cpu"]  # the tiny model is the default here
+    reasons = {p.name: why for p, why in unavailable}
+    assert reasons["frontier"] == "OPENAI_API_KEY is not set" and "ensemble" in reasons
+    assert [p.name for p in lineup(["cpu", "base"])[0]] == ["base", "cpu"]  # the chosen ones, in order
+    monkeypatch.setenv("PRICER_ADAPTER", "none")  # no adapter: the CPU pricer becomes the default
+    ready, unavailable = lineup()
+    assert [p.name for p in ready] == ["cpu", "base"] and "fine-tuned" in {p.name for p, _ in unavailable}
+
+
+def test_the_desk_checks_the_text_first_and_refuses_a_second_request_while_busy():
+    from pricer.errors import BadInput
+    from ui.predict_tab import Desk
+
+    desk = Desk()
+    with pytest.raises(BadInput, match="Paste a product"):
+        desk.claim("  \n ", ["cpu"])
+    assert not desk.busy  # nothing was taken: the next click is free
+    with pytest.raises(BadInput, match="Tick at least one pricer"):
+        desk.claim(PASTED, [])
+    assert desk.claim(PASTED, ["cpu"]) == PASTED and desk.busy
+    with pytest.raises(BadInput, match="Still pricing the text you sent before"):
+        desk.claim("another product", ["cpu"])
+    desk.release()
+    desk.claim("another product", ["cpu"])
+
+
+def test_answers_render_escaped_with_price_interval_time_and_how_far_off():
+    from pricer.pricers import Estimate
+
+    from ui.predict_tab import Answer, render_answers, render_details
+
+    class Fake:
+        name, label = "x", "<b>pending</b>"
+
+    evil = '<img src=x onerror="alert(1)">'
+    answers = [Answer("cpu", f"CPU {evil}", Estimate(120.0, 80.0, 190.5), 0.01),
+               Answer("fine-tuned", "Llama", None, 2.0, error=f"failed: {evil}")]
+    shown = render_answers(f"Lamp {evil}", answers, [Fake()], [(Fake(), f"no key {evil}")], truth=100.0)
+    assert "<img" not in shown and "<b>pending" not in shown and "&lt;img" in shown
+    assert "$120.00" in shown and "$80.00 – $190.50" in shown and "0.01 s" in shown and "$20.00" in shown
+    assert "True price (test data): <b>$100.00</b>" in shown and "pricing…" in shown and "Not available here (1)" in shown
+    rag = Answer("rag", "RAG", Estimate(55.0, details={"retrieved": [{"title": evil, "price": 50.0, "similarity": 0.9}],
+                                                      "reply": evil}), 1.0)
+    details = render_details([rag])
+    assert "similar item retrieved" in details and "$50.00" in details and "<img" not in details
+
+
+def test_price_loads_the_chosen_model_once_then_prices_like_the_cli(tiny_settings, monkeypatch):
+    from pricer.model import ModelSpec, predict_texts
+    from ui.predict_tab import BASE, FINE_TUNED, price
+
+    first = price(PASTED, FINE_TUNED)
+    again = price(PASTED, FINE_TUNED)
+    assert first.loading > 0 and again.loading == 0.0 and again.seconds > 0
+    ((pred, note),) = predict_texts([PASTED], ModelSpec(str(tiny_settings), str(tiny_settings / "adapter")))
+    assert again.prediction.completion == pred.completion and again.note == note and again.truth is None
+    ((base, _),) = predict_texts([PASTED], ModelSpec(str(tiny_settings)))
+    assert price(PASTED, BASE).prediction == base
+
+
+def test_price_all_streams_a_row_per_pricer_then_the_details(tiny_settings):
+    from ui.predict_tab import Desk, price_all
+
+    desk = Desk()
+    desk.claim(PASTED, ["cpu", "fine-tuned"])
+    frames = list(price_all(desk, progress=None))
+    assert len(frames) == 3 and not desk.busy  # before each pricer, then all answered; the desk is free
+    assert frames[0][0].count("pricing…") == 2 and frames[1][0].count("pricing…") == 1
+    result, details, chart, prompt, status = frames[-1]
+    assert "pricing…" not in result and result.index("Fine-tuned") < result.index("CPU pricer")  # default first
+    assert "Greedy answer" in details and len(chart.data[0].x) == 10
+    assert prompt.value.endswith(PREFIX) and re.search(r"\(\d+ tokens, with <\|begin_of_text\|>\)", prompt.label)
+    assert status.startswith("Model: ") and "device cpu" in status
+
+
+def test_predict_api_answers_a_json_object_or_a_gradio_error(tiny_settings):
+    import gradio as gr
+
+    from ui.predict_tab import BASE, predict_api
+
+    out = predict_api(PASTED, BASE)
+    assert out["prompt"] == f"{QUESTION}\n\n{PASTED}\n\n{PREFIX}" and "base" in out["model"]
+    assert out["greedy"] == extract(out["completion"]) and out["true_price"] is None and "short" in out["note"]
+    assert out["low"] <= out["high"]  # the Llama's 80% interval
+    with pytest.raises(gr.Error, match="'fine-tuned' or 'base', not 'gpt-4o'"):
+        predict_api(PASTED, "gpt-4o")
+    with pytest.raises(gr.Error, match="Paste a product"):
+        predict_api("  ", BASE)
+
+
+def test_the_true_price_of_an_example_is_looked_up(tiny_settings, first_item, test_250, monkeypatch):
+    from ui.predict_tab import FINE_TUNED, predict_api, true_price
+
+    monkeypatch.setenv("PRICER_DATASET", str(test_250))
+    assert true_price(first_item["text"] + "\n", first_item["text"]) == pytest.approx(374.41)
+    assert true_price(PASTED, PASTED) is None
+    assert predict_api(first_item["text"], FINE_TUNED)["true_price"] == pytest.approx(374.41)
+
+
+def test_the_status_timer_runs_until_the_llama_is_loaded(tiny_settings):
+    from pricer.model import ModelSpec, load_pricer
+    from ui.predict_tab import show_status, tick
+
+    status, timer = tick()
+    assert "not loaded yet" in status and timer.active
+    load_pricer(ModelSpec(str(tiny_settings), str(tiny_settings / "adapter")))
+    status, timer = tick()
+    assert "device cpu" in status and not timer.active and "device cpu" in show_status()
 
 
 def test_preload_loads_the_model_in_the_background_at_start(tiny_model, tmp_path, monkeypatch):
-    import threading
-
     import gradio as gr
 
     from pricer.model import ModelSpec, loaded, model_status
@@ -185,21 +270,23 @@ def test_preload_loads_the_model_in_the_background_at_start(tiny_model, tmp_path
     assert loaded(spec) and "device cpu" in model_status(spec)
 
 
-def test_zero_gpu_reserves_a_short_slot_once_the_model_is_loaded(tiny_model, tmp_path, monkeypatch):
+def test_preload_records_a_failure_for_the_status_line():
+    from pricer.model import ModelSpec, model_status
+    from ui.predict_tab import preload
+
+    spec = ModelSpec("/no/such/preloaded-model")
+    preload(spec)  # never raises: it runs in a background thread
+    assert "failed" in model_status(spec) and "No such file or folder" in model_status(spec)
+
+
+def test_zero_gpu_reserves_a_short_slot_once_the_model_is_loaded(tiny_settings):
     from pricer.gpu import ZERO_GPU_SECONDS
     from pricer.model import ModelSpec, load_pricer
-    from ui.predict_tab import BASE, PREDICT_GPU_SECONDS, gpu_seconds
+    from ui.predict_tab import PREDICT_GPU_SECONDS, gpu_seconds
 
-    alias = tmp_path / "tiny-alias"  # a spec nothing has loaded yet
-    alias.symlink_to(tiny_model, target_is_directory=True)
-    monkeypatch.setenv("PRICER_BASE_MODEL", str(alias))
-    assert gpu_seconds(PASTED, BASE) == ZERO_GPU_SECONDS  # the first call loads the model
-    load_pricer(ModelSpec(str(alias)))
-    assert gpu_seconds(PASTED, BASE) == PREDICT_GPU_SECONDS < ZERO_GPU_SECONDS
-
-
-
-# --- the handlers, called as the app calls them ------------------------------------------------
+    assert gpu_seconds() == ZERO_GPU_SECONDS  # the first call loads the model
+    load_pricer(ModelSpec(str(tiny_settings), str(tiny_settings / "adapter")))
+    assert gpu_seconds() == PREDICT_GPU_SECONDS < ZERO_GPU_SECONDS
 
 
 @pytest.fixture
@@ -214,82 +301,121 @@ def tiny_settings(tiny_model, tmp_path, monkeypatch) -> Path:
     return alias
 
 
-def test_price_loads_the_chosen_model_once_then_prices_like_the_cli(tiny_settings, monkeypatch):
-    from pricer.model import ModelSpec, predict_texts
-    from ui.predict_tab import BASE, FINE_TUNED, price
-
-    first = price(PASTED, FINE_TUNED)
-    again = price(PASTED, FINE_TUNED)
-    assert first.loading > 0 and again.loading == 0.0 and again.seconds > 0
-    ((pred, note),) = predict_texts([PASTED], ModelSpec(str(tiny_settings), str(tiny_settings / "adapter")))
-    assert again.prediction.completion == pred.completion and again.note == note and again.truth is None
-    ((base, _),) = predict_texts([PASTED], ModelSpec(str(tiny_settings)))
-    assert price(PASTED, BASE).prediction == base
+# --- in Chromium -----------------------------------------------------------------------------
 
 
-def test_predict_api_answers_a_json_object_or_a_gradio_error(tiny_settings):
-    import gradio as gr
-
-    from ui.predict_tab import BASE, predict_api
-
-    out = predict_api(PASTED, BASE)
-    assert out["prompt"] == f"{QUESTION}\n\n{PASTED}\n\n{PREFIX}" and "base" in out["model"]
-    assert out["greedy"] == extract(out["completion"]) and out["true_price"] is None and "short" in out["note"]
-    with pytest.raises(gr.Error, match="'fine-tuned' or 'base', not 'gpt-4o'"):
-        predict_api(PASTED, "gpt-4o")
-    with pytest.raises(gr.Error, match="Paste a product"):
-        predict_api("  ", BASE)
+def _open_predict(page):
+    page.get_by_role("tab", name="Predict").click()
+    page.locator("#predict-button").wait_for()
 
 
-def test_the_true_price_of_an_example_is_looked_up(tiny_settings, first_item, test_250, monkeypatch):
-    from ui.predict_tab import FINE_TUNED, predict_api, true_price
-
-    monkeypatch.setenv("PRICER_DATASET", str(test_250))
-    assert true_price(first_item["text"] + "\n", first_item["text"]) == pytest.approx(374.41)
-    assert true_price(PASTED, PASTED) is None
-    assert predict_api(first_item["text"], FINE_TUNED)["true_price"] == pytest.approx(374.41)
+def _answered(page, timeout: int = 120_000) -> str:
+    page.locator("#predict-result table.answers").wait_for(timeout=timeout)
+    page.wait_for_function("!document.querySelector('#predict-result').innerText.includes('pricing…')",
+                           timeout=timeout)
+    return page.locator("#predict-result").inner_text()
 
 
-def test_predict_ui_fills_result_chart_prompt_and_status(tiny_settings):
-    from ui.predict_tab import FINE_TUNED, predict_ui
+@pytest.mark.browser
+def test_an_example_is_priced_side_by_side_with_the_cpu_pricer(page, test_250):
+    _open_predict(page)
+    page.get_by_text("$374.41 · OEM AC Compressor").click()
+    expect(page.locator("#predict-text textarea")).to_have_value(re.compile("^" + re.escape(QUESTION)))
+    page.locator("#predict-button").click()
+    shown = _answered(page)
+    assert "True price (test data): $374.41" in shown and "Priced: OEM AC Compressor" in shown
+    rows = page.locator("#predict-result tr[data-pricer]")
+    expect(rows).to_have_count(3)
+    assert [rows.nth(i).get_attribute("data-pricer") for i in range(3)] == ["fine-tuned", "base", "cpu"]
+    cpu = rows.nth(2).inner_text()
+    assert "CPU pricer" in cpu and re.search(r"\$[\d,]+\.\d\d – \$[\d,]+\.\d\d", cpu) and re.search(r"\d\.\d\d s", cpu)
+    expect(page.locator("#predict-result .unavailable li").first).to_be_visible()  # listed, not folded away
+    expect(page.locator("#predict-result .unavailable")).to_contain_text("OPENAI_API_KEY is not set")
+    page.locator("#predict-chart .js-plotly-plot").wait_for(timeout=30_000)
+    expect(page.locator("#predict-prompt")).to_contain_text("tokens, with <|begin_of_text|>")
+    expect(page.locator("#predict-prompt textarea")).to_have_value(re.compile(re.escape(PREFIX) + "$"))
+    expect(page.locator("#predict-status")).to_contain_text("TEST MODEL")
+    expect(page.locator("#predict-button")).to_be_enabled()
 
-    result, chart, prompt, status = predict_ui(PASTED, FINE_TUNED, progress=None)
-    assert result.startswith('<div id="predict-result">') and "Greedy answer" in result
-    assert len(chart.data[0].x) == 10
-    assert prompt.value.endswith(PREFIX) and re.search(r"\(\d+ tokens, with <\|begin_of_text\|>\)", prompt.label)
-    assert status.startswith("Model: ") and "device cpu" in status and "adapter" in status
+
+@pytest.mark.browser
+def test_only_the_ticked_pricers_answer(page):
+    _open_predict(page)
+    for box in ("Fine-tuned Llama", "Base Llama"):
+        page.locator("#predict-pricers label", has_text=box).click()
+    page.locator("#predict-text textarea").fill(PASTED)
+    page.locator("#predict-button").click()
+    _answered(page)
+    expect(page.locator("#predict-result tr[data-pricer]")).to_have_count(1)
+    expect(page.locator("#predict-result tr[data-pricer]")).to_have_attribute("data-pricer", "cpu")
 
 
-def test_predict_ui_turns_an_error_into_a_warning_and_a_status_line(tiny_settings, monkeypatch):
-    import gradio as gr
+@pytest.mark.browser
+def test_pasted_markup_is_shown_as_text_never_run(page):
+    _open_predict(page)
+    hostile = '<img src=x onerror="alert(1)"> Lamp\n<script>alert(2)</script> a lamp with a shade'
+    page.locator("#predict-text textarea").fill(hostile)
+    page.locator("#predict-button").click()
+    shown = _answered(page)
+    assert '<img src=x onerror="alert(1)"> Lamp' in shown  # the title, as text
+    expect(page.locator("#predict-prompt textarea")).to_have_value(re.compile("<img"))
+    assert page.locator("#predict-output img, #predict-details img").count() == 0
+    # the page fixture fails the test if any alert() opened
 
-    from ui.predict_tab import BASE, predict_ui
 
-    with pytest.warns(UserWarning, match="Paste a product"):  # outside a request gr.Warning warns
-        outputs = predict_ui("", BASE, progress=None)
-    assert outputs[:3] == (gr.skip(),) * 3 and "device cpu" in outputs[3]  # the model loaded fine
+@pytest.mark.browser
+def test_empty_text_is_refused_at_once_and_the_page_keeps_working(page):
+    from pricer.model import ModelSpec, loaded, model_status
+
+    _open_predict(page)
+    page.locator("#predict-button").click()
+    page.get_by_text("Paste a product's title and description first").first.wait_for(timeout=30_000)
+    expect(page.locator("#predict-button")).to_be_enabled()
+    expect(page.locator("#predict-output")).to_contain_text("The estimates appear here")  # nothing ran
+    page.locator("#predict-text textarea").fill(PASTED)
+    page.locator("#predict-button").click()
+    assert "CPU pricer" in _answered(page)
+    assert loaded(ModelSpec.from_settings()) or "failed" not in model_status(ModelSpec.from_settings())
+
+
+@pytest.mark.browser
+def test_the_button_says_what_it_waits_for_and_a_second_request_is_refused_not_dropped(page, monkeypatch):
+    from pricer.pricers import CpuPricer
+
+    price, release, started = CpuPricer.price, threading.Event(), threading.Event()
+
+    def held(self, texts, **kwargs):
+        started.set()
+        release.wait(60)
+        return price(self, texts, **kwargs)
+
+    monkeypatch.setattr(CpuPricer, "price", held)
+    _open_predict(page)
+    page.locator("#predict-pricers label", has_text="Fine-tuned Llama").click()
+    page.locator("#predict-pricers label", has_text="Base Llama").click()  # the CPU pricer alone
+    box = page.locator("#predict-text textarea")
+    box.fill(PASTED)
+    page.locator("#predict-button").click()
+    assert started.wait(60)
+    button = page.locator("#predict-button")
+    expect(button).to_be_disabled()
+    expect(button).to_have_text("Pricing…")
+    expect(page.locator("#predict-output")).to_contain_text("Stainless Steel Garlic Press")  # what it prices
+    box.fill("A desk lamp\nWith a shade")
+    box.press("Shift+Enter")  # a submit (of this many-line box) while the first request is under way
+    page.get_by_text("Still pricing the text you sent before").first.wait_for(timeout=30_000)
+    release.set()
+    shown = _answered(page)
+    assert "Priced: Stainless Steel Garlic Press" in shown  # the answers name the text they belong to
+    expect(button).to_be_enabled()
+
+
+@pytest.mark.browser
+def test_a_llama_that_cannot_load_is_listed_with_its_reason_and_the_cpu_pricer_still_answers(page, monkeypatch):
     monkeypatch.setenv("PRICER_BASE_MODEL", "/no/such/model")
-    with pytest.warns(UserWarning, match="No such file or folder: /no/such/model"):
-        outputs = predict_ui(PASTED, BASE, progress=None)
-    assert "failed" in outputs[3] and "No such file or folder" in outputs[3]
-
-
-def test_the_status_timer_runs_until_the_default_model_is_loaded(tiny_settings):
-    from pricer.model import ModelSpec, load_pricer
-    from ui.predict_tab import BASE, FINE_TUNED, show_status, tick
-
-    status, timer = tick(BASE)
-    assert "not loaded yet" in status and timer.active
-    load_pricer(ModelSpec(str(tiny_settings), str(tiny_settings / "adapter")))  # the default: fine-tuned
-    status, timer = tick(BASE)
-    assert "not loaded yet" in status and not timer.active  # BASE shown, the default is what it waits for
-    assert "device cpu" in show_status(FINE_TUNED)
-
-
-def test_preload_records_a_failure_for_the_status_line(monkeypatch):
-    from pricer.model import ModelSpec, model_status
-    from ui.predict_tab import preload
-
-    spec = ModelSpec("/no/such/preloaded-model")
-    preload(spec)  # never raises: it runs in a background thread
-    assert "failed" in model_status(spec) and "No such file or folder" in model_status(spec)
+    _open_predict(page)
+    page.locator("#predict-text textarea").fill(PASTED)
+    page.locator("#predict-button").click()
+    shown = _answered(page)
+    assert "CPU pricer" in shown
+    expect(page.locator("#predict-result .unavailable")).to_contain_text("no such base model folder: /no/such/model")

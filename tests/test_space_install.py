@@ -7,7 +7,7 @@ the Space's variables from spaces.yaml, no HF_TOKEN and the hub unreachable: its
 closed local port, and in a second run HF_HUB_OFFLINE is set too. Through the API, as any caller
 would, each tab's no-GPU path must work or say what it cannot do: the Tokenizer tab tokenizes with
 the offline copy, Predict and Evaluate explain why the model cannot run, and Evaluate still scores
-a guesses file.
+a guesses file; the CPU pricer, which ships with the app, prices and evaluates.
 
 It builds a virtualenv (about 3 minutes; pip's cache makes later builds faster) and needs PyPI,
 so it runs only when asked: PRICER_SPACE_INSTALL=1 (.ci/run sets it), e.g.
@@ -35,8 +35,6 @@ from pricer.manifest import load_manifest, render_readme
 ROOT = Path(__file__).resolve().parent.parent
 CPU_TORCH = "torch==2.13.0"
 LLAMA = "meta-llama/Meta-Llama-3.1-8B"
-FINE_TUNED_LABEL = "Fine-tuned Llama 3.1 8B (4-bit, QLoRA)"
-SCORE_FILE_LABEL = "Score a guesses file"
 # Words one of which a "cannot run here" message must use to say why.
 REASONS = ("cannot be reached", "HF_HUB_OFFLINE", "HF_TOKEN", "GPU")
 START_SECONDS = 300
@@ -179,7 +177,7 @@ def test_the_page_promises_the_offline_tokenizer(space):
 
 
 def tokenize(client, text: str) -> dict:
-    """The /tokenize endpoint as it is today: the tokenization of `text` by Llama 3.1, as a dict."""
+    """The /tokenize endpoint: the tokenization of `text` by Llama 3.1, as a dict."""
     return client.predict(text, LLAMA, True, False, api_name="/tokenize")
 
 
@@ -200,37 +198,54 @@ def test_predict_says_why_the_model_cannot_run(client):
     explains(str(err.value), names=LLAMA)
 
 
+def test_the_cpu_pricer_prices_without_a_gpu_or_the_hub(client):
+    out = client.predict("Stainless Steel Garlic Press\nCrushes garlic cloves, dishwasher safe", "cpu",
+                         api_name="/price")
+    (cpu,) = out["prices"]
+    assert cpu["pricer"] == "cpu" and cpu["low"] <= cpu["price"] <= cpu["high"]
+
+
 def evaluate(client, pricer: str, size: int, data: str = "", items: Path | None = None,
-             guesses: Path | None = None) -> tuple[str, dict, object]:
-    """The /evaluate endpoint as it is today: (status text, table, download)."""
+             guesses: Path | None = None) -> tuple[dict, str]:
+    """The /evaluate endpoint: (the metrics as numbers, the CSV the client downloaded)."""
     from gradio_client import handle_file
 
     files = [handle_file(str(f)) if f else None for f in (items, guesses)]
-    _, status, table, download = client.predict(pricer, "greedy", size, data, *files, False,
-                                                api_name="/evaluate")
-    return status, table, download
+    return client.predict(pricer, data, *files, size, None, api_name="/evaluate")
+
+
+def refusal(client, *args, **kwargs) -> str:
+    """The message of the error /evaluate answers with."""
+    from gradio_client.exceptions import AppError
+
+    with pytest.raises(AppError) as err:
+        evaluate(client, *args, **kwargs)
+    return str(err.value)
 
 
 def test_evaluate_says_why_the_hub_dataset_cannot_load(client, manifest):
     dataset = manifest.variables["PRICER_DATASET"]
-    status, _, _ = evaluate(client, FINE_TUNED_LABEL, 5, data=dataset)
-    assert "Could not run" in status
-    explains(status, names=dataset)
+    explains(refusal(client, "cpu", 5, data=dataset), names=dataset)
 
 
 def test_evaluate_says_why_the_model_cannot_run_on_uploaded_items(client, tmp_path):
-    status, _, _ = evaluate(client, FINE_TUNED_LABEL, 3, items=write_items(tmp_path))
-    assert "Could not run" in status
-    explains(status, names=LLAMA)
+    explains(refusal(client, "fine-tuned", 3, items=write_items(tmp_path)), names=LLAMA)
+
+
+def test_evaluate_runs_the_cpu_pricer_on_uploaded_items(client, tmp_path):
+    metrics, csv_file = evaluate(client, "cpu", 3, items=write_items(tmp_path))
+    assert metrics["done"] and metrics["items"] == 3 and metrics["error"] >= 0 and Path(csv_file).is_file()
 
 
 def test_evaluate_scores_a_guesses_file_without_a_model(client, tmp_path):
     guesses = tmp_path / "guesses.csv"
     guesses.write_text("index,guess\n0,300\n1,20\n2,50\n", encoding="utf-8")
-    status, table, download = evaluate(client, SCORE_FILE_LABEL, 3, items=write_items(tmp_path), guesses=guesses)
-    assert "3/3 items done" in status and "Error=$18.33" in status and "Hits=66.7%" in status
-    assert sorted(row[3] for row in table["data"]) == [20.0, 50.0, 300.0]
-    assert download
+    metrics, csv_file = evaluate(client, "guesses", 3, items=write_items(tmp_path), guesses=guesses)
+    assert metrics["items"] == 3 and round(metrics["error"], 2) == 18.33 and round(metrics["hits"], 3) == 0.667
+    import csv
+
+    with open(csv_file, encoding="utf-8") as f:
+        assert sorted(float(row["guess"]) for row in csv.DictReader(f)) == [20.0, 50.0, 300.0]
 
 
 def write_items(folder: Path) -> Path:

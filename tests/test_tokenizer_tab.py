@@ -128,34 +128,60 @@ def test_tokenize_endpoint_cuts_long_input_and_says_so(client):
     assert out["chars"] == tokens.MAX_CHARS and out["cut_chars"] == 20_000
 
 
-def test_tokenize_endpoint_reports_an_unloadable_tokenizer(client):
-    out = client.predict("hi", "Qwen/Qwen2-7B-Instruct", True, False, api_name="/tokenize")
-    assert "Qwen/Qwen2-7B-Instruct" in out["error"] and "HF_HUB_OFFLINE" in out["error"]
+def test_tokenize_endpoint_refuses_an_unloadable_tokenizer_with_an_error(client):
+    from gradio_client.exceptions import AppError
+
+    with pytest.raises(AppError, match="Qwen/Qwen2-7B-Instruct.*HF_HUB_OFFLINE"):
+        client.predict("hi", "Qwen/Qwen2-7B-Instruct", True, False, api_name="/tokenize")
 
 
-def test_decode_endpoint_answers_invalid_ids_clearly(client):
-    text, html_ = client.predict("", "128000, 40, 1097", False, api_name="/decode")
-    assert text == "<|begin_of_text|>I am"
-    text, html_ = client.predict("", "40, 128256", False, api_name="/decode")
-    assert text == "" and "Not in the vocabulary: 128256" in html_
+def test_each_endpoint_names_its_inputs_and_its_output(client):
+    api = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
+    shapes = {name: ([p["parameter_name"] for p in api[name]["parameters"]], [r["label"] for r in api[name]["returns"]])
+              for name in ("/tokenize", "/vocab", "/decode", "/chat_template", "/compare")}
+    assert shapes == {
+        "/tokenize": (["text", "tokenizer", "add_special", "skip_special"], ["tokenization"]),
+        "/vocab": (["tokenizer", "query", "page"], ["vocab"]),
+        "/decode": (["tokenizer", "ids", "skip_special"], ["decoding"]),
+        "/chat_template": (["tokenizer", "system", "user"], ["chat"]),
+        "/compare": (["text", "tokenizer", "first", "second", "third", "add_special"], ["comparison"]),
+    }
+    assert not any(n.startswith(("/value_", "/tokenize_", "/compare_")) for n in api)
+
+
+def test_decode_endpoint_answers_data_and_refuses_invalid_ids_with_an_error(client):
+    from gradio_client.exceptions import AppError
+
+    out = client.predict("", "128000, 40, 1097", False, api_name="/decode")
+    assert out["decoded"] == "<|begin_of_text|>I am" and out["ids"] == [128000, 40, 1097]
+    assert [p["text"] for p in out["pieces"]] == ["<|begin_of_text|>", "I", " am"]
+    with pytest.raises(AppError, match="Not in the vocabulary: 128256"):
+        client.predict("", "40, 128256", False, api_name="/decode")
 
 
 def test_vocab_endpoint_pages_server_side(client):
-    html_, page = client.predict("", "ing", 2, api_name="/vocab")
-    assert page == 2 and "page 2 of" in html_ and html_.count("<tr>") == tokens.PAGE_SIZE + 1
+    out = client.predict("", "ing", 2, api_name="/vocab")
+    assert out["page"] == 2 and out["pages"] > 2 and out["total"] > len(out["entries"]) == tokens.PAGE_SIZE
+    assert all("ing" in (e["text"] + e["token"]).lower() for e in out["entries"])
+    assert set(out["entries"][0]) == {"id", "token", "text", "special"}
+    assert client.predict("", "3430", 1, api_name="/vocab")["entries"][0] == {
+        "id": 3430, "token": "Ġprice", "text": " price", "special": False}  # a whole number is an id too
 
 
-def test_compare_endpoint_shows_each_failure_and_the_others_still_work(client):
+def test_compare_endpoint_gives_each_failure_its_entry_and_the_others_still_work(client):
     out = client.predict("the price", "", "Qwen/Qwen2-7B-Instruct", "meta-llama/Meta-Llama-3.1-8B-Instruct",
                          "", True, api_name="/compare")
-    assert "Qwen/Qwen2-7B-Instruct" in out and "HF_HUB_OFFLINE" in out
+    assert [c["name"] for c in out] == ["meta-llama/Meta-Llama-3.1-8B", "Qwen/Qwen2-7B-Instruct",
+                                        "meta-llama/Meta-Llama-3.1-8B-Instruct"]
+    assert "HF_HUB_OFFLINE" in out[1]["error"] and out[1]["count"] == 0
     # the reference and the Instruct id both read it through the offline Llama copy:
     # <|begin_of_text|>, the, price
-    assert out.count("<b>3</b> tokens") == 2 and out.index("Llama 3.1") < out.index("Qwen")
+    assert out[0]["count"] == out[2]["count"] == 3 and "Llama 3.1" in out[0]["label"]
 
 
 def test_chat_template_endpoint_says_the_base_tokenizer_has_none(client):
-    assert "no chat template" in client.predict("", "sys", "user", api_name="/chat_template")
+    out = client.predict("", "sys", "user", api_name="/chat_template")
+    assert out["rendered"] is None and "no chat template" in out["note"]
 
 
 def _raw_call(app_url: str, name: str, *data) -> str:
@@ -177,16 +203,20 @@ def _raw_call(app_url: str, name: str, *data) -> str:
     ("chat_template", ["", "\ud800", "How much?"], "in the system message"),
     ("compare", ["a\ud800", "", "", "", "", True], "in the text"),
 ])
-def test_api_text_with_a_lone_surrogate_is_answered_clearly(app_url, name, data, what):
+def test_api_text_with_a_lone_surrogate_is_an_error_that_says_so(app_url, name, data, what):
     answer = _raw_call(app_url, name, *data)
-    assert answer.startswith("event: complete") and f"{what} is not valid Unicode" in answer
+    assert answer.startswith("event: error") and f"{what} is not valid Unicode" in answer
 
 
-def test_api_none_in_place_of_text_is_answered_clearly(client):
-    assert "No text was sent" in client.predict(None, "", True, False, api_name="/tokenize")["error"]
-    assert "Type some token ids" in client.predict("", None, False, api_name="/decode")[1]
-    assert "No user message was sent" in client.predict("", "Be brief", None, api_name="/chat_template")
-    assert "No text was sent" in client.predict(None, "", "", "", "", True, api_name="/compare")
+def test_api_none_in_place_of_text_is_an_error_that_says_so(client):
+    from gradio_client.exceptions import AppError
+
+    for args, name, message in [((None, "", True, False), "/tokenize", "No text was sent"),
+                                (("", None, False), "/decode", "Type some token ids"),
+                                (("", "Be brief", None), "/chat_template", "No user message was sent"),
+                                ((None, "", "", "", "", True), "/compare", "No text was sent")]:
+        with pytest.raises(AppError, match=message):
+            client.predict(*args, api_name=name)
 
 
 # --- real Chromium ------------------------------------------------------------------------------

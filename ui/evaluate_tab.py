@@ -1,127 +1,473 @@
-"""The Evaluate tab: run a pricer over the first N test items and watch error, RMSLE and hits.
+"""The Evaluate tab: run any pricer over the first N test items, watch error, RMSLE, hits and
+coverage, and compare runs on a leaderboard beside the course's published figures.
 
-A layout over pricer.evaluation and pricer.chart, which do all the work (the CLI's `evaluate` and
-`score` verbs call the same functions); the estimates offered are pricer.estimates' table. The run streams: progress bar, running metrics, scatter and table
-update after each batch, and Stop cancels it. Named API endpoint: /evaluate.
+A layout over pricer.evaluation (which runs any pricer of the registry, pricer.pricers, and
+records every run on pricer.leaderboard), pricer.guesses (a file of guesses made elsewhere) and
+pricer.chart; the CLI's `evaluate`, `score` and `leaderboard` verbs call the same functions. What
+one visitor sees and is doing lives in a `Board` (a gr.State): the run on screen, partial or
+finished, its CSV (so the download always matches the chart and the table) and the run overlaid.
+The run streams after each batch; Stop ends it after the batch under way and keeps what was
+priced. Every message that can carry user text (a path, a file name) is escaped before gradio
+renders it. Named API endpoint: /evaluate (pricer names, optional files, the metrics as numbers,
+the CSV as a file).
 """
 
 from __future__ import annotations
 
 import html
-import tempfile
+import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import gradio as gr
 
-from pricer import evaluation, guesses, hub
+from pricer import evaluation, guesses, hub, leaderboard
+from pricer import pricers as registry
 from pricer.chart import figure
 from pricer.config import settings
-from pricer.errors import HubUnavailable, PricerError
+from pricer.errors import BadInput, HubUnavailable, PricerError
 from pricer.estimates import ESTIMATORS
 from pricer.gpu import on_gpu
+from pricer.tiny import is_tiny
+from ui import downloads
+from ui.api import endpoint, fail
 
-FINE_TUNED = "Fine-tuned Llama 3.1 8B (4-bit, QLoRA)"
-BASE = "Base Llama 3.1 8B (4-bit)"
-SCORE_FILE = "Score a guesses file"
-PRICERS = [FINE_TUNED, BASE, SCORE_FILE]
+SCORE_FILE = "guesses"  # not a pricer: the choice that scores a file of guesses made elsewhere
 ESTIMATE_CHOICES = [(f"{e.label}: {e.help}", e.name) for e in ESTIMATORS]
 BATCH_SIZE = 8  # small batches so the chart and table refresh often
 EVALUATE_GPU_SECONDS = 300  # ZeroGPU reservation for a whole run: 250 items of the 8B take well under it
-CHART_HEIGHT = 600  # explicit: gradio draws an autosized Plotly figure at zero height in a hidden tab
-TABLE_HEADERS = ["#", "title", "truth", "guess", "error", "colour", "note"]
-DATATYPES = ["number", "str", "number", "number", "number", "str", "str"]
+CHART_HEIGHT = 640  # explicit: gradio draws an autosized Plotly figure at zero height in a hidden tab
+# The numbers before the title, widths in pixels: on a phone the numbers show whole and the
+# table scrolls sideways to the title (with widths in shares, a 390 px screen cut them to "1…")
+TABLE_HEADERS = ["#", "truth", "guess", "error", "colour", "title", "note"]
+DATATYPES = ["number", "number", "number", "number", "str", "str", "str"]
+COLUMN_WIDTHS = ["44px", "80px", "110px", "110px", "70px", "320px", "200px"]
+BOARD_HEADERS = ["error", "RMSLE", "hits", "coverage", "pricer", "kind", "items", "data", "seconds", "when", "id"]
+BOARD_TYPES = ["number", "number", "str", "str", "str", "str", "str", "str", "number", "str", "str"]
+BOARD_WIDTHS = ["84px", "64px", "64px", "80px", "300px", "170px", "70px", "200px", "74px", "150px", "130px"]
+PUBLISHED = "published, not run here"
 TINTS = {"green": "#c8f0c8", "orange": "#ffe0b0", "red": "#ffc8c8"}
-COURSE = ("The course's figures on the same 250 items (average error): constant $145.51, random "
-          "forest $97.11, GPT-4o $75.92, base Llama 3.1 4-bit $395.72, fine-tuned top-3 weighted "
-          "$46.66 (70.8% hits).")
+RUN_LABEL, RUNNING_LABEL = "Run", "Running… (Stop ends it)"
+CLEAR_LABEL = "Clear the runs made here"
+TEST_MODEL = ("This app runs on a random-weight TEST model (PRICER_BASE_MODEL is a tiny model written by "
+              "`python -m pricer tiny-model`): the Llama pricers' prices are nonsense; their figures only "
+              "show that the evaluation works.")
 UPLOAD_HELP = ("Test items as JSONL, CSV or Parquet with `text` (the prompt, ending in `Price is $`) "
                "and `price` (the true price), in order.")
 GUESSES_HELP = ("Guesses made elsewhere, as CSV or JSONL: a `guess` column and an `index` (0 = the "
                 "first test item) or `text` (the item's prompt) column.")
 
 
-def _status(message: str, error: bool = False) -> str:
-    return ("**Could not run:** " if error else "") + html.escape(message)
+def esc(value: Any) -> str:
+    return html.escape(str(value), quote=True)
 
 
-def _spec(pricer: str) -> Any:
-    from pricer.model import ModelSpec
-
-    return ModelSpec.configured(fine_tuned=pricer == FINE_TUNED, s=settings())
-
-
-def _results_file(done: evaluation.Run) -> str:
-    folder = Path(tempfile.mkdtemp(prefix="pricer-evaluation-"))
-    name = "".join(c if c.isalnum() or c in "-_." else "-" for c in done.label)[:60] or "run"
-    return str(done.write_csv(folder / f"evaluation-{name}.csv"))
+def warn(message: str) -> None:
+    """A pop-up: gradio renders its text as HTML, so it is escaped (it may quote a path or file name)."""
+    gr.Warning(esc(message))
 
 
-def table_rows(run: evaluation.Run, worst_first: bool = False) -> list[list[Any]]:
-    """One row per item (TABLE_HEADERS), in item order or biggest error first."""
-    outcomes = sorted(run.outcomes, key=lambda o: -o.error) if worst_first else run.outcomes
-    return [[o.index, o.title, round(o.truth, 2), round(o.guess, 2), round(o.error, 2), o.color, o.note]
-            for o in outcomes]
+# --- what runs --------------------------------------------------------------------------------
 
 
-def _table(rows: list[list[Any]]) -> Any:
-    """The per-item rows with the colour cell tinted green/orange/red."""
+def test_model() -> bool:
+    """True when the configured base model is the random-weight test model (`scripts/dev demo`)."""
+    return is_tiny(settings().base_model)
+
+
+def pricer_choices() -> tuple[list[tuple[str, str]], list[tuple[registry.Pricer, str]]]:
+    """(label, name) of each pricer that can run here (the default first, its label naming the
+    test model when it is one) and the guesses file; and those that cannot, with the reason."""
+    default = registry.default_name()
+    ready, unavailable = [], []
+    for pricer, reason in registry.availability():
+        if reason is None:
+            ready.append((pricer.label, pricer.name))
+        else:
+            unavailable.append((pricer, reason))
+    ready.sort(key=lambda choice: choice[1] != default)
+    return [*ready, ("Score a guesses file", SCORE_FILE)], unavailable
+
+
+def estimator_choices(pricer: str) -> list[tuple[str, str]]:
+    """The estimates the pricer offers (the Llama's: greedy, top-3 weighted, ...), () for none."""
+    if pricer == SCORE_FILE:
+        return []
+    try:
+        offered = registry.get(pricer).estimators
+    except PricerError:
+        return []
+    return [(label, name) for label, name in ESTIMATE_CHOICES if name in offered]
+
+
+def data_source(data: str | None, data_file: str | None) -> str:
+    """The uploaded file, else the typed hub id or path, else PRICER_DATASET."""
+    return data_file or (data or "").strip() or settings().dataset
+
+
+def data_name(source: str) -> str:
+    """How the status line and the CSV name the data: a file's name, or the hub id."""
+    return Path(source).name if hub.is_local(source) else source
+
+
+def runs(pricer: str, estimator: str | None, size: int, source: str, guesses_file: str | None,
+         progress: Any = None) -> Iterator[evaluation.Run]:
+    """The run of `pricer` (a registry name, or SCORE_FILE) over the first `size` items of
+    `source`, as it grows; every run, finished or stopped, goes on the leaderboard."""
+    if not isinstance(size, int) or not 1 <= size <= 250:
+        raise BadInput(f"size must be a whole number from 1 to 250, not {size}.")
+    if pricer == SCORE_FILE:
+        if not guesses_file:
+            raise BadInput("Upload a guesses file to score: " + GUESSES_HELP)
+        scored = guesses.score_file(source, guesses_file, size=size, web=True)
+        scored.label, scored.data = f"guesses: {Path(guesses_file).name}", str(source)
+        scored.id = leaderboard.record(scored).id
+        yield scored
+        return
+    chosen = registry.get(pricer)  # a BadInput listing the names for any other
+    reason = chosen.available()
+    if reason is not None:
+        raise BadInput(f"The {chosen.name} pricer cannot run here: {reason}.")
+    if progress is not None:
+        progress(0, desc="loading the test items and the pricer")
+
+    def report(done: int, total: int) -> None:
+        if progress is not None:
+            progress((done, total), desc="pricing", unit="items")
+
+    # web: the data came from the page or the API, so a local path is read only inside the
+    # folders the operator allowed (pricer.web_paths)
+    yield from evaluation.evaluate(source, chosen, size=size, estimator=estimator or None, batch_size=BATCH_SIZE,
+                                   progress=report, web=True)
+
+
+def write_results(run: evaluation.Run, data: str) -> str:
+    """The run's CSV (partial when it was stopped), named after its pricer (its registry name and
+    estimator; else its label), data and size: `evaluation-cpu-test-250.jsonl-250items.csv`."""
+    size = f"{len(run.outcomes)}of{run.total}" if not run.done else f"{run.total}items"
+    who = [run.pricer, run.estimator or ""] if run.pricer else [run.label[:40]]
+    return str(downloads.new_file(downloads.safe_name("evaluation", *who, data, size) + ".csv", run.write_csv))
+
+
+def metrics_dict(run: evaluation.Run) -> dict[str, Any]:
+    """The metrics of a run as numbers (the /evaluate endpoint's answer)."""
+    m = run.metrics
+    return {"items": m.size, "total": run.total, "done": run.done, "error": m.average_error,
+            "rmsle": m.rmsle, "hits": m.hits, "coverage": m.coverage, "mse": m.mse, "r2": m.r2,
+            "unparsed": m.unparsed, "seconds": run.seconds, "cached": run.cached, "label": run.label,
+            "note": run.note, "id": run.id}
+
+
+# --- the leaderboard ---------------------------------------------------------------------------
+
+
+def _share(value: float | None) -> str:
+    return "" if value is None else f"{value * 100:.1f}%"
+
+
+def leaderboard_rows() -> list[list[Any]]:
+    """Runs made here and the course's published figures, best average error first (BOARD_HEADERS)."""
+    out = []
+    for r in leaderboard.rows():
+        kind = PUBLISHED if r.published else ("stopped: partial" if r.partial else "run here")
+        label = f"{r.label} [{r.estimator}]" if r.estimator and r.estimator not in r.label else r.label
+        out.append([None if r.error is None else round(r.error, 2), None if r.rmsle is None else round(r.rmsle, 2),
+                    _share(r.hits), _share(r.coverage), label, kind, f"{r.size}/{r.total}", data_name(r.data),
+                    None if r.seconds is None else round(r.seconds, 1), r.when, r.id])
+    return out
+
+
+def leaderboard_table() -> Any:
     import pandas as pd
 
+    frame = pd.DataFrame(leaderboard_rows(), columns=BOARD_HEADERS)
+    tint = frame.style.map(lambda k: "color: #6b7280; font-style: italic" if k == PUBLISHED else "", subset=["kind"])
+    return tint.format(na_rep="").format(precision=2, subset=["error", "RMSLE"], na_rep="").format(
+        precision=1, subset=["seconds"], na_rep="")
+
+
+def run_choices() -> list[tuple[str, str]]:
+    """(description, id) of each run made here, newest first, for the chart's pickers."""
+    def text(r: leaderboard.Row) -> str:
+        error = "" if r.error is None else f" · ${r.error:,.2f}"
+        return f"{r.when} · {r.label} · {data_name(r.data)} · {r.size}/{r.total}{error}"
+
+    return [(text(r), r.id) for r in reversed(leaderboard.runs()) if r.id]
+
+
+def pickers(shown: str | None = None, compare: str | None = None) -> tuple[Any, Any]:
+    choices = run_choices()
+    ids = {value for _, value in choices}
+    return (gr.Dropdown(choices=choices, value=shown if shown in ids else None),
+            gr.Dropdown(choices=choices, value=compare if compare in ids else None))
+
+
+# --- one visitor's tab ------------------------------------------------------------------------
+
+
+@dataclass
+class Board:
+    """What one visitor's Evaluate tab shows and is doing (kept in a gr.State, one per session)."""
+
+    shown: evaluation.Run | None = None
+    """The run on screen: growing, finished, stopped, or picked from the leaderboard."""
+    data: str = ""
+    """The name of the data `shown` ran on."""
+    csv: str | None = None
+    """The CSV of `shown` once it has ended (finished or stopped); None while it runs."""
+    compare: evaluation.Run | None = None
+    """The run overlaid on the chart (picked from the leaderboard), or None."""
+    running: bool = False
+    """From the click on Run (queued or pricing) until the run has ended."""
+    stop: bool = False
+    """Set by Stop: the run ends after the batch under way."""
+    armed: bool = False
+    """Clear was pressed once: the next press clears the leaderboard."""
+
+    def claim(self) -> None:
+        """Run was pressed: refused (BadInput) while this page's run is under way."""
+        if self.running:
+            raise BadInput("A run is already under way on this page: it goes on. Press Stop to end it first.")
+        self.running, self.stop = True, False
+
+    def start(self, data: str) -> None:
+        """The run begins: the last one leaves the screen (the overlaid run stays)."""
+        self.shown, self.data, self.csv = None, data, None
+
+    def show(self, run: evaluation.Run) -> None:
+        self.shown = run
+
+    def end(self) -> None:
+        """The run finished or was stopped: its CSV is written, Run is free again."""
+        if self.shown is not None:
+            self.csv = write_results(self.shown, self.data)
+        self.running = self.stop = False
+
+    def fail(self) -> None:
+        """An error: nothing of the last run stays on screen."""
+        self.shown, self.csv = None, None
+        self.running = self.stop = False
+
+    def pick(self, run: evaluation.Run) -> None:
+        """A run from the leaderboard goes on screen, with its CSV."""
+        self.shown, self.data = run, data_name(run.data) if run.data else ""
+        self.csv = write_results(run, self.data)
+
+    @property
+    def stopped(self) -> bool:
+        return self.shown is not None and not self.shown.done and not self.running
+
+    def status(self) -> str:
+        """The status line (Markdown, escaped): how far, on which data, the metrics."""
+        run = self.shown
+        if run is None:
+            return "Stopped before it started." if not self.running and self.data else "Choose a pricer and press Run."
+        m = run.metrics
+        where = f" on {self.data}" if self.data else ""
+        if self.stopped:
+            head = (f"{run.label}{where}: **stopped** at {len(run.outcomes)}/{run.total} items; the metrics, "
+                    f"table and CSV cover the {len(run.outcomes)} priced.")
+        else:
+            head = run.progress().rstrip(".") + where + "."
+        text = f"{esc(head)}\n\n**{esc(m.line())}** ({esc(m.details())})"
+        if run.note:
+            text += f"\n\n{esc(run.note)}"
+        return text
+
+
+_active: set[int] = set()  # id() of the runs pricing now (page or API): a new one waits for them
+_active_lock = threading.Lock()
+
+
+@contextmanager
+def pricing(key: object) -> Iterator[None]:
+    """Counts a run as active while it prices (what `waiting()` reports)."""
+    with _active_lock:
+        _active.add(id(key))
+    try:
+        yield
+    finally:
+        with _active_lock:
+            _active.discard(id(key))
+
+
+def waiting() -> bool:
+    """True when another evaluation is pricing: a new one queues behind it (one at a time)."""
+    with _active_lock:
+        return bool(_active)
+
+
+def _table(run: evaluation.Run | None) -> Any:
+    """The per-item rows (worst misses first once the run has ended), the colour cell tinted."""
+    import pandas as pd
+
+    rows = [] if run is None else table_rows(run, worst_first=run.done)
     frame = pd.DataFrame(rows, columns=TABLE_HEADERS)
     tint = frame.style.map(lambda c: f"background-color: {TINTS.get(c, 'transparent')}", subset=["colour"])
     return tint.format(precision=2, subset=["truth", "guess", "error"])
 
 
-def _view(current: evaluation.Run, previous: evaluation.Run | None, overlay: bool) -> tuple:
-    """(figure, status, table, download) for a run so far."""
-    fig = figure(current, previous if overlay and previous else None, height=CHART_HEIGHT)
-    m = current.metrics
-    text = (f"{html.escape(current.progress())}\n\n**{html.escape(m.line())}** "
-            f"({html.escape(m.details())})")
-    if current.note:
-        text += f"\n\n{html.escape(current.note)}"
-    table = _table(table_rows(current, worst_first=current.done))
-    download = gr.DownloadButton(value=_results_file(current), visible=True) if current.done else gr.skip()
-    return fig, text, table, download
+def table_rows(run: evaluation.Run, worst_first: bool = False) -> list[list[Any]]:
+    """One row per item (TABLE_HEADERS), in item order or biggest error first."""
+    outcomes = sorted(run.outcomes, key=lambda o: -o.error) if worst_first else run.outcomes
+    return [[o.index, round(o.truth, 2), round(o.guess, 2), round(o.error, 2), o.color, o.title, o.note]
+            for o in outcomes]
 
 
-def _data_source(data: str, data_file: str | None) -> str:
-    return data_file or (data or "").strip() or settings().dataset
+def chart(board: Board, log: bool) -> Any:
+    """The scatter of the run on screen (with the overlaid one), or None."""
+    if board.shown is None:
+        return None
+    return figure(board.shown, board.compare, height=CHART_HEIGHT, log=log)
+
+
+def run_button_state(board: Board) -> Any:
+    """Run, or a disabled 'Running…' while this page's run is under way."""
+    return gr.Button(RUNNING_LABEL if board.running else RUN_LABEL, interactive=not board.running)
+
+
+def view(board: Board, log: bool, status: str | None = None) -> tuple:
+    """(chart, status, table, download, run button) for what the board holds."""
+    download = (gr.DownloadButton(value=board.csv, visible=True) if board.csv else
+                gr.DownloadButton(value=None, visible=False))
+    return (chart(board, log), board.status() if status is None else status, _table(board.shown), download,
+            run_button_state(board))
+
+
+def begin(board: Board) -> tuple:
+    """The Run button, at once (before the queue): refuse a second run from this page, else
+    disable Run and say whether the run starts now or waits for another visitor's."""
+    try:
+        board.claim()
+    except BadInput as exc:
+        raise gr.Error(esc(exc), print_exception=False) from exc
+    note = ("Queued: another evaluation is running (one runs at a time); this one starts when it ends."
+            if waiting() else "Starting: loading the test items and the pricer…")
+    return run_button_state(board), esc(note)
 
 
 @on_gpu(duration=EVALUATE_GPU_SECONDS)
-def evaluate(pricer: str, estimator: str, size: float, data: str, data_file: str | None,
-             guesses_file: str | None, overlay: bool, previous: evaluation.Run | None,
-             progress: gr.Progress = gr.Progress()) -> Iterator[tuple]:  # noqa: B008 (gradio idiom)
-    """Run (or score) and stream: chart, status, table (worst misses first when done), CSV, and
-    the finished run kept for the next overlay. Errors become a warning and a status line."""
-    source = _data_source(data, data_file)
+def evaluate_ui(board: Board, pricer: str, estimator: str | None, size: float, data: str, data_file: str | None,
+                guesses_file: str | None, log: bool,
+                progress: gr.Progress = gr.Progress()) -> Iterator[tuple]:  # noqa: B008 (gradio idiom)
+    """Stream (chart, status, table, download, run button, data panel, leaderboard, the two run
+    pickers) after each batch; Stop (board.stop) ends the run after the batch under way, keeping
+    what was priced. An error clears the last run from the screen, pops up and says why."""
+    keep = gr.skip()
+    unchanged = (keep,) * 4  # data panel, leaderboard, pickers
+    source = data_source(data, data_file)
+    board.start(data_name(source))
+    if board.stop:  # Stop came while the run waited in the queue
+        board.end()
+        yield (*view(board, log), *unchanged)
+        return
     try:
-        if pricer == SCORE_FILE:
-            if not guesses_file:
-                raise PricerError("Upload a guesses file to score: " + GUESSES_HELP)
-            runs = iter([guesses.score_file(source, guesses_file, size=int(size), web=True)])
-        else:
-            progress(0, desc="loading the test items and the model")
-            runs = evaluation.evaluate_model(source, _spec(pricer), size=int(size), estimator=estimator,
-                                             batch_size=BATCH_SIZE, progress=progress, web=True)
-        for current in runs:
-            progress((len(current.outcomes), current.total), desc="pricing", unit="items")
-            yield (*_view(current, previous, overlay), current if current.done else previous, gr.skip())
+        with pricing(board):
+            yield (*view(board, log, esc("Loading the test items and the pricer…")), *unchanged)
+            stream = runs(pricer, estimator, _size(size), source, guesses_file, progress)
+            try:
+                for current in stream:
+                    board.show(current)
+                    if board.stop or current.done:
+                        break
+                    yield (*view(board, log), *unchanged)
+            finally:
+                stream.close()  # a stopped run prices nothing more (and is recorded as partial)
+        board.end()
+        shown_id = board.shown.id if board.shown is not None and board.shown.id else _newest_id()
+        yield (*view(board, log), keep, leaderboard_table(), *pickers(shown_id, _id(board.compare)))
     except HubUnavailable as exc:
-        gr.Warning(str(exc))
-        message = _status(f"{exc} Or upload the test items (JSONL or CSV) under Test data.", error=True)
-        yield gr.skip(), message, gr.skip(), gr.skip(), previous, gr.Accordion(open=True)
+        message = f"{exc} Or upload the test items (JSONL or CSV) under Test data."
+        yield (*_failed(board, message, log), gr.Accordion(open=True), keep, keep, keep)
     except PricerError as exc:
-        gr.Warning(str(exc))
-        yield gr.skip(), _status(str(exc), error=True), gr.skip(), gr.skip(), previous, gr.skip()
+        yield (*_failed(board, str(exc), log), *unchanged)
+
+
+def _id(run: evaluation.Run | None) -> str | None:
+    return run.id if run is not None and run.id else None
+
+
+def _newest_id() -> str | None:
+    """The id of the newest run on the leaderboard (a stopped run is recorded as it closes)."""
+    made = leaderboard.runs()
+    return made[-1].id if made else None
+
+
+def _failed(board: Board, message: str, log: bool) -> tuple:
+    warn(message)
+    board.fail()
+    return view(board, log, f"**Could not run:** {esc(message)}")
+
+
+def request_stop(board: Board) -> Any:
+    """The Stop button: the run ends after the batch under way (its results so far are kept)."""
+    if not board.running:
+        return gr.skip()
+    board.stop = True
+    return esc("Stopping after the batch under way… the items priced so far are kept.")
+
+
+def finish(board: Board) -> Any:
+    """After a run, whatever happened to it (even a bug): the Run button is free again."""
+    board.running = board.stop = False
+    return run_button_state(board)
+
+
+def redraw(board: Board, log: bool) -> Any:
+    """The chart again (log scale toggled), without running anything."""
+    return chart(board, log) if board.shown is not None else gr.skip()
+
+
+def show_run(board: Board, run_id: str | None, log: bool) -> tuple:
+    """A run picked from the leaderboard goes on screen: chart, status, table and its CSV."""
+    if not run_id or _id(board.shown) == run_id:
+        return (gr.skip(),) * 5
+    if board.running:
+        warn("A run is under way on this page: its results stay on screen until it ends.")
+        return (gr.skip(),) * 5
+    try:
+        board.pick(leaderboard.load_run(run_id))
+    except PricerError as exc:
+        warn(str(exc))
+        return (gr.skip(),) * 5
+    return view(board, log, esc("From the leaderboard: ") + board.status())
+
+
+def overlay_run(board: Board, run_id: str | None, log: bool) -> Any:
+    """A run picked from the leaderboard is overlaid on the chart (None: no overlay)."""
+    try:
+        board.compare = leaderboard.load_run(run_id) if run_id else None
+    except PricerError as exc:
+        warn(str(exc))
+        board.compare = None
+    return chart(board, log) if board.shown is not None else gr.skip()
+
+
+def refresh() -> tuple:
+    """The leaderboard and the run pickers as they are on disk now."""
+    return (leaderboard_table(), *pickers())
+
+
+def clear_runs(board: Board) -> tuple:
+    """Clear, pressed twice: forget every run made here (the published rows stay)."""
+    if not board.armed:
+        board.armed = True
+        n = len(leaderboard.runs())
+        return gr.Button(f"Press again to clear {n} run{'s' * (n != 1)}", variant="stop"), *(gr.skip(),) * 3
+    board.armed = False
+    board.compare = None
+    gr.Info(f"Cleared {leaderboard.clear()} runs from the leaderboard.")
+    return gr.Button(CLEAR_LABEL, variant="secondary"), *refresh()
 
 
 def show_pricer_options(pricer: str) -> tuple:
-    """Estimator for the model pricers, the guesses upload for scoring a file."""
-    return gr.Radio(visible=pricer != SCORE_FILE), gr.Column(visible=pricer == SCORE_FILE)
+    """The pricer's estimates (none: hidden), the guesses upload for scoring a file."""
+    choices = estimator_choices(pricer)
+    value = choices[0][1] if choices else None
+    return gr.Radio(choices=choices, value=value, visible=bool(choices)), gr.Column(visible=pricer == SCORE_FILE)
 
 
 def offline_note(dataset: str) -> str:
@@ -132,44 +478,132 @@ def offline_note(dataset: str) -> str:
             "test items (JSONL or CSV with text and price) under Test data, or give a local path.")
 
 
+def unavailable_note(unavailable: list[tuple[registry.Pricer, str]]) -> str:
+    if not unavailable:
+        return ""
+    return "Not available here: " + "; ".join(f"**{esc(p.name)}** ({esc(reason)})" for p, reason in unavailable) + "."
+
+
+# --- the API ----------------------------------------------------------------------------------
+
+
+def _size(size: Any) -> int:
+    """A size from the page or a client: a whole number (default 250); runs() checks the range."""
+    if size is None:
+        return 250
+    try:
+        return int(size)
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise BadInput(f"size must be a whole number from 1 to 250, not {size!r}.") from exc
+
+
+@on_gpu(duration=EVALUATE_GPU_SECONDS)
+def evaluate_api(pricer: str | None = None, data: str | None = None, data_file: str | None = None,
+                 guesses_file: str | None = None, size: float | None = 250,
+                 estimator: str | None = None) -> Iterator[tuple[dict, str | None]]:
+    """Run `pricer` (a registry name such as 'cpu' or 'fine-tuned', default: the default pricer;
+    or 'guesses' with a guesses file) over the first `size` (default 250) test items of
+    `data_file`, else `data` (hub id or path), else PRICER_DATASET. Yields the metrics so far
+    (numbers) after each batch; the last answer carries the CSV. A mistake is a gr.Error."""
+    try:
+        if pricer is not None and not isinstance(pricer, str):
+            raise BadInput(f"pricer must be a name: {', '.join([*registry.names(), SCORE_FILE])}.")
+        name = (pricer or "").strip() or registry.default_name()
+        source = data_source(data, data_file)
+        head = {"pricer": name, "data": data_name(source)}
+        last = None
+        with pricing(head):
+            for last in runs(name, estimator, _size(size), source, guesses_file):
+                if not last.done:
+                    yield {**head, "estimator": last.estimator, **metrics_dict(last)}, None
+        if last is not None:
+            yield {**head, "estimator": last.estimator, **metrics_dict(last)}, write_results(last, head["data"])
+    except PricerError as exc:
+        raise fail(exc) from exc
+
+
+# --- layout -----------------------------------------------------------------------------------
+
+
 def build() -> None:
     offline = offline_note(settings().dataset)
+    choices, unavailable = pricer_choices()
+    default = choices[0][1]
     gr.Markdown("Run a pricer over the first N items of the test data, as the course does: average "
-                "absolute error, RMSLE and hits (within $40 or 20% of the truth). " + COURSE)
+                "absolute error, RMSLE and hits (within $40 or 20% of the truth), and how often the truth "
+                "lies in the pricer's 80% interval (coverage). Every run is kept on the leaderboard below, "
+                "beside the course's published figures on the same 250 items.")
+    if test_model():
+        gr.Markdown(f"**Warning:** {esc(TEST_MODEL)}", elem_id="evaluate-test-model")
+    board = gr.State(Board())
     with gr.Row():
-        with gr.Column(scale=1):
-            pricer = gr.Radio(PRICERS, value=FINE_TUNED, label="Pricer")
-            estimator = gr.Radio(ESTIMATE_CHOICES, value=ESTIMATORS[0].name, label="Estimate")
+        with gr.Column(scale=1, min_width=300):
+            pricer = gr.Radio(choices, value=default, label="Pricer", elem_id="evaluate-pricer")
+            if unavailable:
+                gr.Markdown(unavailable_note(unavailable), elem_id="evaluate-unavailable")
+            estimates = estimator_choices(default)
+            estimator = gr.Radio(estimates, value=estimates[0][1] if estimates else None, label="Estimate",
+                                 visible=bool(estimates), elem_id="evaluate-estimator")
             with gr.Column(visible=False) as guesses_panel:
                 guesses_file = gr.File(label="Guesses to score", file_types=[".csv", ".jsonl"])
-                gr.Markdown(html.escape(GUESSES_HELP))
+                gr.Markdown(esc(GUESSES_HELP))
             size = gr.Slider(1, 250, value=250, step=1, label="Test items (the first N)")
-            overlay = gr.Checkbox(False, label="Overlay the previous run (e.g. base vs fine-tuned)")
+            log = gr.Checkbox(False, label="Log scale")
             with gr.Row():
-                run_button = gr.Button("Run", variant="primary")
-                stop_button = gr.Button("Stop", variant="stop")
+                run_button = gr.Button(RUN_LABEL, variant="primary", elem_id="evaluate-run")
+                stop_button = gr.Button("Stop", variant="stop", elem_id="evaluate-stop")
             with gr.Accordion("Test data", open=bool(offline)) as data_panel:
-                data = gr.Textbox(settings().dataset, label="Hub id or local path",
+                data = gr.Textbox(settings().dataset, label="Hub id or local path", elem_id="evaluate-data",
                                   info="the test split is used; the first N items, in order")
                 data_file = gr.File(label="…or upload test items", file_types=[".jsonl", ".csv", ".parquet"])
-                gr.Markdown(html.escape(UPLOAD_HELP))
-        with gr.Column(scale=2):
-            status = gr.Markdown(html.escape(offline) or "Choose a pricer and press Run.",
-                                 elem_id="evaluate-status")
+                gr.Markdown(esc(UPLOAD_HELP))
+        with gr.Column(scale=2, min_width=300):
+            status = gr.Markdown(esc(offline) or "Choose a pricer and press Run.", elem_id="evaluate-status")
             plot = gr.Plot(label="Truth against estimate", elem_id="evaluate-plot")
     table = gr.Dataframe(headers=TABLE_HEADERS, datatype=DATATYPES, interactive=False,
                          label="Per item (worst misses first when the run ends; click a header to sort)",
                          max_height=420, wrap=False, max_chars=70, elem_id="evaluate-table",
-                         column_widths=["6%", "46%", "10%", "10%", "10%", "8%", "10%"])
-    download = gr.DownloadButton("Download results (CSV)", visible=False)
-    previous = gr.State(None)
+                         column_widths=COLUMN_WIDTHS)
+    download = gr.DownloadButton("Download results (CSV)", visible=False, elem_id="evaluate-download")
+    with gr.Accordion("Leaderboard: every run made here, and the course's published figures", open=True):
+        with gr.Row():
+            shown = gr.Dropdown([], value=None, label="Chart: show a run", elem_id="evaluate-show", scale=1,
+                                min_width=280)
+            compare = gr.Dropdown([], value=None, label="…and overlay another", elem_id="evaluate-overlay",
+                                  scale=1, min_width=280)
+        board_table = gr.Dataframe(headers=BOARD_HEADERS, datatype=BOARD_TYPES, interactive=False, wrap=False,
+                                   max_height=480, elem_id="evaluate-leaderboard", column_widths=BOARD_WIDTHS,
+                                   label=f"Best average error first; rows marked “{PUBLISHED}” are the course's "
+                                         "figures on its 250 test items")
+        clear = gr.Button(CLEAR_LABEL, variant="secondary", size="sm", elem_id="evaluate-clear")
 
+    endpoint(evaluate_api, _api_inputs(), ["metrics", lambda: gr.File(label="csv")], "evaluate",
+             concurrency_id="evaluate", concurrency_limit=1)
     pricer.change(show_pricer_options, pricer, [estimator, guesses_panel], api_visibility="private")
-    running = run_button.click(
-        evaluate, [pricer, estimator, size, data, data_file, guesses_file, overlay, previous],
-        [plot, status, table, download, previous, data_panel], api_name="evaluate",
+    log.change(redraw, [board, log], plot, api_visibility="private", queue=False)
+    clicked = run_button.click(begin, board, [run_button, status], api_visibility="private", queue=False)
+    clicked.success(
+        evaluate_ui, [board, pricer, estimator, size, data, data_file, guesses_file, log],
+        [plot, status, table, download, run_button, data_panel, board_table, shown, compare],
+        api_visibility="private",
         # One evaluation at a time, in its own queue: each batch takes the model's GPU lock, so
         # Predict requests slip in between batches instead of waiting for 250 items.
         concurrency_id="evaluate", concurrency_limit=1,
-    )
-    stop_button.click(None, cancels=[running], api_visibility="private")
+    ).then(finish, board, run_button, api_visibility="private", queue=False)
+    stop_button.click(request_stop, board, status, api_visibility="private", queue=False)
+    shown.input(show_run, [board, shown, log], [plot, status, table, download, run_button],
+                api_visibility="private")
+    compare.input(overlay_run, [board, compare, log], plot, api_visibility="private")
+    clear.click(clear_runs, board, [clear, board_table, shown, compare], api_visibility="private", queue=False)
+
+    root = gr.context.Context.root_block
+    if root is not None:  # the leaderboard as it is on disk when the page opens
+        root.load(refresh, None, [board_table, shown, compare], api_visibility="private", show_progress="hidden")
+
+
+def _api_inputs() -> list[Any]:
+    """/evaluate's own inputs (never shown): the API takes names, not the page's labels."""
+    with gr.Column(visible=False):
+        return [gr.Textbox(None, label="pricer"), gr.Textbox(None, label="data"),
+                gr.File(None, label="data_file"), gr.File(None, label="guesses_file"),
+                gr.Number(250, label="size", precision=0), gr.Textbox(None, label="estimator")]

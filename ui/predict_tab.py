@@ -1,11 +1,16 @@
-"""The Predict tab: paste a product, get its price from the 4-bit Llama (base or fine-tuned).
+"""The Predict tab: paste a product and every pricer that can run here prices it, side by side.
 
-Named handlers over pricer.model (its `predict_texts` prices for this tab and the CLI alike),
-then `build()`, which is layout and wiring only. The model loads once, on first use or in the
-background at start (PRICER_PRELOAD=1); the tab is usable before. Model calls share one gradio
-queue (ui.GPU_QUEUE, one at a time) and carry @spaces.GPU under ZeroGPU. Everything
-shown as HTML (prices, the model's completion, notes, errors, status) goes through html.escape.
-The `/predict` API endpoint returns a JSON object like `python -m pricer predict --json`.
+Named handlers over the pricer registry (pricer.pricers: every pricer prices a list of texts the
+same way, as the CLI's `predict --pricer` does), then `build()`, which is layout and wiring
+only. The default pricer comes first; each answer shows its price, its 80% interval, its time and
+what it adds (the Llama's completion and most likely number tokens, the items RAG retrieved, an
+ensemble's members); pricers that cannot run here are listed with the reason. What one visitor
+is doing lives in a `Desk` (a gr.State): the text is checked before anything loads, the button
+says what it is doing while a model loads, and a second request while one is under way is
+refused with a message, never dropped. Everything shown as HTML goes through html.escape.
+
+Endpoints: `/price` (a text and pricer names -> a result per pricer, as numbers) and `/predict`
+(the Llama alone, with all its estimates, like `python -m pricer predict --json`).
 """
 
 from __future__ import annotations
@@ -14,62 +19,52 @@ import functools
 import html
 import threading
 import time
-from dataclasses import asdict
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass, field
 from typing import Any, NamedTuple
 
 import gradio as gr
 
+from pricer import pricers as registry
 from pricer.config import settings
 from pricer.data import TestItem, load_items
-from pricer.errors import PricerError
+from pricer.errors import BadInput, PricerError
 from pricer.estimates import TOP_K, estimator
 from pricer.gpu import ZERO_GPU_SECONDS, on_gpu
-from pricer.model import (
-    ModelSpec,
-    Prediction,
-    load_pricer,
-    loaded,
-    model_status,
-    predict_texts,
-)
+from pricer.model import ModelSpec, Prediction, load_pricer, loaded, model_status, predict_texts
 from ui import GPU_QUEUE
+from ui.api import endpoint, fail
 
 N_EXAMPLES = 12
 FINE_TUNED, BASE = "fine-tuned", "base"
+LLAMA_ESTIMATOR = "topk"  # the course's improved estimate leads the Llama's answers (its best: $46.66)
 LEAD = (
-    "**Which estimate leads, and why.** The big number is the course's improved estimate "
+    "**How the Llama answers.** Its price is the course's improved estimate "
     f"(`improved_model_predict`): the {TOP_K} most likely next tokens after `Price is $`, those that "
-    "are not numbers dropped, averaged weighted by probability. It is the course's best result "
-    "($46.66 average error on the 250 test items with the fine-tuned model, reproducible with "
-    "\"top-3 weighted (course)\" in the Evaluate tab), and it uses how sure the model is rather than "
-    "a single token. Beside it: the same average over the number tokens 1-999 only (always a "
-    "number), the greedy answer (the course's first method: 4 new tokens, greedy, seed 42) and the "
-    "median of the number-token distribution."
+    "are not numbers dropped, averaged weighted by probability ($46.66 average error on the 250 test "
+    "items with the fine-tuned model). Its details add the same average over the number tokens "
+    "1-999 only, the greedy answer (the course's first method) and the median of the number-token "
+    "distribution; its 80% interval is the 10% and 90% quantiles of that distribution."
 )
 PREDICT_GPU_SECONDS = 30  # a loaded 8B model prices one prompt in about a second
-CSS_PRICE = "font-size: 2.6em; font-weight: 700; line-height: 1.1;"
+CSS_PRICE = "font-size: 2.2em; font-weight: 700; line-height: 1.1;"
+PASTE = "Paste a product's title and description first (the first line is the title)."
 
 
 def esc(value: Any) -> str:
     return html.escape(str(value), quote=True)
 
 
+def warn(message: str) -> None:
+    """A pop-up: gradio renders its text as HTML, so it is escaped."""
+    gr.Warning(esc(message))
+
+
 def _spec(choice: str) -> ModelSpec:
     return ModelSpec.from_settings(fine_tuned=choice == FINE_TUNED)
 
 
-def gpu_seconds(text: str, choice: str, *_: Any, **__: Any) -> int:
-    """ZeroGPU's reservation for a request (it gets the handler's arguments): short once the
-    model is loaded, so visitors queue ahead; long enough for a first load otherwise."""
-    return PREDICT_GPU_SECONDS if loaded(_spec(choice)) else ZERO_GPU_SECONDS
-
-
-def _choices() -> list[tuple[str, str]]:
-    s = settings()
-    base = ("Base: " + ModelSpec.from_settings(s, fine_tuned=False).label, BASE)
-    if not s.adapter:
-        return [base]
-    return [("Fine-tuned: " + ModelSpec.from_settings(s).label, FINE_TUNED), base]
+# --- the test data's examples -------------------------------------------------------------------
 
 
 @functools.lru_cache(maxsize=4)
@@ -81,50 +76,180 @@ def _examples(dataset: str, limit: int) -> tuple[tuple[TestItem, ...], str]:
 
 
 def load_examples(limit: int = N_EXAMPLES) -> tuple[list[TestItem], str]:
-    """The first test items of PRICER_DATASET, or none and the reason (the tab works without).
-    Read once per dataset: the examples shown and the true prices looked up stay the same."""
+    """The first test items of PRICER_DATASET (a hub id or a local path), or none and the reason
+    (the tab works without). Read once per dataset: the examples shown and the true prices looked
+    up stay the same."""
     items, note = _examples(settings().dataset, limit)
     return list(items), note
 
 
-def true_price(text: str, prompt: str) -> float | None:
+def true_price(text: str, prompt: str = "") -> float | None:
     """The true price when the text (or the prompt made of it) is one of the examples, else None."""
     truths = {item.prompt.strip(): item.truth for item in load_examples()[0]}
-    return truths.get(text.strip()) or truths.get(prompt)
+    return truths.get((text or "").strip()) or truths.get(prompt)
 
 
-def render_result(pred: Prediction, note: str, truth: float | None, seconds: float, loading: float) -> str:
-    greedy = "no number (the course scores it as $0)" if pred.greedy is None else f"${pred.greedy:,.2f}"
-    course = estimator("topk").read(pred)  # the big number; None when none of the top 3 is a number
-    lead = "no number" if course is None else f"${course:,.2f}"
-    rows = [
-        ("Greedy answer", f"{greedy} from “{pred.completion}”"),
-        (estimator("topk-numbers").label.capitalize(), f"${pred.topk_numbers:,.2f}"),
-        ("Median of the number tokens", f"${pred.median:,.0f}"),
-        ("Probability on number tokens", f"{pred.number_mass:.1%}"),
-    ]
+# --- pricing with every pricer ----------------------------------------------------------------
+
+
+class Answer(NamedTuple):
+    """One pricer's answer to one text, for the tab and the API."""
+
+    name: str
+    label: str
+    estimate: registry.Estimate | None
+    """None when it failed (then `error` says why)."""
+    seconds: float
+    error: str = ""
+    loading: bool = False
+    """Its model loaded first (the time includes the load)."""
+
+    def to_json(self) -> dict[str, Any]:
+        e = self.estimate
+        return {"pricer": self.name, "label": self.label, "price": e.price if e else None,
+                "low": e.low if e else None, "high": e.high if e else None, "seconds": round(self.seconds, 3),
+                "details": e.details if e else {}}
+
+
+def lineup(chosen: Sequence[str] | None = None) -> tuple[list[registry.Pricer], list[tuple[registry.Pricer, str]]]:
+    """(the pricers to ask, default first; those that cannot run here with the reason). `chosen`
+    limits the first list to those names (None: every pricer that can run)."""
+    default = registry.default_name()
+    ready, unavailable = [], []
+    for pricer, reason in registry.availability():
+        if reason is not None:
+            unavailable.append((pricer, reason))
+        elif chosen is None or pricer.name in chosen:
+            ready.append(pricer)
+    ready.sort(key=lambda p: p.name != default)  # stable: the registry's order after the default
+    return ready, unavailable
+
+
+def _estimator(pricer: registry.Pricer) -> str | None:
+    return LLAMA_ESTIMATOR if LLAMA_ESTIMATOR in pricer.estimators else None
+
+
+def _needs_loading(pricer: registry.Pricer) -> bool:
+    spec = getattr(pricer, "spec", None)
+    try:
+        return callable(spec) and not loaded(spec())
+    except (ValueError, PricerError):
+        return False
+
+
+def ask(pricer: registry.Pricer, text: str) -> Answer:
+    """`pricer`'s answer to `text`, timed; a PricerError becomes the answer's error."""
+    loading = _needs_loading(pricer)
+    started = time.perf_counter()
+    try:
+        (estimate,) = pricer.price([text], estimator=_estimator(pricer))
+    except PricerError as exc:
+        return Answer(pricer.name, pricer.label, None, time.perf_counter() - started, str(exc), loading)
+    return Answer(pricer.name, pricer.label, estimate, time.perf_counter() - started, "", loading)
+
+
+def check_text(text: Any) -> str:
+    """The pasted text, or a BadInput saying what to paste (checked before any model loads)."""
+    if text is not None and not isinstance(text, str):
+        raise BadInput("The product must be text: a title on the first line, then the description.")
+    if not (text or "").strip():
+        raise BadInput(PASTE)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise BadInput("The product text is not valid Unicode (it holds a lone surrogate): paste it "
+                       "again as plain text.") from exc
+    return text
+
+
+# --- rendering -------------------------------------------------------------------------------
+
+
+def _dollars(value: float | None) -> str:
+    return "no number" if value is None else f"${value:,.2f}"
+
+
+def _interval(e: registry.Estimate) -> str:
+    return "—" if e.low is None or e.high is None else f"${e.low:,.2f} – ${e.high:,.2f}"
+
+
+def render_answers(title: str, answers: Sequence[Answer], pending: Sequence[registry.Pricer],
+                   unavailable: Sequence[tuple[registry.Pricer, str]], truth: float | None) -> str:
+    """The side-by-side table: the default pricer's price big, then a row per pricer (price,
+    interval, time, off by), pending ones marked, then those that cannot run here and why."""
+    lead = next((a for a in answers if a.estimate is not None), None)
+    head = f'<p class="priced">Priced: <b>{esc(title)}</b></p>'
     if truth is not None:
-        off = abs(pred.topk - truth)
-        rows.insert(0, ("True price (test data)", f"${truth:,.2f} · estimate off by ${off:,.2f}"))
-    took = f"{seconds:.2f} s" + (f" (plus {loading:.1f} s loading the model)" if loading >= 0.05 else "")
-    rows.append(("Latency", took))
-    table = "".join(f"<tr><th>{esc(k)}</th><td>{esc(v)}</td></tr>" for k, v in rows)
-    caption = (f"the course's top-{TOP_K} weighted estimate" if course is not None else
-               f"none of the {TOP_K} most likely tokens is a number (the course scores $0)")
-    return (f'<div id="predict-result"><div style="{CSS_PRICE}" class="predict-price">{esc(lead)}</div>'
-            f"<div>{esc(caption)}</div><table>{table}</table><p><em>{esc(note)}</em></p></div>")
+        head += f'<p class="truth">True price (test data): <b>${truth:,.2f}</b></p>'
+    big = ""
+    if lead is not None:
+        big = (f'<div style="{CSS_PRICE}" class="predict-price">{esc(_dollars(lead.estimate.price))}</div>'
+               f"<div>{esc(lead.label)}</div>")
+    rows = []
+    for a in answers:
+        if a.estimate is None:
+            rows.append(f'<tr class="failed"><td>{esc(a.label)}</td><td colspan="4" class="error">'
+                        f"{esc(a.error)}</td></tr>")
+            continue
+        e = a.estimate
+        off = "" if truth is None or e.price is None else f"${abs(e.price - truth):,.2f}"
+        took = f"{a.seconds:.2f} s" + (" (loading the model first)" if a.loading else "")
+        rows.append(f'<tr data-pricer="{esc(a.name)}"><td>{esc(a.label)}</td><td class="price">'
+                    f"{esc(_dollars(e.price))}</td><td>{esc(_interval(e))}</td><td>{esc(took)}</td>"
+                    f"<td>{esc(off)}</td></tr>")
+    rows += [f'<tr class="pending"><td>{esc(p.label)}</td><td colspan="4">pricing…</td></tr>' for p in pending]
+    table = ('<table class="answers"><tr><th>pricer</th><th>price</th><th>80% interval</th><th>time</th>'
+             f"<th>off by</th></tr>{''.join(rows)}</table>")
+    cannot = ""
+    if unavailable:
+        items = "".join(f"<li><b>{esc(p.label)}</b> ({esc(p.name)}): {esc(reason)}</li>" for p, reason in unavailable)
+        cannot = (f'<details class="unavailable" open><summary>Not available here ({len(unavailable)})</summary>'
+                  f"<ul>{items}</ul></details>")
+    return f'<div id="predict-result">{head}{big}{table}{cannot}</div>'
 
 
-def render_status(text: str) -> str:
-    return f"Model: {esc(text)}"
+def render_details(answers: Sequence[Answer]) -> str:
+    """What each pricer adds beside its price: the Llama's estimates and completion, a note on
+    how the text was read, the items RAG retrieved, an ensemble's members."""
+    parts = []
+    for a in answers:
+        if a.estimate is None:
+            continue
+        d = a.estimate.details
+        rows: list[tuple[str, str]] = []
+        if "completion" in d:
+            greedy = _dollars(d.get("greedy"))
+            rows.append(("Greedy answer", f"{greedy} from “{d['completion']}”"))
+        if "topk_numbers" in d:
+            rows.append((estimator("topk-numbers").label.capitalize(), _dollars(d["topk_numbers"])))
+        if "median" in d:
+            rows.append(("Median of the number tokens", _dollars(d["median"])))
+        if "number_mass" in d:
+            rows.append(("Probability on number tokens", f"{d['number_mass']:.1%}"))
+        if "reply" in d:
+            rows.append(("The model's reply", str(d["reply"])))
+        if isinstance(d.get("members"), dict):
+            rows += [(f"member {name}", _dollars(price)) for name, price in d["members"].items()]
+        if d.get("note"):
+            rows.append(("Note", str(d["note"])))
+        retrieved = d.get("retrieved")
+        table = "".join(f"<tr><th>{esc(k)}</th><td>{esc(v)}</td></tr>" for k, v in rows)
+        block = f"<h4>{esc(a.label)}</h4><table>{table}</table>" if rows else f"<h4>{esc(a.label)}</h4>"
+        if isinstance(retrieved, list) and retrieved:  # RAG: the training items it was shown
+            items = "".join(f"<tr><td>{esc(r.get('title', ''))}</td><td>{esc(_dollars(r.get('price')))}</td>"
+                            f"<td>{esc(r.get('similarity', ''))}</td></tr>" for r in retrieved if isinstance(r, dict))
+            block += (f'<table class="retrieved"><tr><th>similar item retrieved</th><th>price</th>'
+                      f"<th>similarity</th></tr>{items}</table>")
+        parts.append(block)
+    return "".join(parts) or "<p>No details.</p>"
 
 
-def token_chart(pred: Prediction, k: int = TOP_K) -> Any:
+def token_chart(top_tokens: Sequence[Sequence[Any]], k: int = TOP_K) -> Any:
     """Bar chart of the most likely number tokens; the top k (those averaged) highlighted."""
     import plotly.graph_objects as go
 
-    labels = [f"${t}" for t, _ in pred.top_tokens]
-    probs = [100 * p for _, p in pred.top_tokens]
+    labels = [f"${t}" for t, _ in top_tokens]
+    probs = [100 * p for _, p in top_tokens]
     colors = ["#2563eb" if i < k else "#93c5fd" for i in range(len(probs))]
     fig = go.Figure(go.Bar(x=labels, y=probs, marker_color=colors,
                            hovertemplate="%{x}: %{y:.3g}%<extra></extra>"))
@@ -134,8 +259,169 @@ def token_chart(pred: Prediction, k: int = TOP_K) -> Any:
     return fig
 
 
+def llama_views(answers: Sequence[Answer]) -> tuple[Any, Any]:
+    """(chart, prompt box) from the first Llama answer, or skips when no Llama answered."""
+    for a in answers:
+        d = a.estimate.details if a.estimate is not None else {}
+        if d.get("top_tokens") and "prompt" in d:
+            label = f"The exact prompt the Llama saw ({d.get('prompt_tokens', 0)} tokens, with <|begin_of_text|>)"
+            return token_chart(d["top_tokens"]), gr.Textbox(d["prompt"], label=label)
+    return gr.skip(), gr.skip()
+
+
+def render_status(text: str) -> str:
+    return f"Model: {esc(text)}"
+
+
+def show_status(choice: str = FINE_TUNED) -> str:
+    """The Llama's status line: not loaded, loading, loaded (device, dtype, memory), or failed."""
+    try:
+        return render_status(model_status(_spec(choice)))
+    except ValueError as exc:  # settings that make no model (e.g. PRICER_QUANTIZATION=16bit)
+        return render_status(f"the Llama settings are not usable: {exc}")
+
+
+# --- one visitor's tab ------------------------------------------------------------------------
+
+
+@dataclass
+class Desk:
+    """What one visitor's Predict tab is doing (kept in a gr.State, one per session)."""
+
+    busy: bool = False
+    """From the click until every chosen pricer has answered."""
+    text: str = ""
+    """The text being priced (what the answers shown belong to)."""
+    names: list[str] = field(default_factory=list)
+
+    def claim(self, text: Any, names: Sequence[str] | None) -> str:
+        """The button: the text checked (BadInput) and the desk taken; refused while busy."""
+        if self.busy:
+            raise BadInput("Still pricing the text you sent before: its answers are on their way. "
+                           "Press again once they are in.")
+        text = check_text(text)
+        if names is not None and not names:
+            raise BadInput("Tick at least one pricer.")
+        self.busy, self.text, self.names = True, text, list(names or [])
+        return text
+
+    def release(self) -> None:
+        self.busy = False
+
+
+def _title(text: str) -> str:
+    """The product's title: the line after the course's question, or the first line pasted."""
+    from pricer.data import title_of
+
+    try:
+        return title_of(text) or text.strip().splitlines()[0]
+    except (IndexError, ValueError):
+        return text.strip()[:80]
+
+
+def begin(desk: Desk, text: str, names: list[str] | None) -> tuple:
+    """The button, at once (before any queue or model load): check the text and refuse a second
+    request, each with a pop-up; else disable the button saying what it waits for."""
+    try:
+        desk.claim(text, names)
+    except BadInput as exc:
+        warn(str(exc))
+        raise gr.Error(esc(exc), visible=False, print_exception=False) from exc
+    loading = any(_needs_loading(p) for p in lineup(desk.names or None)[0])
+    label = "Loading the model, then pricing…" if loading else "Pricing…"
+    waiting = f"<p>{esc(label)} <b>{esc(_title(desk.text))}</b></p>"
+    return gr.Button(label, interactive=False), waiting
+
+
+def gpu_seconds(desk: Any = None, *_: Any, **__: Any) -> int:
+    """ZeroGPU's reservation for a request: short once the Llama is loaded, so visitors queue
+    ahead; long enough for a first load otherwise."""
+    try:
+        return PREDICT_GPU_SECONDS if loaded(_spec(FINE_TUNED)) else ZERO_GPU_SECONDS
+    except ValueError:
+        return PREDICT_GPU_SECONDS
+
+
+@on_gpu(duration=gpu_seconds)
+def price_all(desk: Desk, progress: gr.Progress = gr.Progress()) -> Iterator[tuple]:  # noqa: B008 (gradio idiom)
+    """Every chosen pricer prices the desk's text, default first; the table grows as each
+    answers: (result, details, chart, prompt, status)."""
+    try:
+        ready, unavailable = lineup(desk.names or None)
+        truth = true_price(desk.text)
+        title = _title(desk.text)
+        answers: list[Answer] = []
+        for n, pricer in enumerate(ready):
+            yield (render_answers(title, answers, ready[n:], unavailable, truth), gr.skip(), gr.skip(), gr.skip(),
+                   show_status())
+            if progress is not None:
+                progress((n, len(ready)), desc=f"{pricer.name}", unit="pricers")
+            answers.append(ask(pricer, desk.text))
+        chart, prompt = llama_views(answers)
+        yield (render_answers(title, answers, [], unavailable, truth), render_details(answers), chart, prompt,
+               show_status())
+    finally:
+        desk.release()
+
+
+def finish(desk: Desk) -> Any:
+    """After a request, whatever happened to it (even a bug): the button is free again."""
+    desk.release()
+    return gr.Button("Estimate the price", interactive=True)
+
+
+def pricer_choices() -> tuple[list[tuple[str, str]], list[str]]:
+    """(label, name) of every pricer that can run here, the default first, and the names ticked."""
+    ready, _ = lineup()
+    return [(p.label, p.name) for p in ready], [p.name for p in ready]
+
+
+# --- the API ----------------------------------------------------------------------------------
+
+
+def _names(value: Any) -> list[str]:
+    """Pricer names from the client: one name, a comma-separated list, or a list (None: the default)."""
+    if value is None or value == "" or value == []:
+        return [registry.default_name()]
+    if isinstance(value, str):
+        value = value.split(",")
+    if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
+        raise BadInput(f"pricers must be a name or a list of names ({', '.join(registry.names())}).")
+    names = [v.strip() for v in value if v.strip()]
+    for name in names:
+        registry.get(name)  # a BadInput listing the names for an unknown one
+    return list(dict.fromkeys(names))
+
+
+@on_gpu(duration=gpu_seconds)
+def price_api(text: str, pricers: Any = None) -> dict:
+    """/price: `text` (a title and description, or a dataset prompt) priced by each pricer named in
+    `pricers` (one name, several as a list or comma-separated; default: the default pricer).
+    Answers {"true_price", "prices": [{pricer, label, price, low, high, seconds, details}]}; a
+    pricer that cannot run here or fails is an error naming it."""
+    try:
+        text = check_text(text)
+        chosen = _names(pricers)
+        answers = []
+        for name in chosen:
+            pricer = registry.get(name)
+            reason = pricer.available()
+            if reason is not None:
+                raise BadInput(f"The {name} pricer cannot run here: {reason}.")
+            answer = ask(pricer, text)
+            if answer.error:
+                raise PricerError(f"The {name} pricer failed: {answer.error}")
+            answers.append(answer)
+    except PricerError as exc:
+        raise fail(exc) from exc
+    return {"true_price": true_price(text), "prices": [a.to_json() for a in answers]}
+
+
+# --- the Llama alone (/predict, the CLI's `predict` answer) ------------------------------------
+
+
 class Priced(NamedTuple):
-    """One text priced for the tab: what the model said, and how long it took."""
+    """One text priced by the Llama: what the model said, and how long it took."""
 
     prediction: Prediction
     note: str
@@ -149,8 +435,8 @@ class Priced(NamedTuple):
 
 
 def price(text: str, choice: str, progress: Any = None) -> Priced:
-    """The one path behind the button and the API: load the chosen model (timed), then price
-    the text with pricer.model.predict_texts, as the CLI does."""
+    """The Llama path behind /predict: load the chosen model (timed), then price the text with
+    pricer.model.predict_texts, as the CLI does."""
     spec = _spec(choice)
     started = time.perf_counter()
     was_loaded = loaded(spec)
@@ -161,48 +447,29 @@ def price(text: str, choice: str, progress: Any = None) -> Priced:
     return Priced(pred, note, true_price(text, pred.prompt), time.perf_counter() - started, loading)
 
 
-def show_status(choice: str) -> str:
-    return render_status(model_status(_spec(choice)))
-
-
-def prompt_box(pred: Prediction) -> Any:
-    return gr.Textbox(pred.prompt, label=f"The exact prompt the model saw ({pred.prompt_tokens} tokens, "
-                                         "with <|begin_of_text|>)")
-
-
-@on_gpu(duration=gpu_seconds)
-def predict_ui(text: str, choice: str, progress: gr.Progress = gr.Progress()) -> tuple:  # noqa: B008 (gradio idiom)
-    """The button: (result, chart, prompt, status); a PricerError becomes a warning and the
-    status line says what went wrong, the rest of the page is left as it was."""
-    try:
-        pred, note, truth, seconds, loading = price(text, choice, progress)
-    except PricerError as exc:
-        gr.Warning(str(exc))
-        return gr.skip(), gr.skip(), gr.skip(), show_status(choice)
-    return render_result(pred, note, truth, seconds, loading), token_chart(pred), prompt_box(pred), show_status(choice)
-
-
 @on_gpu(duration=gpu_seconds)
 def predict_api(text: str, model: str = FINE_TUNED) -> dict:
-    """Price a product: `text` is a title and description (or a dataset prompt); `model` is
-    'fine-tuned' or 'base'. Returns price (greedy), estimate_course (the course's top-3
-    weighted), estimate_topk (top-3 number tokens), median, prompt,
-    completion, top_tokens, note, true_price (for test-data examples), latency_s, model."""
+    """/predict: the Llama alone. `text` is a title and description (or a dataset prompt);
+    `model` is 'fine-tuned' or 'base'. Returns every estimate (greedy, topk, topk_numbers,
+    median), the interval, prompt, completion, top_tokens, note, true_price, latency_s, model."""
     if model not in {FINE_TUNED, BASE}:
-        raise gr.Error(f"model must be '{FINE_TUNED}' or '{BASE}', not {model!r}.")
+        raise gr.Error(f"model must be '{FINE_TUNED}' or '{BASE}', not {str(model)[:60]!r}.", print_exception=False)
     try:
         pred, note, truth, seconds, _ = price(text, model)
-    except PricerError as exc:
-        raise gr.Error(str(exc)) from exc
+    except (PricerError, ValueError) as exc:
+        raise fail(str(exc)) from exc
     return {**asdict(pred), "note": note, "true_price": truth, "latency_s": round(seconds, 3),
             "model": _spec(model).label}
 
 
-def tick(choice: str) -> tuple[str, Any]:
-    """The status line while the default model preloads; the timer stops once it is loaded or failed."""
-    default = _spec(_choices()[0][1])
-    done = loaded(default) or "failed" in model_status(default)
-    return show_status(choice), gr.Timer(active=not done)
+def tick() -> tuple[str, Any]:
+    """The status line while the Llama preloads; the timer stops once it is loaded or failed."""
+    try:
+        spec = _spec(FINE_TUNED if settings().adapter else BASE)
+    except ValueError:
+        return show_status(), gr.Timer(active=False)
+    done = loaded(spec) or "failed" in model_status(spec)
+    return show_status(), gr.Timer(active=not done)
 
 
 def preload(spec: ModelSpec) -> None:
@@ -213,19 +480,23 @@ def preload(spec: ModelSpec) -> None:
         pass  # model_status(spec) now says what went wrong; the status line shows it
 
 
+# --- layout -----------------------------------------------------------------------------------
+
+
 def build() -> None:
     items, examples_note = load_examples()
-    choices = _choices()
-    default = choices[0][1]
+    choices, ticked = pricer_choices()
 
-    gr.Markdown("Paste a product's title (first line) and description, or pick an example from "
-                "the test data, and the 4-bit Llama 3.1 8B prices it.\n\n" + LEAD)
+    gr.Markdown("Paste a product's title (first line) and description, or pick an example from the test "
+                "data, and every pricer that can run here prices it, side by side: the default first, "
+                "each with its 80% interval and its time.\n\n" + LEAD)
+    desk = gr.State(Desk())
     with gr.Row():
-        with gr.Column(scale=3):
+        with gr.Column(scale=3, min_width=300):
             text = gr.Textbox(label="Product: title on the first line, then the description", lines=8,
                               max_lines=20, elem_id="predict-text",
                               placeholder="Stainless Steel Garlic Press\nCrushes garlic cloves, dishwasher safe ...")
-            model = gr.Radio(choices, value=default, label="Model", elem_id="predict-model")
+            chosen = gr.CheckboxGroup(choices, value=ticked, label="Pricers", elem_id="predict-pricers")
             button = gr.Button("Estimate the price", variant="primary", elem_id="predict-button")
             if items:
                 gr.Examples([[item.prompt] for item in items], inputs=[text], label="Examples from the test data",
@@ -233,21 +504,33 @@ def build() -> None:
                             examples_per_page=N_EXAMPLES)
             else:
                 gr.Markdown(esc(examples_note))
-        with gr.Column(scale=2):
-            result = gr.HTML("<p>The estimate appears here.</p>", elem_id="predict-output")
-            chart = gr.Plot(label="Top number tokens", elem_id="predict-chart")
-    prompt = gr.Textbox(label="The exact prompt the model saw", lines=8, max_lines=14, interactive=False,
+        with gr.Column(scale=3, min_width=300):
+            result = gr.HTML("<p>The estimates appear here.</p>", elem_id="predict-output")
+            with gr.Accordion("What each pricer adds", open=False):
+                details = gr.HTML(elem_id="predict-details")
+            chart = gr.Plot(label="The Llama's most likely number tokens", elem_id="predict-chart")
+    prompt = gr.Textbox(label="The exact prompt the Llama saw", lines=8, max_lines=14, interactive=False,
                         elem_id="predict-prompt")
-    status = gr.Markdown(show_status(default), elem_id="predict-status")
+    status = gr.Markdown(show_status(), elem_id="predict-status")
     timer = gr.Timer(2.0, active=settings().preload)
 
-    button.click(predict_ui, [text, model], [result, chart, prompt, status], api_visibility="private",
-                 concurrency_id=GPU_QUEUE, concurrency_limit=1)
-    text.submit(predict_ui, [text, model], [result, chart, prompt, status], api_visibility="private",
-                concurrency_id=GPU_QUEUE, concurrency_limit=1)
-    model.change(show_status, model, status, api_visibility="private", queue=False)
-    timer.tick(tick, model, [status, timer], api_visibility="private", queue=False)
+    with gr.Column(visible=False):  # the API takes any names (the boxes list only those that can run)
+        names = gr.JSON(None, label="pricers")
+    endpoint(price_api, [text, names], ["result"], "price", concurrency_id=GPU_QUEUE, concurrency_limit=1)
+    for trigger in (button.click, text.submit):
+        # begin is queued (so its pop-up shows) but in its own group: it never waits behind a pricer
+        trigger(begin, [desk, text, chosen], [button, result], api_visibility="private", show_progress="hidden",
+                concurrency_limit=None).success(
+            price_all, desk, [result, details, chart, prompt, status], api_visibility="private",
+            concurrency_id=GPU_QUEUE, concurrency_limit=1,
+            show_progress="minimal",  # the table shows each answer as it comes: no overlay over it
+        ).then(finish, desk, button, api_visibility="private", queue=False)
+    timer.tick(tick, None, [status, timer], api_visibility="private", queue=False)
     gr.api(predict_api, api_name="predict", concurrency_id=GPU_QUEUE, concurrency_limit=1)
 
     if settings().preload:
-        threading.Thread(target=preload, args=(_spec(default),), daemon=True, name="preload").start()
+        try:
+            spec = _spec(FINE_TUNED if settings().adapter else BASE)
+        except ValueError:
+            return
+        threading.Thread(target=preload, args=(spec,), daemon=True, name="preload").start()

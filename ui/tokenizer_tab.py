@@ -2,13 +2,15 @@
 
 Layout and wiring over pricer.tokens; the `render_*` functions turn its results into HTML, and
 every string they put there (input, tokens, vocabulary entries, messages) goes through
-html.escape. The `/tokenize` API endpoint returns the same JSON object as
-`python -m pricer tokenize --json`.
+html.escape. The API endpoints answer data, not HTML, each under a named output (ui.api):
+`/tokenize` (the same JSON object as `python -m pricer tokenize --json`), `/vocab`, `/decode`,
+`/chat_template` and `/compare`; a mistake is an error (gr.Error) saying what to do.
 """
 
 from __future__ import annotations
 
 import html
+from dataclasses import asdict
 from typing import Any
 
 import gradio as gr
@@ -19,6 +21,7 @@ from pricer.errors import PricerError
 from pricer.hub import is_local
 from pricer.items import SYSTEM_PROMPT
 from pricer.tokenizer import LoadedTokenizer, load_tokenizer
+from ui.api import endpoint, fail
 
 MAX_CHIPS = 5_000  # more chips than this make the browser crawl; counts and ids stay whole
 MAX_COMPARE_CHIPS = 500
@@ -275,6 +278,62 @@ def compare(text: str, tokenizer: str, first: str, second: str, third: str, add_
         return _error(exc)
 
 
+# --- the API: data under named outputs, a mistake as gr.Error ----------------------------------
+
+
+def tokenize_api(text: str, tokenizer: str = "", add_special: bool = True, skip_special: bool = False) -> dict:
+    """/tokenize: what `tokenizer` (blank: the default) does to `text`: counts, ids, tokens,
+    decoded text, pieces, numbers, as `python -m pricer tokenize --json` gives them."""
+    result = inspect_text(text, tokenizer, add_special, skip_special)
+    if result.get("error"):
+        raise fail(result["error"])
+    return result
+
+
+def vocab_api(tokenizer: str, query: str, page: float | None = 1) -> dict:
+    """/vocab: one page of the vocabulary entries matching `query` (text, part of a token, or an
+    id): {query, total, page, pages, entries: [{id, token, text, special}]}."""
+    try:
+        found = tokens.search_vocab(_load(tokenizer).tokenizer, query, _page(page))
+    except PricerError as exc:
+        raise fail(exc) from exc
+    return {"query": found.query, "total": found.total, "page": found.page, "pages": found.pages,
+            "entries": [asdict(e) for e in found.entries]}
+
+
+def decode_api(tokenizer: str, ids: str, skip_special: bool = False) -> dict:
+    """/decode: token ids (text such as '128000, 40, 1097') -> {ids, decoded, pieces}."""
+    try:
+        found = tokens.decode_ids(_load(tokenizer).tokenizer, ids, skip_special=skip_special)
+    except PricerError as exc:
+        raise fail(exc) from exc
+    return {"ids": found.ids, "decoded": found.decoded, "pieces": [p.to_dict() for p in found.pieces]}
+
+
+def chat_template_api(tokenizer: str, system: str, user: str) -> dict:
+    """/chat_template: the system + user conversation through the tokenizer's chat template:
+    {rendered (None without a template), ids, template_tokens, note}."""
+    try:
+        chat = tokens.chat_template(_load(tokenizer).tokenizer, system, user)
+    except PricerError as exc:
+        raise fail(exc) from exc
+    return asdict(chat)
+
+
+def compare_api(text: str, tokenizer: str, first: str, second: str, third: str, add_special: bool = True) -> list:
+    """/compare: `text` through `tokenizer` and up to three others, one entry each: {name, label,
+    count, chars, chars_per_token, pieces, note, error}; a tokenizer that fails has its `error`
+    and the others still answer."""
+    try:
+        rows = tokens.compare(text, [first, second, third], reference=tokenizer or "", add_special=add_special,
+                              web=True)
+    except PricerError as exc:
+        raise fail(exc) from exc
+    return [{"name": c.name, "label": c.label, "count": c.count, "chars": c.chars,
+             "chars_per_token": round(c.chars_per_token, 3), "pieces": [p.to_dict() for p in c.pieces],
+             "note": c.note, "error": c.error} for c in rows]
+
+
 # --- layout -------------------------------------------------------------------------------------
 
 
@@ -288,9 +347,13 @@ def build() -> None:
         examples.insert(1, product)
     status = _html("<p>Loading the tokenizer…</p>", elem_id="tok-status")
     with gr.Row():
-        tokenizer = gr.Textbox(settings().tokenizer, label="Tokenizer (hub id or local path)", scale=3)
-        add_special = gr.Checkbox(True, label="Add special tokens (encode)")
-        skip_special = gr.Checkbox(False, label="Skip special tokens (decode)")
+        tokenizer = gr.Textbox(settings().tokenizer, label="Tokenizer (hub id or local path)", scale=3,
+                               min_width=240)
+        # a column with a minimum width: on a phone the checkboxes go under the box instead of
+        # squeezing their labels to a few clipped letters (a checkbox ignores its own min_width)
+        with gr.Column(scale=1, min_width=220):
+            add_special = gr.Checkbox(True, label="Add special tokens (encode)")
+            skip_special = gr.Checkbox(False, label="Skip special tokens (decode)")
     text = gr.Textbox(tokens.COURSE_EXAMPLE, label="Text", lines=4, elem_id="tok-text",
                       info=f"Updates as you type; longer than {tokens.MAX_CHARS:,} characters is cut.")
     gr.Examples([[e] for e in examples], inputs=[text], label="Examples")
@@ -334,20 +397,28 @@ def build() -> None:
         result = gr.JSON(label="/tokenize")
 
     inputs, views = [text, tokenizer, add_special, skip_special], [status, stats, chips, ids, decoded, numbers]
-    go.click(tokenize, inputs, result, api_name="tokenize").success(
+    # the API first (it takes the plain names): the same inputs, answered as data under named outputs
+    endpoint(tokenize_api, inputs, ["tokenization"], "tokenize")
+    endpoint(vocab_api, [tokenizer, query, page], ["vocab"], "vocab")
+    endpoint(decode_api, [tokenizer, typed, typed_skip], ["decoding"], "decode")
+    endpoint(chat_template_api, [tokenizer, system, user], ["chat"], "chat_template")
+    endpoint(compare_api, [text, tokenizer, *others, add_special], ["comparison"], "compare")
+
+    # the page
+    go.click(tokenize, inputs, result, api_visibility="private").success(
         render, result, views, api_visibility="private", show_progress="hidden")
     gr.on([text.change, add_special.change, skip_special.change, tokenizer.submit], tokenize_and_render,
           inputs, [result, *views], trigger_mode="always_last", show_progress="hidden",
           api_visibility="private")
     tokenizer.submit(show_specials, tokenizer, specials, api_visibility="private")
-    search.click(lookup, [tokenizer, query, page], [found, page], api_name="vocab")
+    search.click(lookup, [tokenizer, query, page], [found, page], api_visibility="private")
     query.submit(first_page, [tokenizer, query], [found, page], api_visibility="private")
     prev.click(previous_page, [tokenizer, query, page], [found, page], api_visibility="private")
     nxt.click(next_page, [tokenizer, query, page], [found, page], api_visibility="private")
-    decode_btn.click(decode_typed, [tokenizer, typed, typed_skip], [typed_text, typed_chips], api_name="decode")
-    chat_btn.click(show_chat, [tokenizer, system, user], chat, api_name="chat_template")
-    compare_btn.click(compare, [text, tokenizer, *others, add_special], compared, api_name="compare")
-
+    decode_btn.click(decode_typed, [tokenizer, typed, typed_skip], [typed_text, typed_chips],
+                     api_visibility="private")
+    chat_btn.click(show_chat, [tokenizer, system, user], chat, api_visibility="private")
+    compare_btn.click(compare, [text, tokenizer, *others, add_special], compared, api_visibility="private")
     root = gr.context.Context.root_block
     if root is not None:  # fill the views once the page loads, not at import (the app starts fast)
         root.load(tokenize, inputs, result, api_visibility="private", show_progress="hidden").success(

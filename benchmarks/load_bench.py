@@ -109,16 +109,23 @@ class Stats:
             self.errors.append(message)
 
 
-def client_loop(url: str, n: int, stop: threading.Event, stats: Stats, chars: int, think: float) -> None:
+def client_loop(url: str, n: int, stop: threading.Event, stats: Stats, chars: int, think: float,
+                renew: int = 0) -> None:
+    """One typist; with `renew`, a new client (a new visitor, a new server session) every `renew` calls."""
     from gradio_client import Client
 
-    try:
-        client = Client(url, verbose=False)
-    except Exception as exc:  # noqa: BLE001 (a benchmark counts every failure)
-        stats.fail(f"connect: {exc!r}"[:200])
-        return
+    client, calls = None, 0
     texts = typed_texts(n, chars)
     while not stop.is_set():
+        if client is None or (renew and calls and calls % renew == 0):
+            if client is not None:
+                client.close()
+            try:
+                client = Client(url, verbose=False)
+            except Exception as exc:  # noqa: BLE001 (a benchmark counts every failure)
+                stats.fail(f"connect: {exc!r}"[:200])
+                return
+        calls += 1
         text = next(texts)
         started = time.perf_counter()
         try:
@@ -129,7 +136,8 @@ def client_loop(url: str, n: int, stop: threading.Event, stats: Stats, chars: in
         stats.add(time.perf_counter() - started, len(json.dumps(answer, ensure_ascii=False).encode()))
         if think:
             stop.wait(think)
-    client.close()
+    if client is not None:
+        client.close()
 
 
 def evaluate_loop(url: str, size: int, out: dict) -> None:
@@ -154,7 +162,8 @@ def load(url: str, pid: int, args: argparse.Namespace) -> None:
     stats, stop = Stats(), threading.Event()
     evaluation: dict = {}
     before = rss_mb(pid)
-    threads = [threading.Thread(target=client_loop, args=(url, n, stop, stats, args.chars, args.think), daemon=True)
+    threads = [threading.Thread(target=client_loop, args=(url, n, stop, stats, args.chars, args.think, args.renew),
+                                daemon=True)
                for n in range(args.clients)]
     if args.evaluate:
         threads.append(threading.Thread(target=evaluate_loop, args=(url, 250, evaluation), daemon=True))
@@ -168,7 +177,8 @@ def load(url: str, pid: int, args: argparse.Namespace) -> None:
         t.join(timeout=60)
     after = rss_mb(pid)
     lat = stats.latencies
-    print(f"clients {args.clients}, {args.seconds:.0f} s, texts ~{args.chars:,} chars, think {args.think} s"
+    print(f"clients {args.clients}, {args.seconds:.0f} s, texts ~{args.chars:,} chars, think {args.think} s, "
+          f"new session every {args.renew or 'never'} calls"
           f"{', with a 250-item /evaluate beside them' if args.evaluate else ''}")
     if lat:
         print(f"  /tokenize: {len(lat)} calls, {len(lat) / elapsed:.1f} calls/s, p50 {pct(lat, 0.5) * 1000:.0f} ms, "
@@ -192,7 +202,8 @@ def load(url: str, pid: int, args: argparse.Namespace) -> None:
 def soak(url: str, pid: int, args: argparse.Namespace) -> None:
     """Clients typing for --minutes; RSS sampled every 30 s."""
     stats, stop = Stats(), threading.Event()
-    threads = [threading.Thread(target=client_loop, args=(url, n, stop, stats, args.chars, args.think), daemon=True)
+    threads = [threading.Thread(target=client_loop, args=(url, n, stop, stats, args.chars, args.think, args.renew),
+                                daemon=True)
                for n in range(args.clients)]
     series = [(0.0, rss_mb(pid))]
     started = time.perf_counter()
@@ -208,7 +219,8 @@ def soak(url: str, pid: int, args: argparse.Namespace) -> None:
         t.join(timeout=60)
     lat = stats.latencies
     first_minute = next((mb for s, mb in series if s >= 60), series[-1][1])
-    print(f"soak: {args.clients} clients for {args.minutes:g} min, {len(lat)} calls, {len(stats.errors)} errors"
+    print(f"soak: {args.clients} clients for {args.minutes:g} min, new session every {args.renew or 'never'} calls, "
+          f"{len(lat)} calls, {len(stats.errors)} errors"
           + (f", p95 {pct(lat, 0.95) * 1000:.0f} ms" if lat else ""))
     print(f"  RSS series (MB): {' '.join(f'{mb:.0f}' for _, mb in series)}")
     print(f"  growth: {series[-1][1] - series[0][1]:+.0f} MB from the start, "
@@ -221,6 +233,8 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=60)
     ap.add_argument("--chars", type=int, default=10_000, help="length of each client's text")
     ap.add_argument("--think", type=float, default=0.0, help="seconds a client waits between calls")
+    ap.add_argument("--renew", type=int, default=0,
+                    help="each client becomes a new visitor (a new session) every this many calls")
     ap.add_argument("--evaluate", action="store_true", help="run a 250-item /evaluate beside the clients")
     ap.add_argument("--evaluate-wait", type=float, default=300, help="seconds to wait for it after the load")
     ap.add_argument("--minutes", type=float, default=0, help="memory soak of this many minutes instead")

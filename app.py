@@ -5,6 +5,7 @@ Each tab is built by a small module in ui/ over the pricer core; this file is la
 
 from __future__ import annotations
 
+import gc
 import os
 
 import gradio as gr
@@ -14,6 +15,7 @@ from pricer.hub import missing_token_notice
 from ui import evaluate_tab, predict_tab, tokenizer_tab
 
 TITLE = "The Price is Right"
+SESSIONS = 200  # visitors whose page state the server keeps (the least recently active go first)
 INTRO = (
     "Estimate a product's price from its description with every pricer that can run here, side by side "
     "(the 4-bit Llama 3.1 8B fine-tuned by the course where a GPU allows, a CPU pricer anywhere), see how "
@@ -41,7 +43,15 @@ def build_app() -> gr.Blocks:
 demo = build_app()
 
 if __name__ == "__main__":
+    # Everything built so far lives as long as the process: frozen out of the garbage collector's
+    # sight, a collection (set off by every large answer's allocations) walks only new objects.
+    # Under load this halved the CPU of a 10,000-character /tokenize (benchmarks/load_bench.py).
+    gc.freeze()
     demo.queue(default_concurrency_limit=4).launch(
         server_name=os.environ.get("GRADIO_SERVER_NAME", "0.0.0.0"),
         server_port=int(os.environ.get("PORT", os.environ.get("GRADIO_SERVER_PORT", "7860"))),
+        # gradio keeps every session's last outputs (a 10,000-character tokenization: megabytes)
+        # until this many sessions exist, oldest dropped first; its default of 10,000 lets memory
+        # grow with every visitor and API client for hours (benchmarks/load_bench.py --minutes)
+        state_session_capacity=SESSIONS,
     )

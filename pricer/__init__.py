@@ -6,7 +6,8 @@ start fast. Layers, from raw data to a chart:
 
     readers -> items -> curate -> data -> finetune   (the data pipeline; readers: JSONL and CSV files)
     tokenizer -> tokens                           (what a tokenizer does to a text)
-    estimates -> model -> evaluation -> guesses   (prices from the 4-bit Llama, and their runs)
+    estimates -> model -> pricers                 (the 4-bit Llama; every pricer behind one interface)
+    pricers -> evaluation -> leaderboard, guesses (runs of any pricer by name, kept and compared)
     metrics -> chart                              (the course's metrics of a run, and its scatter)
     deploy                                        (spaces.yaml -> a running Space)
 

@@ -1,10 +1,11 @@
 """`python -m pricer VERB ...`: each verb is a few lines over the modules that do the work.
 
-A verb is one function registered with `@command(name, help, *options)`: its options sit on it,
-and it gets their values as keyword arguments. Options several verbs share are defined once
-below (--json, --tokenizer, the model, the test items, the result files); a Group of options
-reaches the verb as one value (the four model options as a ModelSpec). This module does no work
-of its own and imports the modules that do inside the verbs, so `--help` stays fast.
+A verb is one function registered with `@command(name, help, *options)` (pricer.cli_options):
+its options sit on it, and it gets their values as keyword arguments. Options several verbs
+share are defined once below (--json, --tokenizer, the pricer and what overrides its settings,
+the Llama model, the estimator, the test items, the result files); a Group of options reaches
+the verb as one value (the four model options as a ModelSpec). This module does no work of its
+own and imports the modules that do inside the verbs, so `--help` stays fast.
 
 A PricerError ends the command with its one-line message on stderr and exit status 2; a
 summary goes to stderr and machine-readable output (--json, files) to stdout or --out.
@@ -13,108 +14,31 @@ summary goes to stderr and machine-readable output (--json, files) to stdout or 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
+from pricer.cli_options import VERBS, Group, Option, command, emit_json, option, read_text, say
 from pricer.config import DATASET, QUANTIZATIONS
 from pricer.errors import PricerError
 from pricer.estimates import ESTIMATORS  # light: no heavy imports at module level
 
-# --- how a verb declares its options ------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Option:
-    """One command-line option or argument: argparse's add_argument(*flags, **kwargs)."""
-
-    flags: tuple[str, ...]
-    kwargs: dict[str, Any]
-
-    @property
-    def dest(self) -> str:
-        """The keyword the verb gets its value as (argparse's rule: --batch-size -> batch_size)."""
-        long = [f for f in self.flags if f.startswith("--")]
-        return self.kwargs.get("dest") or (long[0][2:] if long else self.flags[0]).replace("-", "_")
-
-
-def option(*flags: str, **kwargs: Any) -> Option:
-    return Option(flags, kwargs)
-
-
-@dataclass(frozen=True)
-class Group:
-    """Options the verb gets as one keyword argument, `name` = build(**their values)."""
-
-    name: str
-    options: tuple[Option, ...]
-    build: Callable[..., Any]
-
-
-Options = Option | Group | tuple["Options", ...]
-
-
-@dataclass(frozen=True)
-class Verb:
-    name: str
-    help: str
-    run: Callable[..., int]
-    options: tuple[Option | Group, ...]
-
-    def add_to(self, sub: argparse._SubParsersAction) -> None:
-        p = sub.add_parser(self.name, help=self.help)
-        for opt in self.options:
-            for o in opt.options if isinstance(opt, Group) else (opt,):
-                p.add_argument(*o.flags, **o.kwargs)
-
-    def call(self, values: dict[str, Any]) -> int:
-        """Run the verb on parsed values, each group's options built into its one argument."""
-        for group in (o for o in self.options if isinstance(o, Group)):
-            values[group.name] = group.build(**{o.dest: values.pop(o.dest) for o in group.options})
-        return self.run(**values)
-
-
-VERBS: dict[str, Verb] = {}  # in the order --help lists them
-
-
-def _flat(options: tuple[Options, ...]) -> tuple[Option | Group, ...]:
-    return tuple(x for o in options for x in (_flat(o) if isinstance(o, tuple) else (o,)))
-
-
-def command(name: str, help: str, *options: Options) -> Callable[[Callable[..., int]], Callable[..., int]]:
-    """Register the decorated function as the verb `name`, with its options and shared groups."""
-
-    def register(fn: Callable[..., int]) -> Callable[..., int]:
-        VERBS[name] = Verb(name, help, fn, _flat(options))
-        return fn
-
-    return register
-
-
-def say(message: str) -> None:
-    """A human-readable line (summaries, progress) on stderr, so stdout stays machine-readable."""
-    print(message, file=sys.stderr, flush=True)
-
-
-def emit_json(obj: object) -> None:
-    print(json.dumps(obj, ensure_ascii=False, indent=2))
-
-
-def read_text(text: str) -> str:
-    """The text of a --text option: '-' reads standard input."""
-    return sys.stdin.read() if text == "-" else text
-
+__all__ = ["VERBS", "Group", "Option", "command", "main", "option", "parser"]
 
 # --- options several verbs share ----------------------------------------------------------------
 
 
 def _model_spec(base_model: str | None, adapter: str | None, revision: str | None,
                 quantization: str | None) -> Any:
+    """The Llama model the options name (the settings overridden), or None when none is given."""
     from pricer.model import ModelSpec
 
+    if base_model is None and adapter is None and revision is None and quantization is None:
+        return None
     return ModelSpec.from_options(base_model, adapter, revision, quantization)
+
+
+def _overrides(cpu_model: str | None, frontier_model: str | None) -> dict[str, str | None]:
+    return {"cpu_model": cpu_model, "frontier_model": frontier_model}
 
 
 JSON = option("--json", dest="as_json", action="store_true", help="print one JSON object")
@@ -128,6 +52,18 @@ MODEL = Group("spec", (
                               "(default PRICER_ADAPTER_REVISION; 'none' = latest)"),
     option("--quantization", choices=QUANTIZATIONS, help="default PRICER_QUANTIZATION, else 4bit"),
 ), _model_spec)
+PRICER = option("--pricer", help="which pricer answers: fine-tuned, base, cpu, frontier, rag, ensemble (`python -m pricer "
+                                  "pricers` lists them; default: the fine-tuned Llama where it can load, else cpu; "
+                                  "with a model option, the Llama)")
+OVERRIDES = Group("overrides", (
+    option("--cpu-model", help="folder of a retrained CPU pricer model (default PRICER_CPU_MODEL, else the shipped one)"),
+    option("--model", dest="frontier_model",
+           help="chat model of the frontier pricer (default PRICER_FRONTIER_MODEL, else gpt-4o-mini; "
+                "a fine-tuned ft:... id works)"),
+), _overrides)
+ESTIMATOR = option("--estimator", choices=[e.name for e in ESTIMATORS],
+                   help="Llama pricers only (default greedy): " + "; ".join(
+                       f"{e.name}{'' if e.label == e.name else ', ' + e.label}: {e.help}" for e in ESTIMATORS))
 TEST_ITEMS = (
     option("--data", help=f"test items: hub id (default PRICER_DATASET, else {DATASET}) or a local file"),
     option("--size", type=int, default=250, help="the first N test items (default 250)"),
@@ -270,34 +206,106 @@ def cmd_vocab(query: str, tokenizer: str | None, page: int, as_json: bool) -> in
     return 0
 
 
-# --- model --------------------------------------------------------------------------------------
+# --- pricers -------------------------------------------------------------------------------------
+
+
+def _choose(pricer: str | None, overrides: dict[str, str | None], spec: Any) -> tuple[str, Any]:
+    """(the pricer's name, its options): --pricer, else the Llama when a model option is given
+    (fine-tuned with an adapter, base without), else the default pricer (and why, when it is
+    not the fine-tuned Llama)."""
+    from pricer import pricers
+
+    options = pricers.PricerOptions(spec, **overrides)
+    if pricer:
+        return pricer, options
+    if spec is not None:
+        return ("fine-tuned" if spec.adapter else "base"), options
+    name = pricers.default_name(options)
+    if name != "fine-tuned":
+        reason = pricers.get("fine-tuned", options).available()
+        say(f"note: the fine-tuned Llama cannot run here ({reason}); the {name} pricer answers.")
+    return name, options
 
 
 @command(
-    "predict", "price a product description with the 4-bit Llama",
-    option("--text", required=True,
-           help="title on the first line, then the description; or a dataset prompt; '-' reads stdin"),
+    "pricers", "list the pricers: which can run here (and why not), the default marked",
+    OVERRIDES,
     MODEL,
     JSON,
 )
-def cmd_predict(text: str, spec: Any, as_json: bool) -> int:
-    import dataclasses
+def cmd_pricers(overrides: dict[str, str | None], spec: Any, as_json: bool) -> int:
+    from pricer import pricers
+
+    options = pricers.PricerOptions(spec, **overrides)
+    listed = pricers.availability(options)
+    default = pricers.default_name(options)
+    if as_json:
+        emit_json({"default": default, "pricers": [
+            {"name": p.name, "label": p.label, "estimators": list(p.estimators), "available": reason is None,
+             "reason": reason, "default": p.name == default} for p, reason in listed]})
+        return 0
+    for p, reason in listed:
+        mark = "*" if p.name == default else " "
+        print(f"{mark} {p.name:<11} {'ready' if reason is None else 'not here: ' + reason}")
+        print(f"  {'':<11} {p.label}")
+    say("* the default pricer (the fine-tuned Llama where it can load, else cpu)")
+    return 0
+
+
+def _dollars(value: float | None) -> str:
+    return "no number" if value is None else f"${value:,.2f}"
+
+
+def _about(details: dict[str, Any]) -> list[str]:
+    """What to say beside a price: how the text was read, the model, its raw answer."""
+    lines = [str(details[k]) for k in ("note", "model") if details.get(k)]
+    if "completion" in details:
+        lines.append(f"completion {details['completion']!r}; greedy {_dollars(details.get('greedy'))}, the course's "
+                     f"top-3 weighted {_dollars(details.get('topk') or None)}, top-3 number tokens "
+                     f"{_dollars(details.get('topk_numbers'))}, median {_dollars(details.get('median'))}")
+    if "reply" in details:
+        lines.append(f"reply {details['reply']!r}" + (" (from the cache)" if details.get("cached") else ""))
+    for found in details.get("retrieved") or []:
+        if isinstance(found, dict):
+            lines.append(f"  similar: {_dollars(found.get('price'))} {str(found.get('title', ''))[:80]}")
+    for member, price in (details.get("members") or {}).items():
+        lines.append(f"  member {member}: {_dollars(price)}")
+    return lines
+
+
+@command(
+    "predict", "price a product description with any pricer (the default: fine-tuned Llama, else cpu)",
+    option("--text", required=True,
+           help="title on the first line, then the description; or a dataset prompt; '-' reads stdin"),
+    PRICER,
+    OVERRIDES,
+    MODEL,
+    ESTIMATOR,
+    JSON,
+)
+def cmd_predict(text: str, pricer: str | None, overrides: dict[str, str | None], spec: Any,
+                estimator: str | None, as_json: bool) -> int:
     import time
 
-    from pricer.model import load_pricer, predict_texts
+    from pricer import pricers
 
+    name, options = _choose(pricer, overrides, spec)
+    chosen = pricers.get(name, options)
+    estimator = pricers.check_estimator(chosen, estimator)
     text = read_text(text)
     started = time.perf_counter()
-    ((pred, note),) = predict_texts([text], spec)
-    say(load_pricer(spec).status())
+    (estimate,) = chosen.price([text], estimator=estimator)
+    seconds = round(time.perf_counter() - started, 3)
     if as_json:
-        emit_json({**dataclasses.asdict(pred), "note": note, "model": spec.label,
-                   "latency_s": round(time.perf_counter() - started, 3)})
-    else:
-        greedy = "no number" if pred.greedy is None else f"${pred.greedy:,.2f}"
-        say(note)
-        print(f"${pred.topk:,.2f} (the course's top-3 weighted; top-3 number tokens "
-              f"${pred.topk_numbers:,.2f}; greedy {greedy} from {pred.completion!r}; median ${pred.median:,.0f})")
+        emit_json({"pricer": chosen.name, "label": chosen.label, "estimator": estimator, **estimate.to_json(),
+                   "latency_s": seconds})
+        return 0
+    for line in _about(estimate.details):
+        say(line)
+    interval = (f" (80% interval {_dollars(estimate.low)} to {_dollars(estimate.high)})"
+                if estimate.low is not None and estimate.high is not None else "")
+    how = f", {estimator}" if estimator else ""
+    print(f"{_dollars(estimate.price)}{interval} from {chosen.name}{how}: {chosen.label}")
     return 0
 
 
@@ -321,23 +329,27 @@ def cmd_tiny_model(out: str) -> int:
 
 
 @command(
-    "evaluate", "run the 4-bit Llama over the test items: error, RMSLE, hits",
+    "evaluate", "run a pricer over the test items: error, RMSLE, hits (and its interval's coverage)",
     TEST_ITEMS,
+    PRICER,
+    OVERRIDES,
     MODEL,
-    option("--estimator", choices=[e.name for e in ESTIMATORS], default=ESTIMATORS[0].name,
-           help="; ".join(f"{e.name}{'' if e.label == e.name else ', ' + e.label}: {e.help}"
-                          for e in ESTIMATORS)),
+    ESTIMATOR,
     option("--batch-size", type=int, default=16),
     option("--no-cache", action="store_true", help="run again even if this run is cached"),
     RESULTS,
 )
-def cmd_evaluate(data: str | None, size: int, spec: Any, estimator: str, batch_size: int, no_cache: bool,
-                 out: str | None, chart: str | None) -> int:
+def cmd_evaluate(data: str | None, size: int, pricer: str | None, overrides: dict[str, str | None], spec: Any,
+                 estimator: str | None, batch_size: int, no_cache: bool, out: str | None, chart: str | None) -> int:
     from pricer import evaluation
-    from pricer.config import settings
 
-    for done in evaluation.evaluate_model(data or settings().dataset, spec, size=size, estimator=estimator,
-                                          batch_size=batch_size, use_cache=not no_cache):
+    _check_results(out, chart)
+    name, options = _choose(pricer, overrides, spec)
+    if cost := evaluation.cost_line(data, name, size=size, options=options):
+        say(f"cost estimate: {cost}")
+    done = None
+    for done in evaluation.evaluate(data, name, size=size, estimator=estimator, batch_size=batch_size,
+                                    use_cache=not no_cache, options=options):
         say(done.status())
     return _report_run(done, out, chart)
 
@@ -351,10 +363,19 @@ def cmd_evaluate(data: str | None, size: int, spec: Any, estimator: str, batch_s
 )
 def cmd_score(data: str | None, size: int, guesses: str, out: str | None, chart: str | None) -> int:
     from pricer import guesses as guesses_file
-    from pricer.config import settings
 
-    done = guesses_file.score_file(data or settings().dataset, guesses, size=size)
+    _check_results(out, chart)
+    done = guesses_file.score_file(data, guesses, size=size)
     return _report_run(done, out, chart)
+
+
+def _check_results(out: str | None, chart: str | None) -> None:
+    """Refuse an --out or --chart that cannot be written before any work is done."""
+    from pricer.atomic import writable_file
+
+    for path, option in ((out, "--out"), (chart, "--chart")):
+        if path:
+            writable_file(path, option)
 
 
 def _report_run(done: Any, out: str | None, chart: str | None) -> int:
@@ -369,6 +390,132 @@ def _report_run(done: Any, out: str | None, chart: str | None) -> int:
         say(done.note)
     say(f"{done.label}: {done.metrics.details()}")
     print(done.metrics.line(), flush=True)
+    return 0
+
+
+# --- training, fine-tuning, the leaderboard ------------------------------------------------------
+
+
+@command(
+    "train", "train the CPU pricer from pricer datasets, deterministically, with its card",
+    option("--data", nargs="+", required=True,
+           help="training sources (JSONL/Parquet/CSV files, folders, hub ids: their train split); the first is "
+                "the distribution to price"),
+    option("--validation", default="50",
+           help="a validation source (its test split), or N: the last N items of the first source (default 50)"),
+    option("--test", help="a test source whose figures go on the card (never used to choose anything)"),
+    option("--seed", type=int, default=42, help="recorded on the card (no training step is random)"),
+    option("--workers", type=int, help="processes hashing the texts (default: one per CPU core, at most 2); "
+                                       "any number gives the same model"),
+    option("--out", required=True, help="output folder: model.safetensors, model.json, CARD.md"),
+)
+def cmd_train(data: list[str], validation: str, test: str | None, seed: int, workers: int | None, out: str) -> int:
+    import resource
+    import time
+
+    from pricer.cpu import train
+
+    held: str | int = int(validation) if validation.strip().isdigit() else validation
+    started = time.perf_counter()
+    model = train(data, held, out, seed=seed, progress=True, test=test, workers=workers)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    for part in ("validation", "test"):
+        figures = (model.info.get(part) or {}).get("figures")
+        if figures:
+            say(f"{part}: Error=${figures['average_error']:,.2f} RMSLE={figures['rmsle']:.2f} "
+                f"Hits={figures['hits'] * 100:.1f}% coverage={figures['coverage'] * 100:.1f}% ({figures['items']} items)")
+    say(f"trained in {time.perf_counter() - started:.1f} s, peak memory {peak:,.0f} MiB; "
+        f"price with it: PRICER_CPU_MODEL={out} (or --cpu-model {out})")
+    print(out)
+    return 0
+
+
+@command(
+    "finetune", "the OpenAI fine-tuning job: `finetune start` creates it, `finetune status [JOB]` follows it",
+    option("action", choices=("start", "status")),
+    option("job", nargs="?", help="status: the job id (default: the newest job)"),
+    option("--train-file", help="start: the uploaded training file's id (default: the newest fine_tune_train.jsonl)"),
+    option("--validation-file", help="start: the uploaded validation file's id (default: the newest "
+                                     "fine_tune_validation.jsonl)"),
+)
+def cmd_finetune(action: str, job: str | None, train_file: str | None, validation_file: str | None) -> int:
+    from pricer.errors import BadInput
+    from pricer.finetune_job import job_status, start_job
+
+    if action == "start":
+        if job:
+            raise BadInput("`finetune start` takes no job id: give the files with --train-file/--validation-file, "
+                           "or follow a job with `finetune status JOB`.")
+        found = start_job(train_file, validation_file)
+    else:
+        if train_file or validation_file:
+            raise BadInput("--train-file and --validation-file are for `finetune start`.")
+        found = job_status(job)
+    for line in found.lines():
+        print(line)
+    return 0
+
+
+@command(
+    "rag-index", "build (or resume) the RAG pricer's index of training items: sentence embeddings and prices",
+    option("--data", nargs="+", help="training items: hub id (its train split) or JSONL/Parquet/CSV files or folders "
+                                     "(default PRICER_RAG_DATA, else the course's dataset)"),
+    option("--size", type=int, help="index only the first N usable items"),
+    option("--out", help="the index folder (default: where the RAG pricer looks for the index of --data)"),
+)
+def cmd_rag_index(data: list[str] | None, size: int | None, out: str | None) -> int:
+    from pricer import rag_index
+
+    built = rag_index.build(data, out, size=size)
+    say(built.line())
+    print(built.folder)
+    return 0
+
+
+@command(
+    "ensemble", "`ensemble fit`: fit the ensemble's weights on items no member was trained on, with a card",
+    option("action", choices=("fit",)),
+    option("--members", nargs="+", help="pricer names (name:estimator for a Llama estimator), default "
+                                        "fine-tuned rag cpu: those that cannot run here are left out, and said"),
+    option("--data", help="where the validation items are (default PRICER_DATASET)"),
+    option("--split", default="test", help="its split (default test)"),
+    option("--start", type=int, help="first item (default 1000: the course's test[1000:1250])"),
+    option("--size", type=int, help="number of items (default 250)"),
+    option("--out", help="the weights file (default: where the ensemble pricer reads them)"),
+)
+def cmd_ensemble(action: str, members: list[str] | None, data: str | None, split: str, start: int | None,
+                 size: int | None, out: str | None) -> int:
+    from pricer import ensemble
+
+    weights, path = ensemble.fit_members(
+        members or ensemble.DEFAULT_MEMBERS, data, split=split,
+        start=ensemble.VALIDATION_START if start is None else start,
+        size=ensemble.VALIDATION_SIZE if size is None else size, out=out)
+    say(ensemble.fit_line(weights, path))
+    print(path)
+    return 0
+
+
+@command(
+    "leaderboard", "the evaluation runs made here beside the course's published figures",
+    option("--clear", action="store_true", help="forget the runs made here (the published rows stay)"),
+    JSON,
+)
+def cmd_leaderboard(clear: bool, as_json: bool) -> int:
+    from pricer import leaderboard
+
+    if clear:
+        say(f"cleared {leaderboard.clear()} runs from the leaderboard")
+        return 0
+    rows = leaderboard.rows()
+    if as_json:
+        emit_json({"rows": [r.to_json() for r in rows]})
+        return 0
+    print(f"{'error':>10} {'RMSLE':>6} {'hits':>6} {'in 80%':>6}  pricer (what, when, run id)")
+    for row in rows:
+        print(row.line())
+    say(f"{sum(not r.published for r in rows)} runs made here; 'published': the course's figures on the same "
+        "250 test items, not run here")
     return 0
 
 

@@ -34,6 +34,7 @@ ENV = {
     "adapter": "PRICER_ADAPTER",
     "adapter_revision": "PRICER_ADAPTER_REVISION",
     "dataset": "PRICER_DATASET",
+    "cpu_model": "PRICER_CPU_MODEL",
     "tokenizer": "PRICER_TOKENIZER",
     "quantization": "PRICER_QUANTIZATION",
     "preload": "PRICER_PRELOAD",
@@ -94,6 +95,8 @@ class Settings:
     """Revision of the adapter only, never of the base model (PRICER_ADAPTER_REVISION)."""
     dataset: str = DATASET
     """Pricer dataset (hub id or local path) for examples and evaluation (PRICER_DATASET)."""
+    cpu_model: str | None = None
+    """Folder of a retrained CPU pricer model; None for the one that ships (PRICER_CPU_MODEL)."""
     tokenizer: str = BASE_MODEL
     """Default tokenizer of the Tokenizer tab and the tokenizer verbs (PRICER_TOKENIZER)."""
     quantization: str = "4bit"
@@ -124,11 +127,12 @@ def settings() -> Settings:
         adapter=adapter,
         adapter_revision=optional(revision) if revision is not None else pinned_revision(adapter),
         dataset=_env("dataset") or DATASET,
+        cpu_model=cpu_model(),
         tokenizer=_env("tokenizer") or BASE_MODEL,
         quantization=(_env("quantization") or "4bit").lower(),
         preload=_flag("preload"),
         cache_dir=cache_dir(),
-        allow_cpu=_flag("allow_cpu"),
+        allow_cpu=allow_cpu(),
         frontier_model=frontier_model(),
         rag_data=rag_data(),
         web_paths=web_paths(),
@@ -141,6 +145,17 @@ def cache_dir() -> Path:
     Read on its own, not through settings(), so that a bad model setting never stops the
     tokenizer, curation or the dataset build, which only need this folder."""
     return Path(_env("cache_dir") or CACHE_DIR).expanduser()
+
+
+def cpu_model() -> str | None:
+    """The CPU pricer's model folder (PRICER_CPU_MODEL), None for the shipped model; read on its
+    own like cache_dir, so a bad Llama setting never stops the CPU pricer."""
+    return optional(_env("cpu_model"))
+
+
+def allow_cpu() -> bool:
+    """PRICER_ALLOW_CPU=1, read on its own like cache_dir (for a check that must not fail)."""
+    return _flag("allow_cpu")
 
 
 CACHE_FIX = (f"It is where pricer keeps derived files ({ENV['cache_dir']}, default {CACHE_DIR}): set "

@@ -5,7 +5,8 @@ from the next-token distribution after `Price is $`. Pure arithmetic: no torch, 
   number);
 - course_topk_estimate: the course's `improved_model_predict` over the top 3 tokens of the whole
   vocabulary (its $46.66 with the fine-tuned model);
-- topk_estimate and median_estimate: over the number tokens 1-999 alone;
+- topk_estimate, median_estimate and interval_estimate (the 80% interval: 10% and 90%
+  quantiles): over the number tokens 1-999 alone;
 - ESTIMATORS: the one table of the estimators a run can be judged by (name, label, help and
   the pricer.model.Prediction field each reads); the CLI, the Evaluate and Predict tabs and
   pricer.evaluation all read it.
@@ -24,6 +25,7 @@ from typing import Any
 from pricer.errors import BadInput, ModelUnavailable
 from pricer.items import PREFIX
 
+INTERVAL = 0.8  # the central share of the distribution an interval holds (issue 10: an 80% interval)
 TOP_K = 3  # the course's top-3 weighted estimate (average error $46.66 on the 250 test items)
 _NUMBER = re.compile(r"[-+]?\d*\.\d+|\d+")  # the course's regex
 
@@ -79,21 +81,52 @@ def course_topk_estimate(tokens: Sequence[str], probs: Sequence[float]) -> float
     return sum(value * p / total for value, p in kept)
 
 
-def median_estimate(values: Sequence[float], probs: Sequence[float]) -> float:
-    """The smallest value at which the (renormalised) cumulative probability reaches one half.
+def quantile_estimate(values: Sequence[float], probs: Sequence[float], q: float) -> float:
+    """The smallest value at which the (renormalised) cumulative probability reaches `q` (0 < q < 1);
+    0 when the probabilities sum to nothing.
 
-    >>> median_estimate([100, 200, 300, 400], [0.1, 0.4, 0.3, 0.2])
-    200
+    >>> quantile_estimate([100, 200, 300, 400], [0.1, 0.4, 0.3, 0.2], 0.1)
+    100
     """
+    if not 0 < q < 1:
+        raise BadInput(f"a quantile must lie strictly between 0 and 1, not {q}")
     total = sum(probs)
     if total <= 0:
         return 0.0
     cumulative = 0.0
     for value, p in sorted(zip(values, probs, strict=False)):
         cumulative += p / total
-        if cumulative >= 0.5 - 1e-12:
+        if cumulative >= q - 1e-12:
             return value
     return max(values)
+
+
+def median_estimate(values: Sequence[float], probs: Sequence[float]) -> float:
+    """The smallest value at which the (renormalised) cumulative probability reaches one half.
+
+    >>> median_estimate([100, 200, 300, 400], [0.1, 0.4, 0.3, 0.2])
+    200
+    """
+    return quantile_estimate(values, probs, 0.5)
+
+
+def interval_estimate(values: Sequence[float], probs: Sequence[float],
+                      coverage: float = INTERVAL) -> tuple[float, float] | None:
+    """The central `coverage` interval of the distribution: its (1 - coverage) / 2 and
+    (1 + coverage) / 2 quantiles, e.g. the 10% and 90% quantiles for 80%; None when the
+    probabilities sum to nothing (no interval to give).
+
+    >>> interval_estimate([100, 200, 300, 400], [0.1, 0.4, 0.3, 0.2])
+    (100, 400)
+    >>> interval_estimate([10, 20, 30], [0.05, 0.9, 0.05]), interval_estimate([1, 2], [0.0, 0.0])
+    ((20, 20), None)
+    """
+    if not 0 < coverage < 1:
+        raise BadInput(f"an interval's coverage must lie strictly between 0 and 1, not {coverage}")
+    if sum(probs) <= 0:
+        return None
+    tail = (1 - coverage) / 2
+    return quantile_estimate(values, probs, tail), quantile_estimate(values, probs, 1 - tail)
 
 
 def number_tokens(tokenizer: Any) -> tuple[list[int], list[float]]:

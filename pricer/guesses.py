@@ -129,7 +129,7 @@ def _locate(row: dict[str, Any], n: int, by_text: dict[str, int], count: int, na
     if row.get("index") not in (None, ""):
         try:
             index = int(float(str(row["index"])))
-        except ValueError as exc:
+        except (ValueError, OverflowError) as exc:  # "x", or "inf" (a float no int can hold)
             raise BadInput(f"Row {n} of {name}: index {row['index']!r} is not a whole number.") from exc
         if index < 0:
             raise BadInput(f"Row {n} of {name}: index {index} is negative (0 is the first test item).")

@@ -7,7 +7,8 @@ The estimates per prompt (pricer.estimates does the arithmetic), from one `gener
   fine-tuned model): the top 3 of ALL next tokens after `Price is $`, those that are not
   positive numbers dropped, the rest averaged weighted by their renormalised probabilities;
 - the same distribution restricted to the number tokens 1-999 (each is one Llama 3.1 token):
-  a top-k (default 3) probability-weighted average, which always gives a number, and a median.
+  a top-k (default 3) probability-weighted average, which always gives a number, a median, and
+  the 80% interval between its 10% and 90% quantiles.
 
 A base model is loaded once per (model, quantization) and shared: a fine-tuned and a base-only
 pricer over the same base hold one copy in memory and switch the adapter off for base-only
@@ -32,6 +33,7 @@ from pricer.estimates import (
     TOP_K,
     course_topk_estimate,
     extract_price,
+    interval_estimate,
     median_estimate,
     topk_estimate,
 )
@@ -135,6 +137,11 @@ class Prediction:
     """Tokens in the prompt, including <|begin_of_text|>."""
     number_mass: float = 0.0
     """Total probability of the number tokens: how sure the model is that a number comes next."""
+    low: float | None = None
+    """The 10% quantile of the next-token distribution over the number tokens: the 80% interval's
+    low end (pricer.estimates.interval_estimate); None when that distribution is empty."""
+    high: float | None = None
+    """The 90% quantile of the same: the 80% interval's high end."""
 
 
 def build_prompt(text: str, tokenizer: Any = None) -> tuple[str, str]:
@@ -246,6 +253,7 @@ class Pricer:
         rows = []
         for completion, p, bp, bi in zip(completions, probs, best_probs, best_ids, strict=True):
             top = sorted(zip(p, values, strict=False), reverse=True)[:SHOWN_TOKENS]
+            low, high = interval_estimate(values, p) or (None, None)
             rows.append({
                 "completion": completion,
                 "greedy": extract_price(completion),
@@ -254,6 +262,8 @@ class Pricer:
                 "median": float(median_estimate(values, p)),
                 "top_tokens": [(str(int(v)), prob) for prob, v in top],
                 "number_mass": float(sum(p)),
+                "low": low,
+                "high": high,
             })
         return rows
 

@@ -57,8 +57,12 @@ def test_the_tokenizer_keeps_working_under_a_bad_quantization_setting(bad_quanti
 def test_the_cli_says_the_quantization_setting_is_wrong(bad_quantization, capsys):
     from pricer.cli import main
 
-    assert main(["predict", "--text", "Garlic press\nStainless steel."]) == 2
+    assert main(["predict", "--pricer", "fine-tuned", "--text", "Garlic press\nStainless steel."]) == 2
     assert FIX in capsys.readouterr().err
+    # without --pricer the default pricer answers: the CPU pricer, saying why the Llama does not
+    assert main(["predict", "--text", "Garlic press\nStainless steel."]) == 0
+    captured = capsys.readouterr()
+    assert FIX in captured.err and " from cpu: " in captured.out
 
 
 # --- an unwritable PRICER_CACHE: a clear message naming it, before the work that needs it ----------

@@ -4,6 +4,7 @@ summary, or one line and exit status 2 on bad input."""
 
 from __future__ import annotations
 
+import csv
 import inspect
 import json
 import os
@@ -41,8 +42,8 @@ def test_importing_pricer_and_its_cli_loads_no_heavy_library():
     assert result.stdout.strip() == ""
 
 
-VERB_NAMES = ["curate", "dataset", "export-jsonl", "tokenize", "decode", "vocab", "predict", "tiny-model",
-              "evaluate", "score", "deploy"]
+VERB_NAMES = ["curate", "dataset", "export-jsonl", "tokenize", "decode", "vocab", "pricers", "predict", "tiny-model",
+              "evaluate", "score", "train", "finetune", "rag-index", "ensemble", "leaderboard", "deploy"]
 
 
 def test_help_lists_every_verb_in_order():
@@ -137,3 +138,148 @@ def test_dataset_then_export_from_it(tmp_path, capsys, monkeypatch):
                  "--out", str(tmp_path / "ft")]) == 0
     assert "wrote 30 train and 5 validation items" in capsys.readouterr().err
     assert len((tmp_path / "ft" / "fine_tune_train.jsonl").read_text().split("\n")) == 30
+
+
+# --- pricers: list them, and predict or evaluate by name -----------------------------------------
+
+
+@pytest.fixture
+def openai_server(monkeypatch, tmp_path):
+    from openai_stand_in import openai_online
+
+    for variable in ENV.values():
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.delenv("HF_TOKEN", raising=False)
+    with openai_online(monkeypatch, tmp_path / "cache") as handler:
+        yield handler
+
+
+def test_pricers_lists_each_pricer_its_reason_and_the_default(monkeypatch, tmp_path):
+    for variable in ENV.values():
+        monkeypatch.delenv(variable, raising=False)
+    for variable in ("OPENAI_API_KEY", "HF_TOKEN"):
+        monkeypatch.delenv(variable, raising=False)
+    result = run("-m", "pricer", "pricers", "--json", env={"PRICER_CACHE": str(tmp_path)})
+    assert result.returncode == 0, result.stderr
+    listed = json.loads(result.stdout)
+    by_name = {p["name"]: p for p in listed["pricers"]}
+    assert list(by_name)[:4] == ["fine-tuned", "base", "cpu", "frontier"] and listed["default"] == "cpu"
+    assert by_name["fine-tuned"]["reason"] == "HF_TOKEN missing for a gated model (meta-llama/Meta-Llama-3.1-8B)"
+    assert by_name["frontier"] == {"name": "frontier", "label": "gpt-4o-mini (frontier)", "estimators": [],
+                                   "available": False, "reason": "OPENAI_API_KEY is not set", "default": False}
+    assert by_name["cpu"]["default"] and by_name["fine-tuned"]["estimators"] == ["greedy", "topk", "topk-numbers"]
+    text = run("-m", "pricer", "pricers", env={"PRICER_CACHE": str(tmp_path)})
+    lines = text.stdout.splitlines()
+    assert lines[0].split()[:2] == ["fine-tuned", "not"] and lines[4].startswith("* cpu")
+    assert "* the default pricer" in text.stderr
+
+
+def test_predict_names_the_pricer_that_answered(openai_server, capsys):
+    from openai_stand_in import KEY
+
+    assert main(["predict", "--pricer", "frontier", "--text", "Steel mug\nA steel mug that keeps coffee hot."]) == 0
+    captured = capsys.readouterr()
+    assert captured.out == "$45.00 from frontier: gpt-4o-mini (frontier, at " + captured.out.split(" at ", 1)[1]
+    assert "reply '45'" in captured.err
+    assert main(["predict", "--pricer", "frontier", "--model", "gpt-4o", "--json", "--text", "Steel mug\nA mug."]) == 0
+    answer = json.loads(capsys.readouterr().out)
+    assert (answer["pricer"], answer["price"], answer["low"], answer["high"]) == ("frontier", 45.0, None, None)
+    assert answer["details"]["model"] == "gpt-4o" and answer["details"]["reply"] == "45"
+    assert openai_server.chats()[-1].body["model"] == "gpt-4o"
+    assert KEY not in captured.out + captured.err
+
+
+def test_evaluate_by_pricer_name_says_the_cost_first_and_the_course_line_last(openai_server, test_250, tmp_path, capsys):
+    out = tmp_path / "frontier.csv"
+    assert main(["evaluate", "--pricer", "frontier", "--data", str(test_250), "--size", "5", "--batch-size", "2",
+                 "--out", str(out)]) == 0
+    captured = capsys.readouterr()
+    err = captured.err.splitlines()
+    assert err[0].startswith("cost estimate: 5 requests to gpt-4o-mini: ~")
+    assert [line.split(": ")[1].split(" items")[0] for line in err if " items running" in line or " items done" in line
+            ] == ["2/5", "4/5", "5/5"]
+    with out.open() as f:
+        guesses = [float(r["guess"]) for r in csv.DictReader(f)]
+    assert guesses == [45.0] * 5
+    assert captured.out.strip().splitlines()[-1].startswith("Error=$") and "Hits=" in captured.out
+    assert len(openai_server.chats()) == 5
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["predict", "--pricer", "gpt-9", "--text", "x"], "pricer must be one of fine-tuned, base, cpu, frontier"),
+    (["predict", "--pricer", "frontier", "--estimator", "topk", "--text", "x"], "The frontier pricer has no estimators"),
+    (["evaluate", "--pricer", "frontier", "--size", "2", "--data", "./missing.jsonl"], "No such file or folder"),
+])
+def test_a_bad_pricer_choice_is_one_line_and_status_2(argv, message, openai_server, capsys):
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("error: ") and message in err[-1]
+    assert openai_server.chats() == []
+
+
+def test_an_unwritable_out_is_refused_before_any_request(openai_server, test_250, tmp_path, capsys):
+    (tmp_path / "a-file").write_text("not a folder")
+    for flag in ("--out", "--chart"):
+        assert main(["evaluate", "--pricer", "frontier", "--data", str(test_250), "--size", "2",
+                     flag, str(tmp_path / "a-file" / "x")]) == 2
+        assert "Cannot create the folder" in capsys.readouterr().err
+    assert openai_server.requests == []
+
+
+def test_finetune_start_and_status_print_the_job(openai_server, capsys):
+    assert main(["finetune", "start", "--train-file", "file-abc", "--validation-file", "file-def"]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        "job ftjob-1: validating_files (gpt-4o-mini-2024-07-18, files file-abc + file-def)",
+        "check again with: python -m pricer finetune status ftjob-1"]
+    openai_server.jobs["ftjob-1"].update(status="succeeded", fine_tuned_model="ft:gpt-4o-mini-2024-07-18:me:pricer:x1")
+    assert main(["finetune", "status"]) == 0
+    assert "fine-tuned model: ft:gpt-4o-mini-2024-07-18:me:pricer:x1" in capsys.readouterr().out
+    assert main(["finetune", "status", "ftjob-1", "--train-file", "file-x"]) == 2
+    assert main(["finetune", "start", "ftjob-1"]) == 2
+    assert "takes no job id" in capsys.readouterr().err
+    assert main(["finetune", "status", "ftjob-404"]) == 2
+    assert "error: " in capsys.readouterr().err
+
+
+def test_model_options_choose_the_llama_pricer(monkeypatch):
+    from pricer.cli import _choose
+    from pricer.model import ModelSpec
+
+    for variable in ENV.values():
+        monkeypatch.delenv(variable, raising=False)
+    no_model = {"cpu_model": None, "frontier_model": None}
+    assert _choose(None, no_model, ModelSpec("/m", "/a"))[0] == "fine-tuned"
+    assert _choose(None, no_model, ModelSpec("/m"))[0] == "base"
+    assert _choose("cpu", no_model, ModelSpec("/m"))[0] == "cpu"
+    assert MODEL.build(base_model=None, adapter=None, revision=None, quantization=None) is None  # the settings' model
+
+
+def test_rag_index_builds_where_the_rag_pricer_looks(openai_server, train_550, tmp_path, monkeypatch, capsys):
+    source = tmp_path / "items.jsonl"
+    source.write_text("".join(train_550.read_text().splitlines(keepends=True)[:12]))
+    monkeypatch.setenv("PRICER_RAG_DATA", str(source))
+    from pricer import pricers
+
+    assert pricers.get("rag").available().startswith("no RAG index built: run `python -m pricer rag-index --data")
+    assert main(["rag-index", "--data", str(source)]) == 0
+    captured = capsys.readouterr()
+    assert "indexed 12 items" in captured.err
+    assert pricers.get("rag").available() is None
+    assert main(["predict", "--pricer", "rag", "--text", "Steel mug\nA steel mug that keeps coffee hot."]) == 0
+    captured = capsys.readouterr()
+    assert " from rag: " in captured.out and captured.err.count("similar: $") == 5
+
+
+def test_ensemble_fit_writes_the_weights_the_ensemble_pricer_reads(openai_server, tiny_model, train_550, monkeypatch,
+                                                                    capsys):
+    monkeypatch.setenv("PRICER_BASE_MODEL", str(tiny_model))
+    from pricer import pricers
+
+    assert pricers.get("ensemble").available() == "no ensemble weights: run `python -m pricer ensemble fit`"
+    assert main(["ensemble", "fit", "--members", "frontier", "base", "--data", str(train_550), "--start", "0",
+                 "--size", "20"]) == 0
+    assert "ensemble of frontier + base" in capsys.readouterr().err
+    assert pricers.get("ensemble").available() is None
+    assert main(["predict", "--pricer", "ensemble", "--json", "--text", "Steel mug\nA steel mug."]) == 0
+    answer = json.loads(capsys.readouterr().out)
+    assert answer["pricer"] == "ensemble" and set(answer["details"]["members"]) == {"frontier", "base"}

@@ -125,7 +125,7 @@ def test_a_parquet_file_or_a_folder_of_splits_trains_the_same_model(small_source
 def test_a_later_source_is_weighted_to_the_first_sources_prices():
     import numpy as np
 
-    from pricer.cpu.train import price_bins, price_weights
+    from pricer.cpu.training import price_bins, price_weights
 
     cheap_mostly = np.array([5.0] * 90 + [300.0] * 10)
     reference = np.array([5.0] * 10 + [300.0] * 90)

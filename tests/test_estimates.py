@@ -12,7 +12,9 @@ from pricer.estimates import (
     course_topk_estimate,
     estimator,
     extract_price,
+    interval_estimate,
     median_estimate,
+    quantile_estimate,
     topk_estimate,
 )
 
@@ -54,6 +56,31 @@ def test_median_is_where_the_cumulative_probability_reaches_half():
     assert median_estimate([400, 300, 200, 100], [0.2, 0.3, 0.4, 0.1]) == 200  # order of input irrelevant
     assert median_estimate([1, 2, 3], [0.2, 0.2, 0.6]) == 3
     assert median_estimate([5, 7], [0.002, 0.001]) == 5  # unnormalised probabilities
+
+
+def test_the_80_percent_interval_is_the_10_and_90_percent_quantiles():
+    values, probs = [100, 200, 300, 400], [0.1, 0.4, 0.3, 0.2]  # cumulative 0.1, 0.5, 0.8, 1.0
+    assert quantile_estimate(values, probs, 0.1) == 100 and quantile_estimate(values, probs, 0.11) == 200
+    assert quantile_estimate(values, probs, 0.8) == 300 and quantile_estimate(values, probs, 0.81) == 400
+    assert interval_estimate(values, probs) == (100, 400)
+    assert interval_estimate(values, probs, coverage=0.6) == (200, 300)  # the 20% and 80% quantiles
+
+
+def test_the_interval_of_a_spread_distribution_holds_80_percent_of_it():
+    values = list(range(1, 1000))
+    probs = [1 / 999] * 999  # uniform over the number tokens, unnormalised scale irrelevant
+    low, high = interval_estimate(values, [p * 7 for p in probs])
+    assert (low, high) == (100, 900)  # 100/999 >= 0.1 first at 100; 900/999 >= 0.9 first at 900
+    assert sum(p for v, p in zip(values, probs, strict=True) if low <= v <= high) == pytest.approx(801 / 999)
+
+
+def test_a_peaked_distribution_gives_a_narrow_interval_and_none_gives_none():
+    assert interval_estimate([10, 20, 30], [0.05, 0.9, 0.05]) == (20, 20)
+    assert interval_estimate([1, 2], [0.0, 0.0]) is None
+    with pytest.raises(BadInput, match="between 0 and 1"):
+        interval_estimate([1, 2], [0.5, 0.5], coverage=1.0)
+    with pytest.raises(BadInput, match="between 0 and 1"):
+        quantile_estimate([1, 2], [0.5, 0.5], 0)
 
 
 @pytest.mark.parametrize("tokens, probs, expected", [

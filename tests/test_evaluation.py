@@ -4,6 +4,7 @@ are in test_metrics.py, the chart in test_chart.py, guesses files in test_guesse
 from __future__ import annotations
 
 import csv
+import os
 
 import pytest
 
@@ -86,6 +87,72 @@ def test_the_csv_keeps_item_order(tmp_path):
         rows = list(csv.DictReader(f))
     assert [r["index"] for r in rows] == ["0", "1", "2"]
     assert rows[1]["color"] == "red" and float(rows[1]["error"]) == 100.0
+
+
+def test_estimates_keep_their_interval_and_the_run_its_coverage(tmp_path):
+    from pricer.pricers import Estimate
+
+    answers = [Estimate(10.0, 5.0, 20.0), Estimate(None), Estimate(30.0, 25.0, 35.0)]
+    *_, done = evaluation.run(items_of(12.0, 7.0, 40.0), lambda prompts: answers[:len(prompts)], batch_size=3)
+    assert [(o.low, o.high) for o in done.outcomes] == [(5.0, 20.0), (None, None), (25.0, 35.0)]
+    assert done.metrics.coverage == 0.5 and not done.outcomes[1].parsed
+    with done.write_csv(tmp_path / "r.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    assert [(r["low"], r["high"]) for r in rows] == [("5.0", "20.0"), ("", ""), ("25.0", "35.0")]
+    again = evaluation.Run.from_json(done.to_json())
+    assert again.outcomes == done.outcomes and again.metrics == done.metrics
+
+
+def test_the_run_cache_keeps_only_the_newest_runs(tmp_path, monkeypatch):
+    monkeypatch.setenv("PRICER_CACHE", str(tmp_path))
+    monkeypatch.setattr(evaluation, "CACHE_RUNS", 3)
+    keys = [evaluation.cache_key("m", "greedy", f"data {i}", 2) for i in range(5)]
+    for i, key in enumerate(keys):
+        list(evaluation.run(items_of(1.0, 2.0), price_in_title, cache_key=key))
+        path = tmp_path / "evaluations" / f"{key}.json"
+        os.utime(path, ns=(i * 10**9, i * 10**9))  # distinct ages, oldest first
+    evaluation.prune(tmp_path / "evaluations")
+    evaluation._memory.clear()
+    assert [evaluation.cached(k) is not None for k in keys] == [False, False, True, True, True]
+
+
+def test_the_run_cache_is_capped_in_bytes_too(tmp_path):
+    folder = tmp_path / "evaluations"
+    folder.mkdir()
+    for i in range(4):
+        (folder / f"{i}.json").write_text("x" * 1000)
+        os.utime(folder / f"{i}.json", ns=(i * 10**9, i * 10**9))
+    assert evaluation.prune(folder, runs=10, size=2500) == 2
+    assert sorted(p.name for p in folder.glob("*.json")) == ["2.json", "3.json"]
+
+
+class Wild:
+    """A pricer of the interface whose guesses are absurd: 1e200 dollars."""
+
+    name, label, estimators = "wild", "Wild guesses", ()
+
+    def available(self) -> str | None:
+        return None
+
+    def price(self, texts, *, estimator=None, progress=None):
+        from pricer.pricers import Estimate
+
+        return [Estimate(1e200, 1.0, 1e300) for _ in texts]
+
+    def cache_key(self, estimator):
+        return "wild"
+
+
+def test_absurd_guesses_are_scored_not_raised(test_250, tmp_path, monkeypatch):
+    monkeypatch.setenv("PRICER_CACHE", str(tmp_path))
+    *_, done = evaluation.evaluate(test_250, Wild(), size=3)
+    assert done.metrics.line().startswith("Error=$1.00e+200 RMSLE=") and done.metrics.coverage == 1.0
+    assert "MSE=inf" in done.metrics.details()
+
+
+def test_a_pricer_without_estimators_refuses_one(test_250):
+    with pytest.raises(BadInput, match="The wild pricer has no estimators"):
+        list(evaluation.evaluate(test_250, Wild(), size=3, estimator="topk"))
 
 
 # --- the CLI -----------------------------------------------------------------------------------

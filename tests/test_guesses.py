@@ -135,3 +135,17 @@ def test_a_spreadsheets_csv_with_a_byte_order_mark_and_blank_rows_is_read(test_2
     guesses = tmp_path / "g.csv"
     guesses.write_text("\ufeffIndex, Guess \r\n0,$100\r\n\r\n1,200\r\n", encoding="utf-8")
     assert [o.guess for o in score_file(test_250, guesses, size=2).outcomes] == [100.0, 200.0]
+
+
+def test_absurd_numbers_in_data_and_guesses_give_scores_or_one_line(tmp_path, capsys):
+    prompt = "How much does this cost to the nearest dollar?\n\nThing {}\nA thing.\n\nPrice is $"
+    data = tmp_path / "data.jsonl"
+    data.write_text("".join(json.dumps({"text": prompt.format(i), "price": p}) + "\n"
+                            for i, p in enumerate([10.0, 1e308, 30.0])))
+    guesses = tmp_path / "g.csv"
+    guesses.write_text("index,guess\n0,1e200\n1,5\n2,30\n")
+    assert main(["score", "--data", str(data), "--guesses", str(guesses), "--size", "3"]) == 0
+    assert capsys.readouterr().out.strip().startswith("Error=$")
+    guesses.write_text("index,guess\ninf,1\n1,5\n2,30\n")
+    assert main(["score", "--data", str(data), "--guesses", str(guesses), "--size", "3"]) == 2
+    assert capsys.readouterr().err.strip() == "error: Row 0 of g.csv: index 'inf' is not a whole number."

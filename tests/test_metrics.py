@@ -90,3 +90,60 @@ def test_no_outcomes_give_zero_metrics():
     assert summarize([]).line() == "Error=$0.00 RMSLE=0.00 Hits=0.0%"
 
 
+
+
+# --- the 80% interval ----------------------------------------------------------------------------
+
+
+def test_coverage_is_the_share_of_truths_inside_the_interval():
+    outcomes = [outcome(item(100.0), 90.0, 80.0, 120.0),   # inside
+                outcome(item(100.0), 90.0, 100.0, 100.0),  # the ends count as inside
+                outcome(item(100.0), 150.0, 110.0, 200.0),  # outside
+                outcome(item(100.0), 50.0, 20.0, 99.99)]    # outside
+    m = summarize(outcomes)
+    assert m.coverage == 0.5 and [o.inside for o in outcomes] == [True, True, False, False]
+    assert "80% interval coverage=50.0%" in m.details()
+    assert "coverage" not in m.line().lower()  # the course's line stays the course's
+
+
+def test_without_an_interval_there_is_no_coverage():
+    m = summarize([outcome(item(100.0), 90.0), Outcome(1, "b", 50.0, 40.0)])
+    assert m.coverage is None and "coverage" not in m.details()
+    assert outcome(item(100.0), 90.0).inside is None
+
+
+@pytest.mark.parametrize("low, high", [(None, 10.0), (10.0, None), (20.0, 10.0), (math.nan, 10.0), ("5", 10.0)])
+def test_an_interval_needs_two_numbers_in_order(low, high):
+    scored = outcome(item(15.0), 12.0, low, high)
+    assert (scored.low, scored.high, scored.inside) == (None, None, None)
+
+
+def test_items_without_an_interval_do_not_count_towards_coverage():
+    m = summarize([outcome(item(100.0), 90.0, 80.0, 120.0), outcome(item(100.0), None)])
+    assert m.coverage == 1.0 and m.unparsed == 1
+
+
+# --- absurd numbers: finite scores or inf, never an OverflowError -------------------------------
+
+
+def test_a_guess_of_1e200_scores_without_overflow():
+    m = summarize([outcome(item(100.0), 1e200), outcome(item(50.0), 50.0)])
+    assert m.average_error == pytest.approx(5e199) and m.mse == math.inf and m.r2 is None
+    assert m.line() == "Error=$5.00e+199 RMSLE=322.37 Hits=50.0%"  # (ln 1e200 - ln 101) / sqrt 2
+    assert "MSE=inf" in m.details()
+
+
+def test_a_true_price_of_1e308_scores_without_overflow():
+    m = summarize([Outcome(0, "a", 1e308, 0.0), Outcome(1, "b", 1e308, 1.0)])
+    assert m.average_error == pytest.approx(1e308) and math.isfinite(m.rmsle)
+    assert m.line().startswith("Error=$1.00e+308 RMSLE=")
+
+
+def test_the_largest_floats_average_without_overflow():
+    m = summarize([Outcome(0, "a", 1.0, 1.7e308), Outcome(1, "b", 1.0, 1.7e308), Outcome(2, "c", 1.0, -1.7e308)])
+    assert m.average_error == pytest.approx(1.7e308) and m.mse == math.inf
+
+
+def test_a_guess_beyond_a_float_is_no_number():
+    scored = outcome(item(10.0), 10 ** 400)  # an int too large for a float
+    assert scored.guess == 0.0 and not scored.parsed

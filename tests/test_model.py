@@ -190,6 +190,27 @@ def test_topk_estimate_comes_from_the_next_token_distribution_after_price_is(tin
     assert pred.number_mass == pytest.approx(sum(number_probs), rel=1e-3)
 
 
+def test_the_interval_holds_the_middle_80_percent_of_the_number_token_distribution(tiny_spec, prompts):
+    import torch
+
+    pricer = load_pricer(tiny_spec)
+    tok = pricer.tokenizer
+    (pred,) = pricer.predict(prompts[1:2])
+    with pricer.active_model() as model, torch.no_grad():
+        logits = model(tok.encode(prompts[1], return_tensors="pt")).logits[0, -1].float()
+    probs = torch.softmax(logits, dim=-1)
+    number_probs = {v: probs[tok.convert_tokens_to_ids(str(v))].item() for v in range(1, 1000)}
+    total = sum(number_probs.values())
+
+    def below(v: float) -> float:  # the share of the number tokens' probability at or below v
+        return sum(p for value, p in number_probs.items() if value <= v) / total
+
+    assert 1 <= pred.low <= pred.high <= 999
+    tol = 1e-3  # the batched pass and this one differ in the last bits
+    assert below(pred.low) >= 0.1 - tol and below(pred.low - 1) < 0.1 + tol
+    assert below(pred.high) >= 0.9 - tol and below(pred.high - 1) < 0.9 + tol
+
+
 def test_course_estimate_matches_the_courses_improved_model_predict(base_spec, prompts):
     import torch
     import torch.nn.functional as F  # noqa: N812 - the course's spelling
@@ -367,11 +388,13 @@ def test_cli_predict_prints_json_with_price_estimate_prompt_completion_and_top_t
     code = main(["predict", "--text", "Stainless garlic press\nCrushes garlic with ease.",
                  "--base-model", str(tiny_model), "--adapter", str(tiny_model / "adapter"), "--json"])
     assert code == 0
-    out = json.loads(capsys.readouterr().out)
+    answer = json.loads(capsys.readouterr().out)
+    assert answer["pricer"] == "fine-tuned" and answer["estimator"] == "greedy"
+    out = answer["details"]  # the Llama's prediction, beside the price and interval every pricer gives
     assert {"greedy", "topk", "topk_numbers", "median", "prompt", "completion", "top_tokens"} <= set(out)
     assert out["prompt"].endswith(PREFIX) and "Stainless garlic press" in out["prompt"]
-    assert out["greedy"] == extract_price(out["completion"])
-    assert len(out["top_tokens"]) == 10
+    assert out["greedy"] == extract_price(out["completion"]) == answer["price"]
+    assert len(out["top_tokens"]) == 10 and (answer["low"], answer["high"]) == (out["low"], out["high"])
 
 
 def test_cli_predict_error_is_one_line_and_exit_2(tmp_path, capsys):

@@ -168,7 +168,6 @@ def test_the_desk_checks_the_text_first_and_refuses_a_second_request_while_busy(
 
 def test_answers_render_escaped_with_price_interval_time_and_how_far_off():
     from pricer.pricers import Estimate
-
     from ui.predict_tab import Answer, render_answers, render_details
 
     class Fake:

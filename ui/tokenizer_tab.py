@@ -21,10 +21,11 @@ from pricer.errors import PricerError
 from pricer.hub import is_local
 from pricer.items import SYSTEM_PROMPT
 from pricer.tokenizer import LoadedTokenizer, load_tokenizer
-from ui.api import endpoint, fail
+from ui.api import Data, endpoint, fail
 
 MAX_CHIPS = 5_000  # more chips than this make the browser crawl; counts and ids stay whole
 MAX_COMPARE_CHIPS = 500
+TOKENIZER_CONCURRENCY = 8  # tokenizer events at once (one pool for the tab and its API); more only time-slice 2 CPUs
 GLYPHS = {" ": "␣", "\n": "↵", "\t": "⇥", "\r": "␍"}
 
 CSS = """
@@ -394,33 +395,36 @@ def build() -> None:
         compare_btn = gr.Button("Compare")
         compared = _html(elem_id="tok-compare")
     with gr.Accordion("JSON (what /tokenize returns)", open=False):
-        result = gr.JSON(label="/tokenize")
+        result = Data(label="/tokenize")  # the whole answer, without gr.JSON's per-node validation
 
     inputs, views = [text, tokenizer, add_special, skip_special], [status, stats, chips, ids, decoded, numbers]
     # the API first (it takes the plain names): the same inputs, answered as data under named outputs
-    endpoint(tokenize_api, inputs, ["tokenization"], "tokenize")
-    endpoint(vocab_api, [tokenizer, query, page], ["vocab"], "vocab")
-    endpoint(decode_api, [tokenizer, typed, typed_skip], ["decoding"], "decode")
-    endpoint(chat_template_api, [tokenizer, system, user], ["chat"], "chat_template")
-    endpoint(compare_api, [text, tokenizer, *others, add_special], ["comparison"], "compare")
+    # every tokenizer event runs in its own pool (CPU, milliseconds): never behind the model's
+    # queue nor the default limit of 4, so 20 people typing at once are each answered in turn
+    cpu = {"concurrency_id": "tokenizer", "concurrency_limit": TOKENIZER_CONCURRENCY}
+    endpoint(tokenize_api, inputs, ["tokenization"], "tokenize", **cpu)
+    endpoint(vocab_api, [tokenizer, query, page], ["vocab"], "vocab", **cpu)
+    endpoint(decode_api, [tokenizer, typed, typed_skip], ["decoding"], "decode", **cpu)
+    endpoint(chat_template_api, [tokenizer, system, user], ["chat"], "chat_template", **cpu)
+    endpoint(compare_api, [text, tokenizer, *others, add_special], ["comparison"], "compare", **cpu)
 
     # the page
-    go.click(tokenize, inputs, result, api_visibility="private").success(
-        render, result, views, api_visibility="private", show_progress="hidden")
+    go.click(tokenize, inputs, result, api_visibility="private", **cpu).success(
+        render, result, views, api_visibility="private", show_progress="hidden", **cpu)
     gr.on([text.change, add_special.change, skip_special.change, tokenizer.submit], tokenize_and_render,
           inputs, [result, *views], trigger_mode="always_last", show_progress="hidden",
-          api_visibility="private")
-    tokenizer.submit(show_specials, tokenizer, specials, api_visibility="private")
-    search.click(lookup, [tokenizer, query, page], [found, page], api_visibility="private")
-    query.submit(first_page, [tokenizer, query], [found, page], api_visibility="private")
-    prev.click(previous_page, [tokenizer, query, page], [found, page], api_visibility="private")
-    nxt.click(next_page, [tokenizer, query, page], [found, page], api_visibility="private")
+          api_visibility="private", **cpu)
+    tokenizer.submit(show_specials, tokenizer, specials, api_visibility="private", **cpu)
+    search.click(lookup, [tokenizer, query, page], [found, page], api_visibility="private", **cpu)
+    query.submit(first_page, [tokenizer, query], [found, page], api_visibility="private", **cpu)
+    prev.click(previous_page, [tokenizer, query, page], [found, page], api_visibility="private", **cpu)
+    nxt.click(next_page, [tokenizer, query, page], [found, page], api_visibility="private", **cpu)
     decode_btn.click(decode_typed, [tokenizer, typed, typed_skip], [typed_text, typed_chips],
-                     api_visibility="private")
-    chat_btn.click(show_chat, [tokenizer, system, user], chat, api_visibility="private")
-    compare_btn.click(compare, [text, tokenizer, *others, add_special], compared, api_visibility="private")
+                     api_visibility="private", **cpu)
+    chat_btn.click(show_chat, [tokenizer, system, user], chat, api_visibility="private", **cpu)
+    compare_btn.click(compare, [text, tokenizer, *others, add_special], compared, api_visibility="private", **cpu)
     root = gr.context.Context.root_block
     if root is not None:  # fill the views once the page loads, not at import (the app starts fast)
-        root.load(tokenize, inputs, result, api_visibility="private", show_progress="hidden").success(
-            render, result, views, api_visibility="private", show_progress="hidden")
-        root.load(show_specials, tokenizer, specials, api_visibility="private")
+        root.load(tokenize, inputs, result, api_visibility="private", show_progress="hidden", **cpu).success(
+            render, result, views, api_visibility="private", show_progress="hidden", **cpu)
+        root.load(show_specials, tokenizer, specials, api_visibility="private", **cpu)

@@ -11,7 +11,7 @@ Hashing (CRC-32 of each n-gram, made as scikit-learn's HashingVectorizer makes t
 needs no vocabulary, so a model is its weights and nothing else, and features are computed a
 batch at a time however large the data. Pricing needs numpy alone (`dot`); training builds
 scipy sparse matrices (`featurize`). This module fits and stores nothing (pricer.cpu.model holds
-weights, pricer.cpu.train fits them).
+weights, pricer.cpu.training fits them).
 
     >>> product_parts("How much does this cost to the nearest dollar?\\n\\nMug\\nBlue, 12 oz\\n\\nPrice is $9.00")
     ('Mug', 'Blue, 12 oz')

@@ -11,7 +11,7 @@ estimate into an interval. On disk it is a folder:
   whose bytes do not match that sha256, or whose tensors have the wrong shapes or values, is
   refused with a ModelUnavailable saying to retrain or restore it.
 
-It does not train (pricer.cpu.train) and does not read datasets.
+It does not train (pricer.cpu.training) and does not read datasets.
 
     >>> Estimate(price=12.5, low=8.0, high=20.0).contains(12.5)
     True
@@ -67,7 +67,7 @@ class CpuModel:
     high_offset: float
     """The 90% quantile of the same (>= 0)."""
     info: dict[str, Any] = field(default_factory=dict)
-    """What model.json says: training data, parameters, figures (see pricer.cpu.train)."""
+    """What model.json says: training data, parameters, figures (see pricer.cpu.training)."""
 
     def log_prices(self, parts: Sequence[tuple[str, str]]) -> Any:
         """ln(1 + price) estimates for (title, description) pairs, as a float64 array."""

@@ -4,7 +4,7 @@
 
 1. Each source is opened as an Arrow dataset (a local JSONL/Parquet/CSV file, a folder of
    splits, a `save_to_disk` folder, or a hub id's train split) and read in batches, so 400,000
-   items are never held as Python objects at once; only their features are (float32, sparse).
+   items are never held as Python objects at once; only their features are (sparse, ~2 GB for 400,000).
 2. The FIRST source is the distribution to price. Items of the other sources are weighted by
    how much likelier their price is there than in their own source (histograms of ln price),
    times OTHER_WEIGHT: a source of cheap items then teaches what words cost without pulling
@@ -48,7 +48,7 @@ BATCH = 2048
 CV_FOLDS = 5
 CV_LIMIT = 20_000  # a first source up to this size is cross-validated; a larger one has held-out items enough
 MAX_ITERATIONS = 2000
-TOLERANCE = 1e-7
+TOLERANCE = 1e-5  # relative residual: estimates within ~0.3% of the exact solution, in 2/3 of the steps
 
 
 @dataclass(frozen=True)
@@ -261,7 +261,8 @@ def _featurize(data: Any, spec: FeatureSpec, weight_of: Any, bar: Any, pool: Any
         rows, prices = pending.popleft()
         x = rows.result() if pool is not None else rows
         root = np.sqrt(weight_of(prices))
-        blocks.append(x.multiply(root[:, None].astype(np.float32)).tocsr())
+        # float64, as the solver's vectors: a float32 matrix would be copied to float64 on every product
+        blocks.append(x.astype(np.float64).multiply(root[:, None]).tocsr())
         targets.append(np.log1p(prices))
         roots.append(root)
         n += len(prices)

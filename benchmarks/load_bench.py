@@ -1,0 +1,268 @@
+"""Load benchmark: starts the app on the tiny test model and drives N gradio clients at /tokenize.
+
+    python benchmarks/load_bench.py                       # 20 clients for 60 s
+    python benchmarks/load_bench.py --evaluate            # ... with a 250-item /evaluate beside them
+    python benchmarks/load_bench.py --clients 5 --seconds 30
+    python benchmarks/load_bench.py --minutes 10          # memory soak: RSS every 30 s, and its growth
+
+Each client is a thread with its own gradio_client.Client, calling /tokenize with a ~10,000-character
+text that changes every call the way typing does (a character added, sometimes one deleted), then
+waiting --think seconds (0 = back-to-back). Prints calls/s, p50/p95/max latency, errors, bytes per
+answer, and the server's resident memory (RSS, from /proc via psutil) before and after.
+
+The app runs as `python app.py` in a child process on 127.0.0.1 (a free port), offline, on a tiny
+model written by `python -m pricer tiny-model` (like `scripts/dev demo`), with ../shared/data's
+test items as PRICER_DATASET when present. All traffic goes to that local server; the run is
+bounded in time and stops the server by itself. Figures only: nothing here asserts a speed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT.parent / "shared" / "data" / "test-250.jsonl"
+SEED_TEXT = ("Stainless steel 12-cup coffee maker, programmable, 1,200 W, $79.99. Brews hot and "
+             "iced coffee; 24-hour timer, auto shut-off. 你好 👋 Prices: 374.41, 1,299 and 12345.\n")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def rss_mb(pid: int) -> float:
+    import psutil
+
+    return psutil.Process(pid).memory_info().rss / 2**20
+
+
+def start_app(workdir: Path) -> tuple[subprocess.Popen, str]:
+    model = workdir / "tiny-model"
+    subprocess.run([sys.executable, "-m", "pricer", "tiny-model", "--out", str(model)], cwd=ROOT,
+                   check=True, stdout=subprocess.DEVNULL)
+    port = free_port()
+    env = {**os.environ, "PRICER_BASE_MODEL": str(model), "PRICER_ADAPTER": str(model / "adapter"),
+           "PRICER_ADAPTER_REVISION": "none", "HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False",
+           "PRICER_CACHE": str(workdir / "cache"), "GRADIO_SERVER_NAME": "127.0.0.1", "PORT": str(port)}
+    if DATA.exists() and "PRICER_DATASET" not in os.environ:
+        env["PRICER_DATASET"] = str(DATA)
+    log = open(workdir / "app.log", "wb")  # noqa: SIM115 (closed with the process)
+    proc = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"the app exited ({proc.returncode}); see {workdir / 'app.log'}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return proc, url
+        except OSError:
+            time.sleep(0.5)
+    proc.kill()
+    raise SystemExit("the app did not start within 180 s")
+
+
+def typed_texts(seed: int, chars: int):
+    """An endless run of ~`chars`-character texts, each one keystroke after the last."""
+    rng = random.Random(seed)
+    base = (SEED_TEXT * (chars // len(SEED_TEXT) + 1))[:chars]
+    text = base
+    alphabet = "abcdefghijklmnopqrstuvwxyz      ,.$0123456789\n"
+    while True:
+        if rng.random() < 0.15 and len(text) > chars // 2:
+            text = text[:-1]
+        else:
+            text += rng.choice(alphabet)
+        if len(text) > chars + 500:  # a new paste: start over from another cut of the base
+            k = rng.randrange(len(SEED_TEXT))
+            text = base[k:] + base[:k]
+        yield text
+
+
+class Stats:
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.latencies: list[float] = []
+        self.sizes: list[int] = []
+        self.errors: list[str] = []
+
+    def add(self, seconds: float, size: int) -> None:
+        with self.lock:
+            self.latencies.append(seconds)
+            self.sizes.append(size)
+
+    def fail(self, message: str) -> None:
+        with self.lock:
+            self.errors.append(message)
+
+
+def client_loop(url: str, n: int, stop: threading.Event, stats: Stats, chars: int, think: float,
+                renew: int = 0) -> None:
+    """One typist; with `renew`, a new client (a new visitor, a new server session) every `renew` calls."""
+    from gradio_client import Client
+
+    client, calls = None, 0
+    texts = typed_texts(n, chars)
+    while not stop.is_set():
+        if client is None or (renew and calls and calls % renew == 0):
+            if client is not None:
+                client.close()
+            try:
+                client = Client(url, verbose=False)
+            except Exception as exc:  # noqa: BLE001 (a benchmark counts every failure)
+                stats.fail(f"connect: {exc!r}"[:200])
+                return
+        calls += 1
+        text = next(texts)
+        started = time.perf_counter()
+        try:
+            answer = client.predict(text, "", True, False, api_name="/tokenize")
+        except Exception as exc:  # noqa: BLE001
+            stats.fail(repr(exc)[:200])
+            continue
+        stats.add(time.perf_counter() - started, len(json.dumps(answer, ensure_ascii=False).encode()))
+        if think:
+            stop.wait(think)
+    if client is not None:
+        client.close()
+
+
+def evaluate_loop(url: str, size: int, out: dict) -> None:
+    from gradio_client import Client
+
+    started = time.perf_counter()
+    try:
+        client = Client(url, verbose=False)
+        metrics, _csv = client.predict("fine-tuned", None, None, None, size, None, api_name="/evaluate")
+        out["metrics"] = metrics
+    except Exception as exc:  # noqa: BLE001
+        out["error"] = repr(exc)[:300]
+    out["seconds"] = time.perf_counter() - started
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def load(url: str, pid: int, args: argparse.Namespace) -> None:
+    stats, stop = Stats(), threading.Event()
+    evaluation: dict = {}
+    before = rss_mb(pid)
+    threads = [threading.Thread(target=client_loop, args=(url, n, stop, stats, args.chars, args.think, args.renew),
+                                daemon=True)
+               for n in range(args.clients)]
+    if args.evaluate:
+        threads.append(threading.Thread(target=evaluate_loop, args=(url, 250, evaluation), daemon=True))
+    started = time.perf_counter()
+    for t in threads:
+        t.start()
+    stop.wait(args.seconds)
+    stop.set()
+    elapsed = time.perf_counter() - started
+    for t in threads[:args.clients]:
+        t.join(timeout=60)
+    after = rss_mb(pid)
+    lat = stats.latencies
+    print(f"clients {args.clients}, {args.seconds:.0f} s, texts ~{args.chars:,} chars, think {args.think} s, "
+          f"new session every {args.renew or 'never'} calls"
+          f"{', with a 250-item /evaluate beside them' if args.evaluate else ''}")
+    if lat:
+        print(f"  /tokenize: {len(lat)} calls, {len(lat) / elapsed:.1f} calls/s, p50 {pct(lat, 0.5) * 1000:.0f} ms, "
+              f"p95 {pct(lat, 0.95) * 1000:.0f} ms, max {max(lat) * 1000:.0f} ms")
+        print(f"  bytes per answer: mean {statistics.mean(stats.sizes):,.0f}, max {max(stats.sizes):,}")
+    print(f"  errors: {len(stats.errors)}" + (f" (first: {stats.errors[0]})" if stats.errors else ""))
+    print(f"  server RSS: {before:.0f} MB before, {after:.0f} MB after ({after - before:+.0f} MB)")
+    if args.evaluate:
+        for t in threads[args.clients:]:
+            t.join(timeout=args.evaluate_wait)
+        if "seconds" not in evaluation:
+            print(f"  /evaluate: still running after {args.evaluate_wait:.0f} s more (left to the server)")
+        elif "error" in evaluation:
+            print(f"  /evaluate: error after {evaluation['seconds']:.0f} s: {evaluation['error']}")
+        else:
+            m = evaluation["metrics"]
+            print(f"  /evaluate: {evaluation['seconds']:.0f} s, "
+                  + ", ".join(f"{k} {v}" for k, v in m.items() if k not in ("pricer", "data", "estimator")))
+
+
+def soak(url: str, pid: int, args: argparse.Namespace) -> None:
+    """Clients typing for --minutes; RSS sampled every 30 s."""
+    stats, stop = Stats(), threading.Event()
+    threads = [threading.Thread(target=client_loop, args=(url, n, stop, stats, args.chars, args.think, args.renew),
+                                daemon=True)
+               for n in range(args.clients)]
+    series = [(0.0, rss_mb(pid))]
+    started = time.perf_counter()
+    for t in threads:
+        t.start()
+    end = started + args.minutes * 60
+    while (now := time.perf_counter()) < end:
+        stop.wait(min(30, end - now))
+        series.append((time.perf_counter() - started, rss_mb(pid)))
+        print(f"  {series[-1][0]:6.0f} s  RSS {series[-1][1]:7.0f} MB  calls {len(stats.latencies)}", flush=True)
+    stop.set()
+    for t in threads:
+        t.join(timeout=60)
+    lat = stats.latencies
+    first_minute = next((mb for s, mb in series if s >= 60), series[-1][1])
+    print(f"soak: {args.clients} clients for {args.minutes:g} min, new session every {args.renew or 'never'} calls, "
+          f"{len(lat)} calls, {len(stats.errors)} errors"
+          + (f", p95 {pct(lat, 0.95) * 1000:.0f} ms" if lat else ""))
+    print(f"  RSS series (MB): {' '.join(f'{mb:.0f}' for _, mb in series)}")
+    print(f"  growth: {series[-1][1] - series[0][1]:+.0f} MB from the start, "
+          f"{series[-1][1] - first_minute:+.0f} MB after the first minute (warm-up excluded)")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--clients", type=int, default=20)
+    ap.add_argument("--seconds", type=float, default=60)
+    ap.add_argument("--chars", type=int, default=10_000, help="length of each client's text")
+    ap.add_argument("--think", type=float, default=0.0, help="seconds a client waits between calls")
+    ap.add_argument("--renew", type=int, default=0,
+                    help="each client becomes a new visitor (a new session) every this many calls")
+    ap.add_argument("--evaluate", action="store_true", help="run a 250-item /evaluate beside the clients")
+    ap.add_argument("--evaluate-wait", type=float, default=300, help="seconds to wait for it after the load")
+    ap.add_argument("--minutes", type=float, default=0, help="memory soak of this many minutes instead")
+    ap.add_argument("--url", help="drive an app already running at this local URL (with --pid)")
+    ap.add_argument("--pid", type=int, help="the process id of that app, for its memory")
+    args = ap.parse_args()
+    args.clients = max(1, min(args.clients, 200))
+    args.seconds = max(1.0, min(args.seconds, 3600))
+    args.minutes = max(0.0, min(args.minutes, 120))
+    if args.url:
+        if not args.url.startswith(("http://127.0.0.1:", "http://localhost:")) or not args.pid:
+            raise SystemExit("--url must be a local app (http://127.0.0.1:PORT/) and needs --pid")
+        (soak if args.minutes else load)(args.url, args.pid, args)
+        return
+    with tempfile.TemporaryDirectory(prefix="pricer-load-") as tmp:
+        proc, url = start_app(Path(tmp))
+        try:
+            from gradio_client import Client
+
+            Client(url, verbose=False).predict("warm up 123", "", True, False, api_name="/tokenize")
+            (soak if args.minutes else load)(url, proc.pid, args)
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,148 @@
+"""pricer.leaderboard: every run recorded on disk (it survives a new process), stopped runs marked
+partial, a cached replay recorded once, the cap, clearing, the course's published rows, and the
+`leaderboard` verb."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from pricer import evaluation, leaderboard
+from pricer.cli import main
+from pricer.data import TestItem
+from pricer.errors import BadInput
+from pricer.pricers import Estimate
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(autouse=True)
+def cache(monkeypatch, tmp_path) -> Path:
+    monkeypatch.setenv("PRICER_CACHE", str(tmp_path / "cache"))
+    return tmp_path / "cache"
+
+
+def items_of(*truths: float) -> list[TestItem]:
+    return [TestItem(i, f"How much does this cost to the nearest dollar?\n\nThing {i}\n\nPrice is $", t, f"Thing {i}")
+            for i, t in enumerate(truths)]
+
+
+def finished(label: str = "a run", guess: float = 10.0, n: int = 3, **fields) -> evaluation.Run:
+    *_, done = evaluation.run(items_of(*[10.0] * n), lambda prompts: [Estimate(guess, 5.0, 20.0)] * len(prompts),
+                              label=label)
+    for name, value in fields.items():
+        setattr(done, name, value)
+    return done
+
+
+def test_a_recorded_run_survives_a_new_process_with_its_outcomes(cache):
+    run = finished("cpu pricer", 12.0, pricer="cpu", data="test.jsonl")
+    row = leaderboard.record(run, key="k1")
+    assert (row.label, row.pricer, row.size, row.total, row.error, row.hits, row.coverage, row.partial) == (
+        "cpu pricer", "cpu", 3, 3, 2.0, 1.0, 1.0, False)
+    probe = "from pricer import leaderboard; import json; print(json.dumps([r.to_json() for r in leaderboard.runs()]))"
+    result = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=120,
+                            env={**os.environ, "PYTHONPATH": str(ROOT), "PRICER_CACHE": str(cache)})
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == [row.to_json()]
+    again = leaderboard.load_run(row.id)
+    assert again.metrics == run.metrics and again.pricer == "cpu" and again.id == row.id
+    assert [(o.low, o.high) for o in again.outcomes] == [(5.0, 20.0)] * 3
+
+
+def test_the_course_published_figures_are_reference_rows_marked_published():
+    published = [r for r in leaderboard.rows() if r.published]
+    errors = {r.label: r.error for r in published}
+    assert len(published) == 10 and errors["Constant (the training average), course"] == 145.51
+    assert errors["Fine-tuned Llama 3.1 8B (4-bit), top-3 weighted, course"] == 46.66
+    tuned = next(r for r in published if r.pricer == "fine-tuned")
+    assert tuned.hits == 0.708 and tuned.estimator == "topk" and tuned.size == 250
+    assert all(r.id == "" and r.when == "" and "published" in r.line() for r in published)
+    assert leaderboard.rows(published=False) == []
+
+
+def test_rows_are_best_first_and_clear_forgets_only_runs_made_here(cache):
+    leaderboard.record(finished("worse", 90.0))
+    good = leaderboard.record(finished("better", 11.0))
+    listed = leaderboard.rows()
+    assert listed[0].label == "better" and [r.error for r in listed] == sorted(r.error for r in listed)
+    assert leaderboard.clear() == 2
+    assert leaderboard.runs() == [] and len(leaderboard.rows()) == len(leaderboard.PUBLISHED)
+    with pytest.raises(BadInput, match=f"No run {good.id} on the leaderboard"):
+        leaderboard.load_run(good.id)
+    assert not list((cache / "leaderboard-runs").glob("*.json"))
+
+
+def test_only_the_newest_runs_are_kept(monkeypatch, cache):
+    monkeypatch.setattr(leaderboard, "MAX_RUNS", 3)
+    recorded = [leaderboard.record(finished(f"run {i}")) for i in range(5)]
+    assert [r.label for r in leaderboard.runs()] == ["run 2", "run 3", "run 4"]
+    assert sorted(p.stem for p in (cache / "leaderboard-runs").glob("*.json")) == sorted(r.id for r in recorded[2:])
+
+
+class Steady:
+    """A pricer of the interface that needs no model: $40, between $30 and $50."""
+
+    name, label, estimators = "steady", "Steady $40", ()
+
+    def available(self) -> str | None:
+        return None
+
+    def price(self, texts, *, estimator=None, progress=None):
+        return [Estimate(40.0, 30.0, 50.0) for _ in texts]
+
+    def cache_key(self, estimator):
+        return "steady"
+
+
+def test_a_stopped_evaluation_is_recorded_as_partial(test_250, cache):
+    stream = evaluation.evaluate(test_250, Steady(), size=6, batch_size=2)
+    first = next(stream)
+    stream.close()  # what gradio's Stop does
+    (row,) = leaderboard.runs()
+    assert row.partial and (row.size, row.total) == (2, 6) and "partial 2/6" in row.line()
+    assert leaderboard.load_run(row.id).metrics == first.metrics
+    *_, done = evaluation.evaluate(test_250, Steady(), size=6, batch_size=2)
+    assert [r.partial for r in leaderboard.runs()] == [True, False] and leaderboard.runs()[1].id == done.id
+
+
+def test_an_unwritable_cache_keeps_the_rows_in_memory(monkeypatch, tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv("PRICER_CACHE", str(blocker / "cache"))
+    row = leaderboard.record(finished("kept in memory"))
+    assert leaderboard.runs()[-1] == row and leaderboard.load_run(row.id).label == "kept in memory"
+    assert leaderboard.clear() >= 1
+
+
+def test_a_damaged_board_file_is_an_empty_board(cache):
+    cache.mkdir(parents=True, exist_ok=True)
+    (cache / "leaderboard.json").write_text("{not json")
+    assert leaderboard.runs() == []
+    leaderboard.record(finished())
+    assert len(leaderboard.runs()) == 1
+
+
+@pytest.mark.parametrize("bad", ["../etc/passwd", "", "x" * 100, "a/b"])
+def test_a_run_id_is_checked(bad):
+    with pytest.raises(BadInput, match="not a run id"):
+        leaderboard.load_run(bad)
+
+
+def test_the_leaderboard_verb_lists_json_and_clears(capsys):
+    leaderboard.record(finished("cpu run", 12.0, pricer="cpu"))
+    assert main(["leaderboard", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)["rows"]
+    assert rows[0]["label"] == "cpu run" and rows[0]["published"] is False
+    assert sum(r["published"] for r in rows) == 10
+    assert main(["leaderboard"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].split()[:4] == ["error", "RMSLE", "hits", "in"] and "cpu run" in out[1] and "$2.00" in out[1]
+    assert main(["leaderboard", "--clear"]) == 0
+    assert "cleared 1 runs" in capsys.readouterr().err
+    assert leaderboard.runs() == []

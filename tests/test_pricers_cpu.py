@@ -1,0 +1,86 @@
+"""The CPU pricer behind the pricer interface and the `train` verb: a model trained here is found
+through --cpu-model and PRICER_CPU_MODEL, its estimates carry an interval around the price, a
+missing model is a reason, not a crash. (The model itself is tested in pricer.cpu's own tests.)"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("pricer.cpu", reason="the CPU pricer (pricer/cpu) is not in this checkout")
+
+from pricer import evaluation, pricers  # noqa: E402
+from pricer.cli import main  # noqa: E402
+from pricer.config import ENV  # noqa: E402
+from pricer.pricers import CpuPricer, PricerOptions  # noqa: E402
+
+PASTED = ("Stainless steel garlic press\nCrushes whole cloves with a long lever and a removable basket; "
+          "dishwasher safe, 9 inches long, with a cleaning brush.")
+
+
+@pytest.fixture(autouse=True)
+def clean_settings(monkeypatch, tmp_path):
+    for variable in ENV.values():
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setenv("PRICER_CACHE", str(tmp_path / "cache"))
+
+
+@pytest.fixture(scope="module")
+def trained(train_550, tmp_path_factory) -> Path:
+    """A CPU model trained here by the `train` verb on the course's 550 training items."""
+    out = tmp_path_factory.mktemp("cpu-model")
+    assert main(["train", "--data", str(train_550), "--validation", "50", "--out", str(out)]) == 0
+    return out
+
+
+def test_train_writes_a_model_and_says_how_to_use_it(trained, train_550, tmp_path, capsys):
+    assert {"model.safetensors", "model.json", "CARD.md"} <= {p.name for p in trained.iterdir()}
+    out = tmp_path / "again"
+    assert main(["train", "--data", str(train_550), "--validation", "50", "--out", str(out)]) == 0
+    captured = capsys.readouterr()
+    assert captured.out.strip() == str(out)
+    assert "validation: Error=$" in captured.err and "coverage=" in captured.err
+    assert f"PRICER_CPU_MODEL={out}" in captured.err and "peak memory" in captured.err
+    assert (out / "model.safetensors").read_bytes() == (trained / "model.safetensors").read_bytes()  # deterministic
+
+
+def test_train_refuses_bad_input_in_one_line(tmp_path, capsys):
+    assert main(["train", "--data", str(tmp_path / "missing.jsonl"), "--out", str(tmp_path / "m")]) == 2
+    assert capsys.readouterr().err.startswith("error: No such file or folder")
+
+
+def test_the_option_and_the_setting_point_at_a_retrained_model(trained, monkeypatch, capsys):
+    assert pricers.get("cpu", PricerOptions(cpu_model=str(trained))).available() is None
+    assert main(["predict", "--pricer", "cpu", "--cpu-model", str(trained), "--json", "--text", PASTED]) == 0
+    by_option = json.loads(capsys.readouterr().out)
+    monkeypatch.setenv("PRICER_CPU_MODEL", str(trained))
+    assert main(["predict", "--pricer", "cpu", "--json", "--text", PASTED]) == 0
+    by_setting = json.loads(capsys.readouterr().out)
+    assert by_option["pricer"] == by_setting["pricer"] == "cpu" and str(trained) in by_setting["label"]
+    assert by_option["price"] == by_setting["price"] and by_option["low"] <= by_option["price"] <= by_option["high"]
+
+
+def test_every_estimate_has_an_interval_around_its_price(trained, test_250):
+    prompts = [json.loads(line)["text"] for line in test_250.read_text().splitlines()[:20]]
+    heard = []
+    estimates = CpuPricer(trained).price(prompts + [PASTED], progress=lambda done, total: heard.append((done, total)))
+    assert len(estimates) == 21 and heard[-1] == (21, 21)
+    assert all(e.low <= e.price <= e.high and e.price > 0 for e in estimates)
+
+
+def test_a_missing_model_is_a_reason_and_the_default_stays_cpu(tmp_path, monkeypatch):
+    monkeypatch.setenv("PRICER_CPU_MODEL", str(tmp_path / "nothing"))
+    reason = pricers.get("cpu").available()
+    assert reason.startswith(f"no CPU pricer model in {tmp_path / 'nothing'}") and "python -m pricer train" in reason
+    assert pricers.default_name() == "cpu"  # the 8B cannot load here, and nothing else is the fallback
+
+
+def test_a_retrained_model_is_another_run(trained, train_550, test_250, tmp_path):
+    runs = list(evaluation.evaluate(test_250, CpuPricer(trained), size=10))
+    assert runs[-1].metrics.coverage is not None
+    other = tmp_path / "other"
+    assert main(["train", "--data", str(train_550), "--validation", "100", "--out", str(other)]) == 0
+    assert CpuPricer(other).cache_key(None) != CpuPricer(trained).cache_key(None)
+    assert not list(evaluation.evaluate(test_250, CpuPricer(other), size=10))[-1].cached

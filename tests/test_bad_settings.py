@@ -34,8 +34,11 @@ def test_predict_says_the_quantization_setting_is_wrong_and_how_to_fix_it(bad_qu
     from ui import predict_tab as tab
 
     assert FIX in tab.show_status(tab.FINE_TUNED)  # on the page from the start
-    status = tab.predict_ui("Garlic press\nStainless steel.", tab.FINE_TUNED, progress=lambda *a, **k: None)[3]
-    assert FIX in status
+    desk = tab.Desk()
+    desk.claim("Garlic press\nStainless steel.", None)
+    result, *_, status = list(tab.price_all(desk, progress=None))[-1]
+    assert FIX in status and FIX in result  # the Llama is listed as unavailable, saying why
+    assert 'data-pricer="cpu"' in result  # the CPU pricer answers all the same
     with pytest.raises(gr.Error, match=FIX):
         tab.predict_api("Garlic press\nStainless steel.", tab.BASE)
 
@@ -43,7 +46,8 @@ def test_predict_says_the_quantization_setting_is_wrong_and_how_to_fix_it(bad_qu
 def test_evaluate_says_the_quantization_setting_is_wrong_and_how_to_fix_it(bad_quantization, tmp_path):
     from ui import evaluate_tab as tab
 
-    outputs = list(tab.evaluate(tab.BASE, "greedy", 3, "", None, None, False, None, progress=lambda *a, **k: None))
+    outputs = list(tab.evaluate_ui(tab.Board(), "base", "greedy", 3, "", None, None, False,
+                                   progress=lambda *a, **k: None))
     assert "Could not run" in outputs[-1][1] and FIX in outputs[-1][1]
 
 

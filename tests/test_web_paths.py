@@ -157,7 +157,8 @@ def _no_listing(text: str, given: str = "") -> None:
 def test_evaluate_refuses_a_server_path_as_test_data(site, quiet, data):
     from ui import evaluate_tab as tab
 
-    outputs = list(tab.evaluate(tab.BASE, "greedy", 5, data, None, None, False, None, progress=lambda *a, **k: None))
+    outputs = list(tab.evaluate_ui(tab.Board(), "cpu", None, 5, data, None, None, False,
+                                   progress=lambda *a, **k: None))
     status = outputs[-1][1]
     assert "Could not run" in status and REFUSED in status
     _no_listing(status, data)
@@ -171,8 +172,8 @@ def test_scoring_refuses_a_server_path_as_test_data_and_as_guesses(site, quiet, 
     upload.parent.mkdir(parents=True, exist_ok=True)
     upload.write_text("index,guess\n0,1\n")
     for test_data, guesses in ((data, str(upload)), (str(site / "allowed"), data)):
-        outputs = list(tab.evaluate(tab.SCORE_FILE, "greedy", 1, test_data, None, guesses, False, None,
-                                    progress=lambda *a, **k: None))
+        outputs = list(tab.evaluate_ui(tab.Board(), tab.SCORE_FILE, None, 1, test_data, None, guesses, False,
+                                       progress=lambda *a, **k: None))
         status = outputs[-1][1]
         assert REFUSED in status
         _no_listing(status, data)

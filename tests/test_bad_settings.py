@@ -34,17 +34,20 @@ def test_predict_says_the_quantization_setting_is_wrong_and_how_to_fix_it(bad_qu
     from ui import predict_tab as tab
 
     assert FIX in tab.show_status(tab.FINE_TUNED)  # on the page from the start
-    status = tab.predict_ui("Garlic press\nStainless steel.", tab.FINE_TUNED, progress=lambda *a, **k: None)[3]
-    assert FIX in status
+    from pricer import pricers
+
+    answer = tab.ask(pricers.get("fine-tuned"), "Garlic press\nStainless steel.")
+    assert answer.estimate is None and FIX in answer.error
     with pytest.raises(gr.Error, match=FIX):
         tab.predict_api("Garlic press\nStainless steel.", tab.BASE)
 
 
 def test_evaluate_says_the_quantization_setting_is_wrong_and_how_to_fix_it(bad_quantization, tmp_path):
+    from pricer.errors import PricerError
     from ui import evaluate_tab as tab
 
-    outputs = list(tab.evaluate(tab.BASE, "greedy", 3, "", None, None, False, None, progress=lambda *a, **k: None))
-    assert "Could not run" in outputs[-1][1] and FIX in outputs[-1][1]
+    with pytest.raises(PricerError, match=FIX):
+        list(tab.runs("base", "greedy", 3, tab.data_source("", None), None))
 
 
 def test_the_tokenizer_keeps_working_under_a_bad_quantization_setting(bad_quantization):

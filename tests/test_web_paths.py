@@ -155,25 +155,28 @@ def _no_listing(text: str, given: str = "") -> None:
 
 @pytest.mark.parametrize("data", HOME_AND_ETC)
 def test_evaluate_refuses_a_server_path_as_test_data(site, quiet, data):
+    from pricer.errors import PricerError
     from ui import evaluate_tab as tab
 
-    outputs = list(tab.evaluate(tab.BASE, "greedy", 5, data, None, None, False, None, progress=lambda *a, **k: None))
-    status = outputs[-1][1]
-    assert "Could not run" in status and REFUSED in status
+    with pytest.raises(PricerError) as refused:
+        list(tab.runs("cpu", None, 5, tab.data_source(data, None), None))
+    status = str(refused.value)
+    assert REFUSED in status
     _no_listing(status, data)
 
 
 @pytest.mark.parametrize("data", HOME_AND_ETC)
 def test_scoring_refuses_a_server_path_as_test_data_and_as_guesses(site, quiet, data, tmp_path):
+    from pricer.errors import PricerError
     from ui import evaluate_tab as tab
 
     upload = site / "uploads" / "guesses.csv"
     upload.parent.mkdir(parents=True, exist_ok=True)
     upload.write_text("index,guess\n0,1\n")
     for test_data, guesses in ((data, str(upload)), (str(site / "allowed"), data)):
-        outputs = list(tab.evaluate(tab.SCORE_FILE, "greedy", 1, test_data, None, guesses, False, None,
-                                    progress=lambda *a, **k: None))
-        status = outputs[-1][1]
+        with pytest.raises(PricerError) as refused:
+            list(tab.runs(tab.SCORE_FILE, None, 1, tab.data_source(test_data, None), guesses))
+        status = str(refused.value)
         assert REFUSED in status
         _no_listing(status, data)
 

@@ -338,13 +338,13 @@ def test_in_chromium_a_cpu_run_fills_plot_table_download_and_leaderboard_and_ove
     page.locator("#evaluate-run").click()
     points = page.locator("#evaluate-plot .js-plotly-plot .scatterlayer .point")
     points.first.wait_for(timeout=180_000)
-    page.get_by_text("10/10 items").first.wait_for(timeout=180_000)
+    expect(page.locator("#evaluate-status")).to_contain_text("10/10 items", timeout=180_000)
     status = page.locator("#evaluate-status")
     expect(status).to_contain_text("CPU pricer")
     expect(status).to_contain_text("on test-250.jsonl")
     expect(status).to_contain_text(re.compile(METRICS))
     expect(status).to_contain_text("80% interval coverage")
-    expect(points).to_have_count(10)  # Plotly redraws after the update lands: wait for it
+    expect(points).to_have_count(10, timeout=60_000)  # Plotly redraws after the update lands: wait for it
     box = page.locator("#evaluate-plot .js-plotly-plot").first.bounding_box()
     assert box and box["height"] > 300
     expect(page.locator("#evaluate-table [role=row]")).to_have_count(11)  # the header and 10 items
@@ -419,7 +419,7 @@ def test_in_chromium_stop_keeps_the_partial_run_its_csv_and_a_second_visitor_is_
 def test_in_chromium_an_error_clears_the_last_run_and_injected_html_stays_text(page, test_250):
     _open(page, 3)
     page.locator("#evaluate-run").click()
-    page.get_by_text("3/3 items").first.wait_for(timeout=180_000)
+    expect(page.locator("#evaluate-status")).to_contain_text("3/3 items", timeout=180_000)
     expect(page.locator("#evaluate-download")).to_be_visible()
     page.get_by_role("button", name="Test data").click()
     # a name the web app reads as a hub id (a path-shaped one is refused without being repeated)

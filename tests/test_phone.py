@@ -42,12 +42,24 @@ def test_the_tokenizer_checkboxes_keep_their_labels_whole(phone):
     _no_sideways_scroll(phone)
 
 
-def test_the_predict_tab_fits_the_screen(phone):
+def test_the_predict_tab_fits_the_screen_and_its_answers_scroll_in_their_own_box(phone):
     phone.get_by_role("tab", name="Predict").click()
     button = phone.locator("#predict-button")
     button.wait_for()
     assert button.bounding_box()["width"] > 300
     assert phone.locator("#predict-text textarea").bounding_box()["width"] > 280
+    phone.locator("#predict-text textarea").fill("Stainless Steel Garlic Press\nCrushes garlic cloves, dishwasher safe")
+    button.click()
+    phone.wait_for_function("document.querySelector('#predict-result tr[data-pricer=cpu]')", timeout=120_000)
+    wrap = phone.locator("#predict-result .answers-wrap")
+    box = wrap.bounding_box()
+    assert box and box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"]
+    # every column can be reached: the table fits its box, or the box scrolls sideways to it
+    assert phone.evaluate("(w) => w.scrollWidth <= w.clientWidth || getComputedStyle(w).overflowX === 'auto'",
+                          wrap.element_handle())
+    wrap.evaluate("w => { w.scrollLeft = w.scrollWidth; }")
+    last = phone.locator("#predict-result tr[data-pricer=cpu] td").last.bounding_box()
+    assert last and last["x"] + last["width"] <= PHONE["width"] + 1  # the "off by" column, scrolled to
     _no_sideways_scroll(phone)
 
 
@@ -58,8 +70,8 @@ def test_the_evaluate_scatter_takes_the_width_and_the_numbers_show_whole(phone, 
     size.press("Enter")
     phone.get_by_label("top-3 number tokens", exact=False).check()  # always a price from 1 to 999
     phone.locator("#evaluate-run").click()
-    phone.get_by_text("5/5 items").first.wait_for(timeout=180_000)
-    expect(phone.locator("#evaluate-plot .scatterlayer .point")).to_have_count(5)
+    expect(phone.locator("#evaluate-status")).to_contain_text("5/5 items", timeout=180_000)
+    expect(phone.locator("#evaluate-plot .scatterlayer .point")).to_have_count(5, timeout=60_000)
     plot = phone.locator("#evaluate-plot .main-svg").first.bounding_box()
     assert plot and plot["width"] > 300  # it was 130 px beside its legend
     area = phone.locator("#evaluate-plot .nsewdrag").first.bounding_box()  # the square between the axes

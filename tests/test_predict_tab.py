@@ -179,6 +179,7 @@ def test_answers_render_escaped_with_price_interval_time_and_how_far_off():
     shown = render_answers(f"Lamp {evil}", answers, [Fake()], [(Fake(), f"no key {evil}")], truth=100.0)
     assert "<img" not in shown and "<b>pending" not in shown and "&lt;img" in shown
     assert "$120.00" in shown and "$80.00 – $190.50" in shown and "0.01 s" in shown and "$20.00" in shown
+    assert "<b>cpu</b><br><small>CPU &lt;img" in shown  # the name, and the label in small print
     assert "True price (test data): <b>$100.00</b>" in shown and "pricing…" in shown and "Not available here (1)" in shown
     rag = Answer("rag", "RAG", Estimate(55.0, details={"retrieved": [{"title": evil, "price": 50.0, "similarity": 0.9}],
                                                       "reply": evil}), 1.0)

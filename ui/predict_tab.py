@@ -173,6 +173,14 @@ def _interval(e: registry.Estimate) -> str:
     return "—" if e.low is None or e.high is None else f"${e.low:,.2f} – ${e.high:,.2f}"
 
 
+NOWRAP = ' style="white-space: nowrap"'  # numbers never break over lines: the table scrolls instead
+
+
+def _who(name: str, label: str) -> str:
+    """A pricer in a table cell: its name, and its label (the model) in small print."""
+    return f'<div style="min-width: 11em"><b>{esc(name)}</b><br><small>{esc(label)}</small></div>'
+
+
 def render_answers(title: str, answers: Sequence[Answer], pending: Sequence[registry.Pricer],
                    unavailable: Sequence[tuple[registry.Pricer, str]], truth: float | None) -> str:
     """The side-by-side table: the default pricer's price big, then a row per pricer (price,
@@ -188,18 +196,21 @@ def render_answers(title: str, answers: Sequence[Answer], pending: Sequence[regi
     rows = []
     for a in answers:
         if a.estimate is None:
-            rows.append(f'<tr class="failed"><td>{esc(a.label)}</td><td colspan="4" class="error">'
+            rows.append(f'<tr class="failed"><td>{_who(a.name, a.label)}</td><td colspan="4" class="error">'
                         f"{esc(a.error)}</td></tr>")
             continue
         e = a.estimate
         off = "" if truth is None or e.price is None else f"${abs(e.price - truth):,.2f}"
-        took = f"{a.seconds:.2f} s" + (" (loading the model first)" if a.loading else "")
-        rows.append(f'<tr data-pricer="{esc(a.name)}"><td>{esc(a.label)}</td><td class="price">'
-                    f"{esc(_dollars(e.price))}</td><td>{esc(_interval(e))}</td><td>{esc(took)}</td>"
-                    f"<td>{esc(off)}</td></tr>")
-    rows += [f'<tr class="pending"><td>{esc(p.label)}</td><td colspan="4">pricing…</td></tr>' for p in pending]
-    table = ('<table class="answers"><tr><th>pricer</th><th>price</th><th>80% interval</th><th>time</th>'
-             f"<th>off by</th></tr>{''.join(rows)}</table>")
+        loading = "<br><small>with the model's load</small>" if a.loading else ""
+        rows.append(f'<tr data-pricer="{esc(a.name)}"><td>{_who(a.name, a.label)}</td><td class="price"{NOWRAP}>'
+                    f"{esc(_dollars(e.price))}</td><td{NOWRAP}>{esc(_interval(e))}</td>"
+                    f"<td{NOWRAP}>{a.seconds:.2f} s{loading}</td><td{NOWRAP}>{esc(off)}</td></tr>")
+    rows += [f'<tr class="pending"><td>{_who(p.name, p.label)}</td><td colspan="4">pricing…</td></tr>'
+             for p in pending]
+    # its own sideways scroll: on a phone the table is wider than the screen, the page is not
+    table = ('<div class="answers-wrap" style="overflow-x: auto; max-width: 100%"><table class="answers">'
+             "<tr><th>pricer</th><th>price</th><th>80% interval</th><th>time</th><th>off by</th></tr>"
+             f"{''.join(rows)}</table></div>")
     cannot = ""
     if unavailable:
         items = "".join(f"<li><b>{esc(p.label)}</b> ({esc(p.name)}): {esc(reason)}</li>" for p, reason in unavailable)

@@ -420,7 +420,7 @@ def test_in_chromium_an_error_clears_the_last_run_and_injected_html_stays_text(p
     _open(page, 3)
     page.locator("#evaluate-run").click()
     expect(page.locator("#evaluate-status")).to_contain_text("3/3 items", timeout=180_000)
-    expect(page.locator("#evaluate-download")).to_be_visible()
+    expect(page.locator("#evaluate-download")).to_be_visible(timeout=60_000)  # a loaded CI machine
     page.get_by_role("button", name="Test data").click()
     # a name the web app reads as a hub id (a path-shaped one is refused without being repeated)
     hostile = '<a id="injected" href="evil.example" class="toast-body">You won a prize</a>'

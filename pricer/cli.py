@@ -373,9 +373,9 @@ def _check_results(out: str | None, chart: str | None) -> None:
     """Refuse an --out or --chart that cannot be written before any work is done."""
     from pricer.atomic import writable_file
 
-    for path, option in ((out, "--out"), (chart, "--chart")):
+    for path, flag in ((out, "--out"), (chart, "--chart")):
         if path:
-            writable_file(path, option)
+            writable_file(path, flag)
 
 
 def _report_run(done: Any, out: str | None, chart: str | None) -> int:

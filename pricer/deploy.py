@@ -35,6 +35,9 @@ UPLOAD_ROOTS = ("pricer", "ui", "requirements.txt")  # plus app_file and the ren
 ALWAYS_EXCLUDED = ("tests", "benchmarks", "scripts", "data", "out", "results", "build", "flagged",
                    "__pycache__", "venv", "node_modules", "*.pyc", "*.pyo", "*.safetensors", "*.bin",
                    "*.parquet", "*.arrow", "*.jsonl", "*.egg-info")
+# The CPU pricer's own trained model ships with the code (safetensors, sha256-checked at load):
+# uploaded although *.safetensors is excluded everywhere else.
+SHIPPED_MODELS = "pricer/models/"
 MAX_FILE_BYTES = 1 << 20  # code only: small text files go inline in the commit, never via LFS/Xet
 COMMIT_MESSAGE = "Deploy pricer from spaces.yaml"
 POLL_SECONDS = 10  # how often --wait asks for the Space's stage
@@ -56,9 +59,12 @@ def excluded(relative: PurePosixPath, patterns: tuple[str, ...]) -> bool:
     True
     >>> excluded(PurePosixPath("pricer/hub.py"), ("pricer/h*.py",))
     True
+    >>> excluded(PurePosixPath("pricer/models/cpu/model.safetensors"), ())
+    False
     """
+    shipped = relative.as_posix().startswith(SHIPPED_MODELS)
     for part in relative.parts:
-        if part.startswith(".") or any(fnmatch(part, p) for p in ALWAYS_EXCLUDED):
+        if part.startswith(".") or (not shipped and any(fnmatch(part, p) for p in ALWAYS_EXCLUDED)):
             return True
     text = relative.as_posix()
     return any(fnmatch(text, p) or fnmatch(relative.name, p) or text.startswith(p.rstrip("/") + "/")

@@ -426,7 +426,7 @@ def test_in_chromium_an_error_clears_the_last_run_and_injected_html_stays_text(p
     _open(page, 3)
     page.locator("#evaluate-run").click()
     expect(page.locator("#evaluate-status")).to_contain_text(_ended(3), timeout=180_000)
-    expect(page.locator("#evaluate-download")).to_be_visible(timeout=30_000)
+    expect(page.locator("#evaluate-download")).to_be_visible(timeout=60_000)  # a loaded CI machine
     page.get_by_role("button", name="Test data").click()
     # a name the web app reads as a hub id, so the message repeats it (a path-shaped one, e.g. with a
     # style="...:..." or a second "/", is refused without being repeated)

@@ -347,6 +347,9 @@ def train(sources: Sequence[str | os.PathLike], validation: str | os.PathLike | 
             roots += r
             sizes.append(n)
         bar.close()
+        if pool is not None:  # its workers' memory is not needed while solving
+            pool.shutdown()
+            pool = None
         if not sizes[0]:
             raise BadInput(f"{sources[0]} holds no usable items to train on (each needs a text and a numeric price).")
         folds = None

@@ -60,10 +60,10 @@ class CpuModel:
 
     spec: FeatureSpec
     weights: Any
-    """float16 vector of spec.width (half the bytes of float32; estimates move by under 0.1%)."""
+    """float16 vector of spec.width (half the bytes of float32; the card's figures are the float16 model's)."""
     intercept: float
     low_offset: float
-    """The 10% quantile of ln(1 + truth) - ln(1 + estimate) on validation items (<= 0)."""
+    """The 10% quantile of ln(1 + truth) - ln(1 + estimate) on items the model did not see (<= 0)."""
     high_offset: float
     """The 90% quantile of the same (>= 0)."""
     info: dict[str, Any] = field(default_factory=dict)

@@ -47,6 +47,10 @@ if __name__ == "__main__":
     # sight, a collection (set off by every large answer's allocations) walks only new objects.
     # Under load this halved the CPU of a 10,000-character /tokenize (benchmarks/load_bench.py).
     gc.freeze()
+    # gradio rebuilds a pandas summary of its last 10,000 events after every event (its monitoring
+    # figures): under 20 typists that was most of a tiny call's server time. Every 500 events is
+    # plenty for a summary; an operator's own setting wins.
+    os.environ.setdefault("GRADIO_ANALYTICS_CACHE_FREQUENCY", "500")
     demo.queue(default_concurrency_limit=4).launch(
         server_name=os.environ.get("GRADIO_SERVER_NAME", "0.0.0.0"),
         server_port=int(os.environ.get("PORT", os.environ.get("GRADIO_SERVER_PORT", "7860"))),

@@ -121,7 +121,7 @@ def client_loop(url: str, n: int, stop: threading.Event, stats: Stats, chars: in
             if client is not None:
                 client.close()
             try:
-                client = Client(url, verbose=False)
+                client = Client(url, verbose=False, ssl_verify=False)
             except Exception as exc:  # noqa: BLE001 (a benchmark counts every failure)
                 stats.fail(f"connect: {exc!r}"[:200])
                 return
@@ -145,7 +145,7 @@ def evaluate_loop(url: str, size: int, out: dict) -> None:
 
     started = time.perf_counter()
     try:
-        client = Client(url, verbose=False)
+        client = Client(url, verbose=False, ssl_verify=False)
         metrics, _csv = client.predict("fine-tuned", None, None, None, size, None, api_name="/evaluate")
         out["metrics"] = metrics
     except Exception as exc:  # noqa: BLE001
@@ -254,7 +254,7 @@ def main() -> None:
         try:
             from gradio_client import Client
 
-            Client(url, verbose=False).predict("warm up 123", "", True, False, api_name="/tokenize")
+            Client(url, verbose=False, ssl_verify=False).predict("warm up 123", "", True, False, api_name="/tokenize")
             (soak if args.minutes else load)(url, proc.pid, args)
         finally:
             proc.terminate()

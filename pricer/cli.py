@@ -178,7 +178,7 @@ def cmd_decode(ids: list[str], tokenizer: str | None, skip_special: bool, as_jso
 
     result = tokens.decode_ids(load_tokenizer(tokenizer).tokenizer, " ".join(ids), skip_special=skip_special)
     if as_json:
-        emit_json({"ids": result.ids, "decoded": result.decoded, "pieces": [p.to_dict() for p in result.pieces]})
+        emit_json({"decoded": result.decoded, **result.pieces.to_dict()})
     else:
         print(result.decoded)
     return 0

@@ -8,8 +8,8 @@ template.
 
 from __future__ import annotations
 
-import functools
 import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -70,16 +70,26 @@ def offline_llama_path() -> Path:
 
 
 _load_lock = threading.Lock()
+_loaded: OrderedDict[str, Any] = OrderedDict()
+MAX_LOADED = 16  # tokenizers kept in memory, least recently used dropped first
 
 
-@functools.lru_cache(maxsize=16)
 def _from_pretrained(path_or_id: str) -> Any:
-    # One load at a time: transformers' lazy imports are not thread-safe (two first loads at
-    # once in the app's worker threads fail with "cannot import name 'AutoTokenizer'").
+    """The tokenizer of a folder or hub id, loaded once. One load at a time, and a caller that
+    waited finds the tokenizer already loaded: on a cold start 8 requests at once load it once,
+    not 8 times. (transformers' lazy imports are not thread-safe either: two first loads at once
+    fail with "cannot import name 'AutoTokenizer'".)"""
     with _load_lock:
+        if path_or_id in _loaded:
+            _loaded.move_to_end(path_or_id)
+            return _loaded[path_or_id]
         from transformers import AutoTokenizer
 
-        return AutoTokenizer.from_pretrained(path_or_id, token=hub.token())
+        tokenizer = AutoTokenizer.from_pretrained(path_or_id, token=hub.token())
+        _loaded[path_or_id] = tokenizer
+        if len(_loaded) > MAX_LOADED:
+            _loaded.popitem(last=False)
+        return tokenizer
 
 
 def load_tokenizer(name: str | None = None, *, fallback: bool = True, web: bool = False) -> LoadedTokenizer:

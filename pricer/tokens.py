@@ -15,11 +15,11 @@ from __future__ import annotations
 
 import re
 import weakref
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from itertools import pairwise
-from typing import Any
+from typing import Any, NamedTuple
 
 from pricer.errors import BadInput, PricerError
 from pricer.items import SYSTEM_PROMPT
@@ -41,16 +41,55 @@ _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")  # any script's digits: the numbers vie
 _ID = re.compile(r"[+-]?[0-9]+", re.ASCII)  # only ASCII digits are ids: '٣٤' is not 34
 
 
-@dataclass(frozen=True)
-class Piece:
-    """One chip of the per-token view: a text and the id(s) it came from."""
+class Piece(NamedTuple):
+    """One chip of the per-token view: a text and the id(s) it came from (a tuple: a long text
+    makes thousands of them per keystroke)."""
 
     text: str
     ids: tuple[int, ...]
     special: bool = False
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"text": self.text, "ids": list(self.ids), "special": self.special}
+
+@dataclass(frozen=True)
+class Split:
+    """Ids as a reader sees them: one piece per id, except ids that only decode to a whole
+    character together. Flat lists, not an object per piece: a 10,000-character text makes ~3,700
+    pieces on every keystroke. Iterating (or indexing) gives Piece objects."""
+
+    ids: list[int]
+    texts: list[str]
+    """Each piece's text."""
+    sizes: list[int]
+    """How many of the ids each piece covers: 1, or more where a character is split across tokens."""
+    special: frozenset[int] = frozenset()
+    """The indexes of the pieces that are special tokens."""
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+    def __iter__(self) -> Iterator[Piece]:
+        start = 0
+        for n, (text, size) in enumerate(zip(self.texts, self.sizes, strict=True)):
+            yield Piece(text, tuple(self.ids[start:start + size]), n in self.special)
+            start += size
+
+    def __getitem__(self, n: int) -> Piece:
+        n = range(len(self.texts))[n]  # an IndexError as a list gives it; negative indexes count back
+        start = sum(self.sizes[:n])
+        return Piece(self.texts[n], tuple(self.ids[start:start + self.sizes[n]]), n in self.special)
+
+    def to_dict(self) -> dict[str, list]:
+        """As the API and `--json` give it: `ids`; `pieces`, the texts a reader sees as one token
+        each; `split_pieces`, [piece index, number of ids] for each piece that covers more than one
+        id (a character split across tokens); `special_pieces`, the indexes of special tokens.
+
+        >>> Split([128000, 11410, 99, 250], ["<|begin_of_text|>", " 🦜"], [1, 3], frozenset({0})).to_dict()
+        {'ids': [128000, 11410, 99, 250], 'pieces': ['<|begin_of_text|>', ' 🦜'], 'split_pieces': [[1, 3]], \
+'special_pieces': [0]}
+        """
+        return {"ids": self.ids, "pieces": self.texts,
+                "split_pieces": [[n, size] for n, size in enumerate(self.sizes) if size > 1],
+                "special_pieces": sorted(self.special)}
 
 
 @dataclass(frozen=True)
@@ -62,10 +101,8 @@ class Inspection:
     ids: list[int]
     tokens: list[str]
     """Each id decoded on its own (the course's per-token list); split characters show as U+FFFD."""
-    vocab_tokens: list[str]
-    """Each id's vocabulary entry as stored (byte-level: 'Ġam' for ' am')."""
     decoded: str
-    pieces: list[Piece]
+    pieces: Split
     add_special: bool = True
     skip_special: bool = False
     cut_chars: int = 0
@@ -84,13 +121,12 @@ class Inspection:
         return self.chars / self.count if self.count else 0.0
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready: the API's and the CLI's answer."""
+        """JSON-ready: the API's and the CLI's answer (`pieces` stands for `tokens`: the same
+        texts, with split characters whole)."""
         return {
             "chars": self.chars, "count": self.count,
             "chars_per_token": round(self.chars_per_token, 3),
-            "ids": self.ids, "tokens": self.tokens, "vocab_tokens": self.vocab_tokens,
-            "decoded": self.decoded,
-            "pieces": [p.to_dict() for p in self.pieces],
+            "decoded": self.decoded, **self.pieces.to_dict(),
             "add_special": self.add_special, "skip_special": self.skip_special,
             "cut_chars": self.cut_chars,
         }
@@ -132,8 +168,11 @@ def _decode_many(tokenizer: Any, sequences: list[list[int]]) -> list[str]:
 
 
 def _decode_each(tokenizer: Any, ids: Sequence[int]) -> list[str]:
-    """Each id decoded on its own."""
-    return _decode_many(tokenizer, [[i] for i in ids])
+    """Each id decoded on its own: looked up in the tokenizer's table of single decodings (built
+    once; a lookup per keystroke instead of a decode call per token), decoded when out of it."""
+    table = _singles(tokenizer)
+    size = len(table)
+    return [table[i] if 0 <= i < size else _decode_many(tokenizer, [[i]])[0] for i in ids]
 
 
 _memo: weakref.WeakKeyDictionary[Any, dict[tuple[str, int], Any]] = weakref.WeakKeyDictionary()
@@ -148,6 +187,46 @@ def _per_tokenizer(tokenizer: Any, what: str, compute: Callable[[Any], Any]) -> 
     return cache[key]
 
 
+def _singles(tokenizer: Any) -> list[str]:
+    """Every id of the vocabulary decoded on its own (~130,000 short strings for Llama 3.1)."""
+    def build(tok: Any) -> list[str]:
+        ids = list(range(len(tok)))
+        return [t for start in range(0, len(ids), 8192)
+                for t in _decode_many(tok, [[i] for i in ids[start:start + 8192]])]
+
+    return _per_tokenizer(tokenizer, "single decodings", build)
+
+
+def _needs_context(tokenizer: Any) -> bool:
+    """Whether a token can decode differently after its left neighbour than alone: SentencePiece
+    drops a word's leading space alone, and tidy-up rules (' ,' -> ',') join tokens. Byte-level
+    BPE (Llama 3) decodes each token the same either way. Decided once, on a probe text holding
+    words, numbers, punctuation, an apostrophe, CJK and an emoji."""
+    def probe(tok: Any) -> bool:
+        ids = list(tok.encode("I am excited, don't you think? 12.5 (ok) - 你好 🦜 end.\n\tx",
+                              add_special_tokens=False))
+        groups, alone = _groups(tok, ids, _decode_each(tok, ids))
+        return _context_texts(tok, ids, groups, alone) != alone
+
+    return _per_tokenizer(tokenizer, "needs context", probe)
+
+
+def _context_texts(tokenizer: Any, ids: list[int], groups: list[tuple[int, int]], alone: list[str]) -> list[str]:
+    """Each group's text as it reads after its left neighbour (decoded together, minus the
+    neighbour's own text); specials and the first group as decoded alone (`alone`)."""
+    both = _decode_many(tokenizer, [ids[p[0]:e] for p, (_, e) in pairwise(groups)])
+    special = _special_ids(tokenizer)
+    out = []
+    for n, (s, _) in enumerate(groups):
+        text = alone[n]
+        if n and ids[s] not in special:
+            b, bb = alone[n - 1], both[n - 1]
+            if bb.startswith(b) and bb != b + text:
+                text = bb[len(b):]
+        out.append(text)
+    return out
+
+
 def _special_ids(tokenizer: Any) -> frozenset[int]:
     """The ids of bos/eos/... and of every added token marked special."""
     def collect(tok: Any) -> frozenset[int]:
@@ -158,16 +237,9 @@ def _special_ids(tokenizer: Any) -> frozenset[int]:
     return _per_tokenizer(tokenizer, "special ids", collect)
 
 
-def pieces(tokenizer: Any, ids: Sequence[int], singles: Sequence[str] | None = None) -> list[Piece]:
-    """The per-token view: one Piece per id, except that ids which only decode to a whole
-    character together (byte-level splits of an emoji or CJK character) form one Piece.
-
-    Each piece's text is decoded after its left neighbour, so tokenizers that drop a word's
-    leading space when decoding it alone (SentencePiece) still show it.
-    """
-    ids = list(ids)
-    singles = list(singles) if singles is not None else _decode_each(tokenizer, ids)
-    special = _special_ids(tokenizer)
+def _groups(tokenizer: Any, ids: list[int], singles: list[str]) -> tuple[list[tuple[int, int]], list[str]]:
+    """The (start, end) of each piece in `ids`, and each piece's text decoded alone: an id on its
+    own, or the few ids that decode to a whole character only together."""
     groups: list[tuple[int, int]] = []
     i = 0
     while i < len(ids):
@@ -179,18 +251,27 @@ def pieces(tokenizer: Any, ids: Sequence[int], singles: Sequence[str] | None = N
                     break
         groups.append((i, j))
         i = j
-    alone = _decode_many(tokenizer, [ids[s:e] for s, e in groups])
-    before = _decode_many(tokenizer, [ids[p[0]:s] for p, (s, _) in pairwise(groups)])
-    both = _decode_many(tokenizer, [ids[p[0]:e] for p, (_, e) in pairwise(groups)])
-    out = []
-    for n, (s, e) in enumerate(groups):
-        text = alone[n]
-        if n and ids[s] not in special:
-            b, bb = before[n - 1], both[n - 1]
-            if bb.startswith(b) and bb != b + text:
-                text = bb[len(b):]
-        out.append(Piece(text, tuple(ids[s:e]), e == s + 1 and ids[s] in special))
-    return out
+    if len(groups) == len(ids):  # no split characters: each group is one id, decoded already
+        return groups, singles
+    multi = _decode_many(tokenizer, [ids[s:e] for s, e in groups if e > s + 1])[::-1]
+    return groups, [singles[s] if e == s + 1 else multi.pop() for s, e in groups]
+
+
+def pieces(tokenizer: Any, ids: Sequence[int], singles: Sequence[str] | None = None) -> Split:
+    """The per-token view: one piece per id, except that ids which only decode to a whole
+    character together (byte-level splits of an emoji or CJK character) form one piece.
+
+    Where the tokenizer needs it (_needs_context), each piece's text is decoded after its left
+    neighbour, so tokenizers that drop a word's leading space when decoding it alone
+    (SentencePiece) still show it.
+    """
+    ids = list(ids)
+    singles = list(singles) if singles is not None else _decode_each(tokenizer, ids)
+    groups, alone = _groups(tokenizer, ids, singles)
+    texts = _context_texts(tokenizer, ids, groups, alone) if _needs_context(tokenizer) else alone
+    special = _special_ids(tokenizer)
+    return Split(ids, texts, [e - s for s, e in groups],
+                 frozenset(n for n, (s, e) in enumerate(groups) if e == s + 1 and ids[s] in special))
 
 
 def inspect(tokenizer: Any, text: str, *, add_special: bool = True, skip_special: bool = False,
@@ -201,7 +282,6 @@ def inspect(tokenizer: Any, text: str, *, add_special: bool = True, skip_special
     singles = _decode_each(tokenizer, ids)
     return Inspection(
         text=text, ids=ids, tokens=singles,
-        vocab_tokens=[t if t is not None else "" for t in tokenizer.convert_ids_to_tokens(ids)],
         decoded=tokenizer.decode(ids, skip_special_tokens=skip_special),
         pieces=pieces(tokenizer, ids, singles),
         add_special=add_special, skip_special=skip_special, cut_chars=dropped,
@@ -343,7 +423,7 @@ def _shown(word: str, limit: int = 20) -> str:
 class Decoding:
     ids: list[int]
     decoded: str
-    pieces: list[Piece]
+    pieces: Split
 
 
 def decode_ids(tokenizer: Any, ids: str | Sequence[int], *, skip_special: bool = False) -> Decoding:
@@ -420,11 +500,10 @@ def numbers(tokenizer: Any, text: str, limit: int = 20) -> list[NumberTokens]:
             seen.append(m.group())
         if len(seen) >= limit:
             break
-    out = []
-    for n in seen:
-        ids = list(tokenizer.encode(n, add_special_tokens=False))
-        out.append(NumberTokens(n, ids, _decode_each(tokenizer, ids)))
-    return out
+    if not seen:
+        return []
+    encoded = tokenizer(seen, add_special_tokens=False)["input_ids"]  # one call for all of them
+    return [NumberTokens(n, list(ids), _decode_each(tokenizer, ids)) for n, ids in zip(seen, encoded, strict=True)]
 
 
 def first_multi_token_integer(tokenizer: Any, upto: int = 999) -> int | None:
@@ -448,7 +527,7 @@ class Comparison:
     label: str = ""
     count: int = 0
     chars: int = 0
-    pieces: list[Piece] = field(default_factory=list)
+    pieces: Split = field(default_factory=lambda: Split([], [], []))
     error: str = ""
     note: str = ""
 

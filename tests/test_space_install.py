@@ -184,7 +184,7 @@ def tokenize(client, text: str) -> dict:
 def test_the_tokenizer_tab_works_with_the_offline_copy(client):
     result = tokenize(client, "hello world")
     assert not result.get("error"), result
-    assert result["ids"] == [128000, 15339, 1917] and result["tokens"] == ["<|begin_of_text|>", "hello", " world"]
+    assert result["ids"] == [128000, 15339, 1917] and result["pieces"] == ["<|begin_of_text|>", "hello", " world"]
     assert "offline copy" in result["tokenizer"] and "offline copy" in result["note"]
     assert tokenize(client, "I am excited to show Tokenizers in action to my LLM engineers")["count"] == 15
 

@@ -14,7 +14,7 @@ EVIL = "<img src=x onerror=alert(1)>"
 
 
 def test_chips_escape_their_text_and_show_whitespace_as_glyphs():
-    out = tab.render_chips([{"text": " " + EVIL, "ids": [1, 2]}, {"text": "\n<script>", "ids": [3]}])
+    out = tab.render_chips({"ids": [1, 2, 3], "pieces": [" " + EVIL, "\n<script>"], "split_pieces": [[0, 2]]})
     assert "<img" not in out and "<script" not in out
     assert "&lt;img" in out and "onerror=alert(1)&gt;" in out and "&lt;script&gt;" in out
     assert '<span class="ws">␣</span>' in out and '<span class="ws">↵</span>' in out
@@ -22,7 +22,7 @@ def test_chips_escape_their_text_and_show_whitespace_as_glyphs():
 
 
 def test_chips_alternate_colours_and_stop_at_the_limit_with_a_notice():
-    out = tab.render_chips([{"text": str(n), "ids": [n]} for n in range(12)], limit=10)
+    out = tab.render_chips({"ids": list(range(12)), "pieces": [str(n) for n in range(12)]}, limit=10)
     assert re.findall(r'class="chip (c\d)', out)[:6] == ["c0", "c1", "c2", "c3", "c4", "c0"]
     assert out.count('class="chip ') == 10 and "first 10 of 12 pieces" in out
 
@@ -118,7 +118,7 @@ def client(app_url):
 def test_tokenize_endpoint_answers_the_course_example(client):
     out = client.predict(tokens.COURSE_EXAMPLE, "", True, False, api_name="/tokenize")
     assert (out["chars"], out["count"]) == (61, 15)
-    assert out["ids"][0] == 128000 and len(out["tokens"]) == 15
+    assert out["ids"][0] == 128000 and len(out["pieces"]) == 15 and out["pieces"][2] == " am"
     assert out["decoded"] == "<|begin_of_text|>" + tokens.COURSE_EXAMPLE
     assert "offline copy" in out["note"]
 
@@ -154,7 +154,7 @@ def test_decode_endpoint_answers_data_and_refuses_invalid_ids_with_an_error(clie
 
     out = client.predict("", "128000, 40, 1097", False, api_name="/decode")
     assert out["decoded"] == "<|begin_of_text|>I am" and out["ids"] == [128000, 40, 1097]
-    assert [p["text"] for p in out["pieces"]] == ["<|begin_of_text|>", "I", " am"]
+    assert out["pieces"] == ["<|begin_of_text|>", "I", " am"] and out["special_pieces"] == [0]
     with pytest.raises(AppError, match="Not in the vocabulary: 128256"):
         client.predict("", "40, 128256", False, api_name="/decode")
 

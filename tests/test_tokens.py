@@ -76,9 +76,43 @@ def test_add_special_puts_begin_of_text_first_and_decode_shows_it(llama):
 
 def test_tokens_are_one_string_per_id_as_the_course_shows_them(llama):
     result = tokens.inspect(llama, tokens.COURSE_EXAMPLE)
-    assert len(result.tokens) == len(result.vocab_tokens) == result.count
+    assert len(result.tokens) == result.count
     assert result.tokens[:4] == ["<|begin_of_text|>", "I", " am", " excited"]
-    assert result.vocab_tokens[2] == "Ġam"
+
+
+def test_the_json_answer_is_flat_lists_with_split_characters_and_specials_listed(llama):
+    out = tokens.inspect(llama, "hi 🦜 there").to_dict()
+    assert out["ids"] == [128000, 6151, 11410, 99, 250, 1070]
+    assert out["pieces"] == ["<|begin_of_text|>", "hi", " 🦜", " there"]
+    assert out["split_pieces"] == [[2, 3]] and out["special_pieces"] == [0]
+    assert (out["count"], out["chars"]) == (6, 10)
+
+
+def test_pieces_read_the_same_one_by_one_or_by_index(llama):
+    split = tokens.inspect(llama, "a 🦜 b").pieces
+    assert list(split) == [split[n] for n in range(len(split))]
+    assert split[-1] == split[len(split) - 1] and split[2].ids == (11410, 99, 250)
+    with pytest.raises(IndexError):
+        split[len(split)]
+
+
+def test_a_tokenizer_that_drops_a_leading_space_alone_is_read_in_context(llama):
+    class LikeSentencePiece:  # decodes ' am' alone as 'am', as SentencePiece does at a start
+        def __init__(self, tok):
+            self.tok, self.all_special_ids, self.added_tokens_decoder = tok, [128000], {}
+
+        def __len__(self):
+            return len(self.tok)
+
+        def encode(self, text, add_special_tokens=True):
+            return self.tok.encode(text, add_special_tokens=add_special_tokens)
+
+        def decode(self, ids, skip_special_tokens=False):
+            return self.tok.decode(ids, skip_special_tokens=skip_special_tokens).removeprefix(" ")
+
+    sp = LikeSentencePiece(llama)
+    assert tokens._needs_context(sp) and not tokens._needs_context(llama)
+    assert list(tokens.pieces(sp, llama.encode("I am here", add_special_tokens=False)).texts) == ["I", " am", " here"]
 
 
 @pytest.mark.parametrize("text", AWKWARD)
@@ -394,7 +428,7 @@ def test_cli_tokenize_prints_one_json_object(capsys):
     assert main(["tokenize", "--text", tokens.COURSE_EXAMPLE, "--tokenizer", "offline/llama-3.1", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert (out["chars"], out["count"]) == (61, 15)
-    assert len(out["tokens"]) == len(out["ids"]) == 15
+    assert len(out["pieces"]) == len(out["ids"]) == 15
     assert out["decoded"] == "<|begin_of_text|>" + tokens.COURSE_EXAMPLE
 
 

@@ -50,24 +50,33 @@ def esc(text: Any) -> str:
 
 def visible(text: str) -> str:
     """Escaped text with spaces, newlines and tabs shown as glyphs (case kept as typed)."""
-    return "".join(f'<span class="ws">{GLYPHS[c]}</span>' if c in GLYPHS else esc(c) for c in text)
+    out = esc(text)
+    for char, glyph in GLYPHS.items():  # escaping leaves these characters as they are
+        if char in out:
+            out = out.replace(char, f'<span class="ws">{glyph}</span>')
+    return out
 
 
-def render_chips(pieces: list[dict], limit: int = MAX_CHIPS) -> str:
-    """One chip per piece, alternating colours; the id(s) on hover."""
-    out = []
-    for n, p in enumerate(pieces[:limit]):
-        ids = p["ids"]
-        title = f"id {ids[0]}" if len(ids) == 1 else (
-            f"ids {' '.join(map(str, ids))}: one character split over {len(ids)} tokens")
-        kind = " special" if p.get("special") else " split" if len(ids) > 1 else ""
-        data = " ".join(map(str, ids))
-        out.append(f'<span class="chip c{n % 5}{kind}" title="{esc(title)}" data-ids="{data}">'
-                   f"{visible(p['text'])}</span>")
-        if p["text"].endswith("\n"):  # lay the chips out in the text's lines
+def render_chips(view: dict, limit: int = MAX_CHIPS) -> str:
+    """One chip per piece of a split text (a dict as tokens.Split.to_dict gives it: ids, pieces,
+    split_pieces, special_pieces), alternating colours; the id(s) on hover."""
+    texts, ids = view["pieces"], view["ids"]
+    sizes = [1] * len(texts)
+    for n, size in view.get("split_pieces", ()):
+        sizes[n] = size
+    special = set(view.get("special_pieces", ()))
+    out, start = [], 0
+    for n, (text, size) in enumerate(zip(texts[:limit], sizes, strict=False)):
+        mine = ids[start:start + size]
+        start += size
+        data = " ".join(map(str, mine))
+        title = f"id {data}" if size == 1 else f"ids {data}: one character split over {size} tokens"
+        kind = " special" if n in special else " split" if size > 1 else ""
+        out.append(f'<span class="chip c{n % 5}{kind}" title="{title}" data-ids="{data}">{visible(text)}</span>')
+        if text.endswith("\n"):  # lay the chips out in the text's lines
             out.append("<br>")
-    more = (f'<p class="notice">Showing the first {limit:,} of {len(pieces):,} pieces.</p>'
-            if len(pieces) > limit else "")
+    more = (f'<p class="notice">Showing the first {limit:,} of {len(texts):,} pieces.</p>'
+            if len(texts) > limit else "")
     return f'<div class="chips">{"".join(out)}</div>{more}'
 
 
@@ -93,7 +102,7 @@ def render_numbers(result: dict) -> str:
              f"Not every integer up to 999 is one token here: {first} is the first that takes more.")
     rows = "".join(
         f"<tr><td>{esc(n['number'])}</td><td>{len(n['ids'])}</td>"
-        f"<td>{render_chips([{'text': t, 'ids': [i]} for t, i in zip(n['pieces'], n['ids'], strict=True)])}</td>"
+        f"<td>{render_chips(n)}</td>"
         f"<td>{esc(', '.join(map(str, n['ids'])))}</td></tr>"
         for n in result.get("numbers", []))
     table = (f"<table><tr><th>number</th><th>tokens</th><th>pieces</th><th>ids</th></tr>{rows}</table>"
@@ -137,7 +146,7 @@ def render_comparison(rows: list[tokens.Comparison]) -> str:
         note = f'<p class="notice">{esc(c.note)}</p>' if c.note else ""
         out.append(f"<h4>{esc(c.label)}</h4>{note}<p><b>{c.count:,}</b> tokens · "
                    f"<b>{c.chars_per_token:.2f}</b> characters per token</p>"
-                   f"{render_chips([p.to_dict() for p in c.pieces], MAX_COMPARE_CHIPS)}")
+                   f"{render_chips(c.pieces.to_dict(), MAX_COMPARE_CHIPS)}")
     return "".join(out) or "<p>Name up to three tokenizers to compare.</p>"
 
 
@@ -209,7 +218,7 @@ def render(result: dict) -> tuple:
     views are emptied, so nothing on screen belongs to an earlier text or tokenizer."""
     if result.get("error"):
         return render_status(result), STALE, "", "", "", ""
-    return (render_status(result), render_stats(result), render_chips(result["pieces"]),
+    return (render_status(result), render_stats(result), render_chips(result),
             ", ".join(map(str, result["ids"])), result["decoded"], render_numbers(result))
 
 
@@ -261,7 +270,7 @@ def decode_typed(tokenizer: str, ids: str, skip_special: bool) -> tuple[str, str
         result = tokens.decode_ids(_load(tokenizer).tokenizer, ids, skip_special=skip_special)
     except PricerError as exc:
         return "", _error(exc)
-    return result.decoded, render_chips([p.to_dict() for p in result.pieces])
+    return result.decoded, render_chips(result.pieces.to_dict())
 
 
 def show_chat(tokenizer: str, system: str, user: str) -> str:
@@ -283,8 +292,9 @@ def compare(text: str, tokenizer: str, first: str, second: str, third: str, add_
 
 
 def tokenize_api(text: str, tokenizer: str = "", add_special: bool = True, skip_special: bool = False) -> dict:
-    """/tokenize: what `tokenizer` (blank: the default) does to `text`: counts, ids, tokens,
-    decoded text, pieces, numbers, as `python -m pricer tokenize --json` gives them."""
+    """/tokenize: what `tokenizer` (blank: the default) does to `text`: counts, ids, pieces
+    (with split_pieces and special_pieces), decoded text and numbers, as `python -m pricer
+    tokenize --json` gives them."""
     result = inspect_text(text, tokenizer, add_special, skip_special)
     if result.get("error"):
         raise fail(result["error"])
@@ -303,12 +313,13 @@ def vocab_api(tokenizer: str, query: str, page: float | None = 1) -> dict:
 
 
 def decode_api(tokenizer: str, ids: str, skip_special: bool = False) -> dict:
-    """/decode: token ids (text such as '128000, 40, 1097') -> {ids, decoded, pieces}."""
+    """/decode: token ids (text such as '128000, 40, 1097') -> {decoded, ids, pieces, split_pieces,
+    special_pieces} (tokens.Split.to_dict)."""
     try:
         found = tokens.decode_ids(_load(tokenizer).tokenizer, ids, skip_special=skip_special)
     except PricerError as exc:
         raise fail(exc) from exc
-    return {"ids": found.ids, "decoded": found.decoded, "pieces": [p.to_dict() for p in found.pieces]}
+    return {"decoded": found.decoded, **found.pieces.to_dict()}
 
 
 def chat_template_api(tokenizer: str, system: str, user: str) -> dict:
@@ -323,7 +334,8 @@ def chat_template_api(tokenizer: str, system: str, user: str) -> dict:
 
 def compare_api(text: str, tokenizer: str, first: str, second: str, third: str, add_special: bool = True) -> list:
     """/compare: `text` through `tokenizer` and up to three others, one entry each: {name, label,
-    count, chars, chars_per_token, pieces, note, error}; a tokenizer that fails has its `error`
+    count, chars, chars_per_token, ids, pieces, split_pieces, special_pieces, note, error}; a
+    tokenizer that fails has its `error`
     and the others still answer."""
     try:
         rows = tokens.compare(text, [first, second, third], reference=tokenizer or "", add_special=add_special,
@@ -331,7 +343,7 @@ def compare_api(text: str, tokenizer: str, first: str, second: str, third: str, 
     except PricerError as exc:
         raise fail(exc) from exc
     return [{"name": c.name, "label": c.label, "count": c.count, "chars": c.chars,
-             "chars_per_token": round(c.chars_per_token, 3), "pieces": [p.to_dict() for p in c.pieces],
+             "chars_per_token": round(c.chars_per_token, 3), **c.pieces.to_dict(),
              "note": c.note, "error": c.error} for c in rows]
 
 
@@ -402,7 +414,10 @@ def build() -> None:
     # every tokenizer event runs in its own pool (CPU, milliseconds): never behind the model's
     # queue nor the default limit of 4, so 20 people typing at once are each answered in turn
     cpu = {"concurrency_id": "tokenizer", "concurrency_limit": TOKENIZER_CONCURRENCY}
-    endpoint(tokenize_api, inputs, ["tokenization"], "tokenize", **cpu)
+    # the per-keystroke answers are sent as built (JSON-native data, finished HTML): gradio's
+    # postprocess would walk every node of a long text's answer once more (benchmarks/load_bench.py)
+    as_built = {"postprocess": False}
+    endpoint(tokenize_api, inputs, ["tokenization"], "tokenize", **cpu, **as_built)
     endpoint(vocab_api, [tokenizer, query, page], ["vocab"], "vocab", **cpu)
     endpoint(decode_api, [tokenizer, typed, typed_skip], ["decoding"], "decode", **cpu)
     endpoint(chat_template_api, [tokenizer, system, user], ["chat"], "chat_template", **cpu)
@@ -413,7 +428,7 @@ def build() -> None:
         render, result, views, api_visibility="private", show_progress="hidden", **cpu)
     gr.on([text.change, add_special.change, skip_special.change, tokenizer.submit], tokenize_and_render,
           inputs, [result, *views], trigger_mode="always_last", show_progress="hidden",
-          api_visibility="private", **cpu)
+          api_visibility="private", **cpu, **as_built)
     tokenizer.submit(show_specials, tokenizer, specials, api_visibility="private", **cpu)
     search.click(lookup, [tokenizer, query, page], [found, page], api_visibility="private", **cpu)
     query.submit(first_page, [tokenizer, query], [found, page], api_visibility="private", **cpu)

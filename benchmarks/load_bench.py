@@ -10,6 +10,11 @@ text that changes every call the way typing does (a character added, sometimes o
 waiting --think seconds (0 = back-to-back). Prints calls/s, p50/p95/max latency, errors, bytes per
 answer, and the server's resident memory (RSS, from /proc via psutil) before and after.
 
+The clients share the machine with the server, so they are kept light: `ssl_verify=False` (the
+URL is local http) stops gradio_client building a TLS context, loading every CA certificate, for
+each request; that alone had cost the clients more CPU per call than the server spent answering.
+`--chars 10` measures the floor: gradio's own cost per call (queue, SSE, HTTP) with almost no work.
+
 The app runs as `python app.py` in a child process on 127.0.0.1 (a free port), offline, on a tiny
 model written by `python -m pricer tiny-model` (like `scripts/dev demo`), with ../shared/data's
 test items as PRICER_DATASET when present. All traffic goes to that local server; the run is

@@ -129,41 +129,59 @@ def _file_rows(path: Path, size: int | None) -> PricerRows:
     raise BadInput(f"{path.name}: give a .jsonl, .parquet or .csv file, or a dataset folder.")
 
 
-def _folder_rows(path: Path, split: str, size: int | None) -> PricerRows:
-    if (path / "dataset_dict.json").exists() or (path / "state.json").exists():
-        from datasets import load_from_disk
+def _saved_split(path: Path, split: str) -> Any | None:
+    """`split` of a folder written by save_to_disk, as (text, price) columns; None for another folder."""
+    if not ((path / "dataset_dict.json").exists() or (path / "state.json").exists()):
+        return None
+    from datasets import load_from_disk
 
-        data = load_from_disk(str(path))
-        if hasattr(data, "keys"):  # a DatasetDict
-            if split not in data:
-                raise BadInput(f"{path} has splits {', '.join(data)}; no {split!r} split: give a dataset with one, "
+    data = load_from_disk(str(path))
+    if hasattr(data, "keys"):  # a DatasetDict
+        if split not in data:
+            raise BadInput(f"{path} has splits {', '.join(data)}; no {split!r} split: give a dataset with one, "
                            "or the file of that split itself.")
-            data = data[split]
-        _require_columns(data.column_names, path)
-        return _collect(data.select_columns(["text", "price"]), size, f"{path.name}/{split}")
+        data = data[split]
+    _require_columns(data.column_names, path)
+    return data.select_columns(["text", "price"])
+
+
+def _split_file(path: Path, split: str) -> Path:
+    """The file of `split` in a folder of table files."""
     for suffix in TABLE_SUFFIXES:
         if (path / f"{split}{suffix}").exists():
-            return _file_rows(path / f"{split}{suffix}", size)
+            return path / f"{split}{suffix}"
     # never what the folder holds: a message may reach a web visitor
     raise BadInput(f"{path} holds no {split!r} split: expected {split}.parquet, {split}.jsonl or "
                    f"{split}.csv in it, or a save_to_disk folder. Give the folder of a pricer dataset, or the file itself.")
 
 
-def _hub_rows(repo: str, split: str, size: int | None) -> PricerRows:
+def _folder_rows(path: Path, split: str, size: int | None) -> PricerRows:
+    saved = _saved_split(path, split)
+    if saved is not None:
+        return _collect(saved, size, f"{path.name}/{split}")
+    return _file_rows(_split_file(path, split), size)
+
+
+def _hub_split(repo: str, split: str, *, streaming: bool) -> Any:
+    """`split` of a hub dataset (checked to have text and price), or a message that says what to do."""
     from datasets import load_dataset
     from huggingface_hub.errors import HfHubHTTPError
 
     try:
-        # streamed when only the first rows are wanted: 550 train rows, not all 400,000
-        data = load_dataset(repo, split=split, streaming=size is not None, token=hub.token())
-        _require_columns(list(data.column_names or ["text", "price"]), repo)
-        return _collect(data, size, f"{repo}/{split}")
+        data = load_dataset(repo, split=split, streaming=streaming, token=hub.token())
     except ValueError as exc:  # an unknown split
         raise BadInput(f"The dataset {repo} has no {split!r} split ({exc}): give a pricer dataset with "
                        f"train and test splits, such as ed-donner/pricer-data.") from exc
     except (OSError, HfHubHTTPError) as exc:
         raise HubUnavailable(redact(f"Could not read the dataset {repo} from the hub: {exc}. Try again, or give a "
                                     "local JSONL or Parquet file.", hub.token())) from exc
+    _require_columns(list(data.column_names or ["text", "price"]), repo)
+    return data
+
+
+def _hub_rows(repo: str, split: str, size: int | None) -> PricerRows:
+    # streamed when only the first rows are wanted: 550 train rows, not all 400,000
+    return _collect(_hub_split(repo, split, streaming=size is not None), size, f"{repo}/{split}")
 
 
 def load_pricer_dataset(source: str | os.PathLike | None = None, split: str = "test",
@@ -293,6 +311,23 @@ def read_items(paths: list[str | os.PathLike], cache_dir: str | None = None) -> 
             skipped += bad
         parts.append(part)
     return concatenate_datasets(parts), skipped
+
+
+def open_split(source: str | os.PathLike, split: str = "train", cache_dir: str | None = None) -> Any:
+    """A pricer dataset's `split` as an Arrow-backed datasets.Dataset of (text, price): for
+    training on a whole split (400,000 items) without holding it as Python objects.
+
+    The same sources as load_pricer_dataset: a file (the split itself), a folder with
+    `<split>.parquet|jsonl|csv` or written by save_to_disk, or a hub id (HF_TOKEN for a private
+    one). Malformed rows of a file are skipped.
+    """
+    found = hub.resolve(str(source).strip(), "dataset", suffixes=TABLE_SUFFIXES)
+    if isinstance(found, str):
+        return _hub_split(found, split, streaming=False).select_columns(["text", "price"])
+    if found.is_dir():
+        saved = _saved_split(found, split)
+        return saved if saved is not None else read_items([_split_file(found, split)], cache_dir=cache_dir)[0]
+    return read_items([found], cache_dir=cache_dir)[0]
 
 
 def _tolerant_rows(path: str, tally: str):

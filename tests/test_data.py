@@ -311,3 +311,25 @@ def test_a_build_writes_through_a_symlink_and_refuses_a_fifo_before_any_work(tmp
     (tmp_path / "ds" / "test.parquet.fifo").rename(tmp_path / "ds" / "test.parquet")
     with pytest.raises(BadInput, match="test.parquet is a FIFO"):
         build_dataset([tmp_path / "a.jsonl"], test_size=2, out=tmp_path / "ds")
+
+
+# --- a whole split as Arrow (training) -----------------------------------------------------------
+
+
+def test_open_split_reads_files_folders_and_saved_datasets_as_the_same_arrow_rows(tmp_path):
+    from datasets import Dataset, DatasetDict
+
+    from pricer.data import open_split
+
+    rows = [{"text": f"item {n}", "price": float(n + 1)} for n in range(5)]
+    (tmp_path / "train.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    DatasetDict({"train": Dataset.from_list(rows)}).save_to_disk(str(tmp_path / "saved"))
+    for source in (tmp_path / "train.jsonl", tmp_path, tmp_path / "saved"):
+        data = open_split(source, "train", cache_dir=str(tmp_path / "cache"))
+        assert data.column_names == ["text", "price"] and data.to_list() == rows, source
+    with pytest.raises(BadInput, match="no 'test' split"):
+        open_split(tmp_path / "saved", "test")
+    with pytest.raises(BadInput, match="no 'test' split: expected test.parquet"):
+        open_split(tmp_path, "test")
+    with pytest.raises(NotFound, match="No such"):
+        open_split(tmp_path / "missing.parquet")

@@ -37,7 +37,8 @@ from typing import Any
 from pricer import hub
 from pricer.cpu.features import FeatureSpec, featurize, product_parts
 from pricer.cpu.model import CARD_FILE, INTERVAL, CpuModel, Estimate, save_model
-from pricer.errors import BadInput, HubUnavailable, NotFound
+from pricer.data import open_split
+from pricer.errors import BadInput
 
 ALPHA = 0.4  # both chosen by 5-fold cross-validation over the course's 550 train items (models/cpu/README.md)
 OTHER_WEIGHT = 0.1  # an item of a later source counts a tenth of one of the first, times its price weight
@@ -82,49 +83,6 @@ def figures(estimates: Sequence[Estimate], truths: Sequence[float]) -> Figures:
 
 
 # --- reading sources as Arrow -------------------------------------------------------------------
-
-
-def open_source(source: str | os.PathLike, split: str = "train", cache_dir: str | None = None) -> Any:
-    """A pricer dataset's split as an Arrow-backed datasets.Dataset with `text` and `price`.
-
-    A file is the split itself; a folder holds `<split>.parquet|jsonl|csv` or was written by
-    `save_to_disk`; anything else is a hub id (HF_TOKEN for a private one).
-    """
-    from pricer.data import TABLE_SUFFIXES, read_items
-
-    name = str(source).strip()
-    path = Path(name).expanduser()
-    if path.is_file():
-        return read_items([path], cache_dir=cache_dir)[0]
-    if path.is_dir():
-        if (path / "dataset_dict.json").exists() or (path / "state.json").exists():
-            from datasets import load_from_disk
-
-            data = load_from_disk(str(path))
-            if hasattr(data, "keys"):
-                if split not in data:
-                    raise BadInput(f"{path} has splits {', '.join(data)}; no {split!r} split to train on.")
-                data = data[split]
-            return data.select_columns(["text", "price"])
-        for suffix in TABLE_SUFFIXES:
-            if (path / f"{split}{suffix}").is_file():
-                return read_items([path / f"{split}{suffix}"], cache_dir=cache_dir)[0]
-        raise BadInput(f"{path} holds no {split!r} split: expected {split}.parquet or {split}.jsonl in it.")
-    if not name or hub.looks_like_path(name) or path.suffix.lower() in TABLE_SUFFIXES:
-        raise NotFound(f"No such file or folder: {name}. Give a local path or a hub id (owner/name).")
-    hub.check_access(name, "dataset")
-    from datasets import load_dataset
-
-    try:
-        data = load_dataset(name, split=split, token=hub.token(), cache_dir=None)
-    except ValueError as exc:
-        raise BadInput(f"The dataset {name} has no {split!r} split ({exc}).") from exc
-    except OSError as exc:
-        raise HubUnavailable(f"Could not read the dataset {name} from the hub: {exc}. Try again, or give "
-                             "local files.") from exc
-    if not {"text", "price"} <= set(data.column_names):
-        raise BadInput(f"{name} has columns {', '.join(data.column_names)}; a pricer dataset needs 'text' and 'price'.")
-    return data.select_columns(["text", "price"])
 
 
 def _usable(text: Any, price: Any) -> bool:
@@ -317,7 +275,7 @@ def train(sources: Sequence[str | os.PathLike], validation: str | os.PathLike | 
     work = tempfile.mkdtemp(prefix="pricer-train-")
     pool = None
     try:
-        opened = [open_source(s, "train", cache_dir=work) for s in sources]
+        opened = [open_split(s, "train", cache_dir=work) for s in sources]
         held = None
         if isinstance(validation, int):
             first = opened[0]
@@ -327,7 +285,7 @@ def train(sources: Sequence[str | os.PathLike], validation: str | os.PathLike | 
             held = first.select(range(len(first) - validation, len(first)))
             opened[0] = first.select(range(len(first) - validation))
         elif validation is not None:
-            held = open_source(validation, "test", cache_dir=work)
+            held = open_split(validation, "test", cache_dir=work)
         elif len(opened[0]) > CV_LIMIT:
             raise BadInput(f"{sources[0]} has {len(opened[0]):,} items, too many to cross-validate: give validation "
                            "items (a number to hold out, or a source) to calibrate the price interval.")
@@ -370,7 +328,7 @@ def train(sources: Sequence[str | os.PathLike], validation: str | os.PathLike | 
         if held is not None:
             model.info["validation"]["figures"] = _measure(model, held).to_dict()
         if test is not None:
-            tested = open_source(test, "test", cache_dir=work)
+            tested = open_split(test, "test", cache_dir=work)
             model.info["test"] = {"source": _source_name(test), "figures": _measure(model, tested).to_dict()}
         save_model(model, folder)
         write_card(model, folder)

@@ -173,10 +173,10 @@ def cmd_tokenize(text: str, tokenizer: str | None, no_special: bool, as_json: bo
     JSON,
 )
 def cmd_decode(ids: list[str], tokenizer: str | None, skip_special: bool, as_json: bool) -> int:
-    from pricer import tokens
+    from pricer import vocab
     from pricer.tokenizer import load_tokenizer
 
-    result = tokens.decode_ids(load_tokenizer(tokenizer).tokenizer, " ".join(ids), skip_special=skip_special)
+    result = vocab.decode_ids(load_tokenizer(tokenizer).tokenizer, " ".join(ids), skip_special=skip_special)
     if as_json:
         emit_json({"decoded": result.decoded, **result.pieces.to_dict()})
     else:
@@ -192,10 +192,10 @@ def cmd_decode(ids: list[str], tokenizer: str | None, skip_special: bool, as_jso
     JSON,
 )
 def cmd_vocab(query: str, tokenizer: str | None, page: int, as_json: bool) -> int:
-    from pricer import tokens
+    from pricer import vocab
     from pricer.tokenizer import load_tokenizer
 
-    found = tokens.search_vocab(load_tokenizer(tokenizer).tokenizer, query, page=page)
+    found = vocab.search_vocab(load_tokenizer(tokenizer).tokenizer, query, page=page)
     if as_json:
         emit_json({"query": found.query, "total": found.total, "page": found.page, "pages": found.pages,
                    "entries": [vars(e) for e in found.entries]})

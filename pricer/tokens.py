@@ -1,10 +1,11 @@
-"""What a tokenizer does to a text: ids, pieces, specials, vocabulary, chat template, numbers.
+"""What a tokenizer does to a text: ids, pieces, decoding, numbers, chat template, other
+tokenizers side by side (the vocabulary itself is pricer.vocab).
 
 Pure functions over a loaded tokenizer (see pricer.tokenizer); the Tokenizer tab, its `/tokenize`
 API and `python -m pricer tokenize` all call these. Nothing here renders HTML or imports gradio.
 
-    >>> parse_ids("128000, 40, 1097")
-    [128000, 40, 1097]
+    >>> cut("price", 3)
+    ('pri', 2)
 
 A piece is what the reader sees as one token: the text of one id, or of several ids when a
 byte-level tokenizer splits one character (an emoji, a rare CJK character) across tokens, which
@@ -25,10 +26,7 @@ from pricer.errors import BadInput, PricerError
 from pricer.items import SYSTEM_PROMPT
 
 MAX_CHARS = 100_000  # longer input is cut, so one paste cannot hang the server
-MAX_IDS = 100_000  # typed ids decoded at once
-MAX_ID_DIGITS = 9  # the largest vocabularies hold about a million tokens
 MAX_GROUP = 8  # a UTF-8 character is at most 4 bytes; allow tokens that straddle two
-PAGE_SIZE = 50
 MAX_COMPARE = 3
 COMPARE_DEFAULTS = (  # the tokenizers the course compares with Llama 3.1 (week 2)
     "microsoft/Phi-3-mini-4k-instruct",
@@ -38,7 +36,6 @@ COMPARE_DEFAULTS = (  # the tokenizers the course compares with Llama 3.1 (week 
 COURSE_EXAMPLE = "I am excited to show Tokenizers in action to my LLM engineers"
 REPLACEMENT = "\ufffd"
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")  # any script's digits: the numbers view shows how they split
-_ID = re.compile(r"[+-]?[0-9]+", re.ASCII)  # only ASCII digits are ids: '٣٤' is not 34
 
 
 class Piece(NamedTuple):
@@ -167,7 +164,7 @@ def _decode_many(tokenizer: Any, sequences: list[list[int]]) -> list[str]:
     return [tokenizer.decode(s) for s in sequences]
 
 
-def _decode_each(tokenizer: Any, ids: Sequence[int]) -> list[str]:
+def decode_each(tokenizer: Any, ids: Sequence[int]) -> list[str]:
     """Each id decoded on its own: looked up in the tokenizer's table of single decodings (built
     once; a lookup per keystroke instead of a decode call per token), decoded when out of it."""
     table = _singles(tokenizer)
@@ -178,7 +175,7 @@ def _decode_each(tokenizer: Any, ids: Sequence[int]) -> list[str]:
 _memo: weakref.WeakKeyDictionary[Any, dict[tuple[str, int], Any]] = weakref.WeakKeyDictionary()
 
 
-def _per_tokenizer(tokenizer: Any, what: str, compute: Callable[[Any], Any]) -> Any:
+def per_tokenizer(tokenizer: Any, what: str, compute: Callable[[Any], Any]) -> Any:
     """`compute(tokenizer)`, once per tokenizer and vocabulary size (so added tokens refresh it)."""
     cache = _memo.setdefault(tokenizer, {})
     key = (what, len(tokenizer))
@@ -194,7 +191,7 @@ def _singles(tokenizer: Any) -> list[str]:
         return [t for start in range(0, len(ids), 8192)
                 for t in _decode_many(tok, [[i] for i in ids[start:start + 8192]])]
 
-    return _per_tokenizer(tokenizer, "single decodings", build)
+    return per_tokenizer(tokenizer, "single decodings", build)
 
 
 def _needs_context(tokenizer: Any) -> bool:
@@ -205,17 +202,17 @@ def _needs_context(tokenizer: Any) -> bool:
     def probe(tok: Any) -> bool:
         ids = list(tok.encode("I am excited, don't you think? 12.5 (ok) - 你好 🦜 end.\n\tx",
                               add_special_tokens=False))
-        groups, alone = _groups(tok, ids, _decode_each(tok, ids))
+        groups, alone = _groups(tok, ids, decode_each(tok, ids))
         return _context_texts(tok, ids, groups, alone) != alone
 
-    return _per_tokenizer(tokenizer, "needs context", probe)
+    return per_tokenizer(tokenizer, "needs context", probe)
 
 
 def _context_texts(tokenizer: Any, ids: list[int], groups: list[tuple[int, int]], alone: list[str]) -> list[str]:
     """Each group's text as it reads after its left neighbour (decoded together, minus the
     neighbour's own text); specials and the first group as decoded alone (`alone`)."""
     both = _decode_many(tokenizer, [ids[p[0]:e] for p, (_, e) in pairwise(groups)])
-    special = _special_ids(tokenizer)
+    special = special_ids(tokenizer)
     out = []
     for n, (s, _) in enumerate(groups):
         text = alone[n]
@@ -227,14 +224,14 @@ def _context_texts(tokenizer: Any, ids: list[int], groups: list[tuple[int, int]]
     return out
 
 
-def _special_ids(tokenizer: Any) -> frozenset[int]:
+def special_ids(tokenizer: Any) -> frozenset[int]:
     """The ids of bos/eos/... and of every added token marked special."""
     def collect(tok: Any) -> frozenset[int]:
         added = getattr(tok, "added_tokens_decoder", {}) or {}
         named = getattr(tok, "all_special_ids", []) or []
         return frozenset(named) | {i for i, t in added.items() if getattr(t, "special", False)}
 
-    return _per_tokenizer(tokenizer, "special ids", collect)
+    return per_tokenizer(tokenizer, "special ids", collect)
 
 
 def _groups(tokenizer: Any, ids: list[int], singles: list[str]) -> tuple[list[tuple[int, int]], list[str]]:
@@ -266,10 +263,10 @@ def pieces(tokenizer: Any, ids: Sequence[int], singles: Sequence[str] | None = N
     (SentencePiece) still show it.
     """
     ids = list(ids)
-    singles = list(singles) if singles is not None else _decode_each(tokenizer, ids)
+    singles = list(singles) if singles is not None else decode_each(tokenizer, ids)
     groups, alone = _groups(tokenizer, ids, singles)
     texts = _context_texts(tokenizer, ids, groups, alone) if _needs_context(tokenizer) else alone
-    special = _special_ids(tokenizer)
+    special = special_ids(tokenizer)
     return Split(ids, texts, [e - s for s, e in groups],
                  frozenset(n for n, (s, e) in enumerate(groups) if e == s + 1 and ids[s] in special))
 
@@ -279,163 +276,13 @@ def inspect(tokenizer: Any, text: str, *, add_special: bool = True, skip_special
     """Encode `text` (cut to `limit` characters) and take the result apart."""
     text, dropped = cut(check_text(text), limit)
     ids = list(tokenizer.encode(text, add_special_tokens=add_special))
-    singles = _decode_each(tokenizer, ids)
+    singles = decode_each(tokenizer, ids)
     return Inspection(
         text=text, ids=ids, tokens=singles,
         decoded=tokenizer.decode(ids, skip_special_tokens=skip_special),
         pieces=pieces(tokenizer, ids, singles),
         add_special=add_special, skip_special=skip_special, cut_chars=dropped,
     )
-
-
-# --- specials and vocabulary ------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class VocabEntry:
-    id: int
-    token: str
-    """As stored in the vocabulary ('Ġprice')."""
-    text: str
-    """Decoded (' price')."""
-    special: bool = False
-
-
-@dataclass(frozen=True)
-class Specials:
-    """The special tokens of a tokenizer and the size of its vocabulary."""
-
-    named: dict[str, VocabEntry | None]
-    """bos, eos, pad, unk: the entry, or None when the tokenizer has none."""
-    added: list[VocabEntry]
-    """The added vocabulary (Llama 3.1: 256 entries from <|begin_of_text|> to reserved tokens)."""
-    size: int
-    """All ids, added ones included (Llama 3.1: 128,256)."""
-    base_size: int
-    """Ids of the base vocabulary (Llama 3.1: 128,000)."""
-
-
-def specials(tokenizer: Any) -> Specials:
-    named: dict[str, VocabEntry | None] = {}
-    for role in ("bos", "eos", "pad", "unk"):
-        token, tid = getattr(tokenizer, f"{role}_token", None), getattr(tokenizer, f"{role}_token_id", None)
-        named[role] = VocabEntry(tid, str(token), str(token), True) if token is not None and tid is not None else None
-    added = sorted(tokenizer.get_added_vocab().items(), key=lambda kv: kv[1])
-    special = _special_ids(tokenizer)
-    return Specials(named, [VocabEntry(i, t, t, i in special) for t, i in added],
-                    size=len(tokenizer), base_size=int(getattr(tokenizer, "vocab_size", len(tokenizer))))
-
-
-@dataclass(frozen=True)
-class _Vocabulary:
-    stored: list[str]
-    decoded: list[str]
-    folded: list[tuple[str, str]]
-    """(decoded, stored) lower-cased, what a search compares with."""
-
-
-def _vocabulary(tokenizer: Any) -> _Vocabulary:
-    """Every id's stored token and decoded text, computed once per tokenizer (~0.3 s for 128k)."""
-    def build(tok: Any) -> _Vocabulary:
-        ids = list(range(len(tok)))
-        stored = [t if t is not None else "" for t in tok.convert_ids_to_tokens(ids)]
-        decoded = _decode_each(tok, ids)
-        return _Vocabulary(stored, decoded, [(d.lower(), s.lower()) for d, s in zip(decoded, stored, strict=True)])
-
-    return _per_tokenizer(tokenizer, "vocabulary", build)
-
-
-def check_ids(tokenizer: Any, ids: Sequence[int]) -> None:
-    """Raise BadInput naming every id outside the vocabulary."""
-    size = len(tokenizer)
-    bad = [i for i in ids if not 0 <= i < size]
-    if bad:
-        shown = ", ".join(str(i) for i in bad[:10]) + (" ..." if len(bad) > 10 else "")
-        raise BadInput(f"Not in the vocabulary: {shown}. Token ids of this tokenizer run from 0 "
-                       f"to {size - 1:,}.")
-
-
-@dataclass(frozen=True)
-class VocabPage:
-    query: str
-    entries: list[VocabEntry]
-    total: int
-    """Matches over the whole vocabulary; `entries` holds one page of them."""
-    page: int
-    pages: int
-
-
-def search_vocab(tokenizer: Any, query: str, page: int = 1, page_size: int = PAGE_SIZE) -> VocabPage:
-    """Vocabulary entries whose decoded text or stored token contains `query` (case-insensitive),
-    exact matches first, then those starting with it, then the rest, each by id. A whole
-    number (ASCII digits) is also looked up as an id."""
-    if query is None or query == "":
-        raise BadInput("Type a token, a part of one, or an id to look up.")
-    check_text(query, "query")
-    vocab = _vocabulary(tokenizer)
-    stored, decoded = vocab.stored, vocab.decoded
-    q, q_stripped = query.lower(), query.lower().strip()
-    ranked = []
-    for i, (ds, ss) in enumerate(vocab.folded):
-        if q in ds or q in ss:
-            rank = 0 if query in (decoded[i], stored[i]) else 1 if ds.strip().startswith(q_stripped) else 2
-            ranked.append((rank, i))
-    as_id = query.strip()
-    if as_id.isascii() and as_id.isdigit() and len(as_id) <= MAX_ID_DIGITS and int(as_id) < len(stored):
-        ranked.append((-1, int(as_id)))
-    ranked.sort()
-    pages = max(1, -(-len(ranked) // page_size))
-    page = min(max(1, page), pages)
-    special = _special_ids(tokenizer)
-    chunk = ranked[(page - 1) * page_size: page * page_size]
-    return VocabPage(query, [VocabEntry(i, stored[i], decoded[i], i in special) for _, i in chunk],
-                     total=len(ranked), page=page, pages=pages)
-
-
-# --- decoding typed ids -----------------------------------------------------------------------
-
-
-def parse_ids(text: str) -> list[int]:
-    """Ids typed by a person: '128000, 40, 1097', '[128000 40 1097]' -> [128000, 40, 1097].
-    Only ASCII digits make an id."""
-    words = [w for w in re.split(r"[\s,;\[\]()]+", check_text(text or "", "token ids")) if w]
-    if not words:
-        raise BadInput("Type some token ids, e.g. 128000, 40, 1097.")
-    if len(words) > MAX_IDS:
-        raise BadInput(f"{len(words):,} ids are more than the {MAX_IDS:,} decoded at once: decode them in parts.")
-    bad = [w for w in words if not _ID.fullmatch(w)]
-    if bad:
-        raise BadInput(f"Not a token id: {', '.join(_shown(w) for w in bad[:5])}. Ids are whole numbers in "
-                       "ASCII digits separated by commas or spaces, e.g. 128000, 40, 1097.")
-    long = [w for w in words if len(w.lstrip("+-")) > MAX_ID_DIGITS]
-    if long:
-        raise BadInput(f"Not in the vocabulary: {_shown(long[0])}, a {len(long[0].lstrip('+-')):,}-digit number. "
-                       f"Token ids have at most {MAX_ID_DIGITS} digits (e.g. 128000).")
-    return [int(w) for w in words]
-
-
-def _shown(word: str, limit: int = 20) -> str:
-    """A typed word for a message: quoted, and cut when long."""
-    return repr(word if len(word) <= limit else word[:limit] + "…")
-
-
-@dataclass(frozen=True)
-class Decoding:
-    ids: list[int]
-    decoded: str
-    pieces: Split
-
-
-def decode_ids(tokenizer: Any, ids: str | Sequence[int], *, skip_special: bool = False) -> Decoding:
-    """Decode ids (a list, or text like '128000, 40, 1097'); BadInput for ids not in the vocabulary."""
-    if ids is None or isinstance(ids, str):
-        ids = parse_ids(ids)
-    else:
-        ids = list(ids)
-        if not all(isinstance(i, int) and not isinstance(i, bool) for i in ids):
-            raise BadInput("Token ids are whole numbers, e.g. [128000, 40, 1097].")
-    check_ids(tokenizer, ids)
-    return Decoding(ids, tokenizer.decode(ids, skip_special_tokens=skip_special), pieces(tokenizer, ids))
 
 
 # --- chat template ----------------------------------------------------------------------------
@@ -503,7 +350,7 @@ def numbers(tokenizer: Any, text: str, limit: int = 20) -> list[NumberTokens]:
     if not seen:
         return []
     encoded = tokenizer(seen, add_special_tokens=False)["input_ids"]  # one call for all of them
-    return [NumberTokens(n, list(ids), _decode_each(tokenizer, ids)) for n, ids in zip(seen, encoded, strict=True)]
+    return [NumberTokens(n, list(ids), decode_each(tokenizer, ids)) for n, ids in zip(seen, encoded, strict=True)]
 
 
 def first_multi_token_integer(tokenizer: Any, upto: int = 999) -> int | None:
@@ -513,7 +360,7 @@ def first_multi_token_integer(tokenizer: Any, upto: int = 999) -> int | None:
         encoded = tok([str(n) for n in range(upto + 1)], add_special_tokens=False)["input_ids"]
         return next((n for n, ids in enumerate(encoded) if len(ids) != 1), None)
 
-    return _per_tokenizer(tokenizer, f"first multi-token integer up to {upto}", first)
+    return per_tokenizer(tokenizer, f"first multi-token integer up to {upto}", first)
 
 
 # --- other tokenizers side by side ------------------------------------------------------------

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from pricer import tokens
+from pricer import tokens, vocab
 from ui import tokenizer_tab as tab
 
 EVIL = "<img src=x onerror=alert(1)>"
@@ -33,9 +33,9 @@ def test_every_view_escapes_vocabulary_and_messages(llama):
     assert all("<img" not in v for v in (status, stats, chips, numbers))
     assert EVIL in decoded  # a Textbox shows text, never HTML
     assert "<img" not in tab.render_status({"error": f"No such local path: ./{EVIL}"})
-    found = tokens.search_vocab(llama, "<")
+    found = vocab.search_vocab(llama, "<")
     assert "&lt;" in tab.render_vocab(found) and "<|" not in tab.render_vocab(found)
-    assert "<|begin_of_text|>" not in tab.render_specials(tokens.specials(llama), "x")
+    assert "<|begin_of_text|>" not in tab.render_specials(vocab.specials(llama), "x")
     bad = tokens.Comparison(f"./{EVIL}", error=f"No such local path: ./{EVIL}")
     assert "<img" not in tab.render_comparison([bad])
 
@@ -65,7 +65,7 @@ def test_the_specials_view_counts_the_vocabulary_and_an_unloadable_tokenizer_say
 def test_vocabulary_pages_do_not_go_below_the_first_or_past_the_last():
     assert tab.previous_page("offline/llama-3.1", "ing", 1)[1] == 1
     assert tab.next_page("offline/llama-3.1", "ing", 1)[1] == 2
-    last = tokens.search_vocab(tab.load_tokenizer("offline/llama-3.1").tokenizer, "ing").pages
+    last = vocab.search_vocab(tab.load_tokenizer("offline/llama-3.1").tokenizer, "ing").pages
     html_, page = tab.next_page("offline/llama-3.1", "ing", last)
     assert page == last and f"page {last} of {last}" in html_
 
@@ -161,7 +161,7 @@ def test_decode_endpoint_answers_data_and_refuses_invalid_ids_with_an_error(clie
 
 def test_vocab_endpoint_pages_server_side(client):
     out = client.predict("", "ing", 2, api_name="/vocab")
-    assert out["page"] == 2 and out["pages"] > 2 and out["total"] > len(out["entries"]) == tokens.PAGE_SIZE
+    assert out["page"] == 2 and out["pages"] > 2 and out["total"] > len(out["entries"]) == vocab.PAGE_SIZE
     assert all("ing" in (e["text"] + e["token"]).lower() for e in out["entries"])
     assert set(out["entries"][0]) == {"id", "token", "text", "special"}
     assert client.predict("", "3430", 1, api_name="/vocab")["entries"][0] == {

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from pricer import tokens
+from pricer import tokens, vocab
 from pricer.cli import main
 from pricer.errors import BadInput, PricerError
 
@@ -163,7 +163,7 @@ def test_input_over_the_limit_is_cut_and_says_how_much(llama):
 
 
 def test_specials_list_llama_31s_roles_added_vocabulary_and_size(llama):
-    sp = tokens.specials(llama)
+    sp = vocab.specials(llama)
     assert (sp.named["bos"].token, sp.named["bos"].id) == ("<|begin_of_text|>", 128000)
     assert (sp.named["eos"].token, sp.named["eos"].id) == ("<|end_of_text|>", 128001)
     assert sp.named["pad"] is None
@@ -175,39 +175,39 @@ def test_specials_list_llama_31s_roles_added_vocabulary_and_size(llama):
 
 
 def test_vocab_lookup_by_id(llama):
-    entry = tokens.search_vocab(llama, "3430").entries[0]  # a whole number is looked up as an id first
+    entry = vocab.search_vocab(llama, "3430").entries[0]  # a whole number is looked up as an id first
     assert (entry.id, entry.token, entry.text, entry.special) == (3430, "Ġprice", " price", False)
-    assert tokens.search_vocab(llama, "128009").entries[0].special
-    assert 128256 not in [e.id for e in tokens.search_vocab(llama, "128256").entries]  # beyond the vocabulary
+    assert vocab.search_vocab(llama, "128009").entries[0].special
+    assert 128256 not in [e.id for e in vocab.search_vocab(llama, "128256").entries]  # beyond the vocabulary
     with pytest.raises(BadInput, match="128256"):
-        tokens.decode_ids(llama, [128256])
+        vocab.decode_ids(llama, [128256])
 
 
 def test_vocab_search_puts_exact_matches_first_and_pages(llama):
-    found = tokens.search_vocab(llama, " price")
+    found = vocab.search_vocab(llama, " price")
     assert found.entries[0].id == 3430
     assert all(" price" in e.text.lower() for e in found.entries)
-    many = tokens.search_vocab(llama, "ing", page=1, page_size=20)
-    second = tokens.search_vocab(llama, "ing", page=2, page_size=20)
+    many = vocab.search_vocab(llama, "ing", page=1, page_size=20)
+    second = vocab.search_vocab(llama, "ing", page=2, page_size=20)
     assert many.total > 1000 and many.pages == -(-many.total // 20)
     assert len(many.entries) == 20 and {e.id for e in many.entries}.isdisjoint(e.id for e in second.entries)
-    assert tokens.search_vocab(llama, "ing", page=10_000, page_size=20).page == many.pages
+    assert vocab.search_vocab(llama, "ing", page=10_000, page_size=20).page == many.pages
 
 
 def test_vocab_search_by_number_finds_that_id_first(llama):
-    assert tokens.search_vocab(llama, "128000").entries[0].token == "<|begin_of_text|>"
+    assert vocab.search_vocab(llama, "128000").entries[0].token == "<|begin_of_text|>"
 
 
 def test_vocab_search_needs_a_query(llama):
     with pytest.raises(BadInput, match="look up"):
-        tokens.search_vocab(llama, "")
+        vocab.search_vocab(llama, "")
 
 
 def test_typed_ids_decode(llama):
-    result = tokens.decode_ids(llama, "128000, 40, 1097")
+    result = vocab.decode_ids(llama, "128000, 40, 1097")
     assert result.ids == [128000, 40, 1097]
     assert result.decoded == "<|begin_of_text|>I am"
-    assert tokens.decode_ids(llama, "[128000 40 1097]", skip_special=True).decoded == "I am"
+    assert vocab.decode_ids(llama, "[128000 40 1097]", skip_special=True).decoded == "I am"
 
 
 @pytest.mark.parametrize("typed, message", [
@@ -218,7 +218,7 @@ def test_typed_ids_decode(llama):
 ])
 def test_invalid_typed_ids_are_answered_clearly(llama, typed, message):
     with pytest.raises(BadInput) as err:
-        tokens.decode_ids(llama, typed)
+        vocab.decode_ids(llama, typed)
     assert message in str(err.value)
 
 
@@ -230,8 +230,8 @@ LONE = "a price \ud800 tag"  # JSON can carry a lone surrogate; no tokenizer can
 
 @pytest.mark.parametrize("call, what", [
     (lambda tok: tokens.inspect(tok, LONE), "in the text"),
-    (lambda tok: tokens.search_vocab(tok, LONE), "in the query"),
-    (lambda tok: tokens.decode_ids(tok, "40 \udcff"), "in the token ids"),
+    (lambda tok: vocab.search_vocab(tok, LONE), "in the query"),
+    (lambda tok: vocab.decode_ids(tok, "40 \udcff"), "in the token ids"),
     (lambda tok: tokens.chat_template(tok, LONE, "How much?"), "in the system message"),
     (lambda tok: tokens.chat_template(tok, "Be brief", LONE), "in the user message"),
     (lambda tok: tokens.compare(LONE, []), "in the text"),
@@ -248,10 +248,10 @@ def test_a_lone_surrogate_is_named_clearly(llama, call, what):
     (lambda tok: tokens.inspect(tok, 42), "The text must be text .a string., not int"),
     (lambda tok: tokens.chat_template(tok, "Be brief", None), "No user message was sent"),
     (lambda tok: tokens.chat_template(tok, 3.5, "How much?"), "system message must be text .a string., not float"),
-    (lambda tok: tokens.search_vocab(tok, None), "Type a token"),
-    (lambda tok: tokens.search_vocab(tok, 3430), "query must be text .a string., not int"),
-    (lambda tok: tokens.decode_ids(tok, None), "Type some token ids"),
-    (lambda tok: tokens.decode_ids(tok, [40, 1.5]), "Token ids are whole numbers"),
+    (lambda tok: vocab.search_vocab(tok, None), "Type a token"),
+    (lambda tok: vocab.search_vocab(tok, 3430), "query must be text .a string., not int"),
+    (lambda tok: vocab.decode_ids(tok, None), "Type some token ids"),
+    (lambda tok: vocab.decode_ids(tok, [40, 1.5]), "Token ids are whole numbers"),
     (lambda tok: tokens.compare(None, []), "No text was sent"),
 ])
 def test_none_and_numbers_in_place_of_text_are_named_clearly(llama, call, message):
@@ -261,25 +261,25 @@ def test_none_and_numbers_in_place_of_text_are_named_clearly(llama, call, messag
 
 def test_only_ascii_digits_are_ids(llama):
     with pytest.raises(BadInput, match="Not a token id: '٣٤'.*ASCII digits"):
-        tokens.decode_ids(llama, "٣٤")  # Arabic-Indic 34: not silently id 34
+        vocab.decode_ids(llama, "٣٤")  # Arabic-Indic 34: not silently id 34
     with pytest.raises(BadInput, match="Not a token id: '²'"):
-        tokens.decode_ids(llama, "40 ²")
-    superscript = tokens.search_vocab(llama, "²")  # a text search, not an id (int('²') fails)
+        vocab.decode_ids(llama, "40 ²")
+    superscript = vocab.search_vocab(llama, "²")  # a text search, not an id (int('²') fails)
     assert superscript.total > 0 and all("²" in e.text or "²" in e.token for e in superscript.entries)
-    arabic = tokens.search_vocab(llama, "٣٤")
+    arabic = vocab.search_vocab(llama, "٣٤")
     assert 34 not in [e.id for e in arabic.entries]
 
 
 def test_a_huge_typed_id_is_named_not_converted(llama):
     with pytest.raises(BadInput, match="Not in the vocabulary: '1111111111.*…', a 5,000-digit number. Token ids have at "
                                        "most 9 digits"):
-        tokens.decode_ids(llama, "40 " + "1" * 5000)
-    assert tokens.search_vocab(llama, "9" * 5000).total == 0
+        vocab.decode_ids(llama, "40 " + "1" * 5000)
+    assert vocab.search_vocab(llama, "9" * 5000).total == 0
 
 
 def test_too_many_typed_ids_at_once_are_refused(llama):
     with pytest.raises(BadInput, match="100,001 ids are more than the 100,000 decoded at once"):
-        tokens.decode_ids(llama, "40 " * 100_001)
+        vocab.decode_ids(llama, "40 " * 100_001)
 
 
 def test_base_llama_has_no_chat_template_and_says_so(llama):
@@ -369,9 +369,9 @@ def test_vocab_search_sees_tokens_added_after_a_first_search(tiny_bpe):
     from transformers import AutoTokenizer
 
     tok = AutoTokenizer.from_pretrained(tiny_bpe)  # its own copy: the loaded one stays as it was
-    assert tokens.search_vocab(tok, "zebra").total == 0
+    assert vocab.search_vocab(tok, "zebra").total == 0
     tok.add_tokens(["zebra"])
-    found = tokens.search_vocab(tok, "zebra")
+    found = vocab.search_vocab(tok, "zebra")
     assert [e.text for e in found.entries] == ["zebra"] and found.entries[0].id == len(tok) - 1
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import gradio as gr
 
-from pricer import tokens
+from pricer import tokens, vocab
 from pricer.config import settings
 from pricer.errors import PricerError
 from pricer.hub import is_local
@@ -110,7 +110,7 @@ def render_numbers(result: dict) -> str:
     return f"<p>{esc(claim)}</p>{table}"
 
 
-def render_specials(sp: tokens.Specials, label: str) -> str:
+def render_specials(sp: vocab.Specials, label: str) -> str:
     named = "".join(
         f"<tr><td>{role}</td><td>{esc(e.token) if e else '<i>none</i>'}</td><td>{e.id if e else ''}</td></tr>"
         for role, e in sp.named.items())
@@ -122,7 +122,7 @@ def render_specials(sp: tokens.Specials, label: str) -> str:
             f"for ids)</summary><div class=\"chips\">{added}</div></details>")
 
 
-def render_vocab(found: tokens.VocabPage) -> str:
+def render_vocab(found: vocab.VocabPage) -> str:
     rows = "".join(f"<tr><td>{e.id}</td><td><span class=\"chip c{n % 5}\">{visible(e.text)}</span></td>"
                    f"<td>{esc(e.token)}</td><td>{'special' if e.special else ''}</td></tr>"
                    for n, e in enumerate(found.entries))
@@ -234,7 +234,7 @@ def show_specials(tokenizer: str) -> str:
         loaded = _load(tokenizer)
     except PricerError as exc:
         return _error(exc)
-    return render_specials(tokens.specials(loaded.tokenizer), loaded.label)
+    return render_specials(vocab.specials(loaded.tokenizer), loaded.label)
 
 
 def _page(page: float | None) -> int:
@@ -247,7 +247,7 @@ def _page(page: float | None) -> int:
 
 def lookup(tokenizer: str, query: str, page: float | None) -> tuple[str, int]:
     try:
-        found = tokens.search_vocab(_load(tokenizer).tokenizer, query, _page(page))
+        found = vocab.search_vocab(_load(tokenizer).tokenizer, query, _page(page))
     except PricerError as exc:
         return _error(exc), _page(page)
     return render_vocab(found), found.page
@@ -267,7 +267,7 @@ def next_page(tokenizer: str, query: str, page: float | None) -> tuple[str, int]
 
 def decode_typed(tokenizer: str, ids: str, skip_special: bool) -> tuple[str, str]:
     try:
-        result = tokens.decode_ids(_load(tokenizer).tokenizer, ids, skip_special=skip_special)
+        result = vocab.decode_ids(_load(tokenizer).tokenizer, ids, skip_special=skip_special)
     except PricerError as exc:
         return "", _error(exc)
     return result.decoded, render_chips(result.pieces.to_dict())
@@ -305,7 +305,7 @@ def vocab_api(tokenizer: str, query: str, page: float | None = 1) -> dict:
     """/vocab: one page of the vocabulary entries matching `query` (text, part of a token, or an
     id): {query, total, page, pages, entries: [{id, token, text, special}]}."""
     try:
-        found = tokens.search_vocab(_load(tokenizer).tokenizer, query, _page(page))
+        found = vocab.search_vocab(_load(tokenizer).tokenizer, query, _page(page))
     except PricerError as exc:
         raise fail(exc) from exc
     return {"query": found.query, "total": found.total, "page": found.page, "pages": found.pages,
@@ -316,7 +316,7 @@ def decode_api(tokenizer: str, ids: str, skip_special: bool = False) -> dict:
     """/decode: token ids (text such as '128000, 40, 1097') -> {decoded, ids, pieces, split_pieces,
     special_pieces} (tokens.Split.to_dict)."""
     try:
-        found = tokens.decode_ids(_load(tokenizer).tokenizer, ids, skip_special=skip_special)
+        found = vocab.decode_ids(_load(tokenizer).tokenizer, ids, skip_special=skip_special)
     except PricerError as exc:
         raise fail(exc) from exc
     return {"decoded": found.decoded, **found.pieces.to_dict()}

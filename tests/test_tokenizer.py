@@ -75,3 +75,36 @@ def test_a_corrupt_tokenizer_file_is_a_clear_error_not_a_traceback(llama, tmp_pa
     (tmp_path / "tokenizer.json").write_text("{ this is not json", encoding="utf-8")
     with pytest.raises(PricerError, match="holds no tokenizer that transformers can load"):
         load_tokenizer(str(tmp_path))
+
+
+def test_a_cold_start_under_load_loads_a_tokenizer_once(monkeypatch):
+    """Eight requests at once for a tokenizer not yet loaded: one load, the others wait for it
+    (each loading its own copy had cost 1.2 GB and minutes of CPU on a cold start under load)."""
+    import threading
+    import time
+
+    import transformers
+
+    from pricer import tokenizer as module
+
+    calls = []
+
+    def slow_load(name, **_):
+        calls.append(name)
+        time.sleep(0.2)
+        return object()
+
+    monkeypatch.setattr(transformers.AutoTokenizer, "from_pretrained", slow_load)
+    results, start = [], threading.Barrier(8)
+
+    def load():
+        start.wait()
+        results.append(module._from_pretrained("cold/start-test"))
+
+    threads = [threading.Thread(target=load) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    module._loaded.pop("cold/start-test", None)
+    assert calls == ["cold/start-test"] and len({id(r) for r in results}) == 1 and len(results) == 8

@@ -27,6 +27,7 @@ MAX_CHIPS = 5_000  # more chips than this make the browser crawl; counts and ids
 MAX_COMPARE_CHIPS = 500
 TOKENIZER_CONCURRENCY = 8  # tokenizer events at once (one pool for the tab and its API); more only time-slice 2 CPUs
 GLYPHS = {" ": "␣", "\n": "↵", "\t": "⇥", "\r": "␍"}
+_GLYPH_SPANS = str.maketrans({c: f'<span class="ws">{g}</span>' for c, g in GLYPHS.items()})
 
 CSS = """
 .chips { line-height: 2.1; font-family: ui-monospace, monospace; font-size: 0.95em; }
@@ -50,11 +51,7 @@ def esc(text: Any) -> str:
 
 def visible(text: str) -> str:
     """Escaped text with spaces, newlines and tabs shown as glyphs (case kept as typed)."""
-    out = esc(text)
-    for char, glyph in GLYPHS.items():  # escaping leaves these characters as they are
-        if char in out:
-            out = out.replace(char, f'<span class="ws">{glyph}</span>')
-    return out
+    return esc(text).translate(_GLYPH_SPANS)  # one pass; escaping leaves these characters as they are
 
 
 def render_chips(view: dict, limit: int = MAX_CHIPS) -> str:

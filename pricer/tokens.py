@@ -95,7 +95,6 @@ class Inspection:
 
     text: str
     """The input as inspected (cut to MAX_CHARS)."""
-    ids: list[int]
     tokens: list[str]
     """Each id decoded on its own (the course's per-token list); split characters show as U+FFFD."""
     decoded: str
@@ -104,6 +103,10 @@ class Inspection:
     skip_special: bool = False
     cut_chars: int = 0
     """How many characters were cut off the end of the input (0: none)."""
+
+    @property
+    def ids(self) -> list[int]:
+        return self.pieces.ids
 
     @property
     def chars(self) -> int:
@@ -278,7 +281,7 @@ def inspect(tokenizer: Any, text: str, *, add_special: bool = True, skip_special
     ids = list(tokenizer.encode(text, add_special_tokens=add_special))
     singles = decode_each(tokenizer, ids)
     return Inspection(
-        text=text, ids=ids, tokens=singles,
+        text=text, tokens=singles,
         decoded=tokenizer.decode(ids, skip_special_tokens=skip_special),
         pieces=pieces(tokenizer, ids, singles),
         add_special=add_special, skip_special=skip_special, cut_chars=dropped,
@@ -372,11 +375,14 @@ class Comparison:
 
     name: str
     label: str = ""
-    count: int = 0
     chars: int = 0
     pieces: Split = field(default_factory=lambda: Split([], [], []))
     error: str = ""
     note: str = ""
+
+    @property
+    def count(self) -> int:
+        return len(self.pieces.ids)
 
     @property
     def chars_per_token(self) -> float:
@@ -394,7 +400,7 @@ def _compare_one(name: str, text: str, add_special: bool, web: bool) -> Comparis
     except Exception as exc:  # any hub id may hold anything; one bad tokenizer must not stop the rest
         return Comparison(name, error=f"Could not use the tokenizer of {name}: {type(exc).__name__}: {exc}. "
                           "Try another hub id or a folder saved with save_pretrained.")
-    return Comparison(name, loaded.label, result.count, result.chars, result.pieces, note=loaded.note)
+    return Comparison(name, loaded.label, result.chars, result.pieces, note=loaded.note)
 
 
 def compare(text: str, names: Sequence[str], *, reference: str | None = None,

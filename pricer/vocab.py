@@ -154,9 +154,12 @@ def _shown(word: str, limit: int = 20) -> str:
 
 @dataclass(frozen=True)
 class Decoding:
-    ids: list[int]
     decoded: str
     pieces: Split
+
+    @property
+    def ids(self) -> list[int]:
+        return self.pieces.ids
 
 
 def decode_ids(tokenizer: Any, ids: str | Sequence[int], *, skip_special: bool = False) -> Decoding:
@@ -168,4 +171,4 @@ def decode_ids(tokenizer: Any, ids: str | Sequence[int], *, skip_special: bool =
         if not all(isinstance(i, int) and not isinstance(i, bool) for i in ids):
             raise BadInput("Token ids are whole numbers, e.g. [128000, 40, 1097].")
     check_ids(tokenizer, ids)
-    return Decoding(ids, tokenizer.decode(ids, skip_special_tokens=skip_special), pieces(tokenizer, ids))
+    return Decoding(tokenizer.decode(ids, skip_special_tokens=skip_special), pieces(tokenizer, ids))

@@ -332,8 +332,7 @@ def chat_template_api(tokenizer: str, system: str, user: str) -> dict:
 def compare_api(text: str, tokenizer: str, first: str, second: str, third: str, add_special: bool = True) -> list:
     """/compare: `text` through `tokenizer` and up to three others, one entry each: {name, label,
     count, chars, chars_per_token, ids, pieces, split_pieces, special_pieces, note, error}; a
-    tokenizer that fails has its `error`
-    and the others still answer."""
+    tokenizer that fails has its `error` and the others still answer."""
     try:
         rows = tokens.compare(text, [first, second, third], reference=tokenizer or "", add_special=add_special,
                               web=True)

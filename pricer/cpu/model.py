@@ -23,12 +23,12 @@ import hashlib
 import json
 import math
 import os
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pricer.atomic import atomic_write
 from pricer.cpu.features import FeatureSpec, dot, product_parts
 from pricer.errors import BadInput, ModelUnavailable
 
@@ -39,7 +39,6 @@ CARD_FILE = "CARD.md"
 SHIPPED = Path(__file__).resolve().parent.parent / "models" / "cpu"
 """The model trained on the course's data that ships with the project."""
 MAX_PRICE = 1e6  # a guard against a wild extrapolation, far above any product in the data
-INTERVAL = 0.8
 
 
 @dataclass(frozen=True)
@@ -94,18 +93,6 @@ class CpuModel:
 # --- files --------------------------------------------------------------------------------------
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.chmod(tmp, 0o644)  # mkstemp's 0600 would keep the model from other users of a shared checkout
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def weights_bytes(model: CpuModel) -> bytes:
     """The model's safetensors bytes: the same model always gives the same bytes."""
     import numpy as np
@@ -126,8 +113,10 @@ def save_model(model: CpuModel, folder: str | os.PathLike) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     data = weights_bytes(model)
     manifest = {"format": FORMAT, "sha256": hashlib.sha256(data).hexdigest(), **model.info}
-    _atomic_write(folder / WEIGHTS_FILE, data)
-    _atomic_write(folder / MANIFEST_FILE, (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode())
+    with atomic_write(folder / WEIGHTS_FILE, "wb") as f:
+        f.write(data)
+    with atomic_write(folder / MANIFEST_FILE) as f:
+        f.write(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
     return folder
 
 

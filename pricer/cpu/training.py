@@ -35,10 +35,12 @@ from pathlib import Path
 from typing import Any
 
 from pricer import hub
+from pricer.atomic import atomic_write
 from pricer.cpu.features import FeatureSpec, featurize, product_parts
-from pricer.cpu.model import CARD_FILE, INTERVAL, CpuModel, Estimate, save_model
+from pricer.cpu.model import CARD_FILE, WEIGHTS_FILE, CpuModel, Estimate, save_model
 from pricer.data import open_split
 from pricer.errors import BadInput
+from pricer.estimates import INTERVAL
 
 ALPHA = 0.4  # both chosen by 5-fold cross-validation over the course's 550 train items (models/cpu/README.md)
 OTHER_WEIGHT = 0.1  # an item of a later source counts a tenth of one of the first, times its price weight
@@ -63,10 +65,6 @@ class Figures:
     """Share of items within $40 or 20%, 0..1."""
     coverage: float
     """Share of items whose true price lies in the 80% interval, 0..1."""
-
-    def line(self) -> str:
-        return (f"Error=${self.average_error:,.2f} RMSLE={self.rmsle:,.2f} Hits={self.hits * 100:.1f}% "
-                f"Coverage={self.coverage * 100:.1f}% ({self.items} items)")
 
     def to_dict(self) -> dict[str, float]:
         return {"items": self.items, "average_error": round(self.average_error, 4), "rmsle": round(self.rmsle, 6),
@@ -195,11 +193,6 @@ def _bar(total: int | None, desc: str, enabled: bool) -> Any:
 # --- training -----------------------------------------------------------------------------------
 
 
-def _hashed(parts: list[tuple[str, str]], spec: FeatureSpec) -> Any:
-    """The CSR feature rows of one batch (a worker process's job)."""
-    return featurize(parts, spec)
-
-
 def _featurize(data: Any, spec: FeatureSpec, weight_of: Any, bar: Any, pool: Any) -> tuple[list, list, list, int]:
     """Scaled feature blocks, targets and sqrt-weights of one source, a batch at a time.
 
@@ -227,7 +220,7 @@ def _featurize(data: Any, spec: FeatureSpec, weight_of: Any, bar: Any, pool: Any
         bar.update(len(prices))
 
     for parts, prices in batches(data):
-        rows = pool.submit(_hashed, parts, spec) if pool is not None else _hashed(parts, spec)
+        rows = pool.submit(featurize, parts, spec) if pool is not None else featurize(parts, spec)
         pending.append((rows, np.asarray(prices)))
         while len(pending) > depth:
             collect()
@@ -436,11 +429,10 @@ def write_card(model: CpuModel, folder: Path) -> Path:
         if f:
             lines.append(f"| {name}: {part['source']} | {f['items']} | ${f['average_error']:,.2f} | {f['rmsle']:.3f} | "
                          f"{f['hits'] * 100:.1f}% | {f['coverage'] * 100:.1f}% |")
-    digest = hashlib.sha256((folder / "model.safetensors").read_bytes()).hexdigest()
-    lines += ["", f"model.safetensors sha256: `{digest}` (checked at load against model.json).",
+    digest = hashlib.sha256((folder / WEIGHTS_FILE).read_bytes()).hexdigest()
+    lines += ["", f"{WEIGHTS_FILE} sha256: `{digest}` (checked at load against model.json).",
               f"Built with {', '.join(f'{k} {v}' for k, v in info['built_with'].items())}.", ""]
     path = folder / CARD_FILE
-    tmp = path.with_name(f".{CARD_FILE}.tmp")
-    tmp.write_text("\n".join(lines), encoding="utf-8")
-    tmp.replace(path)
+    with atomic_write(path) as f:
+        f.write("\n".join(lines))
     return path

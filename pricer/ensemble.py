@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pricer.atomic import atomic_write, writable_file
 from pricer.errors import BadInput, PricerError
 
 FORMAT = 1
@@ -293,9 +294,8 @@ def save(weights: EnsembleWeights, path: str | os.PathLike | None = None) -> Pat
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         for target, content in ((path, text), (path.with_suffix(".md"), card_markdown(weights))):
-            tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-            tmp.write_text(content, encoding="utf-8")
-            tmp.replace(target)
+            with atomic_write(target) as f:
+                f.write(content)
     except OSError as exc:
         raise BadInput(f"Could not write the ensemble weights to {path}: {exc.strerror or exc}. Choose another --out.") from None
     return path
@@ -444,6 +444,7 @@ def fit_members(members: Sequence[str] = DEFAULT_MEMBERS, data: str | None = Non
         raise BadInput(f"start must be 0 or more and size at least 1 (got {start}, {size}).")
     if not members:
         raise BadInput("Name the members: pricer names, e.g. fine-tuned rag cpu.")
+    writable_file(out or default_path())  # before the members run, not after
     rows = load_pricer_dataset(data, split=split, size=start + size)
     rows_used = rows[start:start + size]
     if len(rows_used) < size:
@@ -527,8 +528,10 @@ class EnsemblePricer:
     def price(self, texts: Sequence[str], *, estimator: str | None = None,
               progress: ProgressFn | None = None) -> list[Any]:
         """The pricer interface: one Estimate per text (price None when no member answered)."""
-        from pricer.pricers import Estimate
+        from pricer.pricers import Estimate, check_estimator, check_texts
 
+        texts = check_texts(texts)
+        check_estimator(self, estimator)
         return [Estimate(c.price, details=c.details()) for c in self.combined(texts, progress)]
 
     def cache_key(self, estimator: str | None = None) -> str:

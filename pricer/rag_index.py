@@ -61,6 +61,7 @@ from pathlib import Path
 from typing import Any
 
 from pricer.errors import BadInput, HubUnavailable, NotFound, PricerError
+from pricer.items import PREFIX, QUESTION
 
 FORMAT = 1
 MANIFEST, EMBEDDINGS, ITEMS, OFFSETS, PRICES, KEYS = (
@@ -69,8 +70,8 @@ CHUNK = 4096  # rows a chunk: what a resumed build may redo (about 30 s of embed
 STEP = 256  # rows embedded between progress reports
 BLOCK = 65_536  # rows a search multiplies at once: 250 queries x 65,536 float32 scores = 64 MB
 K = 5  # the course's RAG context: the 5 most similar items
-QUESTION_LINE = "How much does this cost to the nearest dollar?\n\n"
-PRICE_LINE = "\n\nPrice is $"
+QUESTION_LINE = f"{QUESTION}\n\n"
+PRICE_LINE = f"\n\n{PREFIX}"
 ProgressFn = Callable[[int, int], Any]  # progress(done, total)
 
 

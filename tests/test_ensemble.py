@@ -224,6 +224,16 @@ def test_fit_members_runs_the_members_over_the_validation_items_and_writes_the_c
         fit_members(["long", "ensemble"], str(train_550), start=0, size=50, lookup=pricers.__getitem__)
 
 
+def test_an_unwritable_out_is_refused_before_any_member_runs(train_550, tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    member = WordsPricer("long", 1.0)
+    with pytest.raises(BadInput, match="Choose another --out"):
+        fit_members(["long"], str(train_550), start=0, size=50, out=blocker / "weights.json",
+                    lookup={"long": member}.__getitem__)
+    assert member.asked == 0
+
+
 def test_the_pricer_falls_back_when_a_member_cannot_answer(train_550, tmp_path):
     texts = [json.loads(line)["text"] for line in train_550.read_text().splitlines()[:60]]
     pricers = {"long": WordsPricer("long", 1.0), "short": WordsPricer("short", 0.2)}

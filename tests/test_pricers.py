@@ -187,10 +187,16 @@ def test_options_override_the_settings_and_the_same_pricer_is_reused(tiny_model,
 
 @pytest.mark.parametrize("texts", ["one text", None, [None], ["ok", 12]])
 def test_anything_but_a_list_of_texts_is_refused_by_every_pricer(texts, tiny_env, frontier_server):
-    for name in ("base", "frontier"):
+    for name in pricers.names():
         with pytest.raises(BadInput, match="Give a list of texts|not text"):
             pricers.get(name).price(texts)
     assert frontier_server.requests == []
+
+
+def test_a_pricer_without_estimators_refuses_one_before_any_work():
+    for name in ("cpu", "ensemble"):
+        with pytest.raises(BadInput, match="has no estimators"):
+            pricers.get(name).price(["Stainless steel garlic press"], estimator="topk")
 
 
 def test_an_estimate_is_json():

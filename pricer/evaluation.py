@@ -308,7 +308,7 @@ def evaluate(data: str | Path | None, pricer_name: str | Pricer, *, size: int = 
             yield current
     except BaseException:  # stopped (GeneratorExit), interrupted, or failed: keep what was priced
         if current is not None and current.outcomes and not recorded:
-            leaderboard.record(current, key=key)
+            current.id = leaderboard.record(current, key=key).id
         raise
 
 

@@ -107,6 +107,7 @@ def test_a_stopped_evaluation_is_recorded_as_partial(test_250, cache):
     (row,) = leaderboard.runs()
     assert row.partial and (row.size, row.total) == (2, 6) and "partial 2/6" in row.line()
     assert leaderboard.load_run(row.id).metrics == first.metrics
+    assert first.id == row.id  # the stopped run on screen knows its leaderboard row
     *_, done = evaluation.evaluate(test_250, Steady(), size=6, batch_size=2)
     assert [r.partial for r in leaderboard.runs()] == [True, False] and leaderboard.runs()[1].id == done.id
 

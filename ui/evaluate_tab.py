@@ -377,8 +377,7 @@ def evaluate_ui(board: Board, pricer: str, estimator: str | None, size: float, d
             finally:
                 stream.close()  # a stopped run prices nothing more (and is recorded as partial)
         board.end()
-        shown_id = board.shown.id if board.shown is not None and board.shown.id else _newest_id()
-        yield (*view(board, log), keep, leaderboard_table(), *pickers(shown_id, _id(board.compare)))
+        yield (*view(board, log), keep, leaderboard_table(), *pickers(_id(board.shown), _id(board.compare)))
     except HubUnavailable as exc:
         message = f"{exc} Or upload the test items (JSONL or CSV) under Test data."
         yield (*_failed(board, message, log), gr.Accordion(open=True), keep, keep, keep)
@@ -388,12 +387,6 @@ def evaluate_ui(board: Board, pricer: str, estimator: str | None, size: float, d
 
 def _id(run: evaluation.Run | None) -> str | None:
     return run.id if run is not None and run.id else None
-
-
-def _newest_id() -> str | None:
-    """The id of the newest run on the leaderboard (a stopped run is recorded as it closes)."""
-    made = leaderboard.runs()
-    return made[-1].id if made else None
 
 
 def _failed(board: Board, message: str, log: bool) -> tuple:

@@ -14,7 +14,6 @@ the CSV as a file).
 
 from __future__ import annotations
 
-import html
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -32,7 +31,7 @@ from pricer.errors import BadInput, HubUnavailable, PricerError
 from pricer.estimates import ESTIMATORS
 from pricer.gpu import on_gpu
 from pricer.tiny import is_tiny
-from ui import downloads
+from ui import downloads, esc, warn
 from ui.api import endpoint, fail
 
 SCORE_FILE = "guesses"  # not a pricer: the choice that scores a file of guesses made elsewhere
@@ -61,13 +60,6 @@ GUESSES_HELP = ("Guesses made elsewhere, as CSV or JSONL: a `guess` column and a
                 "first test item) or `text` (the item's prompt) column.")
 
 
-def esc(value: Any) -> str:
-    return html.escape(str(value), quote=True)
-
-
-def warn(message: str) -> None:
-    """A pop-up: gradio renders its text as HTML, so it is escaped (it may quote a path or file name)."""
-    gr.Warning(esc(message))
 
 
 # --- what runs --------------------------------------------------------------------------------

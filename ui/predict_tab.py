@@ -16,7 +16,6 @@ Endpoints: `/price` (a text and pricer names -> a result per pricer, as numbers)
 from __future__ import annotations
 
 import functools
-import html
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -32,7 +31,7 @@ from pricer.errors import BadInput, PricerError
 from pricer.estimates import TOP_K, estimator
 from pricer.gpu import ZERO_GPU_SECONDS, on_gpu
 from pricer.model import ModelSpec, Prediction, load_pricer, loaded, model_status, predict_texts
-from ui import GPU_QUEUE
+from ui import GPU_QUEUE, esc, warn
 from ui.api import endpoint, fail
 
 N_EXAMPLES = 12
@@ -51,13 +50,6 @@ CSS_PRICE = "font-size: 2.2em; font-weight: 700; line-height: 1.1;"
 PASTE = "Paste a product's title and description first (the first line is the title)."
 
 
-def esc(value: Any) -> str:
-    return html.escape(str(value), quote=True)
-
-
-def warn(message: str) -> None:
-    """A pop-up: gradio renders its text as HTML, so it is escaped."""
-    gr.Warning(esc(message))
 
 
 def _spec(choice: str) -> ModelSpec:

@@ -9,7 +9,6 @@ html.escape. The API endpoints answer data, not HTML, each under a named output 
 
 from __future__ import annotations
 
-import html
 from dataclasses import asdict
 from typing import Any
 
@@ -21,6 +20,7 @@ from pricer.errors import PricerError
 from pricer.hub import is_local
 from pricer.items import SYSTEM_PROMPT
 from pricer.tokenizer import LoadedTokenizer, load_tokenizer
+from ui import esc, warn
 from ui.api import Data, endpoint, fail
 
 MAX_CHIPS = 5_000  # more chips than this make the browser crawl; counts and ids stay whole
@@ -44,9 +44,6 @@ table { border-collapse: collapse; } td, th { padding: 2px 8px; text-align: left
 pre { white-space: pre-wrap; }
 """
 
-
-def esc(text: Any) -> str:
-    return html.escape(str(text), quote=True)
 
 
 def visible(text: str) -> str:
@@ -168,7 +165,7 @@ STALE = '<p class="notice stale">Nothing tokenized: see the message above.</p>'
 
 
 def _warn(exc: PricerError) -> str:
-    gr.Warning(esc(exc))
+    warn(exc)
     return str(exc)
 
 
@@ -206,7 +203,7 @@ def tokenize(text: str, tokenizer: str, add_special: bool = True, skip_special: 
     also pops up, once per click)."""
     result = inspect_text(text, tokenizer, add_special, skip_special)
     if result.get("error"):
-        gr.Warning(esc(result["error"]))
+        warn(result["error"])
     return result
 
 

@@ -21,9 +21,9 @@ import base64
 import gzip
 import hashlib
 import json
-import os
 from pathlib import Path
 
+from pricer.atomic import atomic_write
 from pricer.errors import PricerError
 from pricer.llama_bpe import PATTERN, byte_chars
 
@@ -123,14 +123,12 @@ def tokenizer_config() -> dict:
 def write(folder: Path, ranks_file: Path = RANKS_FILE) -> Path:
     """Write Llama 3.1's tokenizer.json and tokenizer_config.json into `folder` (a few seconds).
 
-    Each file is written under a temporary name and renamed, tokenizer_config.json last, so a
+    Each file is written atomically (pricer.atomic), tokenizer_config.json last, so a
     reader (or a parallel writer) never sees half a tokenizer: the config's presence means done.
     """
     spec = tokenizer_json(ranks(ranks_file))
     folder.mkdir(parents=True, exist_ok=True)
-    pid = os.getpid()
     for name, content in (("tokenizer.json", spec), ("tokenizer_config.json", tokenizer_config())):
-        tmp = folder / f"{name}.{pid}.tmp"
-        tmp.write_text(json.dumps(content, ensure_ascii=False), encoding="utf-8")
-        tmp.replace(folder / name)
+        with atomic_write(folder / name) as f:  # a failed write leaves no partial file behind
+            json.dump(content, f, ensure_ascii=False)
     return folder

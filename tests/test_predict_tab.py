@@ -69,6 +69,19 @@ def test_price_endpoint_mistakes_are_errors_that_say_what_to_do(client, text, na
         client.predict(text, names, api_name="/price")
 
 
+@pytest.mark.parametrize(("text", "message"), [
+    (None, "Paste a product"), ("  \n", "Paste a product"),
+    (12, "The product text must be text (a string), not int"),
+    ("Garlic \ud800 press", "in the product text is not valid Unicode"),  # a client cannot send it as JSON UTF-8
+])
+def test_pasted_text_is_checked_before_any_pricer_with_what_to_paste(text, message):
+    from pricer.errors import BadInput
+    from ui.predict_tab import check_text
+
+    with pytest.raises(BadInput, match=re.escape(message)):
+        check_text(text)
+
+
 # --- /predict: the Llama alone, with all its estimates -----------------------------------------
 
 

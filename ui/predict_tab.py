@@ -25,6 +25,7 @@ from typing import Any, NamedTuple
 import gradio as gr
 
 from pricer import pricers as registry
+from pricer import tokens
 from pricer.config import settings
 from pricer.data import TestItem, load_items
 from pricer.errors import BadInput, PricerError
@@ -142,16 +143,9 @@ def ask(pricer: registry.Pricer, text: str) -> Answer:
 
 def check_text(text: Any) -> str:
     """The pasted text, or a BadInput saying what to paste (checked before any model loads)."""
-    if text is not None and not isinstance(text, str):
-        raise BadInput("The product must be text: a title on the first line, then the description.")
-    if not (text or "").strip():
+    if text is None or (isinstance(text, str) and not text.strip()):
         raise BadInput(PASTE)
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError as exc:
-        raise BadInput("The product text is not valid Unicode (it holds a lone surrogate): paste it "
-                       "again as plain text.") from exc
-    return text
+    return tokens.check_text(text, "product text")  # a string, and valid Unicode
 
 
 # --- rendering -------------------------------------------------------------------------------
@@ -468,7 +462,7 @@ def predict_api(text: str, model: str = FINE_TUNED) -> dict:
 def tick() -> tuple[str, Any]:
     """The status line while the Llama preloads; the timer stops once it is loaded or failed."""
     try:
-        spec = _spec(FINE_TUNED if settings().adapter else BASE)
+        spec = _spec(FINE_TUNED)  # the base model when no adapter is set
     except ValueError:
         return show_status(), gr.Timer(active=False)
     done = loaded(spec) or "failed" in model_status(spec)
@@ -533,7 +527,7 @@ def build() -> None:
 
     if settings().preload:
         try:
-            spec = _spec(FINE_TUNED if settings().adapter else BASE)
+            spec = _spec(FINE_TUNED)  # the base model when no adapter is set
         except ValueError:
             return
         threading.Thread(target=preload, args=(spec,), daemon=True, name="preload").start()

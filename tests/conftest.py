@@ -119,6 +119,16 @@ def page(browser, app_url):
 
 
 @pytest.fixture
+def clean_settings(monkeypatch, tmp_path):
+    """No PRICER_* setting from the machine, no OpenAI key, no HF token; a fresh cache folder."""
+    from pricer.config import ENV
+
+    for variable in (*ENV.values(), "OPENAI_API_KEY", "OPENAI_BASE_URL", "HF_TOKEN"):
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setenv("PRICER_CACHE", str(tmp_path / "cache"))
+
+
+@pytest.fixture
 def no_network(monkeypatch):
     """Fails the test if anything tries to open a network connection (proves a fast refusal)."""
     import socket

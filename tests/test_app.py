@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pkgutil
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -48,3 +49,22 @@ def test_named_endpoints_for_each_tab(client):
     names = set(client.view_api(print_info=False, return_format="dict")["named_endpoints"])
     assert names == {"/tokenize", "/vocab", "/decode", "/chat_template", "/compare", "/price", "/predict",
                      "/evaluate"}  # the page's own events are private: no generated names
+
+
+def test_tokenizer_endpoints_never_wait_behind_the_model():
+    """CPU-light tokenizer calls run in their own pool, never in the GPU queue the Llama's events share."""
+    import app
+    from ui import GPU_QUEUE
+
+    pools = {f.api_name: f.concurrency_id for f in app.demo.fns.values()
+             if f.api_name and f.api_visibility == "public"}
+    assert {pools[n] for n in ("tokenize", "vocab", "decode", "chat_template", "compare")} == {"tokenizer"}
+    assert pools["price"] == pools["predict"] == GPU_QUEUE
+
+
+def test_the_readme_shows_a_call_for_every_named_endpoint():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## The API", 1)[1].split("\n## ", 1)[0]
+    shown = set(re.findall(r'api_name="(/\w+)"', section))
+    assert shown == {"/tokenize", "/vocab", "/decode", "/chat_template", "/compare", "/price", "/predict",
+                     "/evaluate"}

@@ -3,12 +3,9 @@ fitted for every subset of members, the fallback when one cannot answer, and the
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
 import random
-from dataclasses import dataclass, field
-from typing import Any
 
 import pytest
 
@@ -25,6 +22,7 @@ from pricer.ensemble import (
     save,
 )
 from pricer.errors import BadInput, PricerError
+from pricer.pricers import Estimate
 
 TRUE = {"a": 0.5, "b": 0.3, "c": 0.1, "min": 0.2, "max": -0.15}
 INTERCEPT = 7.0
@@ -168,18 +166,6 @@ def test_a_damaged_or_missing_weights_file_says_to_fit_again(weights, tmp_path):
 
 # --- members ------------------------------------------------------------------------------------
 
-if importlib.util.find_spec("pricer.pricers") is not None:
-    from pricer.pricers import Estimate
-else:  # the pricer interface (issue 10) is not in this branch yet: its Estimate's shape
-
-    @dataclass(frozen=True)
-    class Estimate:  # type: ignore[no-redef]
-        price: float | None
-        low: float | None = None
-        high: float | None = None
-        details: dict[str, Any] = field(default_factory=dict)
-
-
 class WordsPricer:
     """A real (if poor) pricer: dollars per word of the product text."""
 
@@ -261,8 +247,6 @@ def test_the_pricer_says_how_to_fit_it_and_refuses_edited_weights(weights, tmp_p
     assert "edited" in EnsemblePricer(path, lookup=lambda n: WordsPricer(n, 1.0)).available()
 
 
-@pytest.mark.skipif(importlib.util.find_spec("pricer.pricers") is None,
-                    reason="pricer.pricers (the pricer interface, issue 10) is not in this branch yet")
 def test_the_pricer_gives_estimates_with_the_members_in_their_details(train_550, tmp_path):
     texts = [json.loads(line)["text"] for line in train_550.read_text().splitlines()[:60]]
     pricers = {"long": WordsPricer("long", 1.0), "short": WordsPricer("short", 0.2, reason="no key")}

@@ -12,7 +12,6 @@ import pytest
 from openai_stand_in import openai_online
 
 from pricer import evaluation, leaderboard, pricers
-from pricer.config import ENV
 from pricer.errors import BadInput
 from pricer.estimates import ESTIMATORS
 from pricer.items import PREFIX, QUESTION
@@ -22,14 +21,7 @@ PASTED = ("Stainless steel garlic press\nCrushes whole cloves with a long lever 
           "dishwasher safe, 9 inches long, with a cleaning brush.")
 
 
-@pytest.fixture(autouse=True)
-def clean_settings(monkeypatch, tmp_path):
-    """No PRICER_* setting from the machine, no OpenAI key, no HF token; a fresh cache folder."""
-    for variable in ENV.values():
-        monkeypatch.delenv(variable, raising=False)
-    for variable in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "HF_TOKEN"):
-        monkeypatch.delenv(variable, raising=False)
-    monkeypatch.setenv("PRICER_CACHE", str(tmp_path / "cache"))
+pytestmark = pytest.mark.usefixtures("clean_settings")  # tests/conftest.py
 
 
 @pytest.fixture
@@ -249,8 +241,6 @@ def test_every_pricer_runs_through_the_same_evaluation_loop(name, request, test_
     monkeypatch.setenv("PRICER_ADAPTER", str(tiny_model / "adapter"))
     if name in ("frontier", "rag", "ensemble"):
         request.getfixturevalue("frontier_server")
-    if name == "cpu":
-        pytest.importorskip("pricer.cpu", reason="the CPU pricer (issue 10, H4) has not landed in this branch")
     if name == "rag":
         from rag_data import course_index
 

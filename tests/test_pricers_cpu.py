@@ -9,22 +9,15 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("pricer.cpu", reason="the CPU pricer (pricer/cpu) is not in this checkout")
-
-from pricer import evaluation, pricers  # noqa: E402
-from pricer.cli import main  # noqa: E402
-from pricer.config import ENV  # noqa: E402
-from pricer.pricers import CpuPricer, PricerOptions  # noqa: E402
+from pricer import evaluation, pricers
+from pricer.cli import main
+from pricer.pricers import CpuPricer, PricerOptions
 
 PASTED = ("Stainless steel garlic press\nCrushes whole cloves with a long lever and a removable basket; "
           "dishwasher safe, 9 inches long, with a cleaning brush.")
 
 
-@pytest.fixture(autouse=True)
-def clean_settings(monkeypatch, tmp_path):
-    for variable in ENV.values():
-        monkeypatch.delenv(variable, raising=False)
-    monkeypatch.setenv("PRICER_CACHE", str(tmp_path / "cache"))
+pytestmark = pytest.mark.usefixtures("clean_settings")  # tests/conftest.py
 
 
 @pytest.fixture(scope="module")

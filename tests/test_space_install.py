@@ -161,8 +161,7 @@ def client(space):
     return Client(space[0], verbose=False)
 
 
-# Each tab's no-GPU path, one check each, through the endpoints that exist today (when the CPU
-# pricer's /price arrives, its check goes here too: it should answer with a price).
+# Each tab's no-GPU path, one check each, through its endpoints.
 
 
 def explains(message: str, *, names: str) -> None:

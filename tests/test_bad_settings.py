@@ -126,4 +126,5 @@ def test_an_evaluation_runs_uncached_when_the_cache_cannot_be_written(unwritable
 
     items = [TestItem(0, "...Price is $", 100.0, "a"), TestItem(1, "...Price is $", 300.0, "b")]
     runs = list(evaluation.run(items, lambda prompts: [100.0] * len(prompts), cache_key="k"))
-    assert runs[-1].done and not unwritable_cache.exists()
+    assert runs[-1].done and not runs[-1].cached
+    assert len(runs[-1].outcomes) == 2 and runs[-1].metrics.average_error == 100.0

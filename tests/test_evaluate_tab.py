@@ -134,7 +134,7 @@ def test_an_uploaded_items_file_replaces_the_dataset(client, tmp_path):
     assert sorted(r["title"] for r in _rows(path)) == ["Thing 0", "Thing 1", "Thing 2"]
 
 
-def test_results_files_share_one_bounded_folder(client, test_250):
+def test_results_files_share_one_bounded_folder():
     from ui import downloads
 
     paths = [downloads.new_file(f"f{n}.csv", lambda p: p.write_text("x")) for n in range(downloads.KEEP + 3)]
@@ -142,6 +142,18 @@ def test_results_files_share_one_bounded_folder(client, test_250):
     assert {p.parent.parent for p in paths} == {folder} and folder.name.startswith("pricer-evaluation-")
     assert len(list(folder.iterdir())) == downloads.KEEP  # the oldest went
     assert not paths[0].exists() and paths[-1].read_text() == "x"
+
+
+def test_the_download_folder_goes_when_the_process_ends():
+    import subprocess
+    import sys
+
+    code = ("from ui import downloads; p = downloads.new_file('r.csv', lambda p: p.write_text('x')); "
+            "print(p.parent.parent)")
+    root = Path(__file__).resolve().parent.parent
+    done = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True)
+    folder = Path(done.stdout.strip().splitlines()[-1])
+    assert folder.name.startswith("pricer-evaluation-") and not folder.exists()
 
 
 # --- the handlers and the Board ------------------------------------------------------------

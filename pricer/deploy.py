@@ -61,10 +61,13 @@ def excluded(relative: PurePosixPath, patterns: tuple[str, ...]) -> bool:
     True
     >>> excluded(PurePosixPath("pricer/models/cpu/model.safetensors"), ())
     False
+    >>> excluded(PurePosixPath("pricer/models/cpu/__pycache__/x.cpython-311.pyc"), ())
+    True
     """
-    shipped = relative.as_posix().startswith(SHIPPED_MODELS)
+    # the shipped model's weights are the one exception, and only its *.safetensors
+    never = [p for p in ALWAYS_EXCLUDED if not (p == "*.safetensors" and relative.as_posix().startswith(SHIPPED_MODELS))]
     for part in relative.parts:
-        if part.startswith(".") or (not shipped and any(fnmatch(part, p) for p in ALWAYS_EXCLUDED)):
+        if part.startswith(".") or any(fnmatch(part, p) for p in never):
             return True
     text = relative.as_posix()
     return any(fnmatch(text, p) or fnmatch(relative.name, p) or text.startswith(p.rstrip("/") + "/")

@@ -261,7 +261,7 @@ def _files(folder):
 
 
 @pytest.mark.parametrize(("failure", "raised", "message"), [
-    (KeyboardInterrupt, KeyboardInterrupt, ""),
+    (KeyboardInterrupt, KeyboardInterrupt, None),
     (lambda: OSError(28, "No space left on device"), BadInput,
      "No space left on device.*previous files there are unchanged"),
 ])

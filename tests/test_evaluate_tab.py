@@ -443,7 +443,10 @@ def test_in_chromium_an_error_clears_the_last_run_and_injected_html_stays_text(p
     # a name the web app reads as a hub id, so the message repeats it (a path-shaped one, e.g. with a
     # style="...:..." or a second "/", is refused without being repeated)
     hostile = '<a id="injected" href="evil.example">You won a prize</a>'
-    page.locator("#evaluate-data textarea, #evaluate-data input").first.fill(hostile)
+    field = page.locator("#evaluate-data textarea, #evaluate-data input").first
+    field.fill(hostile)
+    field.press("Tab")  # committed before Run is pressed (a loaded machine may otherwise send the old value)
+    expect(field).to_have_value(hostile)
     page.locator("#evaluate-run").click()
     expect(page.locator("#evaluate-status")).to_contain_text("Could not run", timeout=60_000)
     expect(page.locator("#evaluate-status")).to_contain_text('<a id="injected"')  # shown as text

@@ -49,7 +49,7 @@ def _byte_decoder() -> dict[str, int]:
     return {c: b for b, c in enumerate(byte_chars())}
 
 
-def _is_llama3_scheme(backend: Any) -> bool:
+def is_llama3_scheme(backend: Any) -> bool:
     """Exactly Llama 3's scheme: the split pattern, byte-level, whole-word ranks, plain specials."""
     if type(backend.model).__name__ != "BPE" or not getattr(backend.model, "ignore_merges", False):
         return False
@@ -76,7 +76,7 @@ def _build(tokenizer: Any) -> Any:
     except ImportError:
         return None
     backend = getattr(tokenizer, "backend_tokenizer", None)
-    if backend is None or not _is_llama3_scheme(backend):
+    if backend is None or not is_llama3_scheme(backend):
         return None
     to_byte = _byte_decoder()
     vocab = backend.get_vocab(with_added_tokens=False)

@@ -20,7 +20,7 @@ from pricer.errors import PricerError
 from pricer.hub import is_local
 from pricer.items import SYSTEM_PROMPT
 from pricer.tokenizer import LoadedTokenizer, load_tokenizer
-from ui import esc, warn
+from ui import browser_tokenizer, esc, warn
 from ui.api import Data, endpoint, fail
 
 MAX_CHIPS = 5_000  # more chips than this make the browser crawl; counts and ids stay whole
@@ -156,6 +156,44 @@ def product_example() -> str | None:
         return load_pricer_dataset(source, split="test", size=1)[0]["text"]
     except PricerError:
         return None
+
+
+# --- typing, answered in the browser where it can be (ui/browser_tokenizer.py) ---------------------
+
+# The live views' outputs are [result, status, stats, chips, ids, decoded, numbers, job]. A browser
+# that has the tokenizer answers a keystroke itself and leaves `job` as it is; otherwise `job` is
+# bumped, and its change asks the server. `undefined` leaves an output as it is.
+_FILE_URL = ("(path) => `${(window.gradio_config?.root ?? '').replace(/\\/$/, '')}/gradio_api/file=`"
+             " + path.split('/').map(encodeURIComponent).join('/')")
+_KEEP = "[undefined, undefined, undefined, undefined, undefined, undefined, undefined]"
+START_JS = f"""async (setup, text, name, add, skip, job) => {{
+  if (setup?.browser && typeof DecompressionStream === "function") {{
+    const url = {_FILE_URL};
+    try {{
+      const view = await import(url(setup.view));
+      await view.start(setup, url);
+      window.pricerTokenizerView = view;
+    }} catch (error) {{
+      console.warn("pricer: the Tokenizer tab tokenizes on the server:", error);
+    }}
+  }}
+  const out = window.pricerTokenizerView?.live(text, name, add, skip);
+  return out ? [...out, job] : [...{_KEEP}, (Number(job) || 0) + 1];
+}}"""
+LIVE_JS = f"""(text, name, add, skip, job) => {{
+  const out = window.pricerTokenizerView?.live(text, name, add, skip);
+  return out ? [...out, job] : [...{_KEEP}, (Number(job) || 0) + 1];
+}}"""
+# after a server answer: the text may have changed meanwhile; the browser redraws it if it can
+REDRAW_JS = f"""(text, name, add, skip, job) => {{
+  const out = window.pricerTokenizerView?.live(text, name, add, skip);
+  return out ? [...out, job] : [...{_KEEP}, undefined];
+}}"""
+
+
+def browser_setup() -> dict:
+    """What the page needs to tokenize the default tokenizer in the browser (or why it cannot)."""
+    return browser_tokenizer.setup(settings().tokenizer, MAX_CHIPS, GLYPHS)
 
 
 # --- handlers -----------------------------------------------------------------------------------
@@ -401,6 +439,10 @@ def build() -> None:
         compared = _html(elem_id="tok-compare")
     with gr.Accordion("JSON (what /tokenize returns)", open=False):
         result = Data(label="/tokenize")  # the whole answer, without gr.JSON's per-node validation
+    with gr.Column(visible=False):  # the browser's tokenizer, and a counter that asks the server instead
+        browser = gr.JSON(elem_id="tok-browser")
+        job = gr.Number(0, elem_id="tok-job")
+    browser_tokenizer.serve_static()
 
     inputs, views = [text, tokenizer, add_special, skip_special], [status, stats, chips, ids, decoded, numbers]
     # the API first (it takes the plain names): the same inputs, answered as data under named outputs
@@ -419,9 +461,12 @@ def build() -> None:
     # the page
     go.click(tokenize, inputs, result, api_visibility="private", **cpu).success(
         render, result, views, api_visibility="private", show_progress="hidden", **cpu)
-    gr.on([text.change, add_special.change, skip_special.change, tokenizer.submit], tokenize_and_render,
-          inputs, [result, *views], trigger_mode="always_last", show_progress="hidden",
-          api_visibility="private", **cpu, **as_built)
+    live = [result, *views, job]
+    gr.on([text.change, add_special.change, skip_special.change, tokenizer.submit], None,
+          [*inputs, job], live, js=LIVE_JS, api_visibility="private")
+    job.change(tokenize_and_render, inputs, [result, *views], trigger_mode="always_last", show_progress="hidden",
+               api_visibility="private", **cpu, **as_built).success(
+        None, [*inputs, job], live, js=REDRAW_JS, api_visibility="private")
     tokenizer.submit(show_specials, tokenizer, specials, api_visibility="private", **cpu)
     search.click(lookup, [tokenizer, query, page], [found, page], api_visibility="private", **cpu)
     query.submit(first_page, [tokenizer, query], [found, page], api_visibility="private", **cpu)
@@ -433,6 +478,6 @@ def build() -> None:
     compare_btn.click(compare, [text, tokenizer, *others, add_special], compared, api_visibility="private", **cpu)
     root = gr.context.Context.root_block
     if root is not None:  # fill the views once the page loads, not at import (the app starts fast)
-        root.load(tokenize, inputs, result, api_visibility="private", show_progress="hidden", **cpu).success(
-            render, result, views, api_visibility="private", show_progress="hidden", **cpu)
+        root.load(browser_setup, None, browser, api_visibility="private", show_progress="hidden", **cpu).then(
+            None, [browser, *inputs, job], live, js=START_JS, api_visibility="private")
         root.load(show_specials, tokenizer, specials, api_visibility="private", **cpu)

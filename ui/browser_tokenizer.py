@@ -1,0 +1,92 @@
+"""The default tokenizer in the visitor's browser: typing in the Tokenizer tab costs the server nothing.
+
+Every keystroke used to be a server call, and gradio alone costs ~13 ms of the server's one busy
+core per call: 20 people typing at once waited 0.6-1 s a keystroke, more beside an evaluation
+(benchmarks/load_bench.py). So the tab tokenizes in the browser with tokenizers.js
+(@huggingface/tokenizers, the tokenizer half of transformers.js, vendored in
+ui/static/tokenizers/) over the very tokenizer.json the server loaded, and renders there
+(ui/static/tokenizer_view.js, which mirrors the tab's Python views).
+
+Only for tokenizers of Llama 3's scheme (byte-level BPE over whole-word ranks, the scheme
+pricer.llama_bpe recognises), whose ids, decodings and views tests prove identical in the browser
+and in Python. Another tokenizer, a browser that cannot load this one, and every API client are
+answered by the server as before.
+
+    >>> sorted(SETUP_KEYS)[:3]
+    ['browser', 'config', 'first_multi_token_integer']
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import threading
+from pathlib import Path
+from typing import Any
+
+from pricer import llama_bpe, tokens
+from pricer.atomic import atomic_write
+from pricer.config import cache_folder
+from pricer.errors import PricerError
+from pricer.tokenizer import LoadedTokenizer, load_tokenizer
+
+STATIC = Path(__file__).parent / "static"
+LIBRARY = STATIC / "tokenizers" / "tokenizers.min.mjs"  # @huggingface/tokenizers 0.2.0, Apache-2.0
+VIEW = STATIC / "tokenizer_view.js"
+EXPORTS = "browser-tokenizers"  # under the cache: one folder per tokenizer.json's content
+SETUP_KEYS = ("browser", "reason", "name", "label", "note", "library", "view", "tokenizer", "config",
+              "special_ids", "first_multi_token_integer", "max_chars", "max_group", "max_chips", "glyphs")
+
+_lock = threading.Lock()
+
+
+def _export(loaded: LoadedTokenizer) -> Path:
+    """The tokenizer's tokenizer.json (gzip: ~2.4 MB instead of 7 MB) and the one config value
+    tokenizers.js reads, in a folder named by their content; written once (atomically, a second
+    caller waits and finds them) and served as static files from then on."""
+    import gradio as gr
+
+    tok = loaded.tokenizer
+    data = tok.backend_tokenizer.to_str().encode()
+    config = json.dumps({"clean_up_tokenization_spaces": bool(getattr(tok, "clean_up_tokenization_spaces", False))})
+    digest = hashlib.sha256(data + config.encode()).hexdigest()[:16]
+    with _lock:
+        folder = cache_folder(f"{EXPORTS}/{digest}")
+        if not (folder / "tokenizer_config.json").exists():  # written last: its presence means done
+            with atomic_write(folder / "tokenizer.json.gz", "wb") as f:
+                f.write(gzip.compress(data, compresslevel=6, mtime=0))
+            with atomic_write(folder / "tokenizer_config.json") as f:
+                f.write(config)
+        gr.set_static_paths([folder])  # this folder only: nothing else of the cache is served
+    return folder
+
+
+def setup(default: str, max_chips: int, glyphs: dict[str, str]) -> dict[str, Any]:
+    """What the browser needs to tokenize like the server: file paths to fetch (served by
+    gradio's /file= route), the loaded tokenizer's label and note, its special ids and the tab's
+    limits. {"browser": False, "reason": ...} when the default tokenizer must stay on the server."""
+    try:
+        loaded = load_tokenizer(default, web=True)
+        backend = getattr(loaded.tokenizer, "backend_tokenizer", None)
+        if backend is None or not llama_bpe.is_llama3_scheme(backend):
+            return {"browser": False, "reason": f"{loaded.label} is not of Llama 3's scheme: tokenized on the server."}
+        folder = _export(loaded)
+        first = tokens.first_multi_token_integer(loaded.tokenizer)
+    except (PricerError, OSError) as exc:  # the server still tokenizes; it says why there
+        return {"browser": False, "reason": f"Tokenized on the server: {exc}"}
+    return {
+        "browser": True, "reason": "", "name": default, "label": loaded.label, "note": loaded.note,
+        "library": str(LIBRARY), "view": str(VIEW),
+        "tokenizer": str(folder / "tokenizer.json.gz"), "config": str(folder / "tokenizer_config.json"),
+        "special_ids": sorted(tokens.special_ids(loaded.tokenizer)),
+        "first_multi_token_integer": first,
+        "max_chars": tokens.MAX_CHARS, "max_group": tokens.MAX_GROUP, "max_chips": max_chips, "glyphs": glyphs,
+    }
+
+
+def serve_static() -> None:
+    """Let gradio serve the vendored library and the view script (static, never copied)."""
+    import gradio as gr
+
+    gr.set_static_paths([STATIC])

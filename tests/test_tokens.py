@@ -28,23 +28,6 @@ AWKWARD = [
 
 
 @pytest.fixture(scope="module")
-def tiny_bpe(tmp_path_factory):
-    """A second, real, very different tokenizer on disk: a tiny byte-level BPE trained here."""
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import PreTrainedTokenizerFast
-
-    tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=300, special_tokens=["<s>", "</s>"],
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
-    tok.train_from_iterator(["the price is right", "prices of products", "hello world"] * 50, trainer)
-    out = tmp_path_factory.mktemp("tiny-bpe")
-    PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<s>", eos_token="</s>").save_pretrained(out)
-    return out
-
-
-@pytest.fixture(scope="module")
 def llama_with_template(llama, tmp_path_factory):
     """The Llama 3.1 tokenizer with the Instruct model's chat template (simplified, no tools)."""
     out = tmp_path_factory.mktemp("llama-instruct")

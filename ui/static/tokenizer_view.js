@@ -50,7 +50,7 @@ export function inspect(text, addSpecial, skipSpecial) {
   return {
     tokenizer: setup.label, note: setup.note,
     chars, count: ids.length, chars_per_token: ids.length ? Number(fixed(chars / ids.length, 3)) : 0,
-    decoded: tokenizer.decode(ids, { skip_special_tokens: Boolean(skipSpecial) }),
+    decoded: ids.length ? tokenizer.decode(ids, { skip_special_tokens: Boolean(skipSpecial) }) : "", // it refuses []
     ...pieces(ids),
     add_special: Boolean(addSpecial), skip_special: Boolean(skipSpecial), cut_chars: cutChars,
     numbers: numbers(kept), first_multi_token_integer: setup.first_multi_token_integer,

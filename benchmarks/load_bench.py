@@ -4,6 +4,7 @@
     python benchmarks/load_bench.py --evaluate            # ... with a 250-item /evaluate beside them
     python benchmarks/load_bench.py --clients 5 --seconds 30
     python benchmarks/load_bench.py --minutes 10          # memory soak: RSS every 30 s, and its growth
+    python benchmarks/load_bench.py --browser [--evaluate] # N Chromium pages typing into the Tokenizer tab
 
 Each client is a thread with its own gradio_client.Client, calling /tokenize with a ~10,000-character
 text that changes every call the way typing does (a character added, sometimes one deleted), then
@@ -14,6 +15,14 @@ The clients share the machine with the server, so they are kept light: `ssl_veri
 URL is local http) stops gradio_client building a TLS context, loading every CA certificate, for
 each request; that alone had cost the clients more CPU per call than the server spent answering.
 `--chars 10` measures the floor: gradio's own cost per call (queue, SSE, HTTP) with almost no work.
+
+`--browser` measures what a visitor sees: N pages (one browser context each: N visitors) in Debian's
+Chromium type into the Tokenizer tab back to back, one character per keystroke, for --seconds.
+A keystroke's latency runs from the input event to the counts line showing the new length; each
+page also counts the event requests it sent to the server (gradio's queue/join) while typing, and
+the server's CPU seconds over the run are printed. The pages share this machine's cores with
+each other and the server, where each visitor would have their own, so N pages at once measure a
+worst case; `--clients 1` is one visitor's view.
 
 The app runs as `python app.py` in a child process on 127.0.0.1 (a free port), offline, on a tiny
 model written by `python -m pricer tiny-model` (like `scripts/dev demo`), with ../shared/data's
@@ -204,6 +213,104 @@ def load(url: str, pid: int, args: argparse.Namespace) -> None:
                   + ", ".join(f"{k} {v}" for k, v in m.items() if k not in ("pricer", "data", "estimator")))
 
 
+TYPING_JS = """async ({seconds, base, seed}) => {
+  const box = document.querySelector('#tok-text textarea'), stats = document.querySelector('#tok-stats');
+  const shown = () => stats.querySelector('.chars')?.textContent;
+  const until = (want) => new Promise((resolve, reject) => {
+    if (shown() === want) return resolve();
+    const timer = setTimeout(() => { watch.disconnect(); reject(new Error(`no update to ${want} in 30 s`)); }, 30000);
+    const watch = new MutationObserver(() => {
+      if (shown() === want) { clearTimeout(timer); watch.disconnect(); resolve(); }
+    });
+    watch.observe(stats, {subtree: true, childList: true, characterData: true});
+  });
+  let state = seed, text = base;
+  const random = () => (state = (state * 1103515245 + 12345) % 2147483648) / 2147483648;
+  const alphabet = 'abcdefghijklmnopqrstuvwxyz      ,.$0123456789\\n';
+  const latencies = [], errors = [], end = performance.now() + seconds * 1000;
+  while (performance.now() < end) {
+    text = random() < 0.15 ? text.slice(0, -1) : text + alphabet[Math.floor(random() * alphabet.length)];
+    const want = [...text].length.toLocaleString('en-US'), started = performance.now();
+    box.value = text;
+    box.dispatchEvent(new Event('input', {bubbles: true}));
+    try { await until(want); latencies.push((performance.now() - started) / 1000); }
+    catch (error) { errors.push(String(error)); }
+  }
+  return {latencies, errors};
+}"""
+
+
+def browser_load(url: str, pid: int, args: argparse.Namespace) -> None:
+    """N Chromium pages typing into the Tokenizer tab at once (see the module's docstring)."""
+    import asyncio
+
+    import psutil
+    from playwright.async_api import async_playwright
+
+    base = (SEED_TEXT * (args.chars // len(SEED_TEXT) + 1))[:args.chars]
+
+    async def visitor(browser, n: int, go: asyncio.Event, ready: list) -> dict:
+        context = await browser.new_context()
+        page = await context.new_page()
+        sent: list[str] = []
+        await page.goto(url)
+        await page.locator("#tok-chips .chip").first.wait_for(timeout=300_000)
+        where = await page.inner_text("#tok-status")
+        await page.locator("#tok-text textarea").fill(base)
+        await page.locator("#tok-stats .chars", has_text=f"{len(base):,}").wait_for(timeout=300_000)
+        ready.append("Tokenized in your browser" in where)
+        await go.wait()
+        page.on("request", lambda r: "/queue/join" in r.url and sent.append(r.url))
+        result = await page.evaluate(TYPING_JS, {"seconds": args.seconds, "base": base, "seed": n + 1})
+        await context.close()
+        return {**result, "sent": len(sent)}
+
+    async def run() -> None:
+        async with async_playwright() as p:
+            browser = await p.chromium.launch(executable_path="/usr/bin/chromium",
+                                              args=["--no-sandbox", "--disable-gpu", "--no-first-run"])
+            go, ready = asyncio.Event(), []
+            tasks = [asyncio.create_task(visitor(browser, n, go, ready)) for n in range(args.clients)]
+            while len(ready) < args.clients and not any(t.done() for t in tasks):
+                await asyncio.sleep(0.5)
+            evaluation: dict = {}
+            runner = None
+            if args.evaluate:
+                runner = threading.Thread(target=evaluate_loop, args=(url, 250, evaluation), daemon=True)
+                runner.start()
+            server = psutil.Process(pid)
+            before, cpu_before, started = rss_mb(pid), sum(server.cpu_times()[:2]), time.perf_counter()
+            go.set()
+            results = await asyncio.gather(*tasks)
+            elapsed, cpu = time.perf_counter() - started, sum(server.cpu_times()[:2]) - cpu_before
+            after = rss_mb(pid)
+            await browser.close()
+        lat = [x for r in results for x in r["latencies"]]
+        errors = [e for r in results for e in r["errors"]]
+        print(f"browser: {args.clients} pages typing into the Tokenizer tab, {args.seconds:.0f} s, "
+              f"texts ~{args.chars:,} chars, tokenized in the browser on {sum(ready)} of {len(ready)} pages"
+              f"{', with a 250-item /evaluate beside them' if args.evaluate else ''}")
+        if lat:
+            print(f"  keystrokes: {len(lat)}, {len(lat) / elapsed:.1f}/s, p50 {pct(lat, 0.5) * 1000:.0f} ms, "
+                  f"p95 {pct(lat, 0.95) * 1000:.0f} ms, max {max(lat) * 1000:.0f} ms")
+        print(f"  errors: {len(errors)}" + (f" (first: {errors[0]})" if errors else ""))
+        print(f"  event requests sent to the server while typing: {sum(r['sent'] for r in results)}")
+        print(f"  server: {cpu:.1f} CPU s over {elapsed:.0f} s; RSS {before:.0f} MB before, {after:.0f} MB after "
+              f"({after - before:+.0f} MB)")
+        if runner is not None:
+            runner.join(timeout=args.evaluate_wait)
+            if "seconds" not in evaluation:
+                print(f"  /evaluate: still running after {args.evaluate_wait:.0f} s more (left to the server)")
+            elif "error" in evaluation:
+                print(f"  /evaluate: error after {evaluation['seconds']:.0f} s: {evaluation['error']}")
+            else:
+                print(f"  /evaluate: {evaluation['seconds']:.0f} s, "
+                      + ", ".join(f"{k} {v}" for k, v in evaluation["metrics"].items()
+                                  if k not in ("pricer", "data", "estimator")))
+
+    asyncio.run(run())
+
+
 def soak(url: str, pid: int, args: argparse.Namespace) -> None:
     """Clients typing for --minutes; RSS sampled every 30 s."""
     stats, stop = Stats(), threading.Event()
@@ -232,6 +339,10 @@ def soak(url: str, pid: int, args: argparse.Namespace) -> None:
           f"{series[-1][1] - first_minute:+.0f} MB after the first minute (warm-up excluded)")
 
 
+def _mode(args: argparse.Namespace):
+    return browser_load if args.browser else soak if args.minutes else load
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--clients", type=int, default=20)
@@ -243,6 +354,7 @@ def main() -> None:
     ap.add_argument("--evaluate", action="store_true", help="run a 250-item /evaluate beside the clients")
     ap.add_argument("--evaluate-wait", type=float, default=300, help="seconds to wait for it after the load")
     ap.add_argument("--minutes", type=float, default=0, help="memory soak of this many minutes instead")
+    ap.add_argument("--browser", action="store_true", help="Chromium pages typing into the Tokenizer tab instead")
     ap.add_argument("--url", help="drive an app already running at this local URL (with --pid)")
     ap.add_argument("--pid", type=int, help="the process id of that app, for its memory")
     args = ap.parse_args()
@@ -252,7 +364,7 @@ def main() -> None:
     if args.url:
         if not args.url.startswith(("http://127.0.0.1:", "http://localhost:")) or not args.pid:
             raise SystemExit("--url must be a local app (http://127.0.0.1:PORT/) and needs --pid")
-        (soak if args.minutes else load)(args.url, args.pid, args)
+        _mode(args)(args.url, args.pid, args)
         return
     with tempfile.TemporaryDirectory(prefix="pricer-load-") as tmp:
         proc, url = start_app(Path(tmp))
@@ -260,7 +372,7 @@ def main() -> None:
             from gradio_client import Client
 
             Client(url, verbose=False, ssl_verify=False).predict("warm up 123", "", True, False, api_name="/tokenize")
-            (soak if args.minutes else load)(url, proc.pid, args)
+            _mode(args)(url, proc.pid, args)
         finally:
             proc.terminate()
             try:

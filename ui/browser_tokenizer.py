@@ -29,7 +29,7 @@ from pricer import llama_bpe, tokens
 from pricer.atomic import atomic_write
 from pricer.config import cache_folder
 from pricer.errors import PricerError
-from pricer.tokenizer import LoadedTokenizer, load_tokenizer
+from pricer.tokenizer import load_tokenizer
 
 STATIC = Path(__file__).parent / "static"
 LIBRARY = STATIC / "tokenizers" / "tokenizers.min.mjs"  # @huggingface/tokenizers 0.2.0, Apache-2.0
@@ -41,15 +41,14 @@ SETUP_KEYS = ("browser", "reason", "name", "label", "note", "library", "view", "
 _lock = threading.Lock()
 
 
-def _export(loaded: LoadedTokenizer) -> Path:
-    """The tokenizer's tokenizer.json (gzip: ~2.4 MB instead of 7 MB) and the one config value
+def _export(tokenizer: Any) -> Path:
+    """The tokenizer's tokenizer.json (gzip: ~2.3 MB instead of 7 MB) and the one config value
     tokenizers.js reads, in a folder named by their content; written once (atomically, a second
     caller waits and finds them) and served as static files from then on."""
     import gradio as gr
 
-    tok = loaded.tokenizer
-    data = tok.backend_tokenizer.to_str().encode()
-    config = json.dumps({"clean_up_tokenization_spaces": bool(getattr(tok, "clean_up_tokenization_spaces", False))})
+    data = tokenizer.backend_tokenizer.to_str().encode()
+    config = json.dumps({"clean_up_tokenization_spaces": bool(getattr(tokenizer, "clean_up_tokenization_spaces", False))})
     digest = hashlib.sha256(data + config.encode()).hexdigest()[:16]
     with _lock:
         folder = cache_folder(f"{EXPORTS}/{digest}")
@@ -62,6 +61,15 @@ def _export(loaded: LoadedTokenizer) -> Path:
     return folder
 
 
+def _exported(tokenizer: Any) -> Path:
+    """`_export`, once per tokenizer while its files stay (every page load asks; serialising
+    7 MB each time cost the server CPU and memory)."""
+    folder = tokens.per_tokenizer(tokenizer, "browser export", _export)
+    if not (folder / "tokenizer_config.json").exists():  # the cache was cleared meanwhile
+        folder = _export(tokenizer)
+    return folder
+
+
 def setup(default: str, max_chips: int, glyphs: dict[str, str]) -> dict[str, Any]:
     """What the browser needs to tokenize like the server: file paths to fetch (served by
     gradio's /file= route), the loaded tokenizer's label and note, its special ids and the tab's
@@ -71,7 +79,7 @@ def setup(default: str, max_chips: int, glyphs: dict[str, str]) -> dict[str, Any
         backend = getattr(loaded.tokenizer, "backend_tokenizer", None)
         if backend is None or not llama_bpe.is_llama3_scheme(backend):
             return {"browser": False, "reason": f"{loaded.label} is not of Llama 3's scheme: tokenized on the server."}
-        folder = _export(loaded)
+        folder = _exported(loaded.tokenizer)
         first = tokens.first_multi_token_integer(loaded.tokenizer)
     except (PricerError, OSError) as exc:  # the server still tokenizes; it says why there
         return {"browser": False, "reason": f"Tokenized on the server: {exc}"}

@@ -64,6 +64,9 @@ def test_the_repository_upload_has_the_app_and_nothing_else(token_env):
     files = deploy.upload_files(manifest)
     deploy.plan(manifest)  # every file small, no secret in the code
     assert {"app.py", "requirements.txt", "pricer/__init__.py", "pricer/deploy.py", "ui/__init__.py"} <= set(files)
+    # the browser's tokenizer library and view, and the library's licence
+    assert {"ui/static/tokenizer_view.js", "ui/static/tokenizers/tokenizers.min.mjs",
+            "ui/static/tokenizers/LICENSE"} <= set(files)
     assert {f.split("/")[0] for f in files} == {"app.py", "requirements.txt", "pricer", "ui"}
     assert not [f for f in files if "__pycache__" in f or f.endswith(".pyc")]
 

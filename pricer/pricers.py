@@ -8,7 +8,8 @@ a price (None: no number, which the evaluation scores as $0 and marks), an 80% i
 pricer can give one, and details to show beside it. `cache_key(estimator)` names what would
 answer, for the evaluation cache and the leaderboard.
 
-The registry, in display order (`names()`, `get(name)`, `availability()`, `default_name()`):
+The registry, in display order (`names()`, `get(name)`, `availability()`, `default_name()`,
+`lineup()`, `runnable(name)`):
 
 - `fine-tuned`, `base`: the 4-bit Llama with and without the QLoRA adapter (pricer.model), each
   with the estimators of pricer.estimates; the interval is the 10% and 90% quantiles of the
@@ -441,6 +442,36 @@ def availability(options: PricerOptions | None = None) -> list[tuple[Pricer, str
     return [(p, p.available()) for p in (get(n, options) for n in names())]
 
 
+DEFAULT, FALLBACK = "fine-tuned", "cpu"  # the default pricer where it can load, else the one every machine runs
+
+
 def default_name(options: PricerOptions | None = None) -> str:
     """'fine-tuned' where it can load (available() is None), otherwise 'cpu'."""
-    return "fine-tuned" if get("fine-tuned", options).available() is None else "cpu"
+    return DEFAULT if get(DEFAULT, options).available() is None else FALLBACK
+
+
+def lineup(options: PricerOptions | None = None) -> tuple[list[Pricer], list[tuple[Pricer, str]]]:
+    """(the pricers that can run here, the default first, then in display order; those that
+    cannot, with the reason): every pricer's available() asked once."""
+    ready: list[Pricer] = []
+    unavailable: list[tuple[Pricer, str]] = []
+    for pricer, reason in availability(options):
+        if reason is None:
+            ready.append(pricer)
+        else:
+            unavailable.append((pricer, reason))
+    default = DEFAULT if any(p.name == DEFAULT for p in ready) else FALLBACK
+    ready.sort(key=lambda p: p.name != default)  # stable: the registry's order after the default
+    return ready, unavailable
+
+
+def runnable(name: str, options: PricerOptions | None = None) -> Pricer:
+    """The pricer called `name` when it can run here; else a BadInput that says why and names
+    the pricers that can (an unknown name: the BadInput of get, listing the names)."""
+    pricer = get(name, options)
+    reason = pricer.available()
+    if reason is not None:
+        ready = [p.name for p in lineup(options)[0]]
+        raise BadInput(f"The {pricer.name} pricer cannot run here: {reason}. "
+                       f"Pricers that can: {', '.join(ready) if ready else 'none'}.")
+    return pricer

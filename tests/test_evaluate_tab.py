@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
+from pricer.errors import BadInput
 from pricer.evaluation import Run
 from pricer.metrics import Outcome
 from ui.evaluate_tab import SCORE_FILE
@@ -102,14 +103,25 @@ def test_mistakes_are_errors_that_say_what_to_do(client, test_250, tmp_path):
                        api_name="/evaluate")
     with pytest.raises(AppError, match="pricer must be one of fine-tuned, base, cpu"):
         client.predict(pricer="Fine-tuned Llama 3.1 8B (4-bit, QLoRA)", data=str(test_250), api_name="/evaluate")
-    with pytest.raises(AppError, match="size must be a whole number from 1 to 250"):
-        client.predict(pricer=CPU, data=str(test_250), size=0, api_name="/evaluate")
+    for size in (0, 251):
+        with pytest.raises(AppError, match=f"size must be a whole number from 1 to 250, not {size!r}"):
+            client.predict(pricer=CPU, data=str(test_250), size=size, api_name="/evaluate")
     with pytest.raises(AppError, match="The cpu pricer has no estimators"):
         client.predict(pricer=CPU, data=str(test_250), size=2, estimator="topk", api_name="/evaluate")
     with pytest.raises(AppError, match="estimator must be one of greedy, topk, topk-numbers"):
         client.predict(pricer=BASE, data=str(test_250), size=2, estimator="median", api_name="/evaluate")
-    with pytest.raises(AppError, match="The frontier pricer cannot run here: OPENAI_API_KEY is not set"):
+    with pytest.raises(AppError, match=r"The frontier pricer cannot run here: OPENAI_API_KEY is not set\. "
+                                       r"Pricers that can: fine-tuned, base, cpu\."):
         client.predict(pricer="frontier", data=str(test_250), size=2, api_name="/evaluate")
+
+
+def test_the_size_is_one_rule_for_the_page_and_the_api():
+    from ui.evaluate_tab import _size
+
+    assert (_size(None), _size(250), _size(1), _size(7.0), _size("12")) == (250, 250, 1, 7, 12)
+    for size in (0, 251, 2.5, "two", float("inf"), float("nan"), [3]):
+        with pytest.raises(BadInput, match=r"^size must be a whole number from 1 to 250, not "):
+            _size(size)
 
 
 def test_an_unreachable_hub_dataset_offers_the_upload(client):

@@ -75,6 +75,18 @@ def test_the_gated_base_model_without_a_token_says_so_without_the_network(no_net
     assert pricers.default_name() == "cpu"
 
 
+def test_the_lineup_puts_the_default_first_and_a_refusal_names_the_pricers_that_can_run(no_network):
+    ready, unavailable = pricers.lineup()
+    assert [p.name for p in ready] == ["cpu"]  # no token, no key, no index: the CPU pricer alone
+    assert [p.name for p, _ in unavailable] == ["fine-tuned", "base", "frontier", "rag", "ensemble"]
+    assert pricers.runnable("cpu") is pricers.get("cpu")
+    with pytest.raises(BadInput, match=r"^The frontier pricer cannot run here: OPENAI_API_KEY is not set\. "
+                                       r"Pricers that can: cpu\.$"):
+        pricers.runnable("frontier")
+    with pytest.raises(BadInput, match="pricer must be one of"):
+        pricers.runnable("gpt-5")
+
+
 def test_with_a_token_but_offline_the_uncached_hub_model_is_named(token_env, no_network):
     reason = pricers.get("fine-tuned").available()
     assert reason == ("HF_HUB_OFFLINE is set and the base model meta-llama/Meta-Llama-3.1-8B is not in the "

@@ -37,6 +37,7 @@ from ui.api import endpoint, fail
 SCORE_FILE = "guesses"  # not a pricer: the choice that scores a file of guesses made elsewhere
 ESTIMATE_CHOICES = [(f"{e.label}: {e.help}", e.name) for e in ESTIMATORS]
 BATCH_SIZE = 8  # small batches so the chart and table refresh often
+TEST_ITEMS = 250  # the course's canonical test set: a run prices its first 1..TEST_ITEMS items
 EVALUATE_GPU_SECONDS = 300  # ZeroGPU reservation for a whole run: 250 items of the 8B take well under it
 CHART_HEIGHT = 640  # explicit: gradio draws an autosized Plotly figure at zero height in a hidden tab
 # The numbers before the title, widths in pixels: on a phone the numbers show whole and the
@@ -73,15 +74,8 @@ def test_model() -> bool:
 def pricer_choices() -> tuple[list[tuple[str, str]], list[tuple[registry.Pricer, str]]]:
     """(label, name) of each pricer that can run here (the default first, its label naming the
     test model when it is one) and the guesses file; and those that cannot, with the reason."""
-    default = registry.default_name()
-    ready, unavailable = [], []
-    for pricer, reason in registry.availability():
-        if reason is None:
-            ready.append((pricer.label, pricer.name))
-        else:
-            unavailable.append((pricer, reason))
-    ready.sort(key=lambda choice: choice[1] != default)
-    return [*ready, ("Score a guesses file", SCORE_FILE)], unavailable
+    ready, unavailable = registry.lineup()
+    return [*((p.label, p.name) for p in ready), ("Score a guesses file", SCORE_FILE)], unavailable
 
 
 def estimator_choices(pricer: str) -> list[tuple[str, str]]:
@@ -105,12 +99,11 @@ def data_name(source: str) -> str:
     return Path(source).name if hub.is_local(source) else source
 
 
-def runs(pricer: str, estimator: str | None, size: int, source: str, guesses_file: str | None,
+def runs(pricer: str, estimator: str | None, size: Any, source: str, guesses_file: str | None,
          progress: Any = None) -> Iterator[evaluation.Run]:
     """The run of `pricer` (a registry name, or SCORE_FILE) over the first `size` items of
     `source`, as it grows; every run, finished or stopped, goes on the leaderboard."""
-    if not isinstance(size, int) or not 1 <= size <= 250:
-        raise BadInput(f"size must be a whole number from 1 to 250, not {size}.")
+    size = _size(size)
     if pricer == SCORE_FILE:
         if not guesses_file:
             raise BadInput("Upload a guesses file to score: " + GUESSES_HELP)
@@ -119,10 +112,7 @@ def runs(pricer: str, estimator: str | None, size: int, source: str, guesses_fil
         scored.id = leaderboard.record(scored).id
         yield scored
         return
-    chosen = registry.get(pricer)  # a BadInput listing the names for any other
-    reason = chosen.available()
-    if reason is not None:
-        raise BadInput(f"The {chosen.name} pricer cannot run here: {reason}.")
+    chosen = registry.runnable(pricer)  # a BadInput that says why, or lists the names for any other
     if progress is not None:
         progress(0, desc="loading the test items and the pricer")
 
@@ -359,7 +349,7 @@ def evaluate_ui(board: Board, pricer: str, estimator: str | None, size: float, d
     try:
         with pricing(board):
             yield (*view(board, log, esc("Loading the test items and the pricer…")), *unchanged)
-            stream = runs(pricer, estimator, _size(size), source, guesses_file, progress)
+            stream = runs(pricer, estimator, size, source, guesses_file, progress)
             try:
                 for current in stream:
                     board.show(current)
@@ -473,18 +463,21 @@ def unavailable_note(unavailable: list[tuple[registry.Pricer, str]]) -> str:
 
 
 def _size(size: Any) -> int:
-    """A size from the page or a client: a whole number (default 250); runs() checks the range."""
+    """A size from the page or a client: a whole number from 1 to TEST_ITEMS (None: all of them)."""
     if size is None:
-        return 250
+        return TEST_ITEMS
     try:
-        return int(size)
-    except (TypeError, ValueError, OverflowError) as exc:
-        raise BadInput(f"size must be a whole number from 1 to 250, not {size!r}.") from exc
+        whole = int(size)
+    except (TypeError, ValueError, OverflowError):
+        whole = None
+    if whole is None or (isinstance(size, float) and whole != size) or not 1 <= whole <= TEST_ITEMS:
+        raise BadInput(f"size must be a whole number from 1 to {TEST_ITEMS}, not {size!r}.")
+    return whole
 
 
 @on_gpu(duration=EVALUATE_GPU_SECONDS)
 def evaluate_api(pricer: str | None = None, data: str | None = None, data_file: str | None = None,
-                 guesses_file: str | None = None, size: float | None = 250,
+                 guesses_file: str | None = None, size: float | None = TEST_ITEMS,
                  estimator: str | None = None) -> Iterator[tuple[dict, str | None]]:
     """Run `pricer` (a registry name such as 'cpu' or 'fine-tuned', default: the default pricer;
     or 'guesses' with a guesses file) over the first `size` (default 250) test items of
@@ -498,7 +491,7 @@ def evaluate_api(pricer: str | None = None, data: str | None = None, data_file: 
         head = {"pricer": name, "data": data_name(source)}
         last = None
         with pricing(head):
-            for last in runs(name, estimator, _size(size), source, guesses_file):
+            for last in runs(name, estimator, size, source, guesses_file):
                 if not last.done:
                     yield {**head, "estimator": last.estimator, **metrics_dict(last)}, None
         if last is not None:
@@ -532,7 +525,7 @@ def build() -> None:
             with gr.Column(visible=False) as guesses_panel:
                 guesses_file = gr.File(label="Guesses to score", file_types=[".csv", ".jsonl"])
                 gr.Markdown(esc(GUESSES_HELP))
-            size = gr.Slider(1, 250, value=250, step=1, label="Test items (the first N)")
+            size = gr.Slider(1, TEST_ITEMS, value=TEST_ITEMS, step=1, label="Test items (the first N)")
             log = gr.Checkbox(False, label="Log scale")
             with gr.Row():
                 run_button = gr.Button(RUN_LABEL, variant="primary", elem_id="evaluate-run")
@@ -591,4 +584,4 @@ def _api_inputs() -> list[Any]:
     with gr.Column(visible=False):
         return [gr.Textbox(None, label="pricer"), gr.Textbox(None, label="data"),
                 gr.File(None, label="data_file"), gr.File(None, label="guesses_file"),
-                gr.Number(250, label="size", precision=0), gr.Textbox(None, label="estimator")]
+                gr.Number(TEST_ITEMS, label="size", precision=0), gr.Textbox(None, label="estimator")]

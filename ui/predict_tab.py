@@ -107,15 +107,8 @@ class Answer(NamedTuple):
 def lineup(chosen: Sequence[str] | None = None) -> tuple[list[registry.Pricer], list[tuple[registry.Pricer, str]]]:
     """(the pricers to ask, default first; those that cannot run here with the reason). `chosen`
     limits the first list to those names (None: every pricer that can run)."""
-    default = registry.default_name()
-    ready, unavailable = [], []
-    for pricer, reason in registry.availability():
-        if reason is not None:
-            unavailable.append((pricer, reason))
-        elif chosen is None or pricer.name in chosen:
-            ready.append(pricer)
-    ready.sort(key=lambda p: p.name != default)  # stable: the registry's order after the default
-    return ready, unavailable
+    ready, unavailable = registry.lineup()
+    return [p for p in ready if chosen is None or p.name in chosen], unavailable
 
 
 def _estimator(pricer: registry.Pricer) -> str | None:
@@ -401,10 +394,7 @@ def price_api(text: str, pricers: Any = None) -> dict:
         chosen = _names(pricers)
         answers = []
         for name in chosen:
-            pricer = registry.get(name)
-            reason = pricer.available()
-            if reason is not None:
-                raise BadInput(f"The {name} pricer cannot run here: {reason}.")
+            pricer = registry.runnable(name)
             answer = ask(pricer, text)
             if answer.error:
                 raise PricerError(f"The {name} pricer failed: {answer.error}")

@@ -64,6 +64,14 @@ def base_url() -> str:
     return (os.environ.get("OPENAI_BASE_URL", "").strip() or OPENAI_URL).rstrip("/")
 
 
+def host_note() -> str:
+    """", at <host>" when the chat server is not OpenAI's (for a pricer's label), else ""."""
+    from urllib.parse import urlparse
+
+    url = base_url()
+    return "" if url == OPENAI_URL else f", at {urlparse(url).netloc or url}"
+
+
 def unavailable() -> str | None:
     """None when requests can be made here, else why not (for the pricers' `available()`)."""
     try:
@@ -164,18 +172,17 @@ def cached(key: str) -> Completion | None:
 
 
 def _store(key: str, answer: Completion) -> None:
-    """Write one answer atomically (a temporary file renamed), so a killed run leaves no half file."""
+    """Write one answer atomically, so a killed run leaves no half file."""
+    from pricer.atomic import atomic_write
     from pricer.config import CACHE_FIX
 
     path = _path(key)
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_text(json.dumps({"reply": answer.reply, "prompt_tokens": answer.prompt_tokens,
-                                   "completion_tokens": answer.completion_tokens}), encoding="utf-8")
-        tmp.replace(path)
+        with atomic_write(path) as f:
+            f.write(json.dumps({"reply": answer.reply, "prompt_tokens": answer.prompt_tokens,
+                                "completion_tokens": answer.completion_tokens}))
     except OSError as exc:  # the disk filled up or went read-only during the run
-        tmp.unlink(missing_ok=True)
         raise BadInput(f"Cannot keep an answer in {path.parent}: {exc.strerror or exc}. {CACHE_FIX}") from None
 
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from urllib.parse import urlparse
 
 from pricer import chat, cost
 from pricer.estimates import extract_price
@@ -102,9 +101,7 @@ class FrontierPricer:
     @property
     def label(self) -> str:
         """`gpt-4o-mini (frontier)`, with the server's host when it is not OpenAI's."""
-        url = chat.base_url()
-        where = "" if url == chat.OPENAI_URL else f", at {urlparse(url).netloc or url}"
-        return f"{self.model} ({self.name}{where})"
+        return f"{self.model} ({self.name}{chat.host_note()})"
 
     @property
     def max_tokens(self) -> int:

@@ -27,7 +27,6 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
 
 from pricer import chat, embeddings, rag_index
 from pricer.frontier import FrontierPricer
@@ -75,9 +74,7 @@ class RagPricer(FrontierPricer):
     @property
     def label(self) -> str:
         """`gpt-4o-mini + 5 similar items (rag)`, with the server's host when it is not OpenAI's."""
-        url = chat.base_url()
-        where = "" if url == chat.OPENAI_URL else f", at {urlparse(url).netloc or url}"
-        return f"{self.model} + {self.k} similar items ({self.name}{where})"
+        return f"{self.model} + {self.k} similar items ({self.name}{chat.host_note()})"
 
     def available(self) -> str | None:
         """The frontier pricer's reason, or why there is no index to search. Loads nothing."""
@@ -88,7 +85,7 @@ class RagPricer(FrontierPricer):
         problem = rag_index.missing(folder)
         if problem is None:
             return None
-        how = rag_index.build_command() if self._folder is None else f"python -m pricer rag-index --data ... --out {folder}"
+        how = rag_index.build_command(out=self._folder)
         if problem.startswith("no RAG index"):
             return f"no RAG index built: run `{how}`"
         return f"{problem}: run `{how}`"

@@ -60,6 +60,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pricer.atomic import atomic_write
 from pricer.errors import BadInput, HubUnavailable, NotFound, PricerError
 from pricer.items import PREFIX, QUESTION
 
@@ -150,12 +151,14 @@ def default_folder(data: str | None = None) -> Path:
     return index_folder(parse_sources(data))
 
 
-def build_command(data: str | None = None) -> str:
-    """The command that builds the default index (for messages)."""
+def build_command(data: str | None = None, out: str | os.PathLike | None = None) -> str:
+    """The command that builds the index of `data` (default PRICER_RAG_DATA's) into `out` (default
+    its own folder), for messages."""
     from pricer.config import rag_data
 
     data = (data or "").strip() or rag_data()
-    return f"python -m pricer rag-index --data {' '.join(parse_sources(data))}"
+    where = "" if out is None else f" --out {out}"
+    return f"python -m pricer rag-index --data {' '.join(parse_sources(data))}{where}"
 
 
 def missing(folder: str | os.PathLike) -> str | None:
@@ -279,17 +282,15 @@ class Built:
 
 
 def _write_json(path: Path, data: Any) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(data, indent=1), encoding="utf-8")
-    tmp.replace(path)
+    with atomic_write(path) as f:
+        f.write(json.dumps(data, indent=1))
 
 
 def _save_npy(path: Path, array: Any) -> None:
     import numpy as np
 
-    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.npy")
-    np.save(tmp, array, allow_pickle=False)
-    tmp.replace(path)
+    with atomic_write(path, "wb") as f:
+        np.save(f, array, allow_pickle=False)
 
 
 def _read_manifest(folder: Path) -> dict[str, Any] | None:
@@ -418,9 +419,8 @@ def _embed_chunk(work: Path, j: int, texts: list[str], prices: list[float], at: 
         progress(at + min(i + STEP, len(products)), total)
     _save_npy(work / f"{j:06d}.npy", np.concatenate(parts).astype(np.float16))
     lines = "".join(json.dumps({"text": t, "price": p}, ensure_ascii=False) + "\n" for t, p in zip(products, prices, strict=True))
-    tmp = work / f".{j:06d}.jsonl.tmp"
-    tmp.write_text(lines, encoding="utf-8")
-    tmp.replace(work / f"{j:06d}.jsonl")
+    with atomic_write(work / f"{j:06d}.jsonl") as f:
+        f.write(lines)
 
 
 def _join(folder: Path, work: Path, chunks: int, total: int) -> None:
@@ -509,14 +509,14 @@ class RagIndex:
 
         path = Path(folder).expanduser() if folder else default_folder()
         reason = missing(path)
+        how = build_command(out=None if folder is None else path)
         if reason:
-            how = build_command() if folder is None else f"python -m pricer rag-index --data ... --out {path}"
             raise BadInput(f"{reason}: build it with `{how}`.")
         manifest = _read_manifest(path) or {}
 
         def damaged(what: str) -> BadInput:
             return BadInput(f"The RAG index at {path} is damaged ({what}): delete the folder and build it again "
-                            "with `python -m pricer rag-index`.")
+                            f"with `{how}`.")
 
         count = manifest.get("count")
         if not isinstance(count, int) or count < 1 or manifest.get("dim") != embeddings.DIM:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import shutil
 
 import numpy as np
@@ -137,7 +138,8 @@ def test_a_damaged_index_is_refused_with_what_to_do(built, tmp_path):
         copy = tmp_path / name
         shutil.copytree(built["folder"], copy)
         damage(copy / name)
-        with pytest.raises(BadInput, match="damaged.*build it again"):
+        with pytest.raises(BadInput, match=rf"damaged.*build it again with `python -m pricer rag-index --data "
+                                           rf"\S+.* --out {re.escape(str(copy))}`"):
             RagIndex.load(copy)
 
 
@@ -174,6 +176,7 @@ def test_pricer_rag_data_names_the_index(monkeypatch, tmp_path, built):
     folder = rag_index.default_folder()
     assert folder.parent == tmp_path / "rag" and folder.name.startswith("a.jsonl+b.jsonl-train-")
     assert rag_index.build_command() == "python -m pricer rag-index --data a.jsonl b.jsonl"
+    assert rag_index.build_command("c.jsonl", out="idx") == "python -m pricer rag-index --data c.jsonl --out idx"
     assert rag_index.missing(folder) == f"no RAG index at {folder}"
     monkeypatch.setenv("PRICER_RAG_DATA", str(built["folder"]))  # an index folder is used as it is
     assert rag_index.default_folder() == built["folder"]

@@ -274,12 +274,9 @@ class CpuPricer:
             folder = self.folder
         except ImportError:
             return "this install has no CPU pricer (pricer/cpu is missing)"
-        from pricer.cpu.model import MANIFEST_FILE, WEIGHTS_FILE
+        from pricer.cpu.model import missing
 
-        if not (folder / WEIGHTS_FILE).is_file() or not (folder / MANIFEST_FILE).is_file():
-            return (f"no CPU pricer model in {folder} (it needs {WEIGHTS_FILE} and {MANIFEST_FILE}): train one "
-                    "with `python -m pricer train --data SOURCE --out DIR`")
-        return None
+        return missing(folder)
 
     def model(self) -> Any:
         """The loaded model (checked against its sha256), kept while its files stay the same."""

@@ -201,6 +201,20 @@ def test_the_shipped_model_is_small_and_carded():
     assert "train-community.jsonl" in card and "test-250.jsonl" in card
 
 
+def test_the_shipped_card_is_the_card_of_the_shipped_models_figures(shipped, tmp_path):
+    """CARD.md's tables and checksum say what model.json records (whose figures the tests below
+    recompute from the data)."""
+    from pricer.cpu.training import write_card
+
+    def facts(card: Path) -> list[str]:
+        return [line for line in card.read_text(encoding="utf-8").splitlines()
+                if line.startswith("|") or "sha256" in line or line.startswith("80% interval")]
+
+    shutil.copy(SHIPPED / WEIGHTS_FILE, tmp_path)  # the card quotes its sha256
+    assert len(facts(SHIPPED / "CARD.md")) == 11
+    assert facts(write_card(shipped, tmp_path)) == facts(SHIPPED / "CARD.md")
+
+
 def test_intervals_contain_the_estimate(shipped):
     texts = [prompt(t, b) for t, b, _ in KINDS] + ["x", "Mug\nBlue"]
     for estimate in shipped.predict(texts):

@@ -125,6 +125,14 @@ def _refuse(folder: Path, why: str) -> ModelUnavailable:
                             "or restore the shipped files (git checkout pricer/models/cpu).")
 
 
+def missing(folder: Path) -> str | None:
+    """None when `folder` holds the model's two files, else why not (the pricer's available() reason)."""
+    if (folder / WEIGHTS_FILE).is_file() and (folder / MANIFEST_FILE).is_file():
+        return None
+    return (f"no CPU pricer model in {folder} (it needs {WEIGHTS_FILE} and {MANIFEST_FILE}): train one "
+            "with `python -m pricer train --data SOURCE --out DIR`")
+
+
 def load_model(folder: str | os.PathLike | None = None) -> CpuModel:
     """The model in `folder` (default: the shipped one), checked against its sha256 and shapes."""
     import numpy as np
@@ -132,9 +140,8 @@ def load_model(folder: str | os.PathLike | None = None) -> CpuModel:
     from safetensors.numpy import load
 
     folder = Path(folder).expanduser() if folder else SHIPPED
-    if not (folder / WEIGHTS_FILE).is_file() or not (folder / MANIFEST_FILE).is_file():
-        raise ModelUnavailable(f"No CPU pricer model in {folder}: it needs {WEIGHTS_FILE} and {MANIFEST_FILE}. "
-                               "Train one with `python -m pricer train --data SOURCE --out DIR`.")
+    if (reason := missing(folder)) is not None:
+        raise ModelUnavailable(f"{reason[0].upper()}{reason[1:]}.")
     try:
         manifest = json.loads((folder / MANIFEST_FILE).read_text(encoding="utf-8"))
         data = (folder / WEIGHTS_FILE).read_bytes()

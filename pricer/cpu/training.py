@@ -75,9 +75,9 @@ def figures(estimates: Sequence[Estimate], truths: Sequence[float]) -> Figures:
     """The course's metrics (pricer.evaluation) of the estimates, and how often truth is in the interval."""
     from pricer.evaluation import Outcome, summarize
 
-    metrics = summarize([Outcome(i, "", float(t), e.price) for i, (e, t) in enumerate(zip(estimates, truths, strict=True))])
-    inside = sum(e.contains(t) for e, t in zip(estimates, truths, strict=True))
-    return Figures(len(truths), metrics.average_error, metrics.rmsle, metrics.hits, inside / max(len(truths), 1))
+    metrics = summarize([Outcome(i, "", float(t), e.price, low=e.low, high=e.high)
+                         for i, (e, t) in enumerate(zip(estimates, truths, strict=True))])
+    return Figures(len(truths), metrics.average_error, metrics.rmsle, metrics.hits, metrics.coverage or 0.0)
 
 
 # --- reading sources as Arrow -------------------------------------------------------------------
@@ -309,17 +309,19 @@ def train(sources: Sequence[str | os.PathLike], validation: str | os.PathLike | 
         weights, intercept, iterations = solve_ridge(blocks, targets, roots, alpha, progress)
         del blocks
         model = CpuModel(spec, weights.astype(np.float16), intercept, 0.0, 0.0)  # as stored: the figures are the file's
+        held_priced = _priced(model, held) if held is not None else None  # priced once: offsets, then figures
         if folds is not None:
             model.low_offset, model.high_offset = interval_offsets(*folds)
-        elif held is not None:
-            model.low_offset, model.high_offset = interval_offsets(*_log_pairs(model, held))
+        elif held_priced is not None:
+            logs, prices = held_priced
+            model.low_offset, model.high_offset = interval_offsets(logs, np.log1p(prices))
         model.info = _info(sources, sizes, validation, held, seed, alpha, iterations)
         if folds is not None:
             model.info["cross_validation"] = {
                 "source": f"{CV_FOLDS} folds of {_source_name(sources[0])} (item i in fold i mod {CV_FOLDS})",
                 "figures": figures([model.estimate(v) for v in folds[0]], np.expm1(folds[1]).tolist()).to_dict()}
         if held is not None:
-            model.info["validation"]["figures"] = _measure(model, held).to_dict()
+            model.info["validation"]["figures"] = _measure(model, priced=held_priced).to_dict()
         if test is not None:
             tested = open_split(test, "test", cache_dir=work)
             model.info["test"] = {"source": _source_name(test), "figures": _measure(model, tested).to_dict()}
@@ -332,14 +334,15 @@ def train(sources: Sequence[str | os.PathLike], validation: str | os.PathLike | 
     return model
 
 
-def _log_pairs(model: CpuModel, data: Any) -> tuple[Any, Any]:
+def _priced(model: CpuModel, data: Any) -> tuple[Any, list[float]]:
+    """The model's ln(1 + price) for each of `data`'s items, and their true prices: one pass."""
     import numpy as np
 
-    logs, truths = [], []
-    for parts, prices in batches(data):
+    logs, prices = [], []
+    for parts, batch in batches(data):
         logs.append(model.log_prices(parts))
-        truths.append(np.log1p(prices))
-    return np.concatenate(logs), np.concatenate(truths)
+        prices += batch
+    return np.concatenate(logs), prices
 
 
 def interval_offsets(estimates: Any, truths: Any) -> tuple[float, float]:
@@ -372,13 +375,10 @@ def cross_validate(blocks: list, targets: list, roots: list, first: int, alpha: 
     return estimates, y
 
 
-def _measure(model: CpuModel, data: Any) -> Figures:
-    estimates, truths = [], []
-    for parts, prices in batches(data):
-        logs = model.log_prices(parts)
-        estimates += [model.estimate(v) for v in logs]
-        truths += prices
-    return figures(estimates, truths)
+def _measure(model: CpuModel, data: Any = None, priced: tuple[Any, list[float]] | None = None) -> Figures:
+    """The figures of `data` (or of its items already `priced`), with the model's interval as it is now."""
+    logs, prices = priced if priced is not None else _priced(model, data)
+    return figures([model.estimate(v) for v in logs], prices)
 
 
 def _info(sources: Sequence[Any], sizes: list[int], validation: Any, held: Any, seed: int, alpha: float,

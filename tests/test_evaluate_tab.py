@@ -282,6 +282,20 @@ def test_any_two_runs_of_the_leaderboard_go_on_the_chart_and_clear_takes_two_pre
     assert leaderboard.runs() == [] and len(leaderboard_rows()) == len(leaderboard.PUBLISHED)
 
 
+def test_a_refresh_reads_the_leaderboard_once_for_the_table_and_the_pickers(monkeypatch, tmp_path):
+    from pricer import leaderboard
+    from ui.evaluate_tab import refresh
+
+    monkeypatch.setenv("PRICER_CACHE", str(tmp_path))
+    made = leaderboard.record(_run(3, 3, "made"))
+    reads = []
+    real = leaderboard._read
+    monkeypatch.setattr(leaderboard, "_read", lambda: reads.append(1) or real())
+    table, shown, compare = refresh()
+    assert len(reads) == 1
+    assert "made" in table.data["pricer"].tolist() and made.id in {v for _, v in shown.choices}
+
+
 def test_the_pricers_offered_are_those_that_can_run_the_default_first(app_url, monkeypatch):
     from ui.evaluate_tab import estimator_choices, pricer_choices, show_pricer_options
 

@@ -15,7 +15,7 @@ the CSV as a file).
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -150,10 +150,11 @@ def _share(value: float | None) -> str:
     return "" if value is None else f"{value * 100:.1f}%"
 
 
-def leaderboard_rows() -> list[list[Any]]:
-    """Runs made here and the course's published figures, best average error first (BOARD_HEADERS)."""
+def leaderboard_rows(made: Sequence[leaderboard.Row] | None = None) -> list[list[Any]]:
+    """Runs made here (`made`, else read now) and the course's published figures, best average
+    error first (BOARD_HEADERS)."""
     out = []
-    for r in leaderboard.rows():
+    for r in leaderboard.rows(made=made):
         kind = PUBLISHED if r.published else ("stopped: partial" if r.partial else "run here")
         label = f"{r.label} [{r.estimator}]" if r.estimator and r.estimator not in r.label else r.label
         out.append([None if r.error is None else round(r.error, 2), None if r.rmsle is None else round(r.rmsle, 2),
@@ -162,26 +163,28 @@ def leaderboard_rows() -> list[list[Any]]:
     return out
 
 
-def leaderboard_table() -> Any:
+def leaderboard_table(made: Sequence[leaderboard.Row] | None = None) -> Any:
     import pandas as pd
 
-    frame = pd.DataFrame(leaderboard_rows(), columns=BOARD_HEADERS)
+    frame = pd.DataFrame(leaderboard_rows(made), columns=BOARD_HEADERS)
     tint = frame.style.map(lambda k: "color: #6b7280; font-style: italic" if k == PUBLISHED else "", subset=["kind"])
     return tint.format(na_rep="").format(precision=2, subset=["error", "RMSLE"], na_rep="").format(
         precision=1, subset=["seconds"], na_rep="")
 
 
-def run_choices() -> list[tuple[str, str]]:
-    """(description, id) of each run made here, newest first, for the chart's pickers."""
+def run_choices(made: Sequence[leaderboard.Row] | None = None) -> list[tuple[str, str]]:
+    """(description, id) of each run made here (`made`, else read now), newest first, for the
+    chart's pickers."""
     def text(r: leaderboard.Row) -> str:
         error = "" if r.error is None else f" · ${r.error:,.2f}"
         return f"{r.when} · {r.label} · {data_name(r.data)} · {r.size}/{r.total}{error}"
 
-    return [(text(r), r.id) for r in reversed(leaderboard.runs()) if r.id]
+    return [(text(r), r.id) for r in reversed(leaderboard.runs() if made is None else made) if r.id]
 
 
-def pickers(shown: str | None = None, compare: str | None = None) -> tuple[Any, Any]:
-    choices = run_choices()
+def pickers(shown: str | None = None, compare: str | None = None,
+            made: Sequence[leaderboard.Row] | None = None) -> tuple[Any, Any]:
+    choices = run_choices(made)
     ids = {value for _, value in choices}
     return (gr.Dropdown(choices=choices, value=shown if shown in ids else None),
             gr.Dropdown(choices=choices, value=compare if compare in ids else None))
@@ -359,7 +362,8 @@ def evaluate_ui(board: Board, pricer: str, estimator: str | None, size: float, d
             finally:
                 stream.close()  # a stopped run prices nothing more (and is recorded as partial)
         board.end()
-        yield (*view(board, log), keep, leaderboard_table(), *pickers(_id(board.shown), _id(board.compare)))
+        made = leaderboard.runs()  # read once for the table and the pickers
+        yield (*view(board, log), keep, leaderboard_table(made), *pickers(_id(board.shown), _id(board.compare), made))
     except HubUnavailable as exc:
         message = f"{exc} Or upload the test items (JSONL or CSV) under Test data."
         yield (*_failed(board, message, log), gr.Accordion(open=True), keep, keep, keep)
@@ -423,7 +427,8 @@ def overlay_run(board: Board, run_id: str | None, log: bool) -> Any:
 
 def refresh() -> tuple:
     """The leaderboard and the run pickers as they are on disk now."""
-    return (leaderboard_table(), *pickers())
+    made = leaderboard.runs()  # read once for the table and the pickers
+    return (leaderboard_table(made), *pickers(made=made))
 
 
 def clear_runs(board: Board) -> tuple:

@@ -532,7 +532,13 @@ class EnsemblePricer:
 
         texts = check_texts(texts)
         check_estimator(self, estimator)
-        return [Estimate(c.price, details=c.details()) for c in self.combined(texts, progress)]
+        n = len(texts)
+
+        def in_texts(done: int, total: int) -> None:  # the members count texts x members: report texts, as pricers do
+            if progress is not None:
+                progress(done * n // max(total, 1), n)
+
+        return [Estimate(c.price, details=c.details()) for c in self.combined(texts, in_texts)]
 
     def cache_key(self, estimator: str | None = None) -> str:
         """Identity for the evaluation cache: the weights and the members' own keys."""

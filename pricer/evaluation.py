@@ -288,9 +288,9 @@ def evaluate(data: str | Path | None, pricer_name: str | Pricer, *, size: int = 
     def predict(prompts: list[str]) -> list[Any]:
         done = len(current.outcomes) if current is not None else 0
 
-        def report(n: int, total: int) -> None:  # a pricer may count in its own units (an ensemble: per member)
+        def report(n: int, _total: int) -> None:  # n of this batch's texts priced
             if progress is not None:
-                progress(done + min(len(prompts), round(n * len(prompts) / max(total, 1))), len(items))
+                progress(done + min(n, len(prompts)), len(items))
 
         return pricer.price(prompts, estimator=chosen, progress=report)
 

@@ -79,3 +79,30 @@ def test_setup_runs_pip_when_a_requirement_changed(dev_copy):
                           capture_output=True, text=True)
     assert pip_calls(log) == ["-m pip install -q -r requirements-dev.txt"]
     assert "no-such-package-for-pricer==1.0 (not installed)" in done.stderr
+
+
+@pytest.mark.parametrize("shared, preset, expected", [
+    (True, None, "{repo}/../shared/data/test-250.jsonl"),  # the course's items beside the repository
+    (True, "ed-donner/pricer-data", "ed-donner/pricer-data"),  # a dataset named already wins
+    (False, None, ""),  # nothing beside it: the app's own default (the hub dataset)
+])
+def test_demo_points_the_app_at_the_local_test_items_through_the_settings(dev_copy, shared, preset, expected):
+    repo, env, log = dev_copy
+    fake = Path(env["PYTHON"])
+    # this python also stands in for `-m pricer tiny-model` and app.py: it logs what the app would read
+    fake.write_text(fake.read_text().replace(
+        "exec ", 'if [ "$1 $2" = "-m pricer" ]; then exit 0; fi\n'
+                 'if [ "$1" = app.py ]; then echo "app PRICER_DATASET=${PRICER_DATASET:-} '
+                 'PRICER_BASE_MODEL=$PRICER_BASE_MODEL HF_HUB_OFFLINE=$HF_HUB_OFFLINE" >> ' + str(log) + "; exit 0; fi\n"
+                 "exec ", 1))
+    if shared:
+        (repo.parent / "shared" / "data").mkdir(parents=True)
+        (repo.parent / "shared" / "data" / "test-250.jsonl").write_text('{"text": "x", "price": 1}\n')
+    env = {k: v for k, v in env.items() if k != "PRICER_DATASET"}
+    if preset:
+        env["PRICER_DATASET"] = preset
+    env["PRICER_DEMO_DIR"] = str(repo / "tiny")
+    subprocess.run(["bash", str(repo / "scripts" / "dev"), "demo"], env=env, check=True, timeout=120)
+    [app] = [line for line in log.read_text().splitlines() if line.startswith("app ")]
+    assert app == (f"app PRICER_DATASET={expected.format(repo=repo)} PRICER_BASE_MODEL={repo / 'tiny'} "
+                   "HF_HUB_OFFLINE=1")

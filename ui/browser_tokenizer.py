@@ -11,9 +11,6 @@ Only for tokenizers of Llama 3's scheme (byte-level BPE over whole-word ranks, t
 pricer.llama_bpe recognises), whose ids, decodings and views tests prove identical in the browser
 and in Python. Another tokenizer, a browser that cannot load this one, and every API client are
 answered by the server as before.
-
-    >>> sorted(SETUP_KEYS)[:3]
-    ['browser', 'config', 'first_multi_token_integer']
 """
 
 from __future__ import annotations
@@ -35,8 +32,6 @@ STATIC = Path(__file__).parent / "static"
 LIBRARY = STATIC / "tokenizers" / "tokenizers.min.mjs"  # @huggingface/tokenizers 0.2.0, Apache-2.0
 VIEW = STATIC / "tokenizer_view.js"
 EXPORTS = "browser-tokenizers"  # under the cache: one folder per tokenizer.json's content
-SETUP_KEYS = ("browser", "reason", "name", "label", "note", "library", "view", "tokenizer", "config",
-              "special_ids", "first_multi_token_integer", "max_chars", "max_group", "max_chips", "glyphs")
 
 _lock = threading.Lock()
 

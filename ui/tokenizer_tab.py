@@ -5,6 +5,11 @@ every string they put there (input, tokens, vocabulary entries, messages) goes t
 html.escape. The API endpoints answer data, not HTML, each under a named output (ui.api):
 `/tokenize` (the same JSON object as `python -m pricer tokenize --json`), `/vocab`, `/decode`,
 `/chat_template` and `/compare`; a mistake is an error (gr.Error) saying what to do.
+
+Typing is answered in the visitor's browser for the default tokenizer (ui/browser_tokenizer.py):
+ui/static/tokenizer_view.js gives inspect_text's answer and the live views' HTML there, and
+tests/test_browser_tokenizer.py holds both equal to what this module gives. Everything else here
+runs on the server.
 """
 
 from __future__ import annotations

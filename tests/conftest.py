@@ -77,6 +77,23 @@ def tiny_bpe(tmp_path_factory):
     return out
 
 
+
+@pytest.fixture(scope="session")
+def built(shared_data, tmp_path_factory):
+    """The small real RAG index of the RAG tests (tests/rag_data.py: course items, and disguised
+    training copies of test items), built once: {"folder", "rows", ...}."""
+    from rag_data import course_index
+
+    return course_index(shared_data, tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def index(built):
+    """That index, loaded (pricer.rag_index.RagIndex)."""
+    from pricer.rag_index import RagIndex
+
+    return RagIndex.load(built["folder"])
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

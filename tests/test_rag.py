@@ -7,10 +7,8 @@ import json
 
 import pytest
 from openai_stand_in import KEY, openai_online
-from rag_data import course_index
 
 from pricer.rag import RagPricer
-from pricer.rag_index import RagIndex
 
 
 def course_make_context(similars: list[str], prices: list[float]) -> str:
@@ -38,16 +36,6 @@ def course_description(prompt: str) -> str:
     """The course's description(item) of week 8."""
     text = prompt.replace("How much does this cost to the nearest dollar?\n\n", "")
     return text.split("\n\nPrice is $")[0]
-
-
-@pytest.fixture(scope="module")
-def built(shared_data, tmp_path_factory):
-    return course_index(shared_data, tmp_path_factory)
-
-
-@pytest.fixture(scope="module")
-def index(built):
-    return RagIndex.load(built["folder"])
 
 
 @pytest.fixture

@@ -11,22 +11,12 @@ import shutil
 
 import numpy as np
 import pytest
-from rag_data import course_index, rows
+from rag_data import rows
 
 from pricer import embeddings, rag_index
 from pricer.config import settings
 from pricer.errors import BadInput, HubUnavailable, NotFound
 from pricer.rag_index import RagIndex, description, text_keys, title
-
-
-@pytest.fixture(scope="module")
-def built(shared_data, tmp_path_factory):
-    return course_index(shared_data, tmp_path_factory)
-
-
-@pytest.fixture(scope="module")
-def index(built):
-    return RagIndex.load(built["folder"])
 
 
 def test_the_packaged_model_is_the_hubs_all_minilm_l6_v2():

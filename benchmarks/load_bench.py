@@ -167,6 +167,17 @@ def evaluate_loop(url: str, size: int, out: dict) -> None:
     out["seconds"] = time.perf_counter() - started
 
 
+def print_evaluation(evaluation: dict, waited: float) -> None:
+    """The evaluation run beside the load: its time and figures, its error, or that it still runs."""
+    if "seconds" not in evaluation:
+        print(f"  /evaluate: still running after {waited:.0f} s more (left to the server)")
+    elif "error" in evaluation:
+        print(f"  /evaluate: error after {evaluation['seconds']:.0f} s: {evaluation['error']}")
+    else:
+        print(f"  /evaluate: {evaluation['seconds']:.0f} s, " + ", ".join(
+            f"{k} {v}" for k, v in evaluation["metrics"].items() if k not in ("pricer", "data", "estimator")))
+
+
 def pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
@@ -203,14 +214,7 @@ def load(url: str, pid: int, args: argparse.Namespace) -> None:
     if args.evaluate:
         for t in threads[args.clients:]:
             t.join(timeout=args.evaluate_wait)
-        if "seconds" not in evaluation:
-            print(f"  /evaluate: still running after {args.evaluate_wait:.0f} s more (left to the server)")
-        elif "error" in evaluation:
-            print(f"  /evaluate: error after {evaluation['seconds']:.0f} s: {evaluation['error']}")
-        else:
-            m = evaluation["metrics"]
-            print(f"  /evaluate: {evaluation['seconds']:.0f} s, "
-                  + ", ".join(f"{k} {v}" for k, v in m.items() if k not in ("pricer", "data", "estimator")))
+        print_evaluation(evaluation, args.evaluate_wait)
 
 
 TYPING_JS = """async ({seconds, base, seed}) => {
@@ -299,14 +303,7 @@ def browser_load(url: str, pid: int, args: argparse.Namespace) -> None:
               f"({after - before:+.0f} MB)")
         if runner is not None:
             runner.join(timeout=args.evaluate_wait)
-            if "seconds" not in evaluation:
-                print(f"  /evaluate: still running after {args.evaluate_wait:.0f} s more (left to the server)")
-            elif "error" in evaluation:
-                print(f"  /evaluate: error after {evaluation['seconds']:.0f} s: {evaluation['error']}")
-            else:
-                print(f"  /evaluate: {evaluation['seconds']:.0f} s, "
-                      + ", ".join(f"{k} {v}" for k, v in evaluation["metrics"].items()
-                                  if k not in ("pricer", "data", "estimator")))
+            print_evaluation(evaluation, args.evaluate_wait)
 
     asyncio.run(run())
 

@@ -51,19 +51,19 @@ def main() -> None:
 
     from pricer import tokens, vocab
     from pricer.tokenizer import OFFLINE_LLAMA, load_tokenizer
-    from ui import tokenizer_tab
+    from ui import tokenizer_tab, tokenizer_views
 
     tok = load_tokenizer(OFFLINE_LLAMA).tokenizer
     text, source = sample_text()
     result = tokens.inspect(tok, text)  # warm-up
-    tokenizer_tab.render(tokenizer_tab.tokenize(text, OFFLINE_LLAMA))
+    tokenizer_views.render(tokenizer_tab.tokenize(text, OFFLINE_LLAMA))
     vocab.search_vocab(tok, "price")
     print(f"{len(text):,} characters ({source}) -> {result.count:,} tokens, {len(result.pieces):,} pieces")
     med, worst = timed(lambda: tokens.inspect(tok, text), args.repeat)
     print(f"pricer.tokens.inspect:          median {med:6.1f} ms, max {worst:6.1f} ms")
     med, worst = timed(lambda: tokenizer_tab.tokenize(text, OFFLINE_LLAMA), args.repeat)
     print(f"/tokenize handler (+ numbers):  median {med:6.1f} ms, max {worst:6.1f} ms  (target < 50 ms)")
-    med, worst = timed(lambda: tokenizer_tab.render(tokenizer_tab.tokenize(text, OFFLINE_LLAMA)), args.repeat)
+    med, worst = timed(lambda: tokenizer_views.render(tokenizer_tab.tokenize(text, OFFLINE_LLAMA)), args.repeat)
     print(f"/tokenize + HTML views:         median {med:6.1f} ms, max {worst:6.1f} ms")
     med, worst = timed(lambda: vocab.search_vocab(tok, "price", page=2), args.repeat)
     print(f"vocabulary search (128k):       median {med:6.1f} ms, max {worst:6.1f} ms")

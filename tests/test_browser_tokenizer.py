@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from pricer import tokens
-from ui import browser_tokenizer, tokenizer_tab
+from ui import browser_tokenizer, tokenizer_tab, tokenizer_views
 
 HOSTILE = [
     "",
@@ -69,7 +69,7 @@ def _python(cases: list[tuple[str, bool, bool]]) -> list[tuple[dict, list[str]]]
     out = []
     for text, add, skip in cases:
         result = json.loads(json.dumps(tokenizer_tab.inspect_text(text, "", add, skip)))
-        out.append((result, list(tokenizer_tab.render(result))))
+        out.append((result, list(tokenizer_views.render(result))))
     return out
 
 
@@ -167,7 +167,7 @@ def test_a_browser_that_cannot_fetch_the_tokenizer_is_answered_by_the_server(bro
 def test_the_export_is_the_servers_own_tokenizer_written_once_and_only_it_served(clean_settings, llama):
     from gradio.data_classes import _StaticFiles
 
-    setup = browser_tokenizer.setup("", 5_000, tokenizer_tab.GLYPHS)
+    setup = browser_tokenizer.setup("")
     assert setup["browser"] is True and setup["name"] == ""
     exported = gzip.decompress(open(setup["tokenizer"], "rb").read()).decode()
     assert json.loads(exported) == json.loads(llama.backend_tokenizer.to_str())
@@ -176,7 +176,7 @@ def test_the_export_is_the_servers_own_tokenizer_written_once_and_only_it_served
     assert setup["first_multi_token_integer"] is None and setup["max_chars"] == tokens.MAX_CHARS
     folder = Path(setup["tokenizer"]).parent
     written = folder.joinpath("tokenizer.json.gz").stat().st_mtime_ns
-    assert browser_tokenizer.setup("", 5_000, tokenizer_tab.GLYPHS) == setup  # the same files, not rewritten
+    assert browser_tokenizer.setup("") == setup  # the same files, not rewritten
     assert folder.joinpath("tokenizer.json.gz").stat().st_mtime_ns == written
     assert sorted(p.name for p in folder.iterdir()) == ["tokenizer.json.gz", "tokenizer_config.json"]
     assert folder.resolve() in _StaticFiles.all_paths and folder.parent.resolve() not in _StaticFiles.all_paths
@@ -184,7 +184,7 @@ def test_the_export_is_the_servers_own_tokenizer_written_once_and_only_it_served
 
 def test_a_tokenizer_of_another_scheme_stays_on_the_server(clean_settings, monkeypatch, tiny_bpe):
     monkeypatch.setenv("PRICER_TOKENIZER", str(tiny_bpe))
-    setup = tokenizer_tab.browser_setup()
+    setup = browser_tokenizer.default_setup()
     assert setup == {"browser": False, "reason": f"{tiny_bpe} is not of Llama 3's scheme: tokenized on the server."}
 
 
@@ -193,6 +193,6 @@ def test_a_cache_that_cannot_take_the_export_leaves_the_tokenizer_on_the_server(
 
     cache_dir().mkdir(parents=True, exist_ok=True)
     (cache_dir() / browser_tokenizer.EXPORTS).write_text("a file where the folder should be")
-    setup = browser_tokenizer.setup("", 5_000, tokenizer_tab.GLYPHS)
+    setup = browser_tokenizer.setup("")
     assert setup["browser"] is False and setup["reason"].startswith("Tokenized on the server: ")
     assert "PRICER_CACHE" in setup["reason"]

@@ -9,12 +9,13 @@ import pytest
 
 from pricer import tokens, vocab
 from ui import tokenizer_tab as tab
+from ui import tokenizer_views as views
 
 EVIL = "<img src=x onerror=alert(1)>"
 
 
 def test_chips_escape_their_text_and_show_whitespace_as_glyphs():
-    out = tab.render_chips({"ids": [1, 2, 3], "pieces": [" " + EVIL, "\n<script>"], "split_pieces": [[0, 2]]})
+    out = views.render_chips({"ids": [1, 2, 3], "pieces": [" " + EVIL, "\n<script>"], "split_pieces": [[0, 2]]})
     assert "<img" not in out and "<script" not in out
     assert "&lt;img" in out and "onerror=alert(1)&gt;" in out and "&lt;script&gt;" in out
     assert '<span class="ws">␣</span>' in out and '<span class="ws">↵</span>' in out
@@ -22,35 +23,35 @@ def test_chips_escape_their_text_and_show_whitespace_as_glyphs():
 
 
 def test_chips_alternate_colours_and_stop_at_the_limit_with_a_notice():
-    out = tab.render_chips({"ids": list(range(12)), "pieces": [str(n) for n in range(12)]}, limit=10)
+    out = views.render_chips({"ids": list(range(12)), "pieces": [str(n) for n in range(12)]}, limit=10)
     assert re.findall(r'class="chip (c\d)', out)[:6] == ["c0", "c1", "c2", "c3", "c4", "c0"]
     assert out.count('class="chip ') == 10 and "first 10 of 12 pieces" in out
 
 
 def test_every_view_escapes_vocabulary_and_messages(llama):
     result = tab.tokenize(EVIL, "offline/llama-3.1")
-    status, stats, chips, ids, decoded, numbers = tab.render(result)
+    status, stats, chips, ids, decoded, numbers = views.render(result)
     assert all("<img" not in v for v in (status, stats, chips, numbers))
     assert EVIL in decoded  # a Textbox shows text, never HTML
-    assert "<img" not in tab.render_status({"error": f"No such local path: ./{EVIL}"})
+    assert "<img" not in views.render_status({"error": f"No such local path: ./{EVIL}"})
     found = vocab.search_vocab(llama, "<")
-    assert "&lt;" in tab.render_vocab(found) and "<|" not in tab.render_vocab(found)
-    assert "<|begin_of_text|>" not in tab.render_specials(vocab.specials(llama), "x")
+    assert "&lt;" in views.render_vocab(found) and "<|" not in views.render_vocab(found)
+    assert "<|begin_of_text|>" not in views.render_specials(vocab.specials(llama), "x")
     bad = tokens.Comparison(f"./{EVIL}", error=f"No such local path: ./{EVIL}")
-    assert "<img" not in tab.render_comparison([bad])
+    assert "<img" not in views.render_comparison([bad])
 
 
 def test_the_chat_view_escapes_the_rendered_template():
     chat = tokens.ChatRendering(f"<|begin_of_text|>{EVIL}", note="The template adds 1 tokens around the messages' 5.")
-    out = tab.render_chat(chat)
+    out = views.render_chat(chat)
     assert "<img" not in out and "<|begin" not in out and "&lt;|begin_of_text|&gt;" in out
 
 
 def test_the_numbers_view_states_the_one_token_claim_and_lists_the_numbers():
-    out = tab.render_numbers(tab.tokenize("Price is $374.41, was 1,299", "offline/llama-3.1"))
+    out = views.render_numbers(tab.tokenize("Price is $374.41, was 1,299", "offline/llama-3.1"))
     assert "Every integer from 0 to 999 is a single token" in out
     assert "<td>374.41</td><td>3</td>" in out and "<td>1,299</td><td>3</td>" in out
-    assert "No numbers in the text." in tab.render_numbers(tab.tokenize("no digits", "offline/llama-3.1"))
+    assert "No numbers in the text." in views.render_numbers(tab.tokenize("no digits", "offline/llama-3.1"))
 
 
 def test_the_specials_view_counts_the_vocabulary_and_an_unloadable_tokenizer_says_why():
@@ -73,7 +74,7 @@ def test_vocabulary_pages_do_not_go_below_the_first_or_past_the_last():
 def test_status_names_the_tokenizer_and_the_fallback_note():
     result = tab.tokenize("hi", "")
     assert result["tokenizer"].startswith("Llama 3.1 (offline copy")
-    status = tab.render_status(result)
+    status = views.render_status(result)
     assert "offline copy" in status and "HF_HUB_OFFLINE" in status
 
 

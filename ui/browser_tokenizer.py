@@ -24,9 +24,10 @@ from typing import Any
 
 from pricer import llama_bpe, tokens
 from pricer.atomic import atomic_write
-from pricer.config import cache_folder
+from pricer.config import cache_folder, settings
 from pricer.errors import PricerError
 from pricer.tokenizer import load_tokenizer
+from ui.tokenizer_views import GLYPHS, MAX_CHIPS
 
 STATIC = Path(__file__).parent / "static"
 LIBRARY = STATIC / "tokenizers" / "tokenizers.min.mjs"  # @huggingface/tokenizers 0.2.0, Apache-2.0
@@ -65,7 +66,7 @@ def _exported(tokenizer: Any) -> Path:
     return folder
 
 
-def setup(default: str, max_chips: int, glyphs: dict[str, str]) -> dict[str, Any]:
+def setup(default: str) -> dict[str, Any]:
     """What the browser needs to tokenize like the server: file paths to fetch (served by
     gradio's /file= route), the loaded tokenizer's label and note, its special ids and the tab's
     limits. {"browser": False, "reason": ...} when the default tokenizer must stay on the server."""
@@ -84,7 +85,7 @@ def setup(default: str, max_chips: int, glyphs: dict[str, str]) -> dict[str, Any
         "tokenizer": str(folder / "tokenizer.json.gz"), "config": str(folder / "tokenizer_config.json"),
         "special_ids": sorted(tokens.special_ids(loaded.tokenizer)),
         "first_multi_token_integer": first,
-        "max_chars": tokens.MAX_CHARS, "max_group": tokens.MAX_GROUP, "max_chips": max_chips, "glyphs": glyphs,
+        "max_chars": tokens.MAX_CHARS, "max_group": tokens.MAX_GROUP, "max_chips": MAX_CHIPS, "glyphs": GLYPHS,
     }
 
 
@@ -93,3 +94,42 @@ def serve_static() -> None:
     import gradio as gr
 
     gr.set_static_paths([STATIC])
+
+
+# --- the page's events (gradio `js`): typing answered here where it can be ---------------------
+
+# The live views' outputs are [result, status, stats, chips, ids, decoded, numbers, job]. A browser
+# that has the tokenizer answers a keystroke itself and leaves `job` as it is; otherwise `job` is
+# bumped, and its change asks the server. `undefined` leaves an output as it is.
+_FILE_URL = ("(path) => `${(window.gradio_config?.root ?? '').replace(/\\/$/, '')}/gradio_api/file=`"
+             " + path.split('/').map(encodeURIComponent).join('/')")
+_KEEP = "[undefined, undefined, undefined, undefined, undefined, undefined, undefined]"
+START_JS = f"""async (setup, text, name, add, skip, job) => {{
+  if (setup?.browser && typeof DecompressionStream === "function") {{
+    const url = {_FILE_URL};
+    try {{
+      const view = await import(url(setup.view));
+      await view.start(setup, url);
+      window.pricerTokenizerView = view;
+    }} catch (error) {{
+      console.warn("pricer: the Tokenizer tab tokenizes on the server:", error);
+    }}
+  }}
+  const out = window.pricerTokenizerView?.live(text, name, add, skip);
+  return out ? [...out, job] : [...{_KEEP}, (Number(job) || 0) + 1];
+}}"""
+LIVE_JS = f"""(text, name, add, skip, job) => {{
+  const out = window.pricerTokenizerView?.live(text, name, add, skip);
+  return out ? [...out, job] : [...{_KEEP}, (Number(job) || 0) + 1];
+}}"""
+# after a server answer: the text may have changed meanwhile; the browser redraws it if it can
+REDRAW_JS = f"""(text, name, add, skip, job) => {{
+  const out = window.pricerTokenizerView?.live(text, name, add, skip);
+  return out ? [...out, job] : [...{_KEEP}, undefined];
+}}"""
+
+
+def default_setup() -> dict:
+    """The page-load event: what the page needs to tokenize the default tokenizer in the browser
+    (or why it cannot)."""
+    return setup(settings().tokenizer)

@@ -1,15 +1,13 @@
 """The Tokenizer tab: type a text and watch a tokenizer encode, decode and split it, live.
 
-Layout and wiring over pricer.tokens; the `render_*` functions turn its results into HTML, and
-every string they put there (input, tokens, vocabulary entries, messages) goes through
-html.escape. The API endpoints answer data, not HTML, each under a named output (ui.api):
+Layout, handlers and wiring over pricer.tokens; ui.tokenizer_views turns its results into
+(escaped) HTML. The API endpoints answer data, not HTML, each under a named output (ui.api):
 `/tokenize` (the same JSON object as `python -m pricer tokenize --json`), `/vocab`, `/decode`,
 `/chat_template` and `/compare`; a mistake is an error (gr.Error) saying what to do.
 
 Typing is answered in the visitor's browser for the default tokenizer (ui/browser_tokenizer.py):
 ui/static/tokenizer_view.js gives inspect_text's answer and the live views' HTML there, and
-tests/test_browser_tokenizer.py holds both equal to what this module gives. Everything else here
-runs on the server.
+tests/test_browser_tokenizer.py holds both equal to the server's. Everything else runs on the server.
 """
 
 from __future__ import annotations
@@ -27,127 +25,17 @@ from pricer.items import SYSTEM_PROMPT
 from pricer.tokenizer import LoadedTokenizer, load_tokenizer
 from ui import browser_tokenizer, esc, warn
 from ui.api import Data, endpoint, fail
+from ui.tokenizer_views import (
+    CSS,
+    render,
+    render_chat,
+    render_chips,
+    render_comparison,
+    render_specials,
+    render_vocab,
+)
 
-MAX_CHIPS = 5_000  # more chips than this make the browser crawl; counts and ids stay whole
-MAX_COMPARE_CHIPS = 500
 TOKENIZER_CONCURRENCY = 8  # tokenizer events at once (one pool for the tab and its API); more only time-slice 2 CPUs
-GLYPHS = {" ": "␣", "\n": "↵", "\t": "⇥", "\r": "␍"}
-_GLYPH_SPANS = str.maketrans({c: f'<span class="ws">{g}</span>' for c, g in GLYPHS.items()})
-
-CSS = """
-.chips { line-height: 2.1; font-family: ui-monospace, monospace; font-size: 0.95em; }
-.chip { display: inline-block; color: #111; padding: 0 3px; margin: 1px; border-radius: 4px;
-        white-space: pre; line-height: 1.6; }
-.c0 { background: #fde68a; } .c1 { background: #bfdbfe; } .c2 { background: #bbf7d0; }
-.c3 { background: #fbcfe8; } .c4 { background: #ddd6fe; }
-.chip.special { background: #e5e7eb; outline: 1px dashed #6b7280; }
-.chip.split { outline: 2px solid #f97316; }
-.ws { color: #6b7280; }
-.notice { color: #b45309; font-weight: 600; }
-.error { color: #b91c1c; }
-table { border-collapse: collapse; } td, th { padding: 2px 8px; text-align: left; }
-pre { white-space: pre-wrap; }
-"""
-
-
-
-def visible(text: str) -> str:
-    """Escaped text with spaces, newlines and tabs shown as glyphs (case kept as typed)."""
-    return esc(text).translate(_GLYPH_SPANS)  # one pass; escaping leaves these characters as they are
-
-
-def render_chips(view: dict, limit: int = MAX_CHIPS) -> str:
-    """One chip per piece of a split text (a dict as tokens.Split.to_dict gives it: ids, pieces,
-    split_pieces, special_pieces), alternating colours; the id(s) on hover."""
-    texts, ids = view["pieces"], view["ids"]
-    sizes = [1] * len(texts)
-    for n, size in view.get("split_pieces", ()):
-        sizes[n] = size
-    special = set(view.get("special_pieces", ()))
-    out, start = [], 0
-    for n, (text, size) in enumerate(zip(texts[:limit], sizes, strict=False)):
-        mine = ids[start:start + size]
-        start += size
-        data = " ".join(map(str, mine))
-        title = f"id {data}" if size == 1 else f"ids {data}: one character split over {size} tokens"
-        kind = " special" if n in special else " split" if size > 1 else ""
-        out.append(f'<span class="chip c{n % 5}{kind}" title="{title}" data-ids="{data}">{visible(text)}</span>')
-        if text.endswith("\n"):  # lay the chips out in the text's lines
-            out.append("<br>")
-    more = (f'<p class="notice">Showing the first {limit:,} of {len(texts):,} pieces.</p>'
-            if len(texts) > limit else "")
-    return f'<div class="chips">{"".join(out)}</div>{more}'
-
-
-def render_status(result: dict) -> str:
-    if result.get("error"):
-        return f'<p class="error">{esc(result["error"])}</p>'
-    note = f' <span class="notice">{esc(result["note"])}</span>' if result.get("note") else ""
-    return f"<p>Tokenizer: <b>{esc(result['tokenizer'])}</b>.{note}</p>"
-
-
-def render_stats(result: dict) -> str:
-    cut = (f'<p class="notice">Input cut to its first {result["chars"]:,} characters '
-           f'({result["cut_chars"]:,} more were not tokenized).</p>' if result["cut_chars"] else "")
-    return (f'<p><b class="chars">{result["chars"]:,}</b> characters · <b class="count">'
-            f'{result["count"]:,}</b> tokens · <b>{result["chars_per_token"]:.2f}</b> characters '
-            f"per token</p>{cut}")
-
-
-def render_numbers(result: dict) -> str:
-    first = result.get("first_multi_token_integer")
-    claim = ("Every integer from 0 to 999 is a single token here, which is why the pricer can "
-             "answer a price in one token." if first is None else
-             f"Not every integer up to 999 is one token here: {first} is the first that takes more.")
-    rows = "".join(
-        f"<tr><td>{esc(n['number'])}</td><td>{len(n['ids'])}</td>"
-        f"<td>{render_chips(n)}</td>"
-        f"<td>{esc(', '.join(map(str, n['ids'])))}</td></tr>"
-        for n in result.get("numbers", []))
-    table = (f"<table><tr><th>number</th><th>tokens</th><th>pieces</th><th>ids</th></tr>{rows}</table>"
-             if rows else "<p>No numbers in the text.</p>")
-    return f"<p>{esc(claim)}</p>{table}"
-
-
-def render_specials(sp: vocab.Specials, label: str) -> str:
-    named = "".join(
-        f"<tr><td>{role}</td><td>{esc(e.token) if e else '<i>none</i>'}</td><td>{e.id if e else ''}</td></tr>"
-        for role, e in sp.named.items())
-    added = "".join(f'<span class="chip c{n % 5}{" special" if e.special else ""}" title="id {e.id}">'
-                    f"{esc(e.token)}</span> " for n, e in enumerate(sp.added))
-    return (f"<p><b>{esc(label)}</b>: {sp.size:,} tokens ({sp.base_size:,} in the base vocabulary "
-            f"+ {len(sp.added):,} added).</p><table><tr><th>role</th><th>token</th><th>id</th></tr>"
-            f"{named}</table><details><summary>The added vocabulary ({len(sp.added):,} tokens, hover "
-            f"for ids)</summary><div class=\"chips\">{added}</div></details>")
-
-
-def render_vocab(found: vocab.VocabPage) -> str:
-    rows = "".join(f"<tr><td>{e.id}</td><td><span class=\"chip c{n % 5}\">{visible(e.text)}</span></td>"
-                   f"<td>{esc(e.token)}</td><td>{'special' if e.special else ''}</td></tr>"
-                   for n, e in enumerate(found.entries))
-    return (f"<p>{found.total:,} matches for <b>{visible(found.query)}</b>, page {found.page} of "
-            f"{found.pages}.</p><table><tr><th>id</th><th>text</th><th>stored as</th><th></th></tr>"
-            f"{rows}</table>")
-
-
-def render_chat(chat: tokens.ChatRendering) -> str:
-    if chat.rendered is None:
-        return f"<p>{esc(chat.note)}</p>"
-    return f"<p>{esc(chat.note)}</p><pre>{esc(chat.rendered)}</pre>"
-
-
-def render_comparison(rows: list[tokens.Comparison]) -> str:
-    out = []
-    for c in rows:
-        if c.error:
-            out.append(f'<h4>{esc(c.name)}</h4><p class="error">{esc(c.error)}</p>')
-            continue
-        note = f'<p class="notice">{esc(c.note)}</p>' if c.note else ""
-        out.append(f"<h4>{esc(c.label)}</h4>{note}<p><b>{c.count:,}</b> tokens · "
-                   f"<b>{c.chars_per_token:.2f}</b> characters per token</p>"
-                   f"{render_chips(c.pieces.to_dict(), MAX_COMPARE_CHIPS)}")
-    return "".join(out) or "<p>Name up to three tokenizers to compare.</p>"
-
 
 def product_example() -> str | None:
     """The first test prompt of the pricer dataset when it is local (PRICER_DATASET; `scripts/dev
@@ -163,48 +51,7 @@ def product_example() -> str | None:
         return None
 
 
-# --- typing, answered in the browser where it can be (ui/browser_tokenizer.py) ---------------------
-
-# The live views' outputs are [result, status, stats, chips, ids, decoded, numbers, job]. A browser
-# that has the tokenizer answers a keystroke itself and leaves `job` as it is; otherwise `job` is
-# bumped, and its change asks the server. `undefined` leaves an output as it is.
-_FILE_URL = ("(path) => `${(window.gradio_config?.root ?? '').replace(/\\/$/, '')}/gradio_api/file=`"
-             " + path.split('/').map(encodeURIComponent).join('/')")
-_KEEP = "[undefined, undefined, undefined, undefined, undefined, undefined, undefined]"
-START_JS = f"""async (setup, text, name, add, skip, job) => {{
-  if (setup?.browser && typeof DecompressionStream === "function") {{
-    const url = {_FILE_URL};
-    try {{
-      const view = await import(url(setup.view));
-      await view.start(setup, url);
-      window.pricerTokenizerView = view;
-    }} catch (error) {{
-      console.warn("pricer: the Tokenizer tab tokenizes on the server:", error);
-    }}
-  }}
-  const out = window.pricerTokenizerView?.live(text, name, add, skip);
-  return out ? [...out, job] : [...{_KEEP}, (Number(job) || 0) + 1];
-}}"""
-LIVE_JS = f"""(text, name, add, skip, job) => {{
-  const out = window.pricerTokenizerView?.live(text, name, add, skip);
-  return out ? [...out, job] : [...{_KEEP}, (Number(job) || 0) + 1];
-}}"""
-# after a server answer: the text may have changed meanwhile; the browser redraws it if it can
-REDRAW_JS = f"""(text, name, add, skip, job) => {{
-  const out = window.pricerTokenizerView?.live(text, name, add, skip);
-  return out ? [...out, job] : [...{_KEEP}, undefined];
-}}"""
-
-
-def browser_setup() -> dict:
-    """What the page needs to tokenize the default tokenizer in the browser (or why it cannot)."""
-    return browser_tokenizer.setup(settings().tokenizer, MAX_CHIPS, GLYPHS)
-
-
 # --- handlers -----------------------------------------------------------------------------------
-
-
-STALE = '<p class="notice stale">Nothing tokenized: see the message above.</p>'
 
 
 def _warn(exc: PricerError) -> str:
@@ -248,15 +95,6 @@ def tokenize(text: str, tokenizer: str, add_special: bool = True, skip_special: 
     if result.get("error"):
         warn(result["error"])
     return result
-
-
-def render(result: dict) -> tuple:
-    """The views of a /tokenize result; after an error the status line says why and the other
-    views are emptied, so nothing on screen belongs to an earlier text or tokenizer."""
-    if result.get("error"):
-        return render_status(result), STALE, "", "", "", ""
-    return (render_status(result), render_stats(result), render_chips(result),
-            ", ".join(map(str, result["ids"])), result["decoded"], render_numbers(result))
 
 
 def tokenize_and_render(text: str, tokenizer: str, add_special: bool, skip_special: bool) -> tuple:
@@ -468,10 +306,10 @@ def build() -> None:
         render, result, views, api_visibility="private", show_progress="hidden", **cpu)
     live = [result, *views, job]
     gr.on([text.change, add_special.change, skip_special.change, tokenizer.submit], None,
-          [*inputs, job], live, js=LIVE_JS, api_visibility="private")
+          [*inputs, job], live, js=browser_tokenizer.LIVE_JS, api_visibility="private")
     job.change(tokenize_and_render, inputs, [result, *views], trigger_mode="always_last", show_progress="hidden",
                api_visibility="private", **cpu, **as_built).success(
-        None, [*inputs, job], live, js=REDRAW_JS, api_visibility="private")
+        None, [*inputs, job], live, js=browser_tokenizer.REDRAW_JS, api_visibility="private")
     tokenizer.submit(show_specials, tokenizer, specials, api_visibility="private", **cpu)
     search.click(lookup, [tokenizer, query, page], [found, page], api_visibility="private", **cpu)
     query.submit(first_page, [tokenizer, query], [found, page], api_visibility="private", **cpu)
@@ -483,6 +321,6 @@ def build() -> None:
     compare_btn.click(compare, [text, tokenizer, *others, add_special], compared, api_visibility="private", **cpu)
     root = gr.context.Context.root_block
     if root is not None:  # fill the views once the page loads, not at import (the app starts fast)
-        root.load(browser_setup, None, browser, api_visibility="private", show_progress="hidden", **cpu).then(
-            None, [browser, *inputs, job], live, js=START_JS, api_visibility="private")
+        root.load(browser_tokenizer.default_setup, None, browser, api_visibility="private", show_progress="hidden", **cpu).then(
+            None, [browser, *inputs, job], live, js=browser_tokenizer.START_JS, api_visibility="private")
         root.load(show_specials, tokenizer, specials, api_visibility="private", **cpu)

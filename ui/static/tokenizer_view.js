@@ -1,8 +1,9 @@
 // The Tokenizer tab's live view, computed in the visitor's browser (ui/browser_tokenizer.py says
-// why and for which tokenizers). It gives what ui/tokenizer_tab.py gives for the same text:
-// `inspect` is its inspect_text (the /tokenize answer) and the render* functions are its render_*
-// (the HTML views), byte for byte; tests/test_browser_tokenizer.py compares both on the course's
-// items and on hostile text. Every string put into HTML goes through esc().
+// why and for which tokenizers). It gives what the server gives for the same text: `inspect` is
+// ui/tokenizer_tab.py's inspect_text (the /tokenize answer) and the render* functions are
+// ui/tokenizer_views.py's render_* (the HTML views), byte for byte; tests/test_browser_tokenizer.py
+// compares both on the course's items and on hostile text. Every string put into HTML goes
+// through esc().
 //
 // start(setup, url) loads tokenizers.js and the tokenizer.json the server exported; live(...)
 // answers one keystroke, or null when the server must (another tokenizer, a lone surrogate).
@@ -125,7 +126,7 @@ function commas(n) { // f"{n:,}"
   return String(n).replace(/\B(?=(\d{3})+(?!\d))/g, ",");
 }
 
-// --- the views (ui.tokenizer_tab.render_*) -------------------------------------------------------
+// --- the views (ui.tokenizer_views.render_*) -----------------------------------------------------
 
 export function esc(value) { // html.escape(str(value), quote=True)
   return String(value).replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;")

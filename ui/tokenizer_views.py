@@ -1,0 +1,143 @@
+"""The Tokenizer tab's HTML views of pricer.tokens' results; every string they put into HTML
+(input, tokens, vocabulary entries, messages) goes through html.escape.
+
+The live views (`render`: status, counts, chips, ids, decoding, numbers) are also built in the
+visitor's browser: ui/static/tokenizer_view.js mirrors `render_status`, `render_stats`,
+`render_chips` and `render_numbers`, and tests/test_browser_tokenizer.py holds both equal.
+"""
+
+from __future__ import annotations
+
+from pricer import tokens, vocab
+from ui import esc
+
+MAX_CHIPS = 5_000  # more chips than this make the browser crawl; counts and ids stay whole
+MAX_COMPARE_CHIPS = 500
+GLYPHS = {" ": "␣", "\n": "↵", "\t": "⇥", "\r": "␍"}
+_GLYPH_SPANS = str.maketrans({c: f'<span class="ws">{g}</span>' for c, g in GLYPHS.items()})
+
+CSS = """
+.chips { line-height: 2.1; font-family: ui-monospace, monospace; font-size: 0.95em; }
+.chip { display: inline-block; color: #111; padding: 0 3px; margin: 1px; border-radius: 4px;
+        white-space: pre; line-height: 1.6; }
+.c0 { background: #fde68a; } .c1 { background: #bfdbfe; } .c2 { background: #bbf7d0; }
+.c3 { background: #fbcfe8; } .c4 { background: #ddd6fe; }
+.chip.special { background: #e5e7eb; outline: 1px dashed #6b7280; }
+.chip.split { outline: 2px solid #f97316; }
+.ws { color: #6b7280; }
+.notice { color: #b45309; font-weight: 600; }
+.error { color: #b91c1c; }
+table { border-collapse: collapse; } td, th { padding: 2px 8px; text-align: left; }
+pre { white-space: pre-wrap; }
+"""
+
+
+
+def visible(text: str) -> str:
+    """Escaped text with spaces, newlines and tabs shown as glyphs (case kept as typed)."""
+    return esc(text).translate(_GLYPH_SPANS)  # one pass; escaping leaves these characters as they are
+
+
+def render_chips(view: dict, limit: int = MAX_CHIPS) -> str:
+    """One chip per piece of a split text (a dict as tokens.Split.to_dict gives it: ids, pieces,
+    split_pieces, special_pieces), alternating colours; the id(s) on hover."""
+    texts, ids = view["pieces"], view["ids"]
+    sizes = [1] * len(texts)
+    for n, size in view.get("split_pieces", ()):
+        sizes[n] = size
+    special = set(view.get("special_pieces", ()))
+    out, start = [], 0
+    for n, (text, size) in enumerate(zip(texts[:limit], sizes, strict=False)):
+        mine = ids[start:start + size]
+        start += size
+        data = " ".join(map(str, mine))
+        title = f"id {data}" if size == 1 else f"ids {data}: one character split over {size} tokens"
+        kind = " special" if n in special else " split" if size > 1 else ""
+        out.append(f'<span class="chip c{n % 5}{kind}" title="{title}" data-ids="{data}">{visible(text)}</span>')
+        if text.endswith("\n"):  # lay the chips out in the text's lines
+            out.append("<br>")
+    more = (f'<p class="notice">Showing the first {limit:,} of {len(texts):,} pieces.</p>'
+            if len(texts) > limit else "")
+    return f'<div class="chips">{"".join(out)}</div>{more}'
+
+
+def render_status(result: dict) -> str:
+    if result.get("error"):
+        return f'<p class="error">{esc(result["error"])}</p>'
+    note = f' <span class="notice">{esc(result["note"])}</span>' if result.get("note") else ""
+    return f"<p>Tokenizer: <b>{esc(result['tokenizer'])}</b>.{note}</p>"
+
+
+def render_stats(result: dict) -> str:
+    cut = (f'<p class="notice">Input cut to its first {result["chars"]:,} characters '
+           f'({result["cut_chars"]:,} more were not tokenized).</p>' if result["cut_chars"] else "")
+    return (f'<p><b class="chars">{result["chars"]:,}</b> characters · <b class="count">'
+            f'{result["count"]:,}</b> tokens · <b>{result["chars_per_token"]:.2f}</b> characters '
+            f"per token</p>{cut}")
+
+
+def render_numbers(result: dict) -> str:
+    first = result.get("first_multi_token_integer")
+    claim = ("Every integer from 0 to 999 is a single token here, which is why the pricer can "
+             "answer a price in one token." if first is None else
+             f"Not every integer up to 999 is one token here: {first} is the first that takes more.")
+    rows = "".join(
+        f"<tr><td>{esc(n['number'])}</td><td>{len(n['ids'])}</td>"
+        f"<td>{render_chips(n)}</td>"
+        f"<td>{esc(', '.join(map(str, n['ids'])))}</td></tr>"
+        for n in result.get("numbers", []))
+    table = (f"<table><tr><th>number</th><th>tokens</th><th>pieces</th><th>ids</th></tr>{rows}</table>"
+             if rows else "<p>No numbers in the text.</p>")
+    return f"<p>{esc(claim)}</p>{table}"
+
+
+def render_specials(sp: vocab.Specials, label: str) -> str:
+    named = "".join(
+        f"<tr><td>{role}</td><td>{esc(e.token) if e else '<i>none</i>'}</td><td>{e.id if e else ''}</td></tr>"
+        for role, e in sp.named.items())
+    added = "".join(f'<span class="chip c{n % 5}{" special" if e.special else ""}" title="id {e.id}">'
+                    f"{esc(e.token)}</span> " for n, e in enumerate(sp.added))
+    return (f"<p><b>{esc(label)}</b>: {sp.size:,} tokens ({sp.base_size:,} in the base vocabulary "
+            f"+ {len(sp.added):,} added).</p><table><tr><th>role</th><th>token</th><th>id</th></tr>"
+            f"{named}</table><details><summary>The added vocabulary ({len(sp.added):,} tokens, hover "
+            f"for ids)</summary><div class=\"chips\">{added}</div></details>")
+
+
+def render_vocab(found: vocab.VocabPage) -> str:
+    rows = "".join(f"<tr><td>{e.id}</td><td><span class=\"chip c{n % 5}\">{visible(e.text)}</span></td>"
+                   f"<td>{esc(e.token)}</td><td>{'special' if e.special else ''}</td></tr>"
+                   for n, e in enumerate(found.entries))
+    return (f"<p>{found.total:,} matches for <b>{visible(found.query)}</b>, page {found.page} of "
+            f"{found.pages}.</p><table><tr><th>id</th><th>text</th><th>stored as</th><th></th></tr>"
+            f"{rows}</table>")
+
+
+def render_chat(chat: tokens.ChatRendering) -> str:
+    if chat.rendered is None:
+        return f"<p>{esc(chat.note)}</p>"
+    return f"<p>{esc(chat.note)}</p><pre>{esc(chat.rendered)}</pre>"
+
+
+def render_comparison(rows: list[tokens.Comparison]) -> str:
+    out = []
+    for c in rows:
+        if c.error:
+            out.append(f'<h4>{esc(c.name)}</h4><p class="error">{esc(c.error)}</p>')
+            continue
+        note = f'<p class="notice">{esc(c.note)}</p>' if c.note else ""
+        out.append(f"<h4>{esc(c.label)}</h4>{note}<p><b>{c.count:,}</b> tokens · "
+                   f"<b>{c.chars_per_token:.2f}</b> characters per token</p>"
+                   f"{render_chips(c.pieces.to_dict(), MAX_COMPARE_CHIPS)}")
+    return "".join(out) or "<p>Name up to three tokenizers to compare.</p>"
+
+
+STALE = '<p class="notice stale">Nothing tokenized: see the message above.</p>'
+
+
+def render(result: dict) -> tuple:
+    """The views of a /tokenize result; after an error the status line says why and the other
+    views are emptied, so nothing on screen belongs to an earlier text or tokenizer."""
+    if result.get("error"):
+        return render_status(result), STALE, "", "", "", ""
+    return (render_status(result), render_stats(result), render_chips(result),
+            ", ".join(map(str, result["ids"])), result["decoded"], render_numbers(result))

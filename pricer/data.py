@@ -319,15 +319,40 @@ def open_split(source: str | os.PathLike, split: str = "train", cache_dir: str |
 
     The same sources as load_pricer_dataset: a file (the split itself), a folder with
     `<split>.parquet|jsonl|csv` or written by save_to_disk, or a hub id (HF_TOKEN for a private
-    one). Malformed rows of a file are skipped.
+    one). Rows a pricer cannot use (no text, no finite price of 0 or more) are dropped from every
+    kind of source; `open_split_counted` also says how many.
     """
+    return open_split_counted(source, split, cache_dir)[0]
+
+
+def open_split_counted(source: str | os.PathLike, split: str = "train",
+                       cache_dir: str | None = None) -> tuple[Any, int]:
+    """open_split's Dataset, and how many rows it dropped as unusable."""
     found = hub.resolve(str(source).strip(), "dataset", suffixes=TABLE_SUFFIXES)
     if isinstance(found, str):
-        return _hub_split(found, split, streaming=False).select_columns(["text", "price"])
+        return _cleaned(_hub_split(found, split, streaming=False), found, cache_dir)
     if found.is_dir():
         saved = _saved_split(found, split)
-        return saved if saved is not None else read_items([_split_file(found, split)], cache_dir=cache_dir)[0]
-    return read_items([found], cache_dir=cache_dir)[0]
+        if saved is not None:
+            return _cleaned(saved, str(found), cache_dir)
+        return read_items([_split_file(found, split)], cache_dir=cache_dir)
+    return read_items([found], cache_dir=cache_dir)
+
+
+def _cleaned(data: Any, name: str, cache_dir: str | None) -> tuple[Any, int]:
+    """A hub or save_to_disk split's usable (text, price) rows, cleaned as a file's are (into
+    `cache_dir`, never beside the user's dataset), and how many were dropped."""
+    import hashlib
+
+    from datasets import Features, Value
+
+    read = len(data)
+    features = Features({"text": Value("string"), "price": Value("float64")})
+    digest = hashlib.sha256(f"{name}|{getattr(data, '_fingerprint', '')}".encode()).hexdigest()[:16]
+    target = {"cache_file_name": str(Path(cache_dir) / f"clean-{digest}.arrow")} if cache_dir else {"keep_in_memory": True}
+    data = data.select_columns(["text", "price"]).map(
+        _clean_batch, batched=True, remove_columns=["text", "price"], features=features, **target)
+    return data, read - len(data)
 
 
 def _tolerant_rows(path: str, tally: str):

@@ -61,7 +61,8 @@ from pathlib import Path
 from typing import Any
 
 from pricer.atomic import atomic_write
-from pricer.errors import BadInput, HubUnavailable, NotFound, PricerError
+from pricer.data import open_split_counted
+from pricer.errors import BadInput, PricerError
 from pricer.items import PREFIX, QUESTION
 
 FORMAT = 1
@@ -189,63 +190,6 @@ def folder_key(folder: str | os.PathLike) -> str:
     return manifest_key(manifest) if manifest and manifest.get("complete") else "none"
 
 
-# --- reading the training items as Arrow ----------------------------------------------------------
-
-
-def _arrow(source: str, split: str, work: Path) -> tuple[Any, int]:
-    """One source's (text, price) rows as an Arrow Dataset on disk, and how many rows were skipped."""
-    from pricer import hub
-    from pricer.data import TABLE_SUFFIXES, read_items
-
-    path = Path(source).expanduser()
-    if path.is_file():
-        return read_items([path], cache_dir=str(work))
-    if path.is_dir():
-        if (path / "dataset_dict.json").exists() or (path / "state.json").exists():
-            from datasets import load_from_disk
-
-            data = load_from_disk(str(path))
-            if hasattr(data, "keys"):
-                if split not in data:
-                    raise BadInput(f"{path} has splits {', '.join(data)}; no {split!r} split to index.")
-                data = data[split]
-            return _clean(data, str(path), work)
-        for suffix in TABLE_SUFFIXES:
-            if (path / f"{split}{suffix}").is_file():
-                return read_items([path / f"{split}{suffix}"], cache_dir=str(work))
-        raise BadInput(f"{path} holds no {split!r} split: expected {split}.parquet, {split}.jsonl or a "
-                       "save_to_disk folder.")
-    if hub.looks_like_path(source) or path.suffix.lower() in TABLE_SUFFIXES:
-        raise NotFound(f"No such file or folder: {source}. Give a local path or a hub id (owner/name).")
-    hub.check_access(source, "dataset")
-    from datasets import load_dataset
-    from huggingface_hub.errors import HfHubHTTPError
-
-    try:
-        data = load_dataset(source, split=split, token=hub.token())
-    except ValueError as exc:
-        raise BadInput(f"The dataset {source} has no {split!r} split ({exc}).") from exc
-    except (OSError, HfHubHTTPError) as exc:
-        raise HubUnavailable(f"Could not read the dataset {source} from the hub: {type(exc).__name__}. Try "
-                             "again, or give local files.") from exc
-    return _clean(data, source, work)
-
-
-def _clean(data: Any, name: str, work: Path) -> tuple[Any, int]:
-    from datasets import Features, Value
-
-    from pricer.data import _clean_batch, _require_columns
-
-    _require_columns(data.column_names, name)
-    read = len(data)
-    features = Features({"text": Value("string"), "price": Value("float64")})
-    digest = hashlib.sha256(f"{name}|{getattr(data, '_fingerprint', '')}".encode()).hexdigest()[:16]
-    data = data.select_columns(["text", "price"]).map(
-        _clean_batch, batched=True, remove_columns=["text", "price"], features=features,
-        cache_file_name=str(work / f"clean-{digest}.arrow"))
-    return data, read - len(data)
-
-
 def _source_key(source: str, table: Any) -> str:
     """What a resumed build checks: a local file's size and time, a hub dataset's fingerprint."""
     from pricer.evaluation import source_key
@@ -362,7 +306,7 @@ def build(sources: str | Sequence[str] | None = None, out: str | os.PathLike | N
         work.mkdir(exist_ok=True)
         tables, skipped, keys = [], 0, []
         for name in names:
-            table, bad = _arrow(name, split, work)
+            table, bad = open_split_counted(name, split, cache_dir=str(work))
             tables.append(table)
             skipped += bad
             keys.append(_source_key(name, table))

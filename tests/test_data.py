@@ -335,3 +335,19 @@ def test_open_split_reads_files_folders_and_saved_datasets_as_the_same_arrow_row
         open_split(tmp_path, "test")
     with pytest.raises(NotFound, match="No such"):
         open_split(tmp_path / "missing.parquet")
+
+
+def test_unusable_rows_are_dropped_and_counted_from_every_kind_of_source(tmp_path):
+    from datasets import Dataset, DatasetDict
+
+    from pricer.data import open_split_counted
+
+    good = [{"text": f"item {n}", "price": float(n + 1)} for n in range(3)]
+    bad = [{"text": "refund", "price": -5.0}, {"text": " ", "price": 5.0}, {"text": "nan", "price": float("nan")}]
+    (tmp_path / "train.jsonl").write_text("".join(json.dumps(r) + "\n" for r in good + bad), encoding="utf-8")
+    DatasetDict({"train": Dataset.from_list(good + bad)}).save_to_disk(str(tmp_path / "saved"))
+    for source, cache in ((tmp_path / "train.jsonl", tmp_path / "cache"), (tmp_path / "saved", tmp_path / "cache"),
+                          (tmp_path / "saved", None)):
+        data, dropped = open_split_counted(source, "train", cache_dir=cache and str(cache))
+        assert (data.to_list(), dropped) == (good, 3), source
+    assert sorted(p.name for p in (tmp_path / "saved" / "train").iterdir() if p.name.startswith("cache-")) == []

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -181,6 +182,24 @@ def test_the_tokenizer_tab_works_with_the_offline_copy(client):
     assert result["ids"] == [128000, 15339, 1917] and result["pieces"] == ["<|begin_of_text|>", "hello", " world"]
     assert "offline copy" in result["tokenizer"] and "offline copy" in result["note"]
     assert tokenize(client, "I am excited to show Tokenizers in action to my LLM engineers")["count"] == 15
+
+
+def test_the_tokenizer_tab_tokenizes_in_the_visitors_browser(space, browser):
+    """The vendored tokenizers.js and the exported tokenizer.json reach a real browser from the
+    Space's own install: typing sends the server nothing."""
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        page.goto(space[0])
+        page.locator("#tok-status", has_text="Tokenized in your browser").wait_for(timeout=120_000)
+        sent: list[str] = []
+        page.on("request", lambda r: "/queue/join" in r.url and sent.append(r.url))
+        page.locator("#tok-text textarea").fill("hello world")
+        page.locator("#tok-stats .count", has_text=re.compile("^3$")).wait_for(timeout=30_000)
+        assert page.locator("#tok-chips .chip").all_inner_texts() == ["<|begin_of_text|>", "hello", "␣world"]
+        assert sent == []
+    finally:
+        context.close()
 
 
 def test_predict_says_why_the_model_cannot_run(client):

@@ -13,8 +13,8 @@ estimate into an interval. On disk it is a folder:
 
 It does not train (pricer.cpu.training) and does not read datasets.
 
-    >>> Estimate(price=12.5, low=8.0, high=20.0).contains(12.5)
-    True
+    >>> Estimate(price=12.5, low=8.0, high=20.0)
+    Estimate(price=12.5, low=8.0, high=20.0)
 """
 
 from __future__ import annotations
@@ -48,9 +48,6 @@ class Estimate:
     price: float
     low: float
     high: float
-
-    def contains(self, value: float) -> bool:
-        return self.low <= value <= self.high
 
 
 @dataclass

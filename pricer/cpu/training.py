@@ -321,10 +321,10 @@ def train(sources: Sequence[str | os.PathLike], validation: str | os.PathLike | 
                 "source": f"{CV_FOLDS} folds of {_source_name(sources[0])} (item i in fold i mod {CV_FOLDS})",
                 "figures": figures([model.estimate(v) for v in folds[0]], np.expm1(folds[1]).tolist()).to_dict()}
         if held is not None:
-            model.info["validation"]["figures"] = _measure(model, priced=held_priced).to_dict()
+            model.info["validation"]["figures"] = _measure(model, held_priced).to_dict()
         if test is not None:
             tested = open_split(test, "test", cache_dir=work)
-            model.info["test"] = {"source": _source_name(test), "figures": _measure(model, tested).to_dict()}
+            model.info["test"] = {"source": _source_name(test), "figures": _measure(model, _priced(model, tested)).to_dict()}
         save_model(model, folder)
         write_card(model, folder)
     finally:
@@ -375,9 +375,9 @@ def cross_validate(blocks: list, targets: list, roots: list, first: int, alpha: 
     return estimates, y
 
 
-def _measure(model: CpuModel, data: Any = None, priced: tuple[Any, list[float]] | None = None) -> Figures:
-    """The figures of `data` (or of its items already `priced`), with the model's interval as it is now."""
-    logs, prices = priced if priced is not None else _priced(model, data)
+def _measure(model: CpuModel, priced: tuple[Any, list[float]]) -> Figures:
+    """The figures of items `_priced` gave, with the model's interval as it is now."""
+    logs, prices = priced
     return figures([model.estimate(v) for v in logs], prices)
 
 

@@ -266,8 +266,8 @@ def test_any_two_runs_of_the_leaderboard_go_on_the_chart_and_clear_takes_two_pre
     monkeypatch.setenv("PRICER_CACHE", str(tmp_path))
     first = leaderboard.record(_run(3, 3, "first"))
     second = leaderboard.record(_run(2, 3, "second"))  # a stopped run
-    assert [value for _, value in run_choices()] == [second.id, first.id]  # newest first
-    kinds = {row[4]: row[5] for row in leaderboard_rows()}
+    assert [value for _, value in run_choices(leaderboard.runs())] == [second.id, first.id]  # newest first
+    kinds = {row[4]: row[5] for row in leaderboard_rows(leaderboard.runs())}
     assert kinds["first"] == "run here" and kinds["second"] == "stopped: partial"
     assert list(kinds.values()).count(PUBLISHED) == len(leaderboard.PUBLISHED)
     board = Board()
@@ -279,7 +279,7 @@ def test_any_two_runs_of_the_leaderboard_go_on_the_chart_and_clear_takes_two_pre
     button = clear_runs(board)[0]
     assert "Press again to clear 2 runs" in button.value and len(leaderboard.runs()) == 2
     clear_runs(board)
-    assert leaderboard.runs() == [] and len(leaderboard_rows()) == len(leaderboard.PUBLISHED)
+    assert leaderboard.runs() == [] and len(leaderboard_rows(leaderboard.runs())) == len(leaderboard.PUBLISHED)
 
 
 def test_a_refresh_reads_the_leaderboard_once_for_the_table_and_the_pickers(monkeypatch, tmp_path):

@@ -61,8 +61,6 @@ GUESSES_HELP = ("Guesses made elsewhere, as CSV or JSONL: a `guess` column and a
                 "first test item) or `text` (the item's prompt) column.")
 
 
-
-
 # --- what runs --------------------------------------------------------------------------------
 
 
@@ -150,9 +148,9 @@ def _share(value: float | None) -> str:
     return "" if value is None else f"{value * 100:.1f}%"
 
 
-def leaderboard_rows(made: Sequence[leaderboard.Row] | None = None) -> list[list[Any]]:
-    """Runs made here (`made`, else read now) and the course's published figures, best average
-    error first (BOARD_HEADERS)."""
+def leaderboard_rows(made: Sequence[leaderboard.Row]) -> list[list[Any]]:
+    """The runs made here (as leaderboard.runs() gave them) and the course's published figures,
+    best average error first (BOARD_HEADERS)."""
     out = []
     for r in leaderboard.rows(made=made):
         kind = PUBLISHED if r.published else ("stopped: partial" if r.partial else "run here")
@@ -163,7 +161,7 @@ def leaderboard_rows(made: Sequence[leaderboard.Row] | None = None) -> list[list
     return out
 
 
-def leaderboard_table(made: Sequence[leaderboard.Row] | None = None) -> Any:
+def leaderboard_table(made: Sequence[leaderboard.Row]) -> Any:
     import pandas as pd
 
     frame = pd.DataFrame(leaderboard_rows(made), columns=BOARD_HEADERS)
@@ -172,18 +170,16 @@ def leaderboard_table(made: Sequence[leaderboard.Row] | None = None) -> Any:
         precision=1, subset=["seconds"], na_rep="")
 
 
-def run_choices(made: Sequence[leaderboard.Row] | None = None) -> list[tuple[str, str]]:
-    """(description, id) of each run made here (`made`, else read now), newest first, for the
-    chart's pickers."""
+def run_choices(made: Sequence[leaderboard.Row]) -> list[tuple[str, str]]:
+    """(description, id) of each run made here, newest first, for the chart's pickers."""
     def text(r: leaderboard.Row) -> str:
         error = "" if r.error is None else f" · ${r.error:,.2f}"
         return f"{r.when} · {r.label} · {data_name(r.data)} · {r.size}/{r.total}{error}"
 
-    return [(text(r), r.id) for r in reversed(leaderboard.runs() if made is None else made) if r.id]
+    return [(text(r), r.id) for r in reversed(made) if r.id]
 
 
-def pickers(shown: str | None = None, compare: str | None = None,
-            made: Sequence[leaderboard.Row] | None = None) -> tuple[Any, Any]:
+def pickers(made: Sequence[leaderboard.Row], shown: str | None = None, compare: str | None = None) -> tuple[Any, Any]:
     choices = run_choices(made)
     ids = {value for _, value in choices}
     return (gr.Dropdown(choices=choices, value=shown if shown in ids else None),
@@ -363,7 +359,7 @@ def evaluate_ui(board: Board, pricer: str, estimator: str | None, size: float, d
                 stream.close()  # a stopped run prices nothing more (and is recorded as partial)
         board.end()
         made = leaderboard.runs()  # read once for the table and the pickers
-        yield (*view(board, log), keep, leaderboard_table(made), *pickers(_id(board.shown), _id(board.compare), made))
+        yield (*view(board, log), keep, leaderboard_table(made), *pickers(made, _id(board.shown), _id(board.compare)))
     except HubUnavailable as exc:
         message = f"{exc} Or upload the test items (JSONL or CSV) under Test data."
         yield (*_failed(board, message, log), gr.Accordion(open=True), keep, keep, keep)
@@ -428,7 +424,7 @@ def overlay_run(board: Board, run_id: str | None, log: bool) -> Any:
 def refresh() -> tuple:
     """The leaderboard and the run pickers as they are on disk now."""
     made = leaderboard.runs()  # read once for the table and the pickers
-    return (leaderboard_table(made), *pickers(made=made))
+    return (leaderboard_table(made), *pickers(made))
 
 
 def clear_runs(board: Board) -> tuple:

@@ -51,8 +51,6 @@ CSS_PRICE = "font-size: 2.2em; font-weight: 700; line-height: 1.1;"
 PASTE = "Paste a product's title and description first (the first line is the title)."
 
 
-
-
 def _spec(choice: str) -> ModelSpec:
     return ModelSpec.from_settings(fine_tuned=choice == FINE_TUNED)
 

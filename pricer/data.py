@@ -17,6 +17,7 @@ It does not curate raw records (pricer.curate) or write fine-tuning files (price
 
 from __future__ import annotations
 
+import hashlib
 import math
 import os
 import random
@@ -342,8 +343,6 @@ def open_split_counted(source: str | os.PathLike, split: str = "train",
 def _cleaned(data: Any, name: str, cache_dir: str | None) -> tuple[Any, int]:
     """A hub or save_to_disk split's usable (text, price) rows, cleaned as a file's are (into
     `cache_dir`, never beside the user's dataset), and how many were dropped."""
-    import hashlib
-
     from datasets import Features, Value
 
     read = len(data)

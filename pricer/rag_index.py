@@ -452,15 +452,17 @@ class RagIndex:
         from pricer import embeddings
 
         path = Path(folder).expanduser() if folder else default_folder()
+        def how() -> str:  # for a message only
+            return build_command(out=None if folder is None else path)
+
         reason = missing(path)
-        how = build_command(out=None if folder is None else path)
         if reason:
-            raise BadInput(f"{reason}: build it with `{how}`.")
+            raise BadInput(f"{reason}: build it with `{how()}`.")
         manifest = _read_manifest(path) or {}
 
         def damaged(what: str) -> BadInput:
             return BadInput(f"The RAG index at {path} is damaged ({what}): delete the folder and build it again "
-                            f"with `{how}`.")
+                            f"with `{how()}`.")
 
         count = manifest.get("count")
         if not isinstance(count, int) or count < 1 or manifest.get("dim") != embeddings.DIM:

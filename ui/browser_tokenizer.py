@@ -103,7 +103,17 @@ def serve_static() -> None:
 # bumped, and its change asks the server. `undefined` leaves an output as it is.
 _FILE_URL = ("(path) => `${(window.gradio_config?.root ?? '').replace(/\\/$/, '')}/gradio_api/file=`"
              " + path.split('/').map(encodeURIComponent).join('/')")
-_KEEP = "[undefined, undefined, undefined, undefined, undefined, undefined, undefined]"
+_KEEP = "undefined, undefined, undefined, undefined, undefined, undefined, undefined"  # the 7 views
+
+
+def _answer(server_job: str) -> str:
+    """The body of an event: the browser's answer with `job` as it is, or every view left as it
+    is and `server_job` as the counter (a bump asks the server; `undefined` asks nothing)."""
+    return (f"const out = window.pricerTokenizerView?.live(text, name, add, skip);\n"
+            f"  return out ? [...out, job] : [{_KEEP}, {server_job}];")
+
+
+_BUMP = "(Number(job) || 0) + 1"
 START_JS = f"""async (setup, text, name, add, skip, job) => {{
   if (setup?.browser && typeof DecompressionStream === "function") {{
     const url = {_FILE_URL};
@@ -114,18 +124,17 @@ START_JS = f"""async (setup, text, name, add, skip, job) => {{
     }} catch (error) {{
       console.warn("pricer: the Tokenizer tab tokenizes on the server:", error);
     }}
+  }} else if (setup?.reason) {{
+    console.info("pricer:", setup.reason);
   }}
-  const out = window.pricerTokenizerView?.live(text, name, add, skip);
-  return out ? [...out, job] : [...{_KEEP}, (Number(job) || 0) + 1];
+  {_answer(_BUMP)}
 }}"""
 LIVE_JS = f"""(text, name, add, skip, job) => {{
-  const out = window.pricerTokenizerView?.live(text, name, add, skip);
-  return out ? [...out, job] : [...{_KEEP}, (Number(job) || 0) + 1];
+  {_answer(_BUMP)}
 }}"""
 # after a server answer: the text may have changed meanwhile; the browser redraws it if it can
 REDRAW_JS = f"""(text, name, add, skip, job) => {{
-  const out = window.pricerTokenizerView?.live(text, name, add, skip);
-  return out ? [...out, job] : [...{_KEEP}, undefined];
+  {_answer("undefined")}
 }}"""
 
 

@@ -152,6 +152,13 @@ def page(browser, app_url):
     assert not dialogs, f"a JavaScript dialog opened: {dialogs}"
 
 
+def type_text(page, text: str) -> None:
+    """Type `text` into the Tokenizer tab's text box, key by key, as a person does."""
+    box = page.locator("#tok-text textarea")
+    box.fill("")
+    box.press_sequentially(text, delay=5)
+
+
 @pytest.fixture
 def clean_settings(monkeypatch, tmp_path):
     """No PRICER_* setting from the machine, no OpenAI key, no HF token; a fresh cache folder."""

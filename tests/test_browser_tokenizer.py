@@ -11,6 +11,7 @@ import re
 from pathlib import Path
 
 import pytest
+from conftest import type_text
 
 from pricer import tokens
 from ui import browser_tokenizer, tokenizer_tab, tokenizer_views
@@ -35,28 +36,11 @@ def _items(path) -> list[str]:
     return [json.loads(line)["text"] for line in path.read_text().splitlines()]
 
 
-def _browser_page(browser, app_url, **route):
-    """A page on the app once its browser tokenizer is ready (or has fallen back to the server)."""
-    context = browser.new_context()
-    page = context.new_page()
-    for pattern, handler in route.items():
-        page.route(pattern, handler)
-    page.goto(app_url)
-    page.locator("#tok-chips .chip").first.wait_for(timeout=60_000)
-    return context, page
-
-
 def _joins(page) -> list[str]:
     """The event requests the page sends to the server from now on (gradio's queue/join)."""
     sent: list[str] = []
     page.on("request", lambda r: "/queue/join" in r.url and sent.append(r.url))
     return sent
-
-
-def _type(page, text: str) -> None:
-    box = page.locator("#tok-text textarea")
-    box.fill("")
-    box.press_sequentially(text, delay=5)
 
 
 @pytest.fixture
@@ -91,7 +75,7 @@ def _compare(page, cases: list[tuple[str, bool, bool]]) -> None:
 
 def test_typing_is_answered_in_the_browser_with_no_server_call(ready):
     sent = _joins(ready)
-    _type(ready, "I am excited <b>x</b> 🦜")
+    type_text(ready, "I am excited <b>x</b> 🦜")
     ready.locator("#tok-stats .chars", has_text=re.compile("^23$")).wait_for(timeout=20_000)
     chips = ready.locator("#tok-chips .chip")
     assert chips.all_inner_texts()[:4] == ["<|begin_of_text|>", "I", "␣am", "␣excited"]
@@ -136,24 +120,28 @@ def test_another_tokenizer_is_answered_by_the_server_and_the_default_by_the_brow
     name.press("Enter")
     ready.wait_for_function("(s => s.startsWith('Tokenizer: Llama 3.1 (offline copy') && !s.includes('browser'))"
                             "(document.querySelector('#tok-status').innerText)", timeout=20_000)
-    _type(ready, "abc")
+    type_text(ready, "abc")
     ready.locator("#tok-chips .chip", has_text="abc").wait_for(timeout=20_000)
     assert sent, "the server answered the other tokenizer"
     name.fill("")  # blank is the default, as on the server
     name.press("Enter")
     ready.locator("#tok-status", has_text="Tokenized in your browser").wait_for(timeout=20_000)
     before = len(sent)
-    _type(ready, "xyz")
+    type_text(ready, "xyz")
     ready.locator("#tok-chips .chip", has_text="xyz").wait_for(timeout=20_000)
     assert len(sent) == before
 
 
 def test_a_browser_that_cannot_fetch_the_tokenizer_is_answered_by_the_server(browser, app_url):
-    context, page = _browser_page(browser, app_url, **{"**/tokenizer.json.gz": lambda r: r.fulfill(status=404)})
+    context = browser.new_context()
     try:
+        page = context.new_page()
+        page.route("**/tokenizer.json.gz", lambda r: r.fulfill(status=404))
+        page.goto(app_url)
+        page.locator("#tok-chips .chip").first.wait_for(timeout=60_000)
         assert "Tokenized in your browser" not in page.inner_text("#tok-status")
         sent = _joins(page)
-        _type(page, "I am excited")
+        type_text(page, "I am excited")
         page.locator("#tok-stats .chars", has_text=re.compile("^12$")).wait_for(timeout=20_000)
         assert page.locator("#tok-chips .chip").all_inner_texts() == ["<|begin_of_text|>", "I", "␣am", "␣excited"]
         assert sent

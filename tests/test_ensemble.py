@@ -220,22 +220,27 @@ def test_an_unwritable_out_is_refused_before_any_member_runs(train_550, tmp_path
     assert member.asked == 0
 
 
-def test_the_pricer_reports_progress_in_texts_as_every_pricer_does(train_550, tmp_path):
-    texts = [json.loads(line)["text"] for line in train_550.read_text().splitlines()[:7]]
+@pytest.fixture
+def two_members(train_550, tmp_path):
+    """An ensemble of two word-counting members fitted on 60 real items: (members, weights, path, texts)."""
+    texts = [json.loads(line)["text"] for line in train_550.read_text().splitlines()[:60]]
     pricers = {"long": WordsPricer("long", 1.0), "short": WordsPricer("short", 0.2)}
-    _, path = fit_members(["long", "short"], str(train_550), start=0, size=60, out=tmp_path / "w.json",
-                          lookup=pricers.__getitem__)
+    weights, path = fit_members(["long", "short"], str(train_550), start=0, size=60, out=tmp_path / "w.json",
+                                lookup=pricers.__getitem__)
+    return pricers, weights, path, texts
+
+
+def test_the_pricer_reports_progress_in_texts_as_every_pricer_does(two_members):
+    pricers, _, path, texts = two_members
+    texts = texts[:7]
     seen = []
     EnsemblePricer(path, lookup=pricers.__getitem__).price(texts, progress=lambda done, total: seen.append((done, total)))
     assert {total for _, total in seen} == {7} and seen[-1] == (7, 7)
     assert [done for done, _ in seen] == sorted(done for done, _ in seen)  # never backwards
 
 
-def test_the_pricer_falls_back_when_a_member_cannot_answer(train_550, tmp_path):
-    texts = [json.loads(line)["text"] for line in train_550.read_text().splitlines()[:60]]
-    pricers = {"long": WordsPricer("long", 1.0), "short": WordsPricer("short", 0.2)}
-    weights, path = fit_members(["long", "short"], str(train_550), start=0, size=60, out=tmp_path / "w.json",
-                                lookup=pricers.__getitem__)
+def test_the_pricer_falls_back_when_a_member_cannot_answer(two_members):
+    pricers, weights, path, texts = two_members
     pricer = EnsemblePricer(path, lookup=pricers.__getitem__)
     assert pricer.available() is None and pricer.name == "ensemble"
     both = pricer.combined(texts[:3])

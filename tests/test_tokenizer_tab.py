@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from conftest import type_text
 
 from pricer import tokens, vocab
 from ui import tokenizer_tab as tab
@@ -223,15 +224,9 @@ def test_api_none_in_place_of_text_is_an_error_that_says_so(client):
 # --- real Chromium ------------------------------------------------------------------------------
 
 
-def _type(page, text: str) -> None:
-    box = page.locator("#tok-text textarea")
-    box.fill("")
-    box.press_sequentially(text, delay=5)
-
-
 def test_typing_shows_chips_and_counts_live(page):
     page.locator("#tok-chips .chip").first.wait_for(timeout=60_000)
-    _type(page, "I am excited")
+    type_text(page, "I am excited")
     page.locator("#tok-stats .chars", has_text=re.compile(r"^12$")).wait_for(timeout=20_000)
     assert page.inner_text("#tok-stats .count") == "4"
     chips = page.locator("#tok-chips .chip")
@@ -243,7 +238,7 @@ def test_typing_shows_chips_and_counts_live(page):
 def test_typed_html_shows_literally_and_runs_nothing(page):
     page.locator("#tok-chips .chip").first.wait_for(timeout=60_000)
     typed = EVIL + " <script>alert(2)</script> ${alert(3)}"
-    _type(page, typed)
+    type_text(page, typed)
     page.locator("#tok-stats .chars", has_text=re.compile(f"^{len(typed)}$")).wait_for(timeout=20_000)
     page.wait_for_timeout(300)
     text = page.inner_text("#tok-chips").replace("␣", " ")
@@ -255,7 +250,7 @@ def test_typed_html_shows_literally_and_runs_nothing(page):
 
 def test_an_example_and_the_button_update_the_views(page):
     page.locator("#tok-chips .chip").first.wait_for(timeout=60_000)
-    _type(page, "x")
+    type_text(page, "x")
     page.locator("#tok-stats .chars", has_text=re.compile("^1$")).wait_for(timeout=20_000)
     page.get_by_role("button", name=re.compile("^Hi ")).click()
     page.locator("#tok-chips .chip.split").first.wait_for(timeout=20_000)  # 👋 takes several byte tokens
@@ -275,7 +270,7 @@ def test_a_bad_tokenizer_name_gives_one_message_and_empties_the_views(page):
     name.fill("Qwen/Qwen2-7B-Instruct")
     name.press("Enter")
     page.locator("#tok-status .error").wait_for(timeout=20_000)
-    _type(page, "abcdef")  # six more live updates with the same bad tokenizer
+    type_text(page, "abcdef")  # six more live updates with the same bad tokenizer
     page.locator("#tok-stats .stale").wait_for(timeout=20_000)
     assert page.locator("#tok-chips .chip").count() == 0 and page.locator("#tok-ids textarea").input_value() == ""
     name.fill("offline/llama-3.1")  # back to a good one: every earlier event has been answered by then

@@ -28,7 +28,7 @@ _tokenizer: Any = None
 def _load_tokenizer() -> Any:
     global _tokenizer
     if _tokenizer is None:  # once per process, as the course's class attribute was
-        from pricer.tokenizer import OFFLINE_LLAMA, load_tokenizer
+        from pricer.tokenizer.loading import OFFLINE_LLAMA, load_tokenizer
 
         _tokenizer = load_tokenizer(OFFLINE_LLAMA).tokenizer
     return _tokenizer

@@ -40,7 +40,7 @@ def real_rows() -> list[dict]:
 
 
 def bench_predict() -> None:
-    from pricer.cpu import load_model
+    from pricer.pricers.cpu.model import load_model
 
     started = time.perf_counter()
     model = load_model()
@@ -63,8 +63,8 @@ def synthetic(path: Path, n: int, seed: int = 42) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from pricer.cpu.features import product_parts
-    from pricer.items import training_prompt
+    from pricer.data.items import training_prompt
+    from pricer.pricers.cpu.features import product_parts
 
     parts = [(product_parts(r["text"]), r["price"]) for r in real_rows()]
     rng = random.Random(seed)
@@ -87,7 +87,7 @@ def bench_train(n: int) -> None:
         synthetic(data, n)
         print(f"wrote {n:,} synthetic items in {time.perf_counter() - started:.1f} s "
               f"({data.stat().st_size / 2 ** 20:.0f} MiB Parquet)")
-        code = ("import sys; from pricer.cpu import train; "
+        code = ("import sys; from pricer.pricers.cpu.training import train; "
                 f"train([{str(data)!r}], validation=2000, out={str(Path(tmp) / 'model')!r}, progress=True)")
         started = time.perf_counter()
         subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True)

@@ -8,7 +8,7 @@ short texts, emoji/CJK/RTL). Timed:
 
 - course:  its ItemLoader over a hub-form Dataset: a ProcessPoolExecutor over chunks of 1,000,
            each record encoded, cut, decoded and encoded again (token_count), one at a time;
-- pricer:  pricer.curate on the same Dataset (datasets.map, batches of 1,000, same workers),
+- pricer:  pricer.data.curate on the same Dataset (datasets.map, batches of 1,000, same workers),
            and end to end from the raw JSONL file (reading and malformed-line handling included).
 
 It prints items/s for each and the ratio, and fails unless both keep the same items with the same
@@ -162,14 +162,14 @@ def _course_file(raw_file: Path, workers: int) -> list[str]:
 
 
 def _pricer(dataset, workers: int) -> list[str]:
-    from pricer.curate import curate_raw
+    from pricer.data.curate import curate_raw
 
     curated = curate_raw(dataset, category="Automotive", workers=workers)
     return [t for t, r in zip(curated["text"], curated["reason"], strict=True) if r is None]
 
 
 def _pricer_file(raw_file: Path, out: Path, workers: int) -> list[str]:
-    from pricer.curate import curate_to_jsonl
+    from pricer.data.curate import curate_to_jsonl
 
     curate_to_jsonl(raw_file, out, workers=workers)
     return [json.loads(line)["text"] for line in out.open(encoding="utf-8")]

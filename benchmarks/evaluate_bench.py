@@ -12,7 +12,7 @@ LoRA adapter, written to a temporary folder, loaded in nf4 through bitsandbytes)
            attention mask of ones, generate 4 new tokens, decode, extract the price), one at a
            time, on a model loaded the course's way (BitsAndBytesConfig nf4 + PeftModel, with
            pricer's bfloat16 for the unquantized layers so the prices are comparable);
-- pricer:  pricer.evaluation.evaluate_model: batched (left padding), streaming after each batch,
+- pricer:  pricer.evaluation.evaluate (the Llama pricer): batched (left padding), streaming after each batch,
            also giving the top-k estimate; then the same run again, served from the run cache.
 
 It prints seconds and items/s for each, the speed-up, and both metrics lines (the tiny model's
@@ -63,7 +63,7 @@ def course_predictor(model, tokenizer):
     import torch
     from transformers import set_seed
 
-    from pricer.estimates import extract_price
+    from pricer.pricers.estimates import extract_price
 
     def model_predict(prompt: str) -> float | None:
         set_seed(42)
@@ -93,9 +93,10 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     from pricer import evaluation
-    from pricer.data import load_items
-    from pricer.model import ModelSpec
-    from pricer.tiny import write_tiny_model
+    from pricer.data.datasets import load_items
+    from pricer.pricers.llama.model import ModelSpec
+    from pricer.pricers.llama.pricer import LlamaPricer
+    from pricer.pricers.llama.tiny import write_tiny_model
 
     with tempfile.TemporaryDirectory() as tmp:
         os.environ["PRICER_CACHE"] = str(Path(tmp) / "cache")
@@ -113,13 +114,14 @@ def main() -> None:
         del model
 
         spec = ModelSpec(str(base), str(adapter) if adapter else None, None)
-        evaluation.llama_predictor(spec)([items[0].prompt])  # load + warm-up outside the timing
+        pricer = LlamaPricer(bool(adapter), spec, args.batch_size)
+        pricer.price([items[0].prompt])  # load + warm-up outside the timing
         start = time.perf_counter()
-        stream = list(evaluation.evaluate_model(TEST_250, spec, size=args.size, batch_size=args.batch_size))
+        stream = list(evaluation.evaluate(TEST_250, pricer, size=args.size, batch_size=args.batch_size))
         batched, snapshots = stream[-1], len(stream)
         batched_s = time.perf_counter() - start
         start = time.perf_counter()
-        *_, repeat = evaluation.evaluate_model(TEST_250, spec, size=args.size)
+        *_, repeat = evaluation.evaluate(TEST_250, pricer, size=args.size, batch_size=args.batch_size)
         repeat_s = time.perf_counter() - start
 
     n = len(items)

@@ -33,7 +33,7 @@ def course_loop(pricer, prompts: list[str]) -> list[float | None]:
     import torch
     from transformers import set_seed
 
-    from pricer.estimates import extract_price
+    from pricer.pricers.estimates import extract_price
 
     tokenizer, prices = pricer.tokenizer, []
     with pricer.active_model() as model, torch.inference_mode():
@@ -63,8 +63,8 @@ def main() -> int:
         print(f"the course's test data is not at {DATA}", file=sys.stderr)
         return 2
 
-    from pricer.model import ModelSpec, load_pricer
-    from pricer.tiny import write_tiny_model
+    from pricer.pricers.llama.model import ModelSpec, load_pricer
+    from pricer.pricers.llama.tiny import write_tiny_model
 
     prompts = [json.loads(line)["text"] for line in DATA.read_text().splitlines()][: args.limit]
     with tempfile.TemporaryDirectory() as tmp:

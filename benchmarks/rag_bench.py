@@ -2,7 +2,7 @@
 
     python benchmarks/rag_bench.py [--build 256] [--sizes 12687 400000] [--threads 1] [--repeat 5]
 
-- build:  pricer.rag_index.build over the first N real items of ../shared/data/train-community.jsonl
+- build:  pricer.pricers.chat.rag_index.build over the first N real items of ../shared/data/train-community.jsonl
           (all-MiniLM-L6-v2 on the CPU, chunks written and joined as for a real index): items/s,
           CPU ms per item, and what that means for 400,000 items on this machine;
 - search: one query and a batch of 250 queries against n unit vectors of 384 float32 numbers
@@ -46,7 +46,7 @@ def best(fn, repeat: int) -> float:
 def bench_build(n: int, threads: int) -> None:
     import torch
 
-    from pricer import embeddings, rag_index
+    from pricer.pricers.chat import embeddings, rag_index
 
     torch.set_num_threads(threads)
     with tempfile.TemporaryDirectory() as tmp:
@@ -65,7 +65,7 @@ def bench_build(n: int, threads: int) -> None:
 
 
 def bench_query_embedding(repeat: int) -> None:
-    from pricer import embeddings
+    from pricer.pricers.chat import embeddings
 
     text = json.loads(COMMUNITY.open(encoding="utf-8").readline())["text"]
     embeddings.embed([text])
@@ -75,7 +75,7 @@ def bench_query_embedding(repeat: int) -> None:
 def bench_search(n: int, repeat: int) -> None:
     import numpy as np
 
-    from pricer.rag_index import RagIndex
+    from pricer.pricers.chat.rag_index import RagIndex
 
     rng = np.random.default_rng(42)
     vectors = rng.standard_normal((n, 384), dtype=np.float32)

@@ -25,7 +25,7 @@ CHARS = 10_000
 
 
 def sample_text() -> tuple[str, str]:
-    from pricer.data import load_pricer_dataset
+    from pricer.data.datasets import load_pricer_dataset
 
     data = ROOT.parent / "shared" / "data" / "test-250.jsonl"
     if data.exists():
@@ -49,8 +49,8 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=20)
     args = parser.parse_args()
 
-    from pricer import tokens, vocab
-    from pricer.tokenizer import OFFLINE_LLAMA, load_tokenizer
+    from pricer.tokenizer import tokens, vocab
+    from pricer.tokenizer.loading import OFFLINE_LLAMA, load_tokenizer
     from ui import tokenizer_tab, tokenizer_views
 
     tok = load_tokenizer(OFFLINE_LLAMA).tokenizer
@@ -60,7 +60,7 @@ def main() -> None:
     vocab.search_vocab(tok, "price")
     print(f"{len(text):,} characters ({source}) -> {result.count:,} tokens, {len(result.pieces):,} pieces")
     med, worst = timed(lambda: tokens.inspect(tok, text), args.repeat)
-    print(f"pricer.tokens.inspect:          median {med:6.1f} ms, max {worst:6.1f} ms")
+    print(f"pricer.tokenizer.tokens.inspect:          median {med:6.1f} ms, max {worst:6.1f} ms")
     med, worst = timed(lambda: tokenizer_tab.tokenize(text, OFFLINE_LLAMA), args.repeat)
     print(f"/tokenize handler (+ numbers):  median {med:6.1f} ms, max {worst:6.1f} ms  (target < 50 ms)")
     med, worst = timed(lambda: tokenizer_views.render(tokenizer_tab.tokenize(text, OFFLINE_LLAMA)), args.repeat)

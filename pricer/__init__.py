@@ -2,16 +2,18 @@
 
 A light package: importing it loads no model library. Heavy imports (torch, transformers,
 datasets, peft, plotly) happen inside the functions that need them, so the CLI and the app
-start fast. Layers, from raw data to a chart:
+start fast. Floors, from the bottom up (each imports only its own and lower ones):
 
-    readers -> items -> curate -> data -> finetune   (the data pipeline; readers: JSONL and CSV files)
-    tokenizer -> tokens                           (what a tokenizer does to a text)
-    estimates -> model -> pricers                 (the 4-bit Llama; every pricer behind one interface)
-    pricers -> evaluation -> leaderboard, guesses (runs of any pricer by name, kept and compared)
-    metrics -> chart                              (the course's metrics of a run, and its scatter)
-    deploy                                        (spaces.yaml -> a running Space)
+    errors, redact, atomic, config, gpu, web_paths, hub, manifest   the ground floor
+    tokenizer/    what a tokenizer does to a text
+    data/         raw record -> Item -> prompt -> pricer dataset
+    metrics       the course's metrics of priced items
+    pricers/      base and estimates; llama/, cpu/, chat/ side by side; ensemble/; registry
+    evaluation/   runs of any pricer by name, cached, kept on the leaderboard, drawn
+    deploy, cli_options, cli                                        the verbs on top
 
 Nothing in this package imports gradio; the app (app.py, ui/) sits on top of it.
+tests/test_layout.py holds these floors and checks every import against them.
 """
 
 __version__ = "0.1.0"

@@ -9,6 +9,10 @@ own and imports the modules that do inside the verbs, so `--help` stays fast.
 
 A PricerError ends the command with its one-line message on stderr and exit status 2; a
 summary goes to stderr and machine-readable output (--json, files) to stdout or --out.
+
+Longer than 450 lines: it is the table of every verb, each a few lines over the module
+that does the work, with the options they share defined once above them; split by subject, the
+shared options and `--help`'s one listing would be spread over several files.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from typing import Any
 from pricer.cli_options import VERBS, Group, Option, command, emit_json, option, read_text, say
 from pricer.config import DATASET, QUANTIZATIONS
 from pricer.errors import PricerError
-from pricer.estimates import ESTIMATORS  # light: no heavy imports at module level
+from pricer.pricers.estimates import ESTIMATORS  # light: no heavy imports at module level
 
 __all__ = ["VERBS", "Group", "Option", "command", "main", "option", "parser"]
 
@@ -30,7 +34,7 @@ __all__ = ["VERBS", "Group", "Option", "command", "main", "option", "parser"]
 def _model_spec(base_model: str | None, adapter: str | None, revision: str | None,
                 quantization: str | None) -> Any:
     """The Llama model the options name (the settings overridden), or None when none is given."""
-    from pricer.model import ModelSpec
+    from pricer.pricers.llama.model import ModelSpec
 
     if base_model is None and adapter is None and revision is None and quantization is None:
         return None
@@ -90,7 +94,7 @@ RESULTS = (
 )
 def cmd_curate(source: list[str], category: str | None, workers: int, limit: int | None,
                tokenizer: str | None, out: str) -> int:
-    from pricer.curate import curate_to_jsonl
+    from pricer.data.curate import curate_to_jsonl
     from pricer.errors import BadInput
 
     if category and len(source) > 1:
@@ -115,7 +119,7 @@ def cmd_curate(source: list[str], category: str | None, workers: int, limit: int
 )
 def cmd_dataset(items: list[str], test_size: int, train_size: int | None, seed: int, out: str,
                 push_to_hub: str | None, private: bool, dry_run: bool) -> int:
-    from pricer.data import build_dataset
+    from pricer.data.datasets import build_dataset
 
     say(build_dataset(items, test_size=test_size, train_size=train_size, seed=seed, out=out,
                       push_to_hub=push_to_hub, private=private, dry_run=dry_run))
@@ -131,7 +135,7 @@ def cmd_dataset(items: list[str], test_size: int, train_size: int | None, seed: 
     option("--upload", action="store_true", help="upload to OpenAI (needs openai and OPENAI_API_KEY)"),
 )
 def cmd_export_jsonl(data: str, train: int, validation: int, out: str, upload: bool) -> int:
-    from pricer.finetune import export_fine_tuning
+    from pricer.pricers.chat.finetune import export_fine_tuning
 
     say(export_fine_tuning(data, out, train=train, validation=validation, upload=upload))
     return 0
@@ -148,8 +152,8 @@ def cmd_export_jsonl(data: str, train: int, validation: int, out: str, upload: b
     JSON,
 )
 def cmd_tokenize(text: str, tokenizer: str | None, no_special: bool, as_json: bool) -> int:
-    from pricer import tokens
-    from pricer.tokenizer import load_tokenizer
+    from pricer.tokenizer import tokens
+    from pricer.tokenizer.loading import load_tokenizer
 
     loaded = load_tokenizer(tokenizer)
     if loaded.note:
@@ -173,8 +177,8 @@ def cmd_tokenize(text: str, tokenizer: str | None, no_special: bool, as_json: bo
     JSON,
 )
 def cmd_decode(ids: list[str], tokenizer: str | None, skip_special: bool, as_json: bool) -> int:
-    from pricer import vocab
-    from pricer.tokenizer import load_tokenizer
+    from pricer.tokenizer import vocab
+    from pricer.tokenizer.loading import load_tokenizer
 
     result = vocab.decode_ids(load_tokenizer(tokenizer).tokenizer, " ".join(ids), skip_special=skip_special)
     if as_json:
@@ -192,8 +196,8 @@ def cmd_decode(ids: list[str], tokenizer: str | None, skip_special: bool, as_jso
     JSON,
 )
 def cmd_vocab(query: str, tokenizer: str | None, page: int, as_json: bool) -> int:
-    from pricer import vocab
-    from pricer.tokenizer import load_tokenizer
+    from pricer.tokenizer import vocab
+    from pricer.tokenizer.loading import load_tokenizer
 
     found = vocab.search_vocab(load_tokenizer(tokenizer).tokenizer, query, page=page)
     if as_json:
@@ -316,7 +320,7 @@ def cmd_predict(text: str, pricer: str | None, overrides: dict[str, str | None],
 def cmd_tiny_model(out: str) -> int:
     from pathlib import Path
 
-    from pricer.tiny import write_tiny_model
+    from pricer.pricers.llama.tiny import write_tiny_model
 
     folder = write_tiny_model(Path(out))
     say(f"wrote a tiny random-weight TEST model to {folder} and its LoRA adapter to {folder / 'adapter'} "
@@ -362,7 +366,7 @@ def cmd_evaluate(data: str | None, size: int, pricer: str | None, overrides: dic
     RESULTS,
 )
 def cmd_score(data: str | None, size: int, guesses: str, out: str | None, chart: str | None) -> int:
-    from pricer import guesses as guesses_file
+    from pricer.evaluation import guesses as guesses_file
 
     _check_results(out, chart)
     done = guesses_file.score_file(data, guesses, size=size)
@@ -380,7 +384,7 @@ def _check_results(out: str | None, chart: str | None) -> None:
 
 def _report_run(done: Any, out: str | None, chart: str | None) -> int:
     """Files first, then the course's metrics line as the very last line (on stdout)."""
-    from pricer.chart import figure, write_chart
+    from pricer.evaluation.chart import figure, write_chart
 
     if out:
         say(f"wrote {done.write_csv(out)} (one row per item)")
@@ -413,7 +417,7 @@ def cmd_train(data: list[str], validation: str, test: str | None, seed: int, wor
     import resource
     import time
 
-    from pricer.cpu import train
+    from pricer.pricers.cpu.training import train
 
     held: str | int = int(validation) if validation.strip().isdigit() else validation
     started = time.perf_counter()
@@ -440,7 +444,7 @@ def cmd_train(data: list[str], validation: str, test: str | None, seed: int, wor
 )
 def cmd_finetune(action: str, job: str | None, train_file: str | None, validation_file: str | None) -> int:
     from pricer.errors import BadInput
-    from pricer.finetune_job import job_status, start_job
+    from pricer.pricers.chat.finetune_job import job_status, start_job
 
     if action == "start":
         if job:
@@ -464,7 +468,7 @@ def cmd_finetune(action: str, job: str | None, train_file: str | None, validatio
     option("--out", help="the index folder (default: where the RAG pricer looks for the index of --data)"),
 )
 def cmd_rag_index(data: list[str] | None, size: int | None, out: str | None) -> int:
-    from pricer import rag_index
+    from pricer.pricers.chat import rag_index
 
     built = rag_index.build(data, out, size=size)
     say(built.line())
@@ -482,15 +486,19 @@ def cmd_rag_index(data: list[str] | None, size: int | None, out: str | None) -> 
     option("--start", type=int, help="first item (default 1000: the course's test[1000:1250])"),
     option("--size", type=int, help="number of items (default 250)"),
     option("--out", help="the weights file (default: where the ensemble pricer reads them)"),
+    OVERRIDES,
+    MODEL,
 )
 def cmd_ensemble(action: str, members: list[str] | None, data: str | None, split: str, start: int | None,
-                 size: int | None, out: str | None) -> int:
-    from pricer import ensemble
+                 size: int | None, out: str | None, overrides: dict[str, str | None], spec: Any) -> int:
+    from pricer import pricers
+    from pricer.pricers import ensemble
 
     weights, path = ensemble.fit_members(
         members or ensemble.DEFAULT_MEMBERS, data, split=split,
         start=ensemble.VALIDATION_START if start is None else start,
-        size=ensemble.VALIDATION_SIZE if size is None else size, out=out)
+        size=ensemble.VALIDATION_SIZE if size is None else size, out=out,
+        lookup=pricers.member_lookup(pricers.PricerOptions(spec, **overrides)))
     say(ensemble.fit_line(weights, path))
     print(path)
     return 0
@@ -502,7 +510,7 @@ def cmd_ensemble(action: str, members: list[str] | None, data: str | None, split
     JSON,
 )
 def cmd_leaderboard(clear: bool, as_json: bool) -> int:
-    from pricer import leaderboard
+    from pricer.evaluation import leaderboard
 
     if clear:
         say(f"cleared {leaderboard.clear()} runs from the leaderboard")

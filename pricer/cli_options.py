@@ -95,6 +95,6 @@ def emit_json(obj: object) -> None:
 
 def read_text(text: str) -> str:
     """The text of a --text option: '-' reads standard input (UTF-8; other bytes are a clear error)."""
-    from pricer.readers import utf8_text
+    from pricer.data.readers import utf8_text
 
     return utf8_text(sys.stdin.buffer.read(), "standard input") if text == "-" else text

@@ -82,7 +82,7 @@ def check_model(base_model: str, quantization: str) -> None:
 class Settings:
     """What the app and the CLI run with, unless a flag says otherwise.
 
-    The model fields are checked where a model is about to run (pricer.model's ModelSpec.check,
+    The model fields are checked where a model is about to run (pricer.pricers.llama.model's ModelSpec.check,
     with check_model), not here: a bad PRICER_QUANTIZATION stops the model with a message that
     says how to fix it, while the app starts and the tokenizer, the data and the cache work on.
     """

@@ -37,7 +37,9 @@ ALWAYS_EXCLUDED = ("tests", "benchmarks", "scripts", "data", "out", "results", "
                    "*.parquet", "*.arrow", "*.jsonl", "*.egg-info")
 # The CPU pricer's own trained model ships with the code (safetensors, sha256-checked at load):
 # uploaded although *.safetensors is excluded everywhere else.
-SHIPPED_MODELS = "pricer/models/"
+SHIPPED_MODELS = "pricer/pricers/cpu/shipped/"
+# The package's own folders whose names are on the list above (pricer/data is code, not a dataset).
+CODE_FOLDERS = ("pricer/data",)
 MAX_FILE_BYTES = 1 << 20  # code only: small text files go inline in the commit, never via LFS/Xet
 COMMIT_MESSAGE = "Deploy pricer from spaces.yaml"
 POLL_SECONDS = 10  # how often --wait asks for the Space's stage
@@ -59,14 +61,18 @@ def excluded(relative: PurePosixPath, patterns: tuple[str, ...]) -> bool:
     True
     >>> excluded(PurePosixPath("pricer/hub.py"), ("pricer/h*.py",))
     True
-    >>> excluded(PurePosixPath("pricer/models/cpu/model.safetensors"), ())
+    >>> excluded(PurePosixPath("pricer/pricers/cpu/shipped/model.safetensors"), ())
     False
-    >>> excluded(PurePosixPath("pricer/models/cpu/__pycache__/x.cpython-311.pyc"), ())
+    >>> excluded(PurePosixPath("pricer/pricers/cpu/shipped/__pycache__/x.cpython-311.pyc"), ())
     True
+    >>> excluded(PurePosixPath("pricer/data/items.py"), ()), excluded(PurePosixPath("ui/data/x.py"), ())
+    (False, True)
     """
     # the shipped model's weights are the one exception, and only its *.safetensors
     never = [p for p in ALWAYS_EXCLUDED if not (p == "*.safetensors" and relative.as_posix().startswith(SHIPPED_MODELS))]
-    for part in relative.parts:
+    for depth, part in enumerate(relative.parts, 1):
+        if PurePosixPath(*relative.parts[:depth]).as_posix() in CODE_FOLDERS:
+            continue
         if part.startswith(".") or any(fnmatch(part, p) for p in never):
             return True
     text = relative.as_posix()

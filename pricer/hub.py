@@ -226,3 +226,17 @@ def missing_token_notice(repo_id: str) -> str:
         "of this Space (Settings > Variables and secrets) or export it locally. The Tokenizer tab "
         "works meanwhile with the offline copy of the Llama 3.1 tokenizer."
     )
+
+
+def source_key(source: str | Path | None) -> str:
+    """A name for a data file, model folder or hub id that changes when a local copy changes,
+    so a retrained adapter saved over the old one is not served from the cache."""
+    if source is None:
+        return "none"
+    path = Path(str(source)).expanduser()
+    if not path.exists():
+        return str(source)
+    files = [p for p in path.iterdir() if p.is_file()] if path.is_dir() else [path]
+    stats = [p.stat() for p in files]
+    newest = max((st.st_mtime_ns for st in stats), default=0)
+    return f"{path.resolve()}@{sum(st.st_size for st in stats)}:{newest}"

@@ -19,7 +19,7 @@ line().
     >>> summarize([Outcome(0, "a", 100.0, 100.0), Outcome(1, "b", 100.0, 200.0)]).line()
     'Error=$50.00 RMSLE=0.49 Hits=50.0%'
 
-It does not run a pricer (pricer.evaluation) or draw the chart (pricer.chart).
+It does not run a pricer (pricer.evaluation) or draw the chart (pricer.evaluation.chart).
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from pricer.data import TestItem
+    from pricer.data.datasets import TestItem
 
 COLORS = ("green", "orange", "red")
 COLOR_LABELS = {"green": "hit (< $40 or < 20%)", "orange": "near (< $80 or < 40%)", "red": "miss"}

@@ -44,7 +44,7 @@ def train_550(shared_data: Path) -> Path:
 @pytest.fixture(scope="session")
 def llama():
     """The real Llama 3.1 tokenizer (offline copy)."""
-    from pricer.tokenizer import OFFLINE_LLAMA, load_tokenizer
+    from pricer.tokenizer.loading import OFFLINE_LLAMA, load_tokenizer
 
     return load_tokenizer(OFFLINE_LLAMA).tokenizer
 
@@ -53,7 +53,7 @@ def llama():
 def tiny_model(tmp_path_factory) -> Path:
     """A tiny random-weight Llama-architecture model with the real tokenizer, saved to disk,
     with a tiny random LoRA adapter in `<dir>/adapter`."""
-    from pricer.tiny import write_tiny_model
+    from pricer.pricers.llama.tiny import write_tiny_model
 
     out = tmp_path_factory.mktemp("tiny-model")
     write_tiny_model(out)
@@ -89,8 +89,8 @@ def built(shared_data, tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def index(built):
-    """That index, loaded (pricer.rag_index.RagIndex)."""
-    from pricer.rag_index import RagIndex
+    """That index, loaded (pricer.pricers.chat.rag_index.RagIndex)."""
+    from pricer.pricers.chat.rag_index import RagIndex
 
     return RagIndex.load(built["folder"])
 

@@ -23,16 +23,16 @@ def rows(path: Path) -> list[dict[str, Any]]:
 
 def training_copy(test_prompt: str, price: float) -> str:
     """A test item as a training item: its product text in the training prompt, with its price."""
-    from pricer.items import training_prompt
-    from pricer.rag_index import description
+    from pricer.data.items import training_prompt
+    from pricer.pricers.chat.rag_index import description
 
     return training_prompt(description(test_prompt), price)
 
 
 def disguised(test_prompt: str) -> str:
     """The same product text in upper case, with doubled spaces and other punctuation."""
-    from pricer.items import test_prompt as prompt_of
-    from pricer.rag_index import description
+    from pricer.data.items import test_prompt as prompt_of
+    from pricer.pricers.chat.rag_index import description
 
     return prompt_of(description(test_prompt).upper().replace(" ", "  ").replace(",", " ;"))
 
@@ -40,7 +40,7 @@ def disguised(test_prompt: str) -> str:
 def course_index(shared_data: Path, tmp_path_factory: Any) -> dict[str, Any]:
     """{"folder", "built", "train", "extras", "tests", "copies_at", "disguised_at"}; built once."""
     if not _built:
-        from pricer import rag_index
+        from pricer.pricers.chat import rag_index
 
         train = rows(shared_data / "train-550.jsonl")[:TRAIN_ROWS]
         extras = rows(shared_data / "extra-ed-week8wip-rag-context.jsonl")

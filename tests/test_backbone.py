@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from pricer.errors import ModelUnavailable
-from pricer.model import ModelSpec, load_pricer
+from pricer.pricers.llama.model import ModelSpec, load_pricer
 
 
 class Payload:

@@ -83,7 +83,7 @@ def unwritable_cache(tmp_path, monkeypatch):
 
 def test_the_offline_tokenizer_says_the_cache_setting_cannot_be_written(unwritable_cache):
     from pricer.errors import BadInput
-    from pricer.tokenizer import OFFLINE_LLAMA, load_tokenizer
+    from pricer.tokenizer.loading import OFFLINE_LLAMA, load_tokenizer
     from ui import tokenizer_tab as tab
 
     with pytest.raises(BadInput, match="set PRICER_CACHE to a folder this user can write"):
@@ -108,21 +108,21 @@ def test_curate_and_dataset_say_the_cache_setting_cannot_be_written(unwritable_c
 def test_chat_says_the_cache_setting_cannot_be_written_before_paying_for_an_answer(tmp_path, monkeypatch):
     from openai_stand_in import openai_online
 
-    from pricer import chat
     from pricer.errors import BadInput
+    from pricer.pricers.chat import client
 
     (tmp_path / "a-file").write_text("")
     with openai_online(monkeypatch, tmp_path / "a-file" / "cache") as server:
         with pytest.raises(BadInput, match="PRICER_CACHE"):
-            chat.complete([[{"role": "user", "content": "Mug"}]], model="gpt-4o-mini", max_tokens=5)
+            client.complete([[{"role": "user", "content": "Mug"}]], model="gpt-4o-mini", max_tokens=5)
         assert server.requests == []
-        assert chat.complete([[{"role": "user", "content": "Mug"}]], model="gpt-4o-mini", max_tokens=5,
+        assert client.complete([[{"role": "user", "content": "Mug"}]], model="gpt-4o-mini", max_tokens=5,
                              use_cache=False)[0].reply  # without the cache it runs
 
 
 def test_an_evaluation_runs_uncached_when_the_cache_cannot_be_written(unwritable_cache):
     from pricer import evaluation
-    from pricer.data import TestItem
+    from pricer.data.datasets import TestItem
 
     items = [TestItem(0, "...Price is $", 100.0, "a"), TestItem(1, "...Price is $", 300.0, "b")]
     runs = list(evaluation.run(items, lambda prompts: [100.0] * len(prompts), cache_key="k"))

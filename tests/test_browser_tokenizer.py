@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from conftest import type_text
 
-from pricer import tokens
+from pricer.tokenizer import tokens
 from ui import browser_tokenizer, tokenizer_tab, tokenizer_views
 
 HOSTILE = [

@@ -1,4 +1,4 @@
-"""pricer.chart: the course's scatter of truth against estimate, its overlay, its axes (linear or
+"""pricer.evaluation.chart: the course's scatter of truth against estimate, its overlay, its axes (linear or
 log, outliers drawn at the edge), and escaping."""
 
 from __future__ import annotations
@@ -7,8 +7,8 @@ import math
 
 import pytest
 
-from pricer.chart import axis_range, figure, write_chart
 from pricer.evaluation import Run
+from pricer.evaluation.chart import axis_range, figure, write_chart
 from pricer.metrics import COLOR_LABELS, COLORS, Outcome
 
 

@@ -42,6 +42,15 @@ def test_importing_pricer_and_its_cli_loads_no_heavy_library():
     assert result.stdout.strip() == ""
 
 
+def test_help_imports_neither_torch_nor_numpy():
+    probe = ("import contextlib, io, sys\nfrom pricer.cli import main\n"
+             "with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(SystemExit):\n    main(['--help'])\n"
+             f"print(','.join(m for m in {HEAVY + ('numpy',)!r} if m in sys.modules))")
+    result = run("-c", probe)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == ""
+
+
 VERB_NAMES = ["curate", "dataset", "export-jsonl", "tokenize", "decode", "vocab", "pricers", "predict", "tiny-model",
               "evaluate", "score", "train", "finetune", "rag-index", "ensemble", "leaderboard", "deploy"]
 
@@ -243,7 +252,7 @@ def test_finetune_start_and_status_print_the_job(openai_server, capsys):
 
 def test_model_options_choose_the_llama_pricer(monkeypatch):
     from pricer.cli import _choose
-    from pricer.model import ModelSpec
+    from pricer.pricers.llama.model import ModelSpec
 
     for variable in ENV.values():
         monkeypatch.delenv(variable, raising=False)

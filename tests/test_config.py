@@ -88,7 +88,7 @@ def test_the_cache_folder_does_not_depend_on_the_model_settings(monkeypatch, tmp
 
 
 def test_bad_quantization_names_the_field_and_its_variable_where_a_model_would_run(monkeypatch):
-    from pricer.model import ModelSpec
+    from pricer.pricers.llama.model import ModelSpec
 
     monkeypatch.setenv("PRICER_QUANTIZATION", "3bit")
     s = settings()  # reading the settings never fails: the tokenizer, data and cache work on
@@ -100,7 +100,7 @@ def test_bad_quantization_names_the_field_and_its_variable_where_a_model_would_r
 
 
 def test_settings_and_model_spec_share_one_validation():
-    from pricer.model import ModelSpec
+    from pricer.pricers.llama.model import ModelSpec
 
     for make in (lambda q: ModelSpec.from_settings(Settings(quantization=q)).check(),
                  lambda q: ModelSpec(BASE_MODEL, quantization=q).check(), lambda q: check_model(BASE_MODEL, q)):

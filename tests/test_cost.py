@@ -1,4 +1,4 @@
-"""pricer.cost: the token count and price of a run, said before it starts and without sending
+"""pricer.pricers.chat.cost: the token count and price of a run, said before it starts and without sending
 anything (the frontier pricer's estimate is checked against a local stand-in that records
 requests)."""
 
@@ -10,8 +10,8 @@ import math
 import pytest
 from openai_stand_in import openai_online
 
-from pricer import cost
-from pricer.frontier import FrontierPricer, messages
+from pricer.pricers.chat import cost
+from pricer.pricers.chat.frontier import FrontierPricer, messages
 
 
 @pytest.fixture(autouse=True)

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from pricer.cpu import SHIPPED, figures, load_model, train
-from pricer.cpu.features import FeatureSpec, product_parts
-from pricer.cpu.model import MANIFEST_FILE, WEIGHTS_FILE
 from pricer.errors import BadInput, ModelUnavailable, NotFound
+from pricer.pricers.cpu.features import FeatureSpec, product_parts
+from pricer.pricers.cpu.model import MANIFEST_FILE, SHIPPED, WEIGHTS_FILE, load_model
+from pricer.pricers.cpu.training import figures, train
 
 ROOT = Path(__file__).resolve().parent.parent
 QUESTION = "How much does this cost to the nearest dollar?"
@@ -79,7 +79,7 @@ def test_empty_text_is_refused_with_what_to_give(text):
 
 
 def test_importing_the_cpu_pricer_loads_no_numeric_library():
-    probe = "import sys, pricer.cpu; print(','.join(m for m in ('numpy', 'scipy', 'sklearn', 'torch') if m in sys.modules))"
+    probe = "import sys, pricer.pricers.cpu; print(','.join(m for m in ('numpy', 'scipy', 'sklearn', 'torch') if m in sys.modules))"
     result = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=120,
                             env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert result.returncode == 0, result.stderr
@@ -125,7 +125,7 @@ def test_a_parquet_file_or_a_folder_of_splits_trains_the_same_model(small_source
 def test_a_later_source_is_weighted_to_the_first_sources_prices():
     import numpy as np
 
-    from pricer.cpu.training import price_bins, price_weights
+    from pricer.pricers.cpu.training import price_bins, price_weights
 
     cheap_mostly = np.array([5.0] * 90 + [300.0] * 10)
     reference = np.array([5.0] * 10 + [300.0] * 90)
@@ -204,7 +204,7 @@ def test_the_shipped_model_is_small_and_carded():
 def test_the_shipped_card_is_the_card_of_the_shipped_models_figures(shipped, tmp_path):
     """CARD.md's tables and checksum say what model.json records (whose figures the tests below
     recompute from the data)."""
-    from pricer.cpu.training import write_card
+    from pricer.pricers.cpu.training import write_card
 
     def facts(card: Path) -> list[str]:
         return [line for line in card.read_text(encoding="utf-8").splitlines()
@@ -242,7 +242,7 @@ def test_the_shipped_model_reproduces_its_cards_validation_figures(shipped, trai
 def test_the_shipped_model_reproduces_its_cards_test_figures(shipped, test_250):
     recorded = shipped.info["test"]["figures"]
     check_figures(shipped, rows_of(test_250), recorded)
-    # better than the course's constant guess ($145.51); the issue's $110 is not reached (models/cpu/README.md)
+    # better than the course's constant guess ($145.51); the issue's $110 is not reached (pricer/pricers/cpu/shipped/README.md)
     assert recorded["average_error"] < 145.51
 
 

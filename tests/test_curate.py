@@ -1,4 +1,4 @@
-"""pricer.curate: local JSONL/Parquet sources and hub categories -> curated JSONL, with every bad
+"""pricer.data.curate: local JSONL/Parquet sources and hub categories -> curated JSONL, with every bad
 input counted by reason, parallel reading and curation equal to the serial result, and the
 course's record-by-record code as the reference."""
 
@@ -9,10 +9,10 @@ import json
 import pytest
 from stand_in import JsonHandler, hub_online, serving
 
-from pricer import curate
-from pricer.curate import CurationSummary, curate_to_jsonl, read_jsonl
+from pricer.data import curate
+from pricer.data.curate import CurationSummary, curate_to_jsonl, read_jsonl
+from pricer.data.items import curate_batch
 from pricer.errors import BadInput, HubUnavailable, NotFound
-from pricer.items import curate_batch
 
 BODY = ("Fits most 2004 to 2012 pickups and ships with the mounting hardware, gaskets and a printed "
         "guide, so the swap takes under an hour with hand tools. ") * 8
@@ -75,7 +75,7 @@ def test_every_bad_input_is_counted_by_reason_and_good_ones_kept(tmp_path, llama
 def test_output_matches_the_course_code_on_realistic_records(tmp_path, shared_data):
     from benchmarks.course_loader import ItemLoader
     from benchmarks.curate_bench import realistic_records
-    from pricer.items import hub_record
+    from pricer.data.items import hub_record
 
     raw = realistic_records(300, seed=3, shared=shared_data)
     write_raw(tmp_path / "meta_Toys_and_Games.jsonl", raw)
@@ -115,7 +115,7 @@ def test_hub_form_parquet_and_folders_curate_like_jsonl(tmp_path, llama):
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from pricer.items import hub_record
+    from pricer.data.items import hub_record
 
     records = [r for r, _ in AWKWARD]
     write_raw(tmp_path / "meta_Appliances.jsonl", records)

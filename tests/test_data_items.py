@@ -1,4 +1,4 @@
-"""pricer.data's test items: the first N items of a test split, in order, as a pricer sees them
+"""pricer.data.datasets's test items: the first N items of a test split, in order, as a pricer sees them
 (prompt without its answer, true price, title)."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from pricer.data import load_items, title_of
+from pricer.data.datasets import load_items, title_of
 from pricer.errors import BadInput
 
 

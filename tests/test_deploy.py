@@ -69,6 +69,13 @@ def test_the_repository_upload_has_the_app_and_nothing_else(token_env):
             "ui/static/tokenizers/LICENSE"} <= set(files)
     assert {f.split("/")[0] for f in files} == {"app.py", "requirements.txt", "pricer", "ui"}
     assert not [f for f in files if "__pycache__" in f or f.endswith(".pyc")]
+    # every module of every wing (pricer/data too, although a folder named data is never uploaded),
+    # and the data folders that travel with their code
+    code = {p.relative_to(ROOT).as_posix() for p in (ROOT / "pricer").rglob("*.py") if "__pycache__" not in p.parts}
+    assert code <= set(files)
+    assert {"pricer/tokenizer/llama-3.1-tokenizer/tokenizer.model.gz", "pricer/tokenizer/llama-3.1-tokenizer/LICENSE",
+            "pricer/pricers/cpu/shipped/model.safetensors", "pricer/pricers/cpu/shipped/model.json",
+            "pricer/pricers/cpu/shipped/CARD.md"} <= set(files)
 
 
 # --- dry run ----------------------------------------------------------------------------------

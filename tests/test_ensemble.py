@@ -1,4 +1,4 @@
-"""pricer.ensemble: the course's linear regression on members' estimates plus their min and max,
+"""pricer.pricers.ensemble: the course's linear regression on members' estimates plus their min and max,
 fitted for every subset of members, the fallback when one cannot answer, and the weights file."""
 
 from __future__ import annotations
@@ -9,7 +9,9 @@ import random
 
 import pytest
 
-from pricer.ensemble import (
+from pricer.errors import BadInput, PricerError
+from pricer.pricers import Estimate
+from pricer.pricers.ensemble import (
     EnsemblePricer,
     EnsembleWeights,
     combine,
@@ -21,8 +23,6 @@ from pricer.ensemble import (
     predict,
     save,
 )
-from pricer.errors import BadInput, PricerError
-from pricer.pricers import Estimate
 
 TRUE = {"a": 0.5, "b": 0.3, "c": 0.1, "min": 0.2, "max": -0.15}
 INTERCEPT = 7.0
@@ -257,7 +257,7 @@ def test_the_pricer_falls_back_when_a_member_cannot_answer(two_members):
 
 
 def test_the_pricer_says_how_to_fit_it_and_refuses_edited_weights(weights, tmp_path):
-    assert EnsemblePricer(tmp_path / "none.json").available() == "no ensemble weights: run `python -m pricer ensemble fit`"
+    assert EnsemblePricer(tmp_path / "none.json", lookup=lambda n: WordsPricer(n, 1.0)).available() == "no ensemble weights: run `python -m pricer ensemble fit`"
     path = save(weights, tmp_path / "weights.json")
     path.write_text(path.read_text().replace('"intercept": ', '"intercept": 1', 1))
     assert "edited" in EnsemblePricer(path, lookup=lambda n: WordsPricer(n, 1.0)).available()

@@ -1,4 +1,4 @@
-"""pricer.estimates: the course's price extraction, the estimates from a next-token distribution
+"""pricer.pricers.estimates: the course's price extraction, the estimates from a next-token distribution
 on hand-checked cases, and the estimator table (the model-level checks against the course's own
 functions are in test_model.py)."""
 
@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from pricer.errors import BadInput
-from pricer.estimates import (
+from pricer.pricers.estimates import (
     ESTIMATORS,
     course_topk_estimate,
     estimator,
@@ -112,7 +112,7 @@ def test_topk_needs_a_positive_k():
 def test_each_estimator_reads_the_prediction_field_named_after_it():
     from dataclasses import fields
 
-    from pricer.model import Prediction
+    from pricer.pricers.llama.model import Prediction
 
     names = {f.name for f in fields(Prediction)}
     assert [e.name for e in ESTIMATORS] == ["greedy", "topk", "topk-numbers"]  # greedy first: the default
@@ -122,7 +122,7 @@ def test_each_estimator_reads_the_prediction_field_named_after_it():
 
 
 def test_an_estimator_reads_its_own_estimate_and_no_number_as_none():
-    from pricer.model import Prediction
+    from pricer.pricers.llama.model import Prediction
 
     pred = Prediction("p", "$12", greedy=12.0, topk=47.25, topk_numbers=51.5, median=50.0)
     assert [e.read(pred) for e in ESTIMATORS] == [12.0, 47.25, 51.5]

@@ -236,7 +236,7 @@ def test_stop_ends_the_real_run_after_the_batch_under_way(tiny_model, test_250, 
     *_, last = frames  # the batch under way, then the end
     assert "**stopped** at 16/250 items" in last[1] and last[3].visible is True
     assert len(_rows(board.csv)) == 16 and Path(board.csv).name in str(last[3].value) and last[4].interactive
-    from pricer import leaderboard
+    from pricer.evaluation import leaderboard
 
     row = next(r for r in leaderboard.runs() if r.id == last[7].value)  # the stopped run, shown on the chart
     assert row.partial and (row.size, row.total) == (16, 250)
@@ -252,7 +252,7 @@ def test_redraw_switches_to_log_axes_without_running_anything():
 
 
 def test_any_two_runs_of_the_leaderboard_go_on_the_chart_and_clear_takes_two_presses(monkeypatch, tmp_path):
-    from pricer import leaderboard
+    from pricer.evaluation import leaderboard
     from ui.evaluate_tab import (
         PUBLISHED,
         Board,
@@ -283,7 +283,7 @@ def test_any_two_runs_of_the_leaderboard_go_on_the_chart_and_clear_takes_two_pre
 
 
 def test_a_refresh_reads_the_leaderboard_once_for_the_table_and_the_pickers(monkeypatch, tmp_path):
-    from pricer import leaderboard
+    from pricer.evaluation import leaderboard
     from ui.evaluate_tab import refresh
 
     monkeypatch.setenv("PRICER_CACHE", str(tmp_path))
@@ -326,7 +326,7 @@ def test_an_offline_machine_is_told_at_once_that_the_hub_dataset_needs_an_upload
 
 
 def test_the_tabs_estimates_are_the_estimator_table_greedy_first():
-    from pricer.estimates import ESTIMATORS
+    from pricer.pricers.estimates import ESTIMATORS
     from ui.evaluate_tab import ESTIMATE_CHOICES
 
     assert [value for _, value in ESTIMATE_CHOICES] == [e.name for e in ESTIMATORS] == ["greedy", "topk", "topk-numbers"]
@@ -373,7 +373,7 @@ def _open(page, size: int | None = None):
 
 @pytest.mark.browser
 def test_in_chromium_a_cpu_run_fills_plot_table_download_and_leaderboard_and_overlays_another(page, test_250):
-    from pricer import leaderboard
+    from pricer.evaluation import leaderboard
 
     leaderboard.record(_run(10, 10, "an earlier run"))  # the app runs in this process, on this cache
     _open(page, 10)
@@ -414,9 +414,9 @@ def test_in_chromium_stop_keeps_the_partial_run_its_csv_and_a_second_visitor_is_
         page, browser, app_url, monkeypatch, test_250):
     # The tiny model prices 250 items quickly, so the second batch is held until Stop has been
     # pressed: Stop always lands mid-run, whatever the machine's speed, and no sleep decides anything.
-    from pricer.model import Pricer
+    from pricer.pricers.llama.model import LoadedModel
 
-    predict = Pricer.predict
+    predict = LoadedModel.predict
     release = threading.Event()
     batches: list[int] = []
 
@@ -426,7 +426,7 @@ def test_in_chromium_stop_keeps_the_partial_run_its_csv_and_a_second_visitor_is_
             release.wait(120)
         return predict(self, prompts, *args, **kwargs)
 
-    monkeypatch.setattr(Pricer, "predict", held)
+    monkeypatch.setattr(LoadedModel, "predict", held)
     _open(page)
     page.get_by_label("top-3 number tokens", exact=False).check()  # not run before in this session: no cache
     page.locator("#evaluate-run").click()

@@ -10,8 +10,9 @@ import pytest
 
 from pricer import evaluation
 from pricer.cli import main
-from pricer.data import TestItem, load_items, title_of
+from pricer.data.datasets import TestItem, load_items, title_of
 from pricer.errors import BadInput, PricerError
+from pricer.evaluation import cache
 from pricer.metrics import Outcome
 
 
@@ -57,7 +58,7 @@ def test_a_repeated_run_comes_from_the_cache_without_predicting(tmp_path, monkey
     first = [next(stream), next(stream)][-1]  # a consumer that stops at the complete run
     assert first.done
     assert calls == [2, 1]
-    evaluation._memory.clear()  # the disk copy serves another process too
+    cache._memory.clear()  # the disk copy serves another process too
     again = list(evaluation.run(items, predict, batch_size=2, cache_key=key))
     assert calls == [2, 1] and len(again) == 1 and again[0].cached
     assert again[0].metrics == first.metrics
@@ -105,14 +106,14 @@ def test_estimates_keep_their_interval_and_the_run_its_coverage(tmp_path):
 
 def test_the_run_cache_keeps_only_the_newest_runs(tmp_path, monkeypatch):
     monkeypatch.setenv("PRICER_CACHE", str(tmp_path))
-    monkeypatch.setattr(evaluation, "CACHE_RUNS", 3)
+    monkeypatch.setattr(cache, "CACHE_RUNS", 3)
     keys = [evaluation.cache_key("m", "greedy", f"data {i}", 2) for i in range(5)]
     for i, key in enumerate(keys):
         list(evaluation.run(items_of(1.0, 2.0), price_in_title, cache_key=key))
         path = tmp_path / "evaluations" / f"{key}.json"
         os.utime(path, ns=(i * 10**9, i * 10**9))  # distinct ages, oldest first
     evaluation.prune(tmp_path / "evaluations")
-    evaluation._memory.clear()
+    cache._memory.clear()
     assert [evaluation.cached(k) is not None for k in keys] == [False, False, True, True, True]
 
 
@@ -163,33 +164,46 @@ def test_a_pricer_without_estimators_refuses_one(test_250):
 
 @pytest.fixture(scope="module")
 def tiny_specs(tiny_model):
-    from pricer.model import ModelSpec
+    from pricer.pricers.llama.model import ModelSpec
 
     return ModelSpec(str(tiny_model), None, None), ModelSpec(str(tiny_model), str(tiny_model / "adapter"), None)
 
 
-def test_llama_predictor_gives_the_greedy_price_the_courses_top3_or_the_number_token_top3(tiny_specs, test_250):
-    from pricer.model import load_pricer
+def test_the_llama_pricer_gives_the_greedy_price_the_courses_top3_or_the_number_token_top3(tiny_specs, test_250):
+    from pricer.pricers.llama.model import load_pricer
+    from pricer.pricers.llama.pricer import LlamaPricer
 
     base, _ = tiny_specs
     prompts = [item.prompt for item in load_items(test_250, 3)]
     predictions = load_pricer(base).predict(prompts)
-    assert evaluation.llama_predictor(base, "greedy")(prompts) == [p.greedy for p in predictions]
+    pricer = LlamaPricer(False, base)
+
+    def prices(estimator: str) -> list[float | None]:
+        return [e.price for e in pricer.price(prompts, estimator=estimator)]
+
+    assert prices("greedy") == [p.greedy for p in predictions]
     # "topk" is the course's improved_model_predict, the figure users compare with ($46.66)
-    assert evaluation.llama_predictor(base, "topk")(prompts) == [p.topk or None for p in predictions]
-    assert evaluation.llama_predictor(base, "topk-numbers")(prompts) == [p.topk_numbers for p in predictions]
+    assert prices("topk") == [p.topk or None for p in predictions]
+    assert prices("topk-numbers") == [p.topk_numbers for p in predictions]
     with pytest.raises(BadInput, match="estimator must be one of greedy, topk, topk-numbers"):
-        evaluation.llama_predictor(base, "mean")
+        prices("mean")
 
 
 def test_a_model_run_streams_is_cached_and_differs_by_adapter(tiny_specs, test_250, tmp_path, monkeypatch):
+    from pricer.pricers.llama.pricer import LlamaPricer
+
     monkeypatch.setenv("PRICER_CACHE", str(tmp_path))
     base, tuned = tiny_specs
-    snapshots = list(evaluation.evaluate_model(test_250, base, size=5, estimator="topk", batch_size=2))
+
+    def runs(spec):
+        return list(evaluation.evaluate(test_250, LlamaPricer(bool(spec.adapter), spec, 2), size=5, estimator="topk",
+                                        batch_size=2))
+
+    snapshots = runs(base)
     assert [len(s.outcomes) for s in snapshots] == [2, 4, 5] and "top-3 weighted (course)" in snapshots[-1].label
-    again = list(evaluation.evaluate_model(test_250, base, size=5, estimator="topk", batch_size=2))
+    again = runs(base)
     assert len(again) == 1 and again[0].cached and again[0].metrics == snapshots[-1].metrics
-    other = list(evaluation.evaluate_model(test_250, tuned, size=5, estimator="topk", batch_size=2))
+    other = runs(tuned)
     assert not other[-1].cached  # another adapter is another run
 
 

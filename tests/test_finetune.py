@@ -1,4 +1,4 @@
-"""pricer.finetune: the course's OpenAI fine-tuning files, byte for byte, and the optional upload
+"""pricer.pricers.chat.finetune: the course's OpenAI fine-tuning files, byte for byte, and the optional upload
 (tested against a local HTTP server standing in for the OpenAI API)."""
 
 from __future__ import annotations
@@ -8,9 +8,9 @@ import json
 import pytest
 from stand_in import JsonHandler, serving
 
+from pricer.data.items import SYSTEM_PROMPT
 from pricer.errors import BadInput, PricerError
-from pricer.finetune import export_fine_tuning, make_jsonl, messages_for
-from pricer.items import SYSTEM_PROMPT
+from pricer.pricers.chat.finetune import export_fine_tuning, make_jsonl, messages_for
 
 # The first line of the course's fine_tune_validation.jsonl (train item 500), as the course wrote it.
 COURSE_VALIDATION_LINE_1 = (
@@ -145,7 +145,7 @@ def test_an_export_without_validation_removes_the_previous_validation_file(tmp_p
 
 
 def test_an_interrupted_export_keeps_the_previous_pair(tmp_path, train_550, monkeypatch):
-    from pricer import finetune
+    from pricer.pricers.chat import finetune
 
     export_fine_tuning(train_550, tmp_path, train=5, validation=2)
     before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}

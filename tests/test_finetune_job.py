@@ -1,4 +1,4 @@
-"""pricer.finetune_job: the course's fine-tuning job (create, status, events, the fine-tuned model
+"""pricer.pricers.chat.finetune_job: the course's fine-tuning job (create, status, events, the fine-tuned model
 id) against a local stand-in for the OpenAI API that records each request."""
 
 from __future__ import annotations
@@ -7,8 +7,8 @@ import pytest
 from openai_stand_in import KEY, error_reply, job, openai_online
 
 from pricer.errors import AccessDenied, BadInput, NotFound, PricerError
-from pricer.finetune import export_fine_tuning
-from pricer.finetune_job import job_status, start_job
+from pricer.pricers.chat.finetune import export_fine_tuning
+from pricer.pricers.chat.finetune_job import job_status, start_job
 
 COURSE_JOB = {"model": "gpt-4o-mini-2024-07-18", "seed": 42, "hyperparameters": {"n_epochs": 1}, "suffix": "pricer"}
 WANDB_KEY = "wandb-secret-0123456789abcdef0123456789abcdef"

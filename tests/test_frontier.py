@@ -1,4 +1,4 @@
-"""pricer.frontier: the course's request to a chat model, word for word, and its reading of the
+"""pricer.pricers.chat.frontier: the course's request to a chat model, word for word, and its reading of the
 reply, against a local stand-in for the OpenAI API (tests/openai_stand_in.py)."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import pytest
 from openai_stand_in import KEY, openai_online
 
 from pricer.errors import PricerError
-from pricer.frontier import FrontierPricer, messages
+from pricer.pricers.chat.frontier import FrontierPricer, messages
 
 PROMPT = "How much does this cost to the nearest dollar?\n\nSteel Mug\nA mug, 12 oz.\n\nPrice is $"
 

@@ -1,4 +1,4 @@
-"""pricer.guesses: scoring guesses made elsewhere against the course's 250 test items, and the
+"""pricer.evaluation.guesses: scoring guesses made elsewhere against the course's 250 test items, and the
 `score` verb."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import pytest
 
 from pricer.cli import main
 from pricer.errors import BadInput
-from pricer.guesses import parse_guess, score_file
+from pricer.evaluation.guesses import parse_guess, score_file
 
 
 @pytest.mark.parametrize("cell, dollars", [("$1,299.00", 1299.0), (42, 42.0), ("1e3", 1000.0), (" 12.5 ", 12.5),

@@ -229,14 +229,14 @@ def test_every_secret_is_hidden_from_the_message(monkeypatch):
 
 
 def test_the_adapter_revision_check_does_not_leak_an_echoed_token(echo_hub, tiny_model):
-    from pricer.model import ModelSpec, load_pricer, model_status
+    from pricer.pricers.llama.model import ModelSpec, load_pricer, model_status
 
     spec = ModelSpec(str(tiny_model), "someone/adapter", "v1")
     with pytest.raises(HubUnavailable, match="Could not check access to someone/adapter") as err:
         load_pricer(spec)  # the resolver's access check, refused: the server's words are not quoted
     assert TOKEN not in str(err.value) + model_status(spec)
     assert echo_hub.paths == ["/api/models/someone/adapter/auth-check"]
-    from pricer import backbone
+    from pricer.pricers.llama import backbone
 
     with pytest.raises(BadInput) as err:  # the revision lookup itself, refused with the token quoted
         backbone.check_revision("someone/adapter", "v1")
@@ -247,7 +247,7 @@ def test_the_adapter_revision_check_does_not_leak_an_echoed_token(echo_hub, tiny
 def test_a_refused_push_does_not_leak_an_echoed_token(echo_hub, monkeypatch):
     import datasets
 
-    from pricer.data import push
+    from pricer.data.datasets import push
 
     monkeypatch.setattr(datasets.config, "HF_ENDPOINT", hub.endpoint())  # datasets read HF_ENDPOINT at import
     data = datasets.DatasetDict({"train": datasets.Dataset.from_dict({"text": ["a"], "price": [1.0]})})
@@ -272,7 +272,7 @@ def test_following_a_deploy_does_not_leak_an_echoed_token(echo_hub):
 def test_reading_a_hub_dataset_does_not_leak_an_echoed_token(echo_hub, monkeypatch):
     import datasets
 
-    from pricer.data import load_pricer_dataset
+    from pricer.data.datasets import load_pricer_dataset
 
     monkeypatch.setattr(datasets.config, "HF_ENDPOINT", hub.endpoint())
     with pytest.raises(HubUnavailable) as err:  # the resolver's access check, refused

@@ -1,18 +1,21 @@
-"""pricer.items: one raw record -> the course's Item, byte for byte, checked against the course's
+"""pricer.data.items: one raw record -> the course's Item, byte for byte, and pasted text -> the prompt, checked against the course's
 own published prompts and against the course's code (benchmarks/course_loader.py)."""
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
-from pricer import items
-from pricer.items import (
+from pricer.data import items
+from pricer.data.items import (
+    MAX_TOKENS,
     PREFIX,
     QUESTION,
     Item,
     as_test_prompt,
+    build_prompt,
     clean_up_spaces,
     contents,
     curate_batch,
@@ -25,9 +28,10 @@ from pricer.items import (
     scrub,
     training_prompt,
 )
-from pricer.items import (
+from pricer.data.items import (
     test_prompt as make_test_prompt,
 )
+from pricer.errors import BadInput
 
 LONG = ("This heavy duty replacement part fits most models and ships with every screw you need. " * 12).strip()
 
@@ -100,7 +104,7 @@ def test_details_dict_is_serialized_as_the_hub_loader_did_with_boilerplate_remov
 
 
 def test_raw_records_take_the_hub_loader_form():
-    from pricer.items import hub_record
+    from pricer.data.items import hub_record
 
     raw = {"title": "T", "description": ["d"], "details": {"Brand": "Ünï"}, "price": 12.5}
     assert hub_record(raw) == {"title": "T", "description": ["d"], "features": [],
@@ -244,7 +248,7 @@ def test_published_prompts_are_fixed_points_of_curation(llama, shared_data, name
 def test_batched_curation_equals_the_course_code_record_by_record(llama, shared_data):
     from benchmarks.course_loader import ItemLoader
     from benchmarks.curate_bench import realistic_records
-    from pricer.items import hub_record
+    from pricer.data.items import hub_record
 
     raw = realistic_records(600, seed=7, shared=shared_data)
     hub_rows = [hub_record(r) for r in raw]
@@ -290,3 +294,58 @@ def test_a_dataset_prompt_is_recognised_and_its_answer_removed():
     # the cut is the course's, after the first `Price is $`, as data and evaluation cut test prompts
     inner = f"{QUESTION}\n\nOld Price is $5 now\n\n{PREFIX}5.00"
     assert dataset_prompt(inner)[0] == as_test_prompt(inner) == f"{QUESTION}\n\nOld {PREFIX}"
+
+
+# --- the pasted text -> prompt step (build_prompt) -------------------------------------------------------------------------------
+
+
+def test_a_dataset_test_prompt_is_used_exactly_as_is(test_250):
+    first = json.loads(test_250.read_text().splitlines()[0])["text"]
+    prompt, note = build_prompt(first)
+    assert prompt == first
+    assert "used as is" in note
+
+
+def test_a_training_prompt_loses_its_answer(train_550: Path):
+    record = json.loads(train_550.read_text().splitlines()[0])
+    assert not record["text"].endswith(PREFIX)
+    prompt, note = build_prompt(record["text"])
+    assert prompt.endswith(PREFIX) and prompt == record["text"][: record["text"].rindex(PREFIX)] + PREFIX
+    assert "removed" in note
+
+
+def test_pasted_text_is_curated_exactly_like_the_training_items(shared_data: Path, llama):
+    records = [json.loads(line) for line in (shared_data / "raw-meta-sample.jsonl").read_text().splitlines()]
+    checked = 0
+    for record, item in zip(records, curate_batch([{**r, "price": 10.0} for r in records], llama), strict=True):
+        if isinstance(item, str):
+            continue
+        pasted = record["title"] + "\n" + contents(record)
+        assert build_prompt(pasted, llama)[0] == item.test_prompt
+        checked += 1
+    assert checked >= 3
+
+
+def test_long_pasted_text_is_cut_to_160_tokens(llama):
+    text = "Giant Widget\n" + " ".join(f"{word} widget" for word in ["red", "blue", "green", "large"] * 100)
+    prompt, note = build_prompt(text, llama)
+    body = prompt[len(QUESTION) + 2: -len(PREFIX) - 2]
+    assert len(llama.encode(body, add_special_tokens=False)) == pytest.approx(MAX_TOKENS, abs=1)
+    assert "first 160 tokens" in note
+
+
+def test_short_text_is_still_priced_with_a_note(llama):
+    prompt, note = build_prompt("Stainless steel garlic press", llama)
+    assert prompt == f"{QUESTION}\n\nStainless steel garlic press\n\n{PREFIX}"
+    assert "short" in note and "trust the price less" in note
+
+
+def test_part_numbers_are_scrubbed_from_pasted_text(llama):
+    prompt, _ = build_prompt('Widget  "Pro" [2024]\nfits model ABC12345 and more', llama)
+    assert "ABC12345" not in prompt and "Widget Pro 2024" in prompt
+
+
+@pytest.mark.parametrize("text", ["", "   \n  "])
+def test_empty_text_asks_for_a_description(text):
+    with pytest.raises(BadInput, match="Paste a product"):
+        build_prompt(text)

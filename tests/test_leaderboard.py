@@ -1,4 +1,4 @@
-"""pricer.leaderboard: every run recorded on disk (it survives a new process), stopped runs marked
+"""pricer.evaluation.leaderboard: every run recorded on disk (it survives a new process), stopped runs marked
 partial, a cached replay recorded once, the cap, clearing, the course's published rows, and the
 `leaderboard` verb."""
 
@@ -12,10 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from pricer import evaluation, leaderboard
+from pricer import evaluation
 from pricer.cli import main
-from pricer.data import TestItem
+from pricer.data.datasets import TestItem
 from pricer.errors import BadInput
+from pricer.evaluation import leaderboard
 from pricer.pricers import Estimate
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -45,7 +46,7 @@ def test_a_recorded_run_survives_a_new_process_with_its_outcomes(cache):
     row = leaderboard.record(run, key="k1")
     assert (row.label, row.pricer, row.size, row.total, row.error, row.hits, row.coverage, row.partial) == (
         "cpu pricer", "cpu", 3, 3, 2.0, 1.0, 1.0, False)
-    probe = "from pricer import leaderboard; import json; print(json.dumps([r.to_json() for r in leaderboard.runs()]))"
+    probe = "from pricer.evaluation import leaderboard; import json; print(json.dumps([r.to_json() for r in leaderboard.runs()]))"
     result = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=120,
                             env={**os.environ, "PYTHONPATH": str(ROOT), "PRICER_CACHE": str(cache)})
     assert result.returncode == 0, result.stderr

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from pricer import llama_bpe
+from pricer.tokenizer import llama_bpe
 
 AWKWARD = [
     "", " ", "a", "hello world", "I'm here, aren't you? They'll've", "  \n\n\t x  ", "\r\n\r\n  trailing   ",

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from pricer.data import TestItem
+from pricer.data.datasets import TestItem
 from pricer.metrics import Outcome, color_for, outcome, summarize
 
 

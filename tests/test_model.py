@@ -1,4 +1,4 @@
-"""pricer.model on the tiny random-weight Llama through the real 4-bit path and the real LoRA
+"""pricer.pricers.llama.model on the tiny random-weight Llama through the real 4-bit path and the real LoRA
 adapter: prompts, price extraction, the two estimates, batching, sharing, and the error messages."""
 
 from __future__ import annotations
@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from pricer.backbone import compute_dtype_name
 from pricer.cli import main
+from pricer.data.items import PREFIX, QUESTION
 from pricer.errors import BadInput, HubUnavailable, ModelUnavailable, NotFound
-from pricer.estimates import extract_price, topk_estimate
-from pricer.items import MAX_TOKENS, PREFIX, QUESTION, contents, curate_batch
-from pricer.model import NO_ADAPTER, ModelSpec, build_prompt, load_pricer, model_status
+from pricer.pricers.estimates import extract_price, topk_estimate
+from pricer.pricers.llama.backbone import compute_dtype_name
+from pricer.pricers.llama.model import NO_ADAPTER, ModelSpec, load_pricer, model_status
 
 
 @pytest.fixture(scope="module")
@@ -31,60 +31,6 @@ def base_spec(tiny_model: Path) -> ModelSpec:
 @pytest.fixture(scope="module")
 def prompts(test_250: Path) -> list[str]:
     return [json.loads(line)["text"] for line in test_250.read_text().splitlines()[:24]]
-
-
-# --- prompts -------------------------------------------------------------------------------
-
-
-def test_a_dataset_test_prompt_is_used_exactly_as_is(prompts):
-    prompt, note = build_prompt(prompts[0])
-    assert prompt == prompts[0]
-    assert "used as is" in note
-
-
-def test_a_training_prompt_loses_its_answer(train_550: Path):
-    record = json.loads(train_550.read_text().splitlines()[0])
-    assert not record["text"].endswith(PREFIX)
-    prompt, note = build_prompt(record["text"])
-    assert prompt.endswith(PREFIX) and prompt == record["text"][: record["text"].rindex(PREFIX)] + PREFIX
-    assert "removed" in note
-
-
-def test_pasted_text_is_curated_exactly_like_the_training_items(shared_data: Path, llama):
-    records = [json.loads(line) for line in (shared_data / "raw-meta-sample.jsonl").read_text().splitlines()]
-    checked = 0
-    for record, item in zip(records, curate_batch([{**r, "price": 10.0} for r in records], llama), strict=True):
-        if isinstance(item, str):
-            continue
-        pasted = record["title"] + "\n" + contents(record)
-        assert build_prompt(pasted, llama)[0] == item.test_prompt
-        checked += 1
-    assert checked >= 3
-
-
-def test_long_pasted_text_is_cut_to_160_tokens(llama):
-    text = "Giant Widget\n" + " ".join(f"{word} widget" for word in ["red", "blue", "green", "large"] * 100)
-    prompt, note = build_prompt(text, llama)
-    body = prompt[len(QUESTION) + 2: -len(PREFIX) - 2]
-    assert len(llama.encode(body, add_special_tokens=False)) == pytest.approx(MAX_TOKENS, abs=1)
-    assert "first 160 tokens" in note
-
-
-def test_short_text_is_still_priced_with_a_note(llama):
-    prompt, note = build_prompt("Stainless steel garlic press", llama)
-    assert prompt == f"{QUESTION}\n\nStainless steel garlic press\n\n{PREFIX}"
-    assert "short" in note and "trust the price less" in note
-
-
-def test_part_numbers_are_scrubbed_from_pasted_text(llama):
-    prompt, _ = build_prompt('Widget  "Pro" [2024]\nfits model ABC12345 and more', llama)
-    assert "ABC12345" not in prompt and "Widget Pro 2024" in prompt
-
-
-@pytest.mark.parametrize("text", ["", "   \n  "])
-def test_empty_text_asks_for_a_description(text):
-    with pytest.raises(BadInput, match="Paste a product"):
-        build_prompt(text)
 
 
 # --- loading ---------------------------------------------------------------------------------
@@ -128,7 +74,7 @@ def test_status_reports_device_dtype_memory_and_adapter(tiny_spec):
 
 
 def test_only_a_model_its_config_marks_as_a_test_model_is_labelled_one(tiny_model, tmp_path):
-    plain = tmp_path / "plain"  # the same weights, without the mark pricer.tiny writes
+    plain = tmp_path / "plain"  # the same weights, without the mark pricer.pricers.llama.tiny writes
     shutil.copytree(tiny_model, plain, ignore=shutil.ignore_patterns("adapter"))
     config = json.loads((plain / "config.json").read_text())
     assert config.pop("pricer_test_model") is True
@@ -306,11 +252,11 @@ def test_concurrent_callers_wait_for_each_other(tiny_spec, prompts):
 
 def test_model_work_holds_the_one_gpu_lock(tiny_spec, prompts, monkeypatch):
     from pricer.gpu import GPU_LOCK
-    from pricer.model import Pricer
+    from pricer.pricers.llama.model import LoadedModel
 
     pricer = load_pricer(tiny_spec)
     taken_elsewhere: list[bool] = []
-    batch = Pricer._predict_batch
+    batch = LoadedModel._predict_batch
 
     def try_the_lock_from_another_thread() -> None:
         got = GPU_LOCK.acquire(blocking=False)
@@ -324,7 +270,7 @@ def test_model_work_holds_the_one_gpu_lock(tiny_spec, prompts, monkeypatch):
         other.join()
         return batch(self, *args, **kwargs)
 
-    monkeypatch.setattr(Pricer, "_predict_batch", watched)
+    monkeypatch.setattr(LoadedModel, "_predict_batch", watched)
     pricer.predict(prompts[:4], batch_size=2)
     assert taken_elsewhere == [False, False]  # each batch ran while no other thread could take the GPU
 

@@ -4,7 +4,7 @@ saying what to do, and the token only ever travels in the Authorization header.
 
 The stand-in answers the way huggingface.co does (status codes and X-Error-Code headers that
 huggingface_hub turns into GatedRepoError, RepositoryNotFoundError and RevisionNotFoundError);
-the calls are the real ones pricer.model makes through huggingface_hub.
+the calls are the real ones pricer.pricers.llama.model makes through huggingface_hub.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from stand_in import JsonHandler, hub_online, serving
 
 from pricer import hub
 from pricer.errors import AccessDenied, HubUnavailable, NotFound
-from pricer.model import ModelSpec, load_pricer, model_status
+from pricer.pricers.llama.model import ModelSpec, load_pricer, model_status
 
 GATED = "meta-llama/Meta-Llama-3.1-8B"
 ADAPTER = "ed-donner/pricer-2024-09-13_13.04.39"
@@ -148,7 +148,7 @@ def test_adapter_revision_that_does_not_exist_says_which_and_what_to_give(stand_
     assert "failed" in model_status(spec) and "has no revision" in model_status(spec)
     assert_token_only_in_the_authorization_header(stand_in_hub, message, model_status(spec))
     # the local base is unharmed: it still loads and prices on its own
-    from pricer.items import PREFIX, QUESTION
+    from pricer.data.items import PREFIX, QUESTION
 
     assert load_pricer(ModelSpec(str(tiny_model))).predict([f"{QUESTION}\n\nA lamp\n\n{PREFIX}"])
 

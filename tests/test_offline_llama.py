@@ -12,9 +12,9 @@ import sys
 import pytest
 from test_llama_bpe import AWKWARD
 
-from pricer import offline_llama
 from pricer.errors import PricerError
-from pricer.llama_bpe import PATTERN
+from pricer.tokenizer import offline_llama
+from pricer.tokenizer.llama_bpe import PATTERN
 
 # sha256 of [the vocabulary's pieces in id order, the merges as pairs], and of the ids (with
 # <|begin_of_text|>) of every AWKWARD text, both taken from the tokenizer.json of
@@ -49,7 +49,7 @@ def test_the_shipped_file_is_metas_tokenizer_model_under_1_mib():
 
 
 def test_vocabulary_and_merges_are_those_of_the_package_copy(llama):
-    from pricer.tokenizer import offline_llama_path
+    from pricer.tokenizer.loading import offline_llama_path
 
     spec = json.loads((offline_llama_path() / "tokenizer.json").read_text(encoding="utf-8"))
     vocab = spec["model"]["vocab"]
@@ -96,7 +96,7 @@ def test_built_without_any_tokenizer_package(tmp_path, monkeypatch):
     monkeypatch.setenv("PRICER_CACHE", str(tmp_path))
     from transformers import AutoTokenizer
 
-    from pricer.tokenizer import offline_llama_path
+    from pricer.tokenizer.loading import offline_llama_path
 
     folder = offline_llama_path()
     assert folder.is_relative_to(tmp_path) and not list(folder.glob("*.tmp"))

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from pricer.atomic import writable_file
+from pricer.data.readers import utf8_text
 from pricer.errors import BadInput
-from pricer.readers import utf8_text
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -35,8 +35,8 @@ HALF_WAY = """
 import resource, signal, sys
 sys.path.insert(0, {root!r})
 from pathlib import Path
-from pricer.chart import figure, write_chart
-from pricer.data import TestItem
+from pricer.evaluation.chart import figure, write_chart
+from pricer.data.datasets import TestItem
 from pricer.errors import BadInput
 from pricer.evaluation import Run
 from pricer.metrics import outcome
@@ -70,9 +70,9 @@ def test_a_write_that_fails_half_way_leaves_the_old_file_and_no_temporary_one(tm
 
 
 def test_a_complete_write_replaces_the_old_file(tmp_path):
-    from pricer.chart import figure, write_chart
-    from pricer.data import TestItem
+    from pricer.data.datasets import TestItem
     from pricer.evaluation import Run
+    from pricer.evaluation.chart import figure, write_chart
     from pricer.metrics import outcome
 
     run = Run("whole", 2, [outcome(TestItem(i, "...Price is $", 10.0, f"=HYPERLINK(t{i})"), 12.0) for i in range(2)])

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from pricer.estimates import extract_price as extract
-from pricer.items import PREFIX, QUESTION
+from pricer.data.items import PREFIX, QUESTION
+from pricer.pricers.estimates import extract_price as extract
 
 PASTED = "Stainless Steel Garlic Press\nCrushes garlic cloves with ease, dishwasher safe, rust proof."
 
@@ -104,7 +104,8 @@ def test_predict_endpoint_gives_the_true_price_of_a_test_item(client, first_item
 
 
 def test_predict_endpoint_agrees_with_the_model_layer(client, tiny_model):
-    from pricer.model import ModelSpec, build_prompt, load_pricer
+    from pricer.data.items import build_prompt
+    from pricer.pricers.llama.model import ModelSpec, load_pricer
 
     out = client.predict(PASTED, "base", api_name="/predict")
     (pred,) = load_pricer(ModelSpec(str(tiny_model))).predict([build_prompt(PASTED)[0]])
@@ -201,15 +202,18 @@ def test_answers_render_escaped_with_price_interval_time_and_how_far_off():
 
 
 def test_price_loads_the_chosen_model_once_then_prices_like_the_cli(tiny_settings, monkeypatch):
-    from pricer.model import ModelSpec, predict_texts
+    from pricer.pricers.llama.model import ModelSpec
+    from pricer.pricers.llama.pricer import LlamaPricer
     from ui.predict_tab import BASE, FINE_TUNED, price
 
     first = price(PASTED, FINE_TUNED)
     again = price(PASTED, FINE_TUNED)
     assert first.loading > 0 and again.loading == 0.0 and again.seconds > 0
-    ((pred, note),) = predict_texts([PASTED], ModelSpec(str(tiny_settings), str(tiny_settings / "adapter")))
-    assert again.prediction.completion == pred.completion and again.note == note and again.truth is None
-    ((base, _),) = predict_texts([PASTED], ModelSpec(str(tiny_settings)))
+    tuned = LlamaPricer(True, ModelSpec(str(tiny_settings), str(tiny_settings / "adapter")))
+    [estimate] = tuned.price([PASTED], estimator="greedy")  # the CLI's road
+    assert again.prediction.completion == estimate.details["completion"] and again.note == estimate.details["note"]
+    assert again.truth is None and again.prediction.greedy == estimate.price
+    ((base, _),), _ = LlamaPricer(False, ModelSpec(str(tiny_settings))).predict([PASTED])
     assert price(PASTED, BASE).prediction == base
 
 
@@ -253,7 +257,7 @@ def test_the_true_price_of_an_example_is_looked_up(tiny_settings, first_item, te
 
 
 def test_the_status_timer_runs_until_the_llama_is_loaded(tiny_settings):
-    from pricer.model import ModelSpec, load_pricer
+    from pricer.pricers.llama.model import ModelSpec, load_pricer
     from ui.predict_tab import show_status, tick
 
     status, timer = tick()
@@ -266,7 +270,7 @@ def test_the_status_timer_runs_until_the_llama_is_loaded(tiny_settings):
 def test_preload_loads_the_model_in_the_background_at_start(tiny_model, tmp_path, monkeypatch):
     import gradio as gr
 
-    from pricer.model import ModelSpec, loaded, model_status
+    from pricer.pricers.llama.model import ModelSpec, loaded, model_status
     from ui import predict_tab
 
     alias = tmp_path / "tiny-alias"  # another path to the same model: a spec nothing has loaded yet
@@ -284,7 +288,7 @@ def test_preload_loads_the_model_in_the_background_at_start(tiny_model, tmp_path
 
 
 def test_preload_records_a_failure_for_the_status_line():
-    from pricer.model import ModelSpec, model_status
+    from pricer.pricers.llama.model import ModelSpec, model_status
     from ui.predict_tab import preload
 
     spec = ModelSpec("/no/such/preloaded-model")
@@ -294,7 +298,7 @@ def test_preload_records_a_failure_for_the_status_line():
 
 def test_zero_gpu_reserves_a_short_slot_once_the_model_is_loaded(tiny_settings):
     from pricer.gpu import ZERO_GPU_SECONDS
-    from pricer.model import ModelSpec, load_pricer
+    from pricer.pricers.llama.model import ModelSpec, load_pricer
     from ui.predict_tab import PREDICT_GPU_SECONDS, gpu_seconds
 
     assert gpu_seconds() == ZERO_GPU_SECONDS  # the first call loads the model
@@ -378,7 +382,7 @@ def test_pasted_markup_is_shown_as_text_never_run(page):
 
 @pytest.mark.browser
 def test_empty_text_is_refused_at_once_and_the_page_keeps_working(page):
-    from pricer.model import ModelSpec, loaded, model_status
+    from pricer.pricers.llama.model import ModelSpec, loaded, model_status
 
     _open_predict(page)
     page.locator("#predict-button").click()
@@ -393,7 +397,7 @@ def test_empty_text_is_refused_at_once_and_the_page_keeps_working(page):
 
 @pytest.mark.browser
 def test_the_button_says_what_it_waits_for_and_a_second_request_is_refused_not_dropped(page, monkeypatch):
-    from pricer.pricers import CpuPricer
+    from pricer.pricers.cpu.pricer import CpuPricer
 
     price, release, started = CpuPricer.price, threading.Event(), threading.Event()
 

@@ -11,11 +11,13 @@ from pathlib import Path
 import pytest
 from openai_stand_in import openai_online
 
-from pricer import evaluation, leaderboard, pricers
+from pricer import evaluation, pricers
+from pricer.data.items import PREFIX, QUESTION
 from pricer.errors import BadInput
-from pricer.estimates import ESTIMATORS
-from pricer.items import PREFIX, QUESTION
-from pricer.pricers import Estimate, LlamaPricer, PricerOptions
+from pricer.evaluation import leaderboard
+from pricer.pricers import Estimate, PricerOptions
+from pricer.pricers.estimates import ESTIMATORS
+from pricer.pricers.llama.pricer import LlamaPricer
 
 PASTED = ("Stainless steel garlic press\nCrushes whole cloves with a long lever and a removable basket; "
           "dishwasher safe, 9 inches long, with a cleaning brush.")
@@ -103,7 +105,7 @@ def test_no_adapter_configured_stops_only_the_fine_tuned_pricer(tiny_env, monkey
 
 
 def test_a_missing_local_model_or_adapter_folder_is_named(tmp_path, tiny_model):
-    from pricer.model import ModelSpec
+    from pricer.pricers.llama.model import ModelSpec
 
     assert LlamaPricer(False, ModelSpec(str(tmp_path / "gone"))).available() == f"no such base model folder: {tmp_path / 'gone'}"
     not_adapter = tmp_path / "not-adapter"
@@ -113,7 +115,7 @@ def test_a_missing_local_model_or_adapter_folder_is_named(tmp_path, tiny_model):
 
 
 def test_an_8b_model_needs_cuda_and_the_default_follows(eight_b, tiny_model, monkeypatch):
-    from pricer.model import ModelSpec
+    from pricer.pricers.llama.model import ModelSpec
 
     options = PricerOptions(ModelSpec(str(eight_b), str(tiny_model / "adapter")))
     cuda(monkeypatch, False)
@@ -132,7 +134,7 @@ def test_an_8b_model_needs_cuda_and_the_default_follows(eight_b, tiny_model, mon
 def test_a_model_size_is_read_without_loading_its_weights(tiny_model, eight_b):
     from transformers import AutoModelForCausalLM
 
-    from pricer.preflight import parameter_count
+    from pricer.pricers.llama.preflight import parameter_count
 
     loaded = AutoModelForCausalLM.from_pretrained(tiny_model)  # what the headers must agree with
     assert parameter_count(str(tiny_model)) == sum(p.numel() for p in loaded.parameters())
@@ -177,7 +179,7 @@ def test_estimators_are_the_llamas_and_checked():
 
 
 def test_options_override_the_settings_and_the_same_pricer_is_reused(tiny_model, tmp_path, monkeypatch):
-    from pricer.model import ModelSpec
+    from pricer.pricers.llama.model import ModelSpec
 
     assert pricers.get("cpu", PricerOptions(cpu_model=str(tmp_path))).folder == tmp_path
     monkeypatch.setenv("PRICER_CPU_MODEL", str(tmp_path / "env"))
@@ -242,9 +244,9 @@ def frontier_server(monkeypatch, tmp_path):
 def fit_ensemble(train_550: Path) -> None:
     """Weights for the ensemble of the frontier pricer (the stand-in) and the tiny base Llama,
     fitted through the registry on 20 training items, where the ensemble pricer reads them."""
-    from pricer.ensemble import fit_members
+    from pricer.pricers.ensemble import fit_members
 
-    fit_members(["frontier", "base"], str(train_550), start=0, size=20)
+    fit_members(["frontier", "base"], str(train_550), start=0, size=20, lookup=pricers.member_lookup())
 
 
 @pytest.mark.parametrize("name", ["fine-tuned", "base", "frontier", "cpu", "rag", "ensemble"])

@@ -1,6 +1,6 @@
 """The CPU pricer behind the pricer interface and the `train` verb: a model trained here is found
 through --cpu-model and PRICER_CPU_MODEL, its estimates carry an interval around the price, a
-missing model is a reason, not a crash. (The model itself is tested in pricer.cpu's own tests.)"""
+missing model is a reason, not a crash. (The model itself is tested in pricer.pricers.cpu's own tests.)"""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ import pytest
 
 from pricer import evaluation, pricers
 from pricer.cli import main
-from pricer.pricers import CpuPricer, PricerOptions
+from pricer.pricers import PricerOptions
+from pricer.pricers.cpu.pricer import CpuPricer
 
 PASTED = ("Stainless steel garlic press\nCrushes whole cloves with a long lever and a removable basket; "
           "dishwasher safe, 9 inches long, with a cleaning brush.")
@@ -77,3 +78,19 @@ def test_a_retrained_model_is_another_run(trained, train_550, test_250, tmp_path
     assert main(["train", "--data", str(train_550), "--validation", "100", "--out", str(other)]) == 0
     assert CpuPricer(other).cache_key(None) != CpuPricer(trained).cache_key(None)
     assert not list(evaluation.evaluate(test_250, CpuPricer(other), size=10))[-1].cached
+
+
+def test_the_ensembles_cpu_member_is_the_model_the_command_names(trained, train_550, tmp_path, monkeypatch, capsys):
+    """`predict --pricer ensemble --cpu-model X` prices the ensemble's CPU member with X (the
+    registry hands the ensemble its members with the command's options), not the shipped model."""
+    from pricer.pricers.ensemble import fit_members
+
+    monkeypatch.setenv("PRICER_CACHE", str(tmp_path))
+    fit_members(["cpu"], str(train_550), start=0, size=30,
+                lookup=pricers.member_lookup(PricerOptions(cpu_model=str(trained))))
+    [retrained], [shipped] = CpuPricer(trained).price([PASTED]), CpuPricer().price([PASTED])
+    assert retrained.price != shipped.price  # so the answer tells which model priced it
+    assert main(["predict", "--pricer", "ensemble", "--cpu-model", str(trained), "--json", "--text", PASTED]) == 0
+    assert json.loads(capsys.readouterr().out)["details"]["members"] == {"cpu": retrained.price}
+    assert main(["predict", "--pricer", "ensemble", "--json", "--text", PASTED]) == 0
+    assert json.loads(capsys.readouterr().out)["details"]["members"] == {"cpu": shipped.price}

@@ -1,4 +1,4 @@
-"""pricer.rag: the course's RAG request, word for word, with the similar items of a real index
+"""pricer.pricers.chat.rag: the course's RAG request, word for word, with the similar items of a real index
 (tests/rag_data.py), against the local stand-in for the OpenAI API (tests/openai_stand_in.py)."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import json
 import pytest
 from openai_stand_in import KEY, openai_online
 
-from pricer.rag import RagPricer
+from pricer.pricers.chat.rag import RagPricer
 
 
 def course_make_context(similars: list[str], prices: list[float]) -> str:

@@ -1,4 +1,4 @@
-"""pricer.rag_index: a real all-MiniLM-L6-v2 index of the course's items (tests/rag_data.py) finds
+"""pricer.pricers.chat.rag_index: a real all-MiniLM-L6-v2 index of the course's items (tests/rag_data.py) finds
 similar products, never a training copy of the product asked about, and survives being stopped,
 reloaded and damaged."""
 
@@ -13,10 +13,10 @@ import numpy as np
 import pytest
 from rag_data import rows
 
-from pricer import embeddings, rag_index
 from pricer.config import settings
 from pricer.errors import BadInput, HubUnavailable, NotFound
-from pricer.rag_index import RagIndex, description, text_keys, title
+from pricer.pricers.chat import embeddings, rag_index
+from pricer.pricers.chat.rag_index import RagIndex, description, text_keys, title
 
 
 def test_the_packaged_model_is_the_hubs_all_minilm_l6_v2():

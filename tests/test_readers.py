@@ -1,4 +1,4 @@
-"""pricer.readers: the one JSONL reader (whole files, byte ranges, gzip, malformed lines reported
+"""pricer.data.readers: the one JSONL reader (whole files, byte ranges, gzip, malformed lines reported
 where they are) and the one CSV reader (header names normalised, blank rows skipped)."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 import gzip
 import json
 
-from pricer.readers import csv_records, csv_rows, jsonl_lines
+from pricer.data.readers import csv_records, csv_rows, jsonl_lines
 
 
 def test_jsonl_lines_are_parsed_numbered_and_blank_lines_skipped(tmp_path):

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from pricer.cli import main
-from pricer.tiny import TINY_MARK, is_tiny, write_tiny_model
+from pricer.pricers.llama.tiny import TINY_MARK, is_tiny, write_tiny_model
 
 
 def test_tiny_model_is_a_small_llama_with_the_real_llama_31_tokenizer(tiny_model: Path, llama):
@@ -40,7 +40,7 @@ def test_tiny_model_loads_through_the_real_4bit_path(tiny_model: Path):
     import torch
     from transformers import AutoModelForCausalLM
 
-    from pricer.backbone import quantization_config
+    from pricer.pricers.llama.backbone import quantization_config
 
     model = AutoModelForCausalLM.from_pretrained(
         tiny_model, quantization_config=quantization_config("4bit", torch.bfloat16), device_map="auto")
@@ -64,8 +64,8 @@ def test_tiny_adapter_is_lora_and_changes_the_next_token_distribution(tiny_model
 
 
 def test_tiny_model_answers_price_prompts_with_numbers(tiny_model: Path):
-    from pricer.estimates import extract_price
-    from pricer.model import ModelSpec, load_pricer
+    from pricer.pricers.estimates import extract_price
+    from pricer.pricers.llama.model import ModelSpec, load_pricer
 
     pricer = load_pricer(ModelSpec(str(tiny_model)))
     (pred,) = pricer.predict(["How much does this cost to the nearest dollar?\n\nA lamp\n\nPrice is $"])

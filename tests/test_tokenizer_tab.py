@@ -8,7 +8,7 @@ import re
 import pytest
 from conftest import type_text
 
-from pricer import tokens, vocab
+from pricer.tokenizer import tokens, vocab
 from ui import tokenizer_tab as tab
 from ui import tokenizer_views as views
 

@@ -8,9 +8,10 @@ import json
 
 import pytest
 
-from pricer import tokens, vocab
 from pricer.cli import main
+from pricer.data.items import SYSTEM_PROMPT
 from pricer.errors import BadInput, PricerError
+from pricer.tokenizer import tokens, vocab
 
 AWKWARD = [
     "",
@@ -107,7 +108,7 @@ def test_decode_round_trips_and_pieces_concatenate_back_to_the_input(llama, text
 
 
 def test_a_whole_product_prompt_round_trips(llama, test_250):
-    from pricer.data import load_pricer_dataset
+    from pricer.data.datasets import load_pricer_dataset
 
     prompt = load_pricer_dataset(test_250, size=1)[0]["text"]
     result = tokens.inspect(llama, prompt)
@@ -266,7 +267,7 @@ def test_too_many_typed_ids_at_once_are_refused(llama):
 
 
 def test_base_llama_has_no_chat_template_and_says_so(llama):
-    chat = tokens.chat_template(llama)
+    chat = tokens.chat_template(llama, SYSTEM_PROMPT)
     assert chat.rendered is None
     assert "no chat template" in chat.note and "base model" in chat.note
 
@@ -284,7 +285,7 @@ def test_chat_template_renders_and_counts_the_tokens_it_adds(llama_with_template
 def test_a_chat_template_that_fails_says_what_to_do(tiny_bpe):
     tok = _with_template(tiny_bpe, "{{ raise_exception('no system role') }}")
     with pytest.raises(PricerError, match="no system role.*Fix the template"):
-        tokens.chat_template(tok)
+        tokens.chat_template(tok, SYSTEM_PROMPT)
 
 
 def _with_template(tiny_bpe, template):
@@ -322,30 +323,30 @@ NESTED = ("{% for i in range(100000) %}{% for j in range(100000) %}{{ messages[0
 
 def test_a_template_that_repeats_without_end_is_stopped_at_the_output_bound(tiny_bpe):
     with pytest.raises(PricerError, match="renders more than 300,000 characters.*stopped"):
-        tokens.chat_template(_with_template(tiny_bpe, NESTED))
+        tokens.chat_template(_with_template(tiny_bpe, NESTED), SYSTEM_PROMPT)
 
 
 def test_a_template_that_loops_without_output_is_stopped_at_the_time_bound(tiny_bpe):
     silent = "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}"
     with pytest.raises(PricerError, match="did not finish rendering within 2 s, so it was stopped"):
-        tokens.chat_template(_with_template(tiny_bpe, silent), timeout=2)
+        tokens.chat_template(_with_template(tiny_bpe, silent), SYSTEM_PROMPT, timeout=2)
 
 
 def test_a_template_that_asks_for_gigabytes_is_stopped_at_the_memory_bound(tiny_bpe):
     with pytest.raises(PricerError, match="needed more than 512 MB of memory"):
-        tokens.chat_template(_with_template(tiny_bpe, "{{ 'x' * 4000000000 }}"))
+        tokens.chat_template(_with_template(tiny_bpe, "{{ 'x' * 4000000000 }}"), SYSTEM_PROMPT)
     # text gathered in a {% set %} block never reaches the output bound: memory or time stop it
     buffered = "{% set s %}" + NESTED + "{% endset %}{{ s }}"
     with pytest.raises(PricerError, match="stopped"):
-        tokens.chat_template(_with_template(tiny_bpe, buffered), timeout=3)
+        tokens.chat_template(_with_template(tiny_bpe, buffered), SYSTEM_PROMPT, timeout=3)
 
 
 def test_the_rendering_process_sees_no_secret(monkeypatch):
-    from pricer import chat_render
+    from pricer.tokenizer import chat_template
 
     monkeypatch.setenv("HF_TOKEN", "hf_" + "x" * 34)
     monkeypatch.setenv("OPENAI_API_KEY", "sk-" + "y" * 40)
-    assert {"HF_TOKEN", "OPENAI_API_KEY"}.isdisjoint(chat_render.child_env()) and "PATH" in chat_render.child_env()
+    assert {"HF_TOKEN", "OPENAI_API_KEY"}.isdisjoint(chat_template.child_env()) and "PATH" in chat_template.child_env()
 
 
 def test_vocab_search_sees_tokens_added_after_a_first_search(tiny_bpe):
@@ -369,7 +370,7 @@ def test_every_integer_up_to_999_is_one_llama_token(llama):
 
 
 def test_a_small_vocabulary_splits_integers(tiny_bpe):
-    from pricer.tokenizer import load_tokenizer
+    from pricer.tokenizer.loading import load_tokenizer
 
     assert tokens.first_multi_token_integer(load_tokenizer(str(tiny_bpe)).tokenizer) == 10
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from pricer import hub
-from pricer.data import load_pricer_dataset
+from pricer.data.datasets import load_pricer_dataset
 from pricer.errors import BadInput, NotFound
 from pricer.web_paths import allowed_roots, readable_upload
 
@@ -193,7 +193,7 @@ def test_the_tokenizer_refuses_a_server_path(site, quiet, name):
 
 @pytest.mark.parametrize("name", HOME_AND_ETC)
 def test_the_comparison_refuses_a_server_path_and_the_others_still_run(site, quiet, name):
-    from pricer.tokenizer import OFFLINE_LLAMA
+    from pricer.tokenizer.loading import OFFLINE_LLAMA
     from ui import tokenizer_tab as tab
 
     out = tab.compare("the price", OFFLINE_LLAMA, name, "", "", True)

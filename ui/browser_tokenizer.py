@@ -8,7 +8,7 @@ ui/static/tokenizers/) over the very tokenizer.json the server loaded, and rende
 (ui/static/tokenizer_view.js, which mirrors the tab's Python views).
 
 Only for tokenizers of Llama 3's scheme (byte-level BPE over whole-word ranks, the scheme
-pricer.llama_bpe recognises), whose ids, decodings and views tests prove identical in the browser
+pricer.tokenizer.llama_bpe recognises), whose ids, decodings and views tests prove identical in the browser
 and in Python. Another tokenizer, a browser that cannot load this one, and every API client are
 answered by the server as before.
 """
@@ -22,11 +22,11 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from pricer import llama_bpe, tokens
 from pricer.atomic import atomic_write
 from pricer.config import cache_folder, settings
 from pricer.errors import PricerError
-from pricer.tokenizer import load_tokenizer
+from pricer.tokenizer import llama_bpe, tokens
+from pricer.tokenizer.loading import load_tokenizer
 from ui.tokenizer_views import GLYPHS, MAX_CHIPS
 
 STATIC = Path(__file__).parent / "static"

@@ -2,14 +2,17 @@
 coverage, and compare runs on a leaderboard beside the course's published figures.
 
 A layout over pricer.evaluation (which runs any pricer of the registry, pricer.pricers, and
-records every run on pricer.leaderboard), pricer.guesses (a file of guesses made elsewhere) and
-pricer.chart; the CLI's `evaluate`, `score` and `leaderboard` verbs call the same functions. What
+records every run on pricer.evaluation.leaderboard), pricer.evaluation.guesses (a file of guesses made elsewhere) and
+pricer.evaluation.chart; the CLI's `evaluate`, `score` and `leaderboard` verbs call the same functions. What
 one visitor sees and is doing lives in a `Board` (a gr.State): the run on screen, partial or
 finished, its CSV (so the download always matches the chart and the table) and the run overlaid.
 The run streams after each batch; Stop ends it after the batch under way and keeps what was
 priced. Every message that can carry user text (a path, a file name) is escaped before gradio
 renders it. Named API endpoint: /evaluate (pricer names, optional files, the metrics as numbers,
 the CSV as a file).
+
+Longer than 450 lines: one tab, its named handlers (runs that stream and stop, the
+leaderboard's views, the downloads) above its layout and wiring, as the other tabs are.
 """
 
 from __future__ import annotations
@@ -23,14 +26,15 @@ from typing import Any
 
 import gradio as gr
 
-from pricer import evaluation, guesses, hub, leaderboard
+from pricer import evaluation, hub
 from pricer import pricers as registry
-from pricer.chart import figure
 from pricer.config import settings
 from pricer.errors import BadInput, HubUnavailable, PricerError
-from pricer.estimates import ESTIMATORS
+from pricer.evaluation import guesses, leaderboard
+from pricer.evaluation.chart import figure
 from pricer.gpu import on_gpu
-from pricer.tiny import is_tiny
+from pricer.pricers.estimates import ESTIMATORS
+from pricer.pricers.llama.tiny import is_tiny
 from ui import downloads, esc, warn
 from ui.api import endpoint, fail
 
@@ -105,10 +109,7 @@ def runs(pricer: str, estimator: str | None, size: Any, source: str, guesses_fil
     if pricer == SCORE_FILE:
         if not guesses_file:
             raise BadInput("Upload a guesses file to score: " + GUESSES_HELP)
-        scored = guesses.score_file(source, guesses_file, size=size, web=True)
-        scored.label, scored.data = f"guesses: {Path(guesses_file).name}", str(source)
-        scored.id = leaderboard.record(scored).id
-        yield scored
+        yield guesses.score_file(source, guesses_file, size=size, web=True)  # recorded on the leaderboard
         return
     chosen = registry.runnable(pricer)  # a BadInput that says why, or lists the names for any other
     if progress is not None:

@@ -11,6 +11,9 @@ refused with a message, never dropped. Everything shown as HTML goes through htm
 
 Endpoints: `/price` (a text and pricer names -> a result per pricer, as numbers) and `/predict`
 (the Llama alone, with all its estimates, like `python -m pricer predict --json`).
+
+Longer than 450 lines: one tab, its named handlers (the side-by-side /price and the Llama's
+/predict, one request at a time) above its layout and wiring, as the other tabs are.
 """
 
 from __future__ import annotations
@@ -25,13 +28,14 @@ from typing import Any, NamedTuple
 import gradio as gr
 
 from pricer import pricers as registry
-from pricer import tokens
 from pricer.config import settings
-from pricer.data import TestItem, load_items
+from pricer.data.datasets import TestItem, load_items
 from pricer.errors import BadInput, PricerError
-from pricer.estimates import TOP_K, estimator
 from pricer.gpu import ZERO_GPU_SECONDS, on_gpu
-from pricer.model import ModelSpec, Prediction, load_pricer, loaded, model_status, predict_texts
+from pricer.pricers.estimates import TOP_K, estimator
+from pricer.pricers.llama.model import ModelSpec, Prediction, load_pricer, loaded, model_status
+from pricer.pricers.llama.pricer import LlamaPricer
+from pricer.tokenizer import tokens
 from ui import GPU_QUEUE, esc, warn
 from ui.api import endpoint, fail
 
@@ -299,7 +303,7 @@ class Desk:
 
 def _title(text: str) -> str:
     """The product's title: the line after the course's question, or the first line pasted."""
-    from pricer.data import title_of
+    from pricer.data.datasets import title_of
 
     try:
         return title_of(text) or text.strip().splitlines()[0]
@@ -410,7 +414,7 @@ class Priced(NamedTuple):
 
     prediction: Prediction
     note: str
-    """How the text became the prompt (pricer.items)."""
+    """How the text became the prompt (pricer.data.items)."""
     truth: float | None
     """The test data's price, when the text is one of the examples."""
     seconds: float
@@ -421,14 +425,15 @@ class Priced(NamedTuple):
 
 def price(text: str, choice: str, progress: Any = None) -> Priced:
     """The Llama path behind /predict: load the chosen model (timed), then price the text with
-    pricer.model.predict_texts, as the CLI does."""
+    LlamaPricer.predict, the road every Llama price takes (the base model when no adapter is set)."""
     spec = _spec(choice)
+    pricer = LlamaPricer(bool(spec.adapter), spec)
     started = time.perf_counter()
     was_loaded = loaded(spec)
     load_pricer(spec, progress=progress)
     loading = 0.0 if was_loaded else time.perf_counter() - started
     started = time.perf_counter()
-    ((pred, note),) = predict_texts([text], spec)
+    ((pred, note),), _ = pricer.predict([text])
     return Priced(pred, note, true_price(text, pred.prompt), time.perf_counter() - started, loading)
 
 

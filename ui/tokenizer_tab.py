@@ -1,6 +1,6 @@
 """The Tokenizer tab: type a text and watch a tokenizer encode, decode and split it, live.
 
-Layout, handlers and wiring over pricer.tokens; ui.tokenizer_views turns its results into
+Layout, handlers and wiring over pricer.tokenizer.tokens; ui.tokenizer_views turns its results into
 (escaped) HTML. The API endpoints answer data, not HTML, each under a named output (ui.api):
 `/tokenize` (the same JSON object as `python -m pricer tokenize --json`), `/vocab`, `/decode`,
 `/chat_template` and `/compare`; a mistake is an error (gr.Error) saying what to do.
@@ -17,12 +17,12 @@ from typing import Any
 
 import gradio as gr
 
-from pricer import tokens, vocab
 from pricer.config import settings
+from pricer.data.items import SYSTEM_PROMPT
 from pricer.errors import PricerError
 from pricer.hub import is_local
-from pricer.items import SYSTEM_PROMPT
-from pricer.tokenizer import LoadedTokenizer, load_tokenizer
+from pricer.tokenizer import tokens, vocab
+from pricer.tokenizer.loading import LoadedTokenizer, load_tokenizer
 from ui import browser_tokenizer, esc, warn
 from ui.api import Data, endpoint, fail
 from ui.tokenizer_views import (
@@ -40,7 +40,7 @@ TOKENIZER_CONCURRENCY = 8  # tokenizer events at once (one pool for the tab and 
 def product_example() -> str | None:
     """The first test prompt of the pricer dataset when it is local (PRICER_DATASET; `scripts/dev
     demo` points it at ../shared/data), else None. Never a hub download while the app builds."""
-    from pricer.data import load_pricer_dataset
+    from pricer.data.datasets import load_pricer_dataset
 
     source = settings().dataset
     if not is_local(source):

@@ -1,4 +1,4 @@
-"""The Tokenizer tab's HTML views of pricer.tokens' results; every string they put into HTML
+"""The Tokenizer tab's HTML views of pricer.tokenizer.tokens' results; every string they put into HTML
 (input, tokens, vocabulary entries, messages) goes through html.escape.
 
 The live views (`render`: status, counts, chips, ids, decoding, numbers) are also built in the
@@ -8,7 +8,7 @@ visitor's browser: ui/static/tokenizer_view.js mirrors `render_status`, `render_
 
 from __future__ import annotations
 
-from pricer import tokens, vocab
+from pricer.tokenizer import tokens, vocab
 from ui import esc
 
 MAX_CHIPS = 5_000  # more chips than this make the browser crawl; counts and ids stay whole

@@ -460,6 +460,141 @@ def cmd_finetune(action: str, job: str | None, train_file: str | None, validatio
     return 0
 
 
+def _recipe(preset: str, **changes: Any) -> tuple[str, dict[str, Any]]:
+    """(the preset, the settings given over it): checked into a Recipe where the run starts."""
+    if changes.get("no_group_by_length"):
+        changes["group_by_length"] = False
+    changes.pop("no_group_by_length", None)
+    return preset, {k: v for k, v in changes.items() if v is not None}
+
+
+RECIPE = Group("recipe", (
+    option("--preset", default="course-2024", choices=("course-2024", "course-2025-full"),
+           help="the course's 2024 recipe (r 32 on attention, 1 epoch, batch 4, 182 tokens; default) or its 2025 "
+                "full run (r 256 on attention and MLP, 3 epochs, batch 256, 128 tokens); the options below change it"),
+    option("--max-steps", type=int, help="stop after N optimizer steps"),
+    option("--epochs", type=float), option("--batch-size", type=int, help="the effective batch"),
+    option("--learning-rate", type=float), option("--lora-r", type=int), option("--lora-alpha", type=int),
+    option("--lora-dropout", type=float), option("--target-modules", nargs="+"),
+    option("--max-length", type=int, help="tokens of prompt and price (longer items are left out, and said)"),
+    option("--warmup", type=float, help="share of the steps spent warming up"),
+    option("--scheduler"), option("--optimizer"), option("--weight-decay", type=float),
+    option("--max-grad-norm", type=float), option("--logging-steps", type=int),
+    option("--save-steps", type=int, help="a checkpoint (and a hub revision with --push-to-hub) every N steps"),
+    option("--seed", type=int), option("--no-group-by-length", action="store_true"),
+), _recipe)
+
+
+@command(
+    "qlora", "train a QLoRA adapter for the Llama pricer (TRL, peft, 4-bit): on this GPU or on Hugging Face Jobs",
+    option("--data", required=True, help="a pricer dataset: hub id (its train split) or a local file or folder"),
+    option("--out", help="the run's folder: checkpoints, then the adapter and its card (the same --out resumes)"),
+    option("--base-model", default="meta-llama/Meta-Llama-3.1-8B", help="hub id or local path (default: the course's)"),
+    option("--size", type=int, help="train on the first N items only"),
+    RECIPE,
+    option("--report-to", default="none", choices=("none", "trackio", "wandb"),
+           help="where the metrics go (default: nowhere; wandb needs WANDB_API_KEY)"),
+    option("--push-to-hub", metavar="REPO", help="push each checkpoint and the adapter to this model repo"),
+    option("--public", action="store_true", help="make a new --push-to-hub repo public (default: private)"),
+    option("--evaluate", action="store_true", help="then evaluate the adapter on the test items (leaderboard, card)"),
+    option("--eval-data", help="test items for --evaluate (default PRICER_DATASET, else the course's)"),
+    option("--eval-size", type=int, default=250, help="the first N test items for --evaluate (default 250)"),
+    option("--on", default="here", choices=("here", "hf-jobs"), help="where it runs (default: this machine)"),
+    option("--flavor", default="a10g-large", help="--on hf-jobs: the GPU (t4-small, l4x1, a10g-large, a100-large...)"),
+    option("--detach", action="store_true", help="--on hf-jobs: print the job id and return; `qlora-job status ID`"),
+)
+def cmd_qlora(data: str, out: str | None, base_model: str, size: int | None, recipe: tuple[str, dict[str, Any]],
+              report_to: str, push_to_hub: str | None, public: bool, evaluate: bool, eval_data: str | None,
+              eval_size: int, on: str, flavor: str, detach: bool) -> int:
+    from pricer.errors import BadInput
+    from pricer.pricers.llama import recipe as recipes
+    from pricer.pricers.llama import training
+
+    preset, changes = recipe
+    chosen = recipes.recipe(preset, **changes)  # every setting checked before anything runs
+    if on == "hf-jobs":
+        return _qlora_on_jobs(data, base_model, size, preset, changes, chosen, report_to, push_to_hub, public,
+                              flavor, detach)
+    if not out:
+        raise BadInput("Give --out: the folder for the run's checkpoints and the adapter.")
+    done = training.train(data, out, base_model=base_model, recipe=chosen, size=size, report_to=report_to,
+                          push_to=push_to_hub, private=not public, say=say)
+    say(done.line())
+    if evaluate:
+        say(_evaluate_adapter(base_model, str(done.folder), eval_data, eval_size))
+    say(f"price with it: PRICER_BASE_MODEL={base_model} PRICER_ADAPTER={done.folder} python app.py "
+        f"(or predict --base-model {base_model} --adapter {done.folder})")
+    print(done.folder)
+    return 0
+
+
+def _evaluate_adapter(base_model: str, folder: str, data: str | None, size: int) -> str:
+    """Evaluate the trained adapter as Evaluate does (cached, on the leaderboard), figures on its card."""
+    from pricer import evaluation
+    from pricer.pricers.llama.model import ModelSpec
+    from pricer.pricers.llama.pricer import LlamaPricer
+    from pricer.pricers.llama.training import add_figures
+
+    *_, run = evaluation.evaluate(data, LlamaPricer(True, ModelSpec(base_model, folder)), size=size)
+    add_figures(folder, f"{run.metrics.line()} on {len(run.outcomes)} test items of {data or 'PRICER_DATASET'} "
+                        f"({run.label}; leaderboard run {run.id}).")
+    return f"evaluated: {run.metrics.line()} ({len(run.outcomes)} items; on the leaderboard and the card)"
+
+
+def _qlora_on_jobs(data: str, base_model: str, size: int | None, preset: str, changes: dict[str, Any], chosen: Any,
+                   report_to: str, repo: str | None, public: bool, flavor: str, detach: bool) -> int:
+    from pathlib import Path
+
+    from pricer import hub, jobs
+    from pricer.errors import BadInput
+    from pricer.pricers.llama import checkpoints, training
+    from pricer.pricers.llama import recipe as recipes
+
+    if not repo:
+        raise BadInput(f"--on hf-jobs needs --push-to-hub REPO: the adapter comes back through the hub (e.g. "
+                       f"--push-to-hub YOUR_NAME/{training.run_name()}).")
+    for name, what in ((data, "--data"), (base_model, "--base-model")):
+        if hub.is_local(name) or hub.looks_like_path(name):
+            raise BadInput(f"{what} {name} is a local path, which a job on Hugging Face cannot read: give a hub id "
+                           "(`python -m pricer dataset --push` puts a dataset there).")
+    if report_to == "wandb":
+        raise BadInput("--report-to wandb is not sent to a job (its key would have to travel): use trackio or none.")
+    gpu = recipes.hardware_of_flavor(flavor)
+    shape = training.model_shape(training.locate(base_model, "base model")[0])
+    items = size or 400_000
+    the_plan = recipes.plan(chosen, shape, base_model, items, items * 170, gpu)
+    for line in the_plan.lines():
+        say(line + ("" if size else " (for the course's 400,000 items; the job prints its own plan)"))
+    timeout = int(max(3600, the_plan.estimated_hours * 3600 * 2))  # twice the estimate: a rerun resumes from the hub
+    arguments = training.remote_arguments(data, base_model, preset, changes, repo, report_to, size)
+    launched = jobs.launch(arguments, repo, root=Path(__file__).resolve().parent.parent, flavor=flavor,
+                           timeout_seconds=timeout, private=not public)
+    say(f"job {launched.id} started on {flavor} (timeout {timeout / 3600:.1f} h): {launched.url}")
+    if detach:
+        print(launched.id)
+        return 0
+    jobs.follow(launched, say)
+    print(f"{repo}@{checkpoints.pushed_revision(repo)}")
+    return 0
+
+
+@command(
+    "qlora-job", "follow a `qlora --on hf-jobs` run: its stage and log, and the adapter it pushed",
+    option("action", choices=("status",)),
+    option("job", help="the job id `qlora --on hf-jobs --detach` printed"),
+    option("--follow", action="store_true", help="stream the log until the job ends"),
+)
+def cmd_qlora_job(action: str, job: str, follow: bool) -> int:
+    from pricer import jobs
+
+    if follow:
+        for line in jobs.logs(job, follow=True):
+            say(line)
+    stage, message = jobs.status(job)
+    print(f"{job}: {stage}{' - ' + message if message else ''}")
+    return 0 if stage != "ERROR" else 2
+
+
 @command(
     "rag-index", "build (or resume) the RAG pricer's index of training items: sentence embeddings and prices",
     option("--data", nargs="+", help="training items: hub id (its train split) or JSONL/Parquet/CSV files or folders "

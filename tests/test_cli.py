@@ -52,7 +52,7 @@ def test_help_imports_neither_torch_nor_numpy():
 
 
 VERB_NAMES = ["curate", "dataset", "export-jsonl", "tokenize", "decode", "vocab", "pricers", "predict", "tiny-model",
-              "evaluate", "score", "train", "finetune", "rag-index", "ensemble", "leaderboard", "deploy"]
+              "evaluate", "score", "train", "finetune", "qlora", "qlora-job", "rag-index", "ensemble", "leaderboard", "deploy"]
 
 
 def test_help_lists_every_verb_in_order():

@@ -34,6 +34,7 @@ FLOORS: tuple[tuple[str, ...], ...] = (
     ("pricer.pricers",),
     ("pricer.evaluation.*",),
     ("pricer.deploy",),
+    ("pricer.jobs",),
     ("pricer.cli_options",),
     ("pricer.cli",),
     ("pricer.__main__",),

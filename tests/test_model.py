@@ -310,6 +310,25 @@ def test_an_adapter_of_another_model_cannot_be_applied(tiny_model, tmp_path):
     assert load_pricer(ModelSpec(str(tiny_model))).predict([f"{QUESTION}\n\nA lamp\n\n{PREFIX}"])
 
 
+def test_an_adapter_that_failed_to_load_leaves_no_layers_behind_for_the_next_one(tiny_model, tmp_path):
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM, LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(0)
+    other = LlamaForCausalLM(LlamaConfig(vocab_size=128256, hidden_size=32, intermediate_size=64,
+                                         num_hidden_layers=2, num_attention_heads=2))
+    get_peft_model(other, LoraConfig(r=2, target_modules=["q_proj"], task_type="CAUSAL_LM")).save_pretrained(
+        tmp_path / "other-adapter")
+    get_peft_model(AutoModelForCausalLM.from_pretrained(tiny_model), LoraConfig(
+        r=8, target_modules=["q_proj", "k_proj"], task_type="CAUSAL_LM")).save_pretrained(tmp_path / "rank-8")
+    assert load_pricer(ModelSpec(str(tiny_model), str(tiny_model / "adapter")))  # the base now holds one adapter
+    with pytest.raises(ModelUnavailable, match="cannot be applied to"):
+        load_pricer(ModelSpec(str(tiny_model), str(tmp_path / "other-adapter")))
+    # the failed one's half-made layers are gone: an adapter of another rank loads on the same base and prices
+    assert load_pricer(ModelSpec(str(tiny_model), str(tmp_path / "rank-8"))).predict([f"{QUESTION}\n\nA lamp\n\n{PREFIX}"])
+
+
 def test_an_8b_model_without_a_gpu_is_refused_before_loading(tmp_path, monkeypatch):
     from transformers import LlamaConfig
 

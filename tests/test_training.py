@@ -67,7 +67,7 @@ def test_items_over_the_max_length_are_left_out_and_counted(llama):
             {"text": "Q\n\n" + "steel " * 80 + "\n\nPrice is $12.00", "price": 12.0}]
     found = recipes.examples(rows, llama, 40)
     assert found.prompts == ["Q\n\nMug\n\nPrice is $"] and found.too_long == 1 and found.longest > 80
-    assert "1 items are longer than 40 tokens" in " ".join(found.notes(40))
+    assert "1 item is longer than 40 tokens" in " ".join(found.notes(40))
     with pytest.raises(BadInput, match="longer than 10 tokens"):
         recipes.examples(rows, llama, 10)
 
@@ -249,7 +249,9 @@ def test_push_to_hub_commits_each_checkpoint_then_the_adapter_with_the_token_onl
 
 
 class JobsHub(TrainingHub):
-    """The Hub's repo calls, plus whoami and the Jobs API."""
+    """The Hub's repo calls, plus whoami and the Jobs API (a job that ends in `stage`)."""
+
+    stage = "COMPLETED"
 
     def answer(self):
         path = self.path.split("?")[0]
@@ -262,7 +264,8 @@ class JobsHub(TrainingHub):
             TrainingHub.requests.append({"method": self.command, "path": path, "body": body,
                                          "headers": {k.lower(): v for k, v in self.headers.items()}})
             job = {"id": "0123456789abcdef", "owner": {"id": "1", "name": "me", "type": "user"},
-                   "status": {"stage": "COMPLETED" if self.command == "GET" else "SCHEDULING", "message": None}}
+                   "status": {"stage": JobsHub.stage if self.command == "GET" else "SCHEDULING",
+                              "message": f"CUDA out of memory (token {TOKEN})" if JobsHub.stage == "ERROR" else None}}
             if path.endswith("/logs"):
                 self.send_response(200)
                 self.send_header("Content-Type", "text/event-stream")
@@ -343,3 +346,90 @@ def test_evaluate_puts_the_adapters_figures_on_its_card_and_the_leaderboard(trai
     assert row.pricer == "fine-tuned" and row.size == 3 and out.name in row.label
     assert "## Evaluation" in card and f"leaderboard run {row.id}" in card and "Error=$" in card
     assert "evaluated: Error=$" in said and f"PRICER_ADAPTER={out}" in said
+
+
+class CheckpointHub(TrainingHub):
+    """A repo holding a pushed `last-checkpoint/` (files served from `files`), taking new commits."""
+
+    files: dict[str, bytes] = {}
+    SHA = "c" * 40
+
+    def answer(self):
+        path = self.path.split("?")[0]
+        repo = "/api/models/me/pricer-run"
+        trees = (f"{repo}/tree/main", f"{repo}/tree/{CheckpointHub.SHA}")
+        if self.command in ("GET", "HEAD") and path in (*trees, f"{repo}/revision/main"):
+            TrainingHub.requests.append({"method": self.command, "path": path, "body": b"",
+                                         "headers": {k.lower(): v for k, v in self.headers.items()}})
+            if path in trees:
+                return self.send_json(200, [{"type": "file", "path": name, "size": len(data), "oid": "0" * 40}
+                                            for name, data in CheckpointHub.files.items()])
+            return self.send_json(200, {"id": "me/pricer-run", "sha": CheckpointHub.SHA,
+                                        "siblings": [{"rfilename": name} for name in CheckpointHub.files]})
+        prefix = f"/me/pricer-run/resolve/{CheckpointHub.SHA}/"
+        if path.startswith(prefix) and path[len(prefix):] in CheckpointHub.files:
+            data = CheckpointHub.files[path[len(prefix):]]
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(data)))
+            self.send_header("ETag", f'"{len(data):040d}"')
+            self.send_header("X-Repo-Commit", CheckpointHub.SHA)
+            self.end_headers()
+            if self.command == "GET":
+                self.wfile.write(data)
+            return None
+        return super().answer()
+
+
+def test_a_rerun_with_an_empty_out_resumes_from_the_checkpoint_on_the_hub(trained, train_file, tiny_model, tmp_path,
+                                                                          monkeypatch):
+    record = json.loads((trained.folder / RUN_FILE).read_text(encoding="utf-8"))
+    identity = {k: record[k] for k in ("format", "base_model", "data_sha256", "items", "recipe")}
+    pushed = trained.folder / "checkpoint-2"
+    CheckpointHub.files = {f"last-checkpoint/{p.name}": p.read_bytes() for p in pushed.iterdir() if p.is_file()}
+    CheckpointHub.files["last-checkpoint/pricer-run.json"] = json.dumps(identity).encode()
+    TrainingHub.requests = []
+    monkeypatch.setenv("HF_TOKEN", TOKEN)
+    said: list[str] = []
+    with serving(CheckpointHub) as url:
+        hub_online(monkeypatch, url)
+        done = train(train_file, tmp_path / "elsewhere", tiny_model, push_to="me/pricer-run", say=said.append)
+        assert "found the checkpoint of step 2 on me/pricer-run" in said and done.steps == 4
+        one, resumed = (load_file(f / "adapter_model.safetensors") for f in (trained.folder, done.folder))
+        assert max(float((one[k].float() - resumed[k].float()).abs().max()) for k in one) < 1e-6
+        CheckpointHub.files["last-checkpoint/pricer-run.json"] = json.dumps({**identity, "items": 7}).encode()
+        with pytest.raises(BadInput, match=r"holds the checkpoint of another run \(its items differ"):
+            train(train_file, tmp_path / "third", tiny_model, push_to="me/pricer-run")
+
+
+def test_the_command_refuses_an_8b_here_before_writing_anything(train_file, tmp_path, capsys):
+    from transformers import LlamaConfig
+
+    folder = tmp_path / "llama-8b-config-only"
+    LlamaConfig(hidden_size=4096, intermediate_size=14336, num_hidden_layers=32, num_attention_heads=32,
+                num_key_value_heads=8, vocab_size=128256).save_pretrained(folder)
+    assert main(["qlora", "--data", str(train_file), "--out", str(tmp_path / "out"), "--base-model", str(folder)]) == 2
+    err = capsys.readouterr().err
+    assert "8.0 B parameters and this machine has no CUDA GPU" in err and "--on hf-jobs" in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_failed_job_ends_in_one_line_and_its_status_is_followed_by_id(tmp_path, monkeypatch, capsys):
+    from pricer import jobs
+    from pricer.errors import PricerError
+
+    TrainingHub.requests, JobsHub.stage = [], "ERROR"
+    monkeypatch.setenv("HF_TOKEN", TOKEN)
+    try:
+        with serving(JobsHub) as url:
+            hub_online(monkeypatch, url)
+            launched = jobs.Launched("0123456789abcdef", "me", f"{url}/jobs/me/0123456789abcdef", "r")
+            with pytest.raises(PricerError, match=r"The job 0123456789abcdef ended ERROR: CUDA out of memory \(token <hidden>\)"):
+                jobs.follow(launched, lambda _: None)
+            assert main(["qlora-job", "status", "0123456789abcdef"]) == 2
+            assert capsys.readouterr().out.strip() == "0123456789abcdef: ERROR - CUDA out of memory (token <hidden>)"
+            JobsHub.stage = "COMPLETED"
+            assert main(["qlora-job", "status", "0123456789abcdef", "--follow"]) == 0
+            captured = capsys.readouterr()
+            assert captured.out.strip() == "0123456789abcdef: COMPLETED" and "pushed with <hidden>" in captured.err
+    finally:
+        JobsHub.stage = "COMPLETED"

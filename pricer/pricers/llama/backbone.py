@@ -10,6 +10,7 @@ It imports torch, transformers and peft only inside functions.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -57,6 +58,8 @@ class Backbone:
     """'adapter@revision' -> the name peft knows it by."""
     is_test_model: bool = False
     """A random-weight test model (its config says so): its prices are nonsense."""
+    attempts: int = 0
+    """Adapters tried on it, loaded or not: each try gets a name of its own."""
 
 
 def compute_dtype_name(capability: tuple[int, int] | None) -> str:
@@ -230,7 +233,8 @@ def attach_adapter(backbone: Backbone, base_model: str, adapter: str, revision: 
     if revision and not local:
         check_revision(adapter, revision)
         extra["revision"] = revision
-    name = f"adapter{len(backbone.adapters)}"
+    name = f"adapter{backbone.attempts}"  # never reused: a failed load may leave its layers behind
+    backbone.attempts += 1
     started = time.perf_counter()
     try:
         if isinstance(backbone.model, PeftModel):
@@ -239,6 +243,9 @@ def attach_adapter(backbone: Backbone, base_model: str, adapter: str, revision: 
             backbone.model = PeftModel.from_pretrained(backbone.model, source, adapter_name=name,
                                                        token=hub.token(), **extra)
     except Exception as exc:  # noqa: BLE001 - peft raises many kinds for a mismatched adapter
+        if isinstance(backbone.model, PeftModel) and name in getattr(backbone.model, "peft_config", {}):
+            with contextlib.suppress(Exception):  # take its half-loaded layers out; another load starts clean
+                backbone.model.delete_adapter(name)
         if (problem := unreadable_weights(exc, f"the adapter {adapter}")) is not None:
             raise AdapterMismatch(problem, base_damaged=not backbone.adapters) from exc
         raise AdapterMismatch(

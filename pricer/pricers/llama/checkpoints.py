@@ -12,6 +12,7 @@ huggingface_hub's, every failure one redacted message. It trains nothing (pricer
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ RUN_FILE = "run.json"
 CARD_FILE = "README.md"  # the adapter's model card, on the hub too
 FORMAT = "pricer-qlora/1"
 HUB_CHECKPOINT = "last-checkpoint"
+RUN_IN_CHECKPOINT = "pricer-run.json"  # the run's identity, inside each pushed checkpoint
 
 Say = Callable[[str], Any]
 
@@ -83,7 +85,9 @@ def _api() -> Any:
     return HfApi(endpoint=hub.endpoint(), token=hub.token())
 
 
-def pusher(repo: str, private: bool, say: Say) -> Callable[[Path, int], None]:
+def pusher(repo: str, private: bool, say: Say, run: dict[str, Any]) -> Callable[[Path, int], None]:
+    """push(checkpoint folder, step): one commit of `last-checkpoint/` in `repo`, the run's identity
+    (RUN_IN_CHECKPOINT) beside it, so a rerun elsewhere resumes only the same run."""
     api = _api()
     try:
         api.create_repo(repo, private=private, exist_ok=True)
@@ -91,6 +95,7 @@ def pusher(repo: str, private: bool, say: Say) -> Callable[[Path, int], None]:
         raise _hub_failed(f"creating {repo}")(exc) from None
 
     def push(checkpoint: Path, step: int) -> None:
+        write_json(checkpoint / RUN_IN_CHECKPOINT, run)
         try:
             commit = api.upload_folder(repo_id=repo, folder_path=str(checkpoint), path_in_repo=HUB_CHECKPOINT,
                                        commit_message=f"checkpoint at step {step}")
@@ -135,15 +140,29 @@ def pull_checkpoint(repo: str, folder: Path, wanted: dict[str, Any], say: Say) -
         return None
     except Exception as exc:  # noqa: BLE001
         raise _hub_failed(f"looking for a checkpoint in {repo}")(exc) from None
-    if RUN_FILE in files or not any(f.startswith(HUB_CHECKPOINT + "/") for f in files):
-        return None  # finished (the adapter is there) or nothing pushed yet
+    if RUN_FILE in files:
+        raise BadInput(f"{repo} already holds a trained adapter ({RUN_FILE} at its root): push this run to another "
+                       "repo (the course names each run pricer-YYYY-MM-DD_HH.MM.SS).")
+    if f"{HUB_CHECKPOINT}/{RUN_IN_CHECKPOINT}" not in files:
+        return None  # nothing pushed yet
     try:
         snapshot_download(repo, allow_patterns=[f"{HUB_CHECKPOINT}/*"], local_dir=str(folder),
                           endpoint=hub.endpoint(), token=hub.token())
     except Exception as exc:  # noqa: BLE001
         raise _hub_failed(f"downloading the checkpoint of {repo}")(exc) from None
-    state = json.loads((folder / HUB_CHECKPOINT / "trainer_state.json").read_text(encoding="utf-8"))
-    target = folder / f"checkpoint-{int(state['global_step'])}"
-    (folder / HUB_CHECKPOINT).rename(target)
-    say(f"found the checkpoint of step {int(state['global_step']):,} on {repo}")
+    pulled = folder / HUB_CHECKPOINT
+    try:
+        held = json.loads((pulled / RUN_IN_CHECKPOINT).read_text(encoding="utf-8"))
+        step = int(json.loads((pulled / "trainer_state.json").read_text(encoding="utf-8"))["global_step"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise BadInput(f"The checkpoint on {repo} is damaged ({exc}): push to another repo, or delete its "
+                       f"{HUB_CHECKPOINT} folder to start afresh.") from None
+    if {k: held.get(k) for k in wanted} != wanted:
+        differ = [k for k in wanted if held.get(k) != wanted[k]]
+        shutil.rmtree(pulled, ignore_errors=True)
+        raise BadInput(f"{repo} holds the checkpoint of another run (its {', '.join(differ)} differ): push this "
+                       "run to another repo, or give that run's base model, data and settings to resume it.")
+    target = folder / f"checkpoint-{step}"
+    pulled.rename(target)
+    say(f"found the checkpoint of step {step:,} on {repo}")
     return target

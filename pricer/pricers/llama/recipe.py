@@ -183,7 +183,8 @@ class Examples:
             out.append(f"{self.no_prefix:,} texts hold no `{PREFIX}` followed by a price: left out "
                        "(a pricer dataset's prompts end in it)")
         if self.too_long:
-            out.append(f"{self.too_long:,} items are longer than {max_length} tokens (the longest {self.longest}): "
+            out.append(f"{self.too_long:,} item{' is' if self.too_long == 1 else 's are'} longer than {max_length} "
+                       f"tokens (the longest {self.longest}): "
                        "left out, since cutting them would cut the price; raise --max-length to keep them")
         return out
 

@@ -237,12 +237,12 @@ def train(data: str, out: str | os.PathLike, *, base_model: str = BASE_MODEL, re
 
     recipe = recipe or Recipe()
     reporting = check_reporting(report_to)
-    folder = writable_folder(out)
     rows = load_pricer_dataset(data, split="train", size=size)
     source, _ = locate(base_model, "base model")
     shape = model_shape(source)
     hardware = hardware or hardware_here()
     check_runnable(base_model, shape, hardware)
+    folder = writable_folder(out)  # refused before the model loads; created only once nothing else refuses
     found = examples(rows, tokenizer_for(source), recipe.max_length, source=rows.source or str(data),
                      skipped_rows=rows.skipped)
     the_plan = plan(recipe, shape, base_model, len(found.prompts), found.tokens, hardware, found.notes(recipe.max_length))
@@ -305,7 +305,7 @@ def _QuietBar() -> Any:  # noqa: N802 - a class built where transformers is impo
 def _run(found: Examples, folder: Path, source: str, base_model: str, recipe: Recipe, the_plan: Plan,
          reporting: list[str], record: dict[str, Any], resume: Path | None, push_to: str | None, private: bool,
          say: Say) -> Trained:
-    push = pusher(push_to, private, say) if push_to else None
+    push = pusher(push_to, private, say, {k: record[k] for k in ("format", "base_model", "data_sha256", "items", "recipe")}) if push_to else None
     trainer = build_trainer(found, folder, source, recipe, the_plan, reporting, record["run_name"], push, say)
     started = time.perf_counter()
     result = trainer.train(resume_from_checkpoint=str(resume) if resume else None)

@@ -494,7 +494,8 @@ RECIPE = Group("recipe", (
     RECIPE,
     option("--report-to", default="none", choices=("none", "trackio", "wandb"),
            help="where the metrics go (default: nowhere; wandb needs WANDB_API_KEY)"),
-    option("--push-to-hub", metavar="REPO", help="push each checkpoint and the adapter to this model repo"),
+    option("--push-to-hub", metavar="REPO", nargs="?", const="",
+           help="push each checkpoint and the adapter to this model repo (alone: YOUR_NAME/pricer-DATE_TIME)"),
     option("--public", action="store_true", help="make a new --push-to-hub repo public (default: private)"),
     option("--evaluate", action="store_true", help="then evaluate the adapter on the test items (leaderboard, card)"),
     option("--eval-data", help="test items for --evaluate (default PRICER_DATASET, else the course's)"),
@@ -550,8 +551,8 @@ def _qlora_on_jobs(data: str, base_model: str, size: int | None, preset: str, ch
     from pricer.pricers.llama import checkpoints, training
     from pricer.pricers.llama import recipe as recipes
 
-    if not repo:
-        raise BadInput(f"--on hf-jobs needs --push-to-hub REPO: the adapter comes back through the hub (e.g. "
+    if repo is None:
+        raise BadInput(f"--on hf-jobs needs --push-to-hub [REPO]: the adapter comes back through the hub (e.g. "
                        f"--push-to-hub YOUR_NAME/{training.run_name()}).")
     for name, what in ((data, "--data"), (base_model, "--base-model")):
         if hub.is_local(name) or hub.looks_like_path(name):
@@ -560,11 +561,16 @@ def _qlora_on_jobs(data: str, base_model: str, size: int | None, preset: str, ch
     if report_to == "wandb":
         raise BadInput("--report-to wandb is not sent to a job (its key would have to travel): use trackio or none.")
     gpu = recipes.hardware_of_flavor(flavor)
+    if repo == "":
+        repo = f"{checkpoints.hub_user()}/{training.run_name()}"
+        say(f"pushing to {repo}: give --push-to-hub {repo} to a rerun, to resume it")
     shape = training.model_shape(training.locate(base_model, "base model")[0])
     items = size or 400_000
     the_plan = recipes.plan(chosen, shape, base_model, items, items * 170, gpu)
     for line in the_plan.lines():
-        say(line + ("" if size else " (for the course's 400,000 items; the job prints its own plan)"))
+        say(line)
+    if not size:
+        say("note: planned for the course's 400,000 items (give --size for yours); the job prints its own plan")
     timeout = int(max(3600, the_plan.estimated_hours * 3600 * 2))  # twice the estimate: a rerun resumes from the hub
     arguments = training.remote_arguments(data, base_model, preset, changes, repo, report_to, size)
     launched = jobs.launch(arguments, repo, root=Path(__file__).resolve().parent.parent, flavor=flavor,

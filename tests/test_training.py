@@ -329,7 +329,7 @@ def test_a_job_refuses_local_paths_and_a_missing_repo(train_file, tiny_model, ca
     assert main(["qlora", "--data", str(train_file), "--on", "hf-jobs", "--push-to-hub", "me/run"]) == 2
     assert "is a local path, which a job on Hugging Face cannot read" in capsys.readouterr().err
     assert main(["qlora", "--data", "me/pricer-data", "--on", "hf-jobs"]) == 2
-    assert "--on hf-jobs needs --push-to-hub REPO" in capsys.readouterr().err
+    assert "--on hf-jobs needs --push-to-hub [REPO]" in capsys.readouterr().err
 
 
 def test_evaluate_puts_the_adapters_figures_on_its_card_and_the_leaderboard(train_file, tiny_model, test_250,
@@ -433,3 +433,17 @@ def test_a_failed_job_ends_in_one_line_and_its_status_is_followed_by_id(tmp_path
             assert captured.out.strip() == "0123456789abcdef: COMPLETED" and "pushed with <hidden>" in captured.err
     finally:
         JobsHub.stage = "COMPLETED"
+
+
+def test_push_to_hub_without_a_repo_names_it_for_the_run_and_a_resume_keeps_it(train_file, tiny_model, tmp_path,
+                                                                               monkeypatch):
+    TrainingHub.requests = []
+    monkeypatch.setenv("HF_TOKEN", TOKEN)
+    said: list[str] = []
+    with serving(JobsHub) as url:
+        hub_online(monkeypatch, url)
+        done = train(train_file, tmp_path / "out", tiny_model, recipe=recipes.Recipe(max_steps=1, save_steps=5),
+                     push_to="", say=said.append)
+    record = json.loads((tmp_path / "out" / RUN_FILE).read_text(encoding="utf-8"))
+    assert done.repo == f"me/{record['run_name']}" == record["push_to"] and f"pushing to {done.repo}" in said
+    assert ("GET", "/api/whoami-v2") == (TrainingHub.requests[0]["method"], TrainingHub.requests[0]["path"])

@@ -119,6 +119,16 @@ def push_adapter(repo: str, folder: Path, private: bool) -> str:
     return str(commit.oid)
 
 
+def hub_user() -> str:
+    """Whose HF_TOKEN this is: the namespace of a repo named for the run."""
+    try:
+        return str(_api().whoami()["name"])
+    except PricerError:
+        raise
+    except Exception as exc:  # noqa: BLE001
+        raise _hub_failed("asking whose token HF_TOKEN is")(exc) from None
+
+
 def pushed_revision(repo: str) -> str:
     """The newest revision of `repo` (after a job pushed the adapter)."""
     try:

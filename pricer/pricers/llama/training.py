@@ -39,6 +39,7 @@ from pricer.pricers.llama.backbone import CPU_PARAM_LIMIT, compute_dtype_name, l
 from pricer.pricers.llama.checkpoints import (
     CARD_FILE,
     RUN_FILE,
+    hub_user,
     identity,
     pull_checkpoint,
     push_adapter,
@@ -232,7 +233,7 @@ def train(data: str, out: str | os.PathLike, *, base_model: str = BASE_MODEL, re
           size: int | None = None, report_to: str = "none", push_to: str | None = None, private: bool = True,
           hardware: Hardware | None = None, say: Say = print) -> Trained:
     """Train a QLoRA adapter on `data` (a pricer dataset's train split: hub id, file or folder) into
-    `out`; see the module's docstring for the whole run."""
+    `out`; see the module's docstring for the whole run. `push_to=""` pushes to YOUR_NAME/<run name>."""
     from pricer.data.datasets import load_pricer_dataset
 
     recipe = recipe or Recipe()
@@ -250,11 +251,14 @@ def train(data: str, out: str | os.PathLike, *, base_model: str = BASE_MODEL, re
         say(line)
     wanted = identity(base_model, found, recipe)
     resume = resume_point(folder, wanted)
+    held = json.loads((folder / RUN_FILE).read_text(encoding="utf-8")) if (folder / RUN_FILE).exists() else {}
+    name = held.get("run_name") or run_name()
+    if push_to == "":  # --push-to-hub without a repo: YOUR_NAME/<the run's name>, kept for a resume
+        push_to = held.get("push_to") or f"{hub_user()}/{name}"
+        say(f"pushing to {push_to}")
     if resume is None and push_to:
         resume = pull_checkpoint(push_to, folder, wanted, say)
-    record = {**wanted, "run_name": (json.loads((folder / RUN_FILE).read_text(encoding="utf-8")).get("run_name")
-                                     if (folder / RUN_FILE).exists() else None) or run_name(),
-              "data": str(data), "push_to": push_to}
+    record = {**wanted, "run_name": name, "data": str(data), "push_to": push_to}
     write_json(folder / RUN_FILE, record)
     if resume is not None:
         say(f"resuming from {resume}")

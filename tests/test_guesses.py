@@ -149,3 +149,14 @@ def test_absurd_numbers_in_data_and_guesses_give_scores_or_one_line(tmp_path, ca
     guesses.write_text("index,guess\ninf,1\n1,5\n2,30\n")
     assert main(["score", "--data", str(data), "--guesses", str(guesses), "--size", "3"]) == 2
     assert capsys.readouterr().err.strip() == "error: Row 0 of g.csv: index 'inf' is not a whole number."
+
+
+def test_the_score_verb_records_the_run_on_the_leaderboard_as_the_page_does(test_250, tmp_path, monkeypatch):
+    from pricer.evaluation import leaderboard
+
+    monkeypatch.setenv("PRICER_CACHE", str(tmp_path / "cache"))
+    guesses = tmp_path / "mine.csv"
+    guesses.write_text("index,guess\n" + "".join(f"{i},100\n" for i in range(5)))
+    assert main(["score", "--data", str(test_250), "--guesses", str(guesses), "--size", "5"]) == 0
+    [row] = leaderboard.runs()
+    assert (row.label, row.size, row.data) == ("guesses: mine.csv", 5, str(test_250))

@@ -516,6 +516,8 @@ def cmd_qlora(data: str, out: str | None, base_model: str, size: int | None, rec
     if on == "hf-jobs":
         return _qlora_on_jobs(data, base_model, size, preset, changes, chosen, report_to, push_to_hub, public,
                               flavor, detach)
+    if detach:
+        raise BadInput("--detach is for --on hf-jobs: here the run is this command (the same --out resumes it).")
     if not out:
         raise BadInput("Give --out: the folder for the run's checkpoints and the adapter.")
     done = training.train(data, out, base_model=base_model, recipe=chosen, size=size, report_to=report_to,

@@ -330,6 +330,8 @@ def test_a_job_refuses_local_paths_and_a_missing_repo(train_file, tiny_model, ca
     assert "is a local path, which a job on Hugging Face cannot read" in capsys.readouterr().err
     assert main(["qlora", "--data", "me/pricer-data", "--on", "hf-jobs"]) == 2
     assert "--on hf-jobs needs --push-to-hub [REPO]" in capsys.readouterr().err
+    assert main(["qlora", "--data", str(train_file), "--out", "x", "--detach"]) == 2
+    assert "--detach is for --on hf-jobs" in capsys.readouterr().err
 
 
 def test_evaluate_puts_the_adapters_figures_on_its_card_and_the_leaderboard(train_file, tiny_model, test_250,

@@ -292,11 +292,12 @@ def build_trainer(found: Examples, folder: Path, source: str, recipe: Recipe, th
     # the bar (loss and ETA) stays, on stderr; the logged dicts are said once, by Progress, not printed to stdout
     for printer in (PrinterCallback, ProgressCallback):
         trainer.pop_callback(printer)
-    trainer.add_callback(_QuietBar())
+    trainer.add_callback(quiet_bar())
     return trainer
 
 
-def _QuietBar() -> Any:  # noqa: N802 - a class built where transformers is imported
+def quiet_bar() -> Any:
+    """transformers' progress bar without its printing of every logged dict (Progress says the loss)."""
     from transformers.trainer_callback import ProgressCallback
 
     class QuietBar(ProgressCallback):

@@ -293,7 +293,8 @@ def test_a_folder_that_is_not_an_adapter_says_so(tiny_model, tmp_path):
         load_pricer(ModelSpec(str(tiny_model), str(tmp_path)))
 
 
-def test_an_adapter_of_another_model_cannot_be_applied(tiny_model, tmp_path):
+def other_models_adapter(folder: Path) -> Path:
+    """A LoRA adapter (rank 2) of another, narrower model: it cannot be applied to the tiny one."""
     import torch
     from peft import LoraConfig, get_peft_model
     from transformers import LlamaConfig, LlamaForCausalLM
@@ -301,8 +302,12 @@ def test_an_adapter_of_another_model_cannot_be_applied(tiny_model, tmp_path):
     torch.manual_seed(0)
     other = LlamaForCausalLM(LlamaConfig(vocab_size=128256, hidden_size=32, intermediate_size=64,
                                          num_hidden_layers=2, num_attention_heads=2))
-    get_peft_model(other, LoraConfig(r=2, target_modules=["q_proj"], task_type="CAUSAL_LM")).save_pretrained(
-        tmp_path / "other-adapter")
+    get_peft_model(other, LoraConfig(r=2, target_modules=["q_proj"], task_type="CAUSAL_LM")).save_pretrained(folder)
+    return folder
+
+
+def test_an_adapter_of_another_model_cannot_be_applied(tiny_model, tmp_path):
+    other_models_adapter(tmp_path / "other-adapter")
     with pytest.raises(ModelUnavailable, match="cannot be applied to") as err:
         load_pricer(ModelSpec(str(tiny_model), str(tmp_path / "other-adapter")))
     assert "'none'" in str(err.value)
@@ -311,15 +316,10 @@ def test_an_adapter_of_another_model_cannot_be_applied(tiny_model, tmp_path):
 
 
 def test_an_adapter_that_failed_to_load_leaves_no_layers_behind_for_the_next_one(tiny_model, tmp_path):
-    import torch
     from peft import LoraConfig, get_peft_model
-    from transformers import AutoModelForCausalLM, LlamaConfig, LlamaForCausalLM
+    from transformers import AutoModelForCausalLM
 
-    torch.manual_seed(0)
-    other = LlamaForCausalLM(LlamaConfig(vocab_size=128256, hidden_size=32, intermediate_size=64,
-                                         num_hidden_layers=2, num_attention_heads=2))
-    get_peft_model(other, LoraConfig(r=2, target_modules=["q_proj"], task_type="CAUSAL_LM")).save_pretrained(
-        tmp_path / "other-adapter")
+    other_models_adapter(tmp_path / "other-adapter")
     get_peft_model(AutoModelForCausalLM.from_pretrained(tiny_model), LoraConfig(
         r=8, target_modules=["q_proj", "k_proj"], task_type="CAUSAL_LM")).save_pretrained(tmp_path / "rank-8")
     assert load_pricer(ModelSpec(str(tiny_model), str(tiny_model / "adapter")))  # the base now holds one adapter

@@ -23,7 +23,6 @@ sys.path.insert(0, str(ROOT))
 DATA = ROOT.parent / "shared" / "data" / "train-550.jsonl"
 # Meta-Llama-3.1-8B's config.json: parameters, hidden size, layers, vocabulary, MLP size, key/value width
 LLAMA_31_8B = (8_030_261_248, 4096, 32, 128_256, 14_336, 1024)
-COURSE_ITEMS, COURSE_TOKENS_PER_ITEM = 400_000, 170  # the course's train split; ~170 tokens a prompt and price
 
 
 def cpu_run(steps: int, size: int) -> None:
@@ -56,10 +55,10 @@ def plans() -> None:
     shape = recipes.ModelShape(*LLAMA_31_8B)
     for preset in recipes.PRESETS:
         chosen = recipes.recipe(preset)
-        print(f"\n{preset} on Llama 3.1 8B, {COURSE_ITEMS:,} items (estimates from the model's size):")
+        print(f"\n{preset} on Llama 3.1 8B, {recipes.COURSE_ITEMS:,} items (estimates from the model's size):")
         for gpu in ("t4", "a10g", "a100"):
-            planned = recipes.plan(chosen, shape, recipes.BASE_MODEL, COURSE_ITEMS,
-                                   COURSE_ITEMS * COURSE_TOKENS_PER_ITEM, recipes.GPUS[gpu])
+            planned = recipes.plan(chosen, shape, recipes.BASE_MODEL, recipes.COURSE_ITEMS,
+                                   recipes.COURSE_ITEMS * recipes.TOKENS_PER_ITEM, recipes.GPUS[gpu])
             print(f"  {planned.hardware.name:12}: batch {planned.micro_batch:>3} x {planned.accumulation:<3} "
                   f"{planned.steps:>7,} steps  {planned.memory_gb:5.1f} of {planned.hardware.memory_gb:3.0f} GB  "
                   f"about {planned.estimated_hours:6.1f} h")

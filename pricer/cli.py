@@ -567,13 +567,13 @@ def _qlora_on_jobs(data: str, base_model: str, size: int | None, preset: str, ch
         repo = f"{checkpoints.hub_user()}/{training.run_name()}"
         say(f"pushing to {repo}: give --push-to-hub {repo} to a rerun, to resume it")
     shape = training.model_shape(training.locate(base_model, "base model")[0])
-    items = size or 400_000
-    the_plan = recipes.plan(chosen, shape, base_model, items, items * 170, gpu)
+    items = size or recipes.COURSE_ITEMS
+    the_plan = recipes.plan(chosen, shape, base_model, items, items * recipes.TOKENS_PER_ITEM, gpu)
     for line in the_plan.lines():
         say(line)
     if not size:
-        say("note: planned for the course's 400,000 items (give --size for yours); the job prints its own plan")
-    timeout = int(max(3600, the_plan.estimated_hours * 3600 * 2))  # twice the estimate: a rerun resumes from the hub
+        say(f"note: planned for the course's {items:,} items (give --size for yours); the job prints its own plan")
+    timeout = the_plan.job_timeout()
     arguments = training.remote_arguments(data, base_model, preset, changes, repo, report_to, size)
     launched = jobs.launch(arguments, repo, root=Path(__file__).resolve().parent.parent, flavor=flavor,
                            timeout_seconds=timeout, private=not public)

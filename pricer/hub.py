@@ -17,6 +17,7 @@ import functools
 import os
 import socket
 import time
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -110,6 +111,20 @@ def hub_error(exc: BaseException, messages: dict[int | str, str], *secrets: str 
     for field, value in fields.items():  # not str.format: a template holds user text (a revision, a path)
         message = message.replace(field, value)
     return kind(redact(message, token(), *secrets))
+
+
+def call_failed(what: str, then: str = "Try again in a minute.") -> Callable[[BaseException], PricerError]:
+    """exc -> the PricerError of a hub call made with HF_TOKEN while `what` (e.g. "pushing the
+    adapter to me/run"), redacted: an invalid or read-only token, payment, any other refusal, no answer."""
+    def convert(exc: BaseException) -> PricerError:
+        return hub_error(exc, {
+            401: f"The Hugging Face Hub refused HF_TOKEN when {what}: check that it is valid and has write access "
+                 "(https://huggingface.co/settings/tokens).",
+            402: f"The Hugging Face Hub asks for payment when {what} (Jobs need a payment method or credits): {{server}}",
+            "refused": f"The Hugging Face Hub refused ({{status}}) when {what}: {{server}}",
+            "failed": f"The Hugging Face Hub ({endpoint()}) {{answer}} when {what}. {then}",
+        })
+    return convert
 
 
 def endpoint() -> str:

@@ -93,17 +93,6 @@ def _token() -> str:
     return token
 
 
-def _failed(what: str, token: str) -> Callable[[BaseException], PricerError]:
-    def convert(exc: BaseException) -> PricerError:
-        return hub.hub_error(exc, {
-            401: f"The Hugging Face Hub refused HF_TOKEN when {what}: check that it is valid and has write access.",
-            402: f"Hugging Face Jobs need a payment method or credits on the account ({what}): {{server}}",
-            "refused": f"The Hugging Face Hub refused ({{status}}) when {what}: {{server}}",
-            "failed": f"The Hugging Face Hub ({hub.endpoint()}) {{answer}} when {what}. Try again in a minute.",
-        }, token)
-    return convert
-
-
 def upload_code(repo: str, root: Path, token: str, private: bool = True) -> str:
     """Commit the project's code to `repo` under job/ (creating the repo, private by default);
     return the commit's revision."""
@@ -115,7 +104,7 @@ def upload_code(repo: str, root: Path, token: str, private: bool = True) -> str:
         operations = [CommitOperationAdd(f"{CODE_FOLDER}/{name}", str(root / name)) for name in code_files(root)]
         commit = api.create_commit(repo, operations, commit_message="pricer: the code of a training job")
     except Exception as exc:  # noqa: BLE001 - every failure of the hub call is said in one line
-        raise _failed(f"uploading the job's code to {repo}", token)(exc) from None
+        raise hub.call_failed(f"uploading the job's code to {repo}")(exc) from None
     return commit.oid
 
 
@@ -128,14 +117,14 @@ def launch(arguments: list[str], repo: str, *, root: Path, flavor: str = DEFAULT
     try:
         namespace = api.whoami()["name"]
     except Exception as exc:  # noqa: BLE001
-        raise _failed("asking whose token HF_TOKEN is", token)(exc) from None
+        raise hub.call_failed("asking whose token HF_TOKEN is")(exc) from None
     revision = upload_code(repo, root, token, private)
     try:
         job = api.run_job(image=IMAGE, command=["bash", "-c", job_script(repo, revision, arguments)],
                           secrets={"HF_TOKEN": token}, flavor=flavor, timeout=timeout_seconds,
                           labels={"pricer": arguments[0] if arguments else "job"}, namespace=namespace)
     except Exception as exc:  # noqa: BLE001
-        raise _failed(f"starting a {flavor} job", token)(exc) from None
+        raise hub.call_failed(f"starting a {flavor} job")(exc) from None
     return Launched(job.id, namespace, str(getattr(job, "url", "") or ""), revision)
 
 
@@ -146,7 +135,7 @@ def status(job_id: str, namespace: str | None = None) -> tuple[str, str]:
     try:
         info = api.inspect_job(job_id=job_id, namespace=namespace or api.whoami()["name"])
     except Exception as exc:  # noqa: BLE001
-        raise _failed(f"asking for job {job_id}", token)(exc) from None
+        raise hub.call_failed(f"asking for job {job_id}")(exc) from None
     stage = str(getattr(info.status.stage, "value", info.status.stage))
     return stage, redact(str(info.status.message or ""), token)
 
@@ -160,7 +149,7 @@ def logs(job_id: str, namespace: str | None = None, *, follow: bool = False, tai
                                        follow=follow, tail=tail):
             yield redact(line, token)
     except Exception as exc:  # noqa: BLE001
-        raise _failed(f"reading the logs of job {job_id}", token)(exc) from None
+        raise hub.call_failed(f"reading the logs of job {job_id}")(exc) from None
 
 
 def follow(launched: Launched, say: Say) -> None:

@@ -91,6 +91,19 @@ def test_the_plan_keeps_the_effective_batch_when_the_gpu_is_too_small():
     assert "fp16" in course.lines()[0] and "an estimate" in course.lines()[1]
 
 
+def test_a_jobs_flavor_is_planned_on_its_gpu_with_twice_the_estimate_as_its_timeout():
+    assert recipes.hardware_of_flavor("a10g-large") == recipes.GPUS["a10g"]
+    assert recipes.hardware_of_flavor("t4-small").dtype == "fp16"
+    with pytest.raises(BadInput, match="'cpu-basic' is not a GPU flavor: use one of t4-small"):
+        recipes.hardware_of_flavor("cpu-basic")
+    llama_8b = recipes.ModelShape(8_030_261_248, 4096, 32, 128256, 14336, 1024)
+    long = recipes.plan(recipes.Recipe(), llama_8b, recipes.BASE_MODEL, recipes.COURSE_ITEMS,
+                        recipes.COURSE_ITEMS * recipes.TOKENS_PER_ITEM, recipes.GPUS["a10g"])
+    assert long.job_timeout() == int(long.estimated_hours * 7200) and long.estimated_hours > 1
+    short = recipes.plan(recipes.Recipe(), llama_8b, recipes.BASE_MODEL, 40, 6800, recipes.GPUS["a10g"])
+    assert short.job_timeout() == 3600
+
+
 def test_an_8b_without_cuda_is_refused_with_the_two_ways_forward():
     llama_8b = recipes.ModelShape(8_030_261_248, 4096, 32, 128256, 14336, 1024)
     with pytest.raises(ModelUnavailable, match="no CUDA GPU.*NVIDIA GPU.*--on hf-jobs"):
@@ -114,17 +127,16 @@ def test_the_labels_mask_every_prompt_token_and_keep_the_price(train_file, tiny_
     found = recipes.examples(rows, llama, FAST.max_length)
     the_plan = recipes.plan(FAST, training.model_shape(str(tiny_model)), "tiny", len(found.prompts), found.tokens,
                             recipes.CPU)
-    trainer = training.build_trainer(found, tmp_path, str(tiny_model), FAST, the_plan, [], "t", None, lambda _: None)
+    trainer = training.build_trainer(found, tmp_path, str(tiny_model), training.tokenizer_for(str(tiny_model)), FAST,
+                                     the_plan, [], "t", None, lambda _: None)
     assert trainer.args.report_to == []  # nothing is sent anywhere unless asked
     batch = next(iter(trainer.get_train_dataloader()))
     completions = dict(zip(found.prompts, found.completions, strict=True))
     for ids, labels in zip(batch["input_ids"].tolist(), batch["labels"].tolist(), strict=True):
-        text = llama.decode([i for i, m in zip(ids, batch["attention_mask"].tolist()[0], strict=True) if m] or ids,
-                            skip_special_tokens=True)
         kept = [i for i, label in zip(ids, labels, strict=True) if label != -100]
         assert llama.decode(kept) in {f"{c}<|end_of_text|>" for c in completions.values()}
         first_kept = labels.index(kept[0])
-        assert llama.decode(ids[:first_kept], skip_special_tokens=True).endswith("Price is $"), text
+        assert llama.decode(ids[:first_kept], skip_special_tokens=True).endswith("Price is $")
 
 
 def test_a_run_writes_the_adapter_its_card_and_its_record(trained, train_file, tiny_model):
@@ -236,8 +248,7 @@ def test_push_to_hub_commits_each_checkpoint_then_the_adapter_with_the_token_onl
     assert json.loads(TrainingHub.requests[1]["body"]) == {"name": "pricer-run", "organization": "me",
                                                            "visibility": "private"}
     commits = [r["body"].decode() for r in TrainingHub.requests if "/commit/" in r["path"]]
-    assert all('"path": "last-checkpoint/adapter_model.safetensors"' in c.replace('":"', '": "')
-               or "last-checkpoint/adapter_model.safetensors" in c for c in commits[:2])
+    assert all("last-checkpoint/adapter_model.safetensors" in c for c in commits[:2])
     assert "adapter_model.safetensors" in commits[2] and "last-checkpoint" not in commits[2]
     assert done.repo == "me/pricer-run" and done.revision == f"{3:040d}"
     for r in TrainingHub.requests:
@@ -316,7 +327,7 @@ def test_the_jobs_command_run_here_trains_the_tiny_model(train_file, tiny_model,
     arguments = training.remote_arguments(str(train_file), str(tiny_model), "course-2024",
                                           {"max_steps": 2, "save_steps": 2}, "me/pricer-run")
     assert arguments[arguments.index("--push-to-hub") + 1] == "me/pricer-run"
-    local = [a for a in arguments]
+    local = list(arguments)
     at = local.index("--push-to-hub")
     del local[at:at + 2]  # here, nothing is pushed
     local[local.index("--out") + 1] = str(tmp_path / "out")
@@ -385,7 +396,7 @@ class CheckpointHub(TrainingHub):
 def test_a_rerun_with_an_empty_out_resumes_from_the_checkpoint_on_the_hub(trained, train_file, tiny_model, tmp_path,
                                                                           monkeypatch):
     record = json.loads((trained.folder / RUN_FILE).read_text(encoding="utf-8"))
-    identity = {k: record[k] for k in ("format", "base_model", "data_sha256", "items", "recipe")}
+    identity = {k: record[k] for k in ("format", "base_model", "data_sha256", "items", "recipe")}  # what is pushed
     pushed = trained.folder / "checkpoint-2"
     CheckpointHub.files = {f"last-checkpoint/{p.name}": p.read_bytes() for p in pushed.iterdir() if p.is_file()}
     CheckpointHub.files["last-checkpoint/pricer-run.json"] = json.dumps(identity).encode()

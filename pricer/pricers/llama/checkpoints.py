@@ -36,26 +36,30 @@ def identity(base_model: str, data: Any, recipe: Any) -> dict[str, Any]:
             "recipe": recipe.to_json()}
 
 
-def resume_point(out: Path, wanted: dict[str, Any]) -> Path | None:
-    """The newest checkpoint of the same run in `out`, None for a fresh run; a BadInput when `out`
-    holds another run or files that are not a run's."""
+def differing(held: dict[str, Any], wanted: dict[str, Any]) -> list[str]:
+    """The parts of a run's identity in which `held` is another run than `wanted`."""
+    return [k for k in wanted if held.get(k) != wanted[k]]
+
+
+def resume_point(out: Path, wanted: dict[str, Any]) -> tuple[Path | None, dict[str, Any]]:
+    """(the newest checkpoint of the same run in `out`, or None; the run's record there, {} for a
+    fresh run); a BadInput when `out` holds another run or files that are not a run's."""
     record = out / RUN_FILE
     if not record.exists():
         if any(out.iterdir()):
             raise BadInput(f"{out} is not empty and holds no training run ({RUN_FILE}): choose an empty or new --out.")
-        return None
+        return None, {}
     try:
         held = json.loads(record.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise BadInput(f"{record} is damaged ({exc}): choose another --out, or delete {out} to start afresh.") from None
-    if {k: held.get(k) for k in wanted} != wanted:
-        differ = [k for k in wanted if held.get(k) != wanted[k]]
+    if differ := differing(held, wanted):
         raise BadInput(f"{out} holds another run (its {', '.join(differ)} differ): choose another --out to train "
                        "this one, or give the same base model, data and settings to resume that one.")
     checkpoints = sorted((p for p in out.glob("checkpoint-*") if p.name.split("-")[-1].isdigit()),
                          key=lambda p: int(p.name.split("-")[-1]))
     complete = [p for p in checkpoints if (p / "trainer_state.json").exists()]
-    return complete[-1] if complete else None
+    return (complete[-1] if complete else None), held
 
 
 def write_json(path: Path, data: dict[str, Any]) -> None:
@@ -66,15 +70,7 @@ def write_json(path: Path, data: dict[str, Any]) -> None:
         raise BadInput(f"Could not write {path}: {exc.strerror or exc}. Free some space or choose another --out.") from None
 
 
-def _hub_failed(what: str) -> Callable[[BaseException], PricerError]:
-    def convert(exc: BaseException) -> PricerError:
-        return hub.hub_error(exc, {
-            401: f"The Hugging Face Hub refused HF_TOKEN when {what}: it needs a token with write access.",
-            "refused": f"The Hugging Face Hub refused ({{status}}) when {what}: {{server}}",
-            "failed": f"The Hugging Face Hub ({hub.endpoint()}) {{answer}} when {what}; the run's files stay in "
-                      "--out, and the same command resumes.",
-        })
-    return convert
+RESUMES = "The run's files stay in --out, and the same command resumes."
 
 
 def _api() -> Any:
@@ -92,7 +88,7 @@ def pusher(repo: str, private: bool, say: Say, run: dict[str, Any]) -> Callable[
     try:
         api.create_repo(repo, private=private, exist_ok=True)
     except Exception as exc:  # noqa: BLE001
-        raise _hub_failed(f"creating {repo}")(exc) from None
+        raise hub.call_failed(f"creating {repo}", RESUMES)(exc) from None
 
     def push(checkpoint: Path, step: int) -> None:
         write_json(checkpoint / RUN_IN_CHECKPOINT, run)
@@ -100,7 +96,7 @@ def pusher(repo: str, private: bool, say: Say, run: dict[str, Any]) -> Callable[
             commit = api.upload_folder(repo_id=repo, folder_path=str(checkpoint), path_in_repo=HUB_CHECKPOINT,
                                        commit_message=f"checkpoint at step {step}")
         except Exception as exc:  # noqa: BLE001
-            raise _hub_failed(f"pushing the checkpoint of step {step} to {repo}")(exc) from None
+            raise hub.call_failed(f"pushing the checkpoint of step {step} to {repo}", RESUMES)(exc) from None
         say(f"pushed the checkpoint of step {step:,} to {repo}@{commit.oid}")
 
     return push
@@ -115,7 +111,7 @@ def push_adapter(repo: str, folder: Path, private: bool) -> str:
                                    allow_patterns=["adapter_config.json", "adapter_model.safetensors", CARD_FILE,
                                                    RUN_FILE])
     except Exception as exc:  # noqa: BLE001
-        raise _hub_failed(f"pushing the adapter to {repo}")(exc) from None
+        raise hub.call_failed(f"pushing the adapter to {repo}", RESUMES)(exc) from None
     return str(commit.oid)
 
 
@@ -126,7 +122,7 @@ def hub_user() -> str:
     except PricerError:
         raise
     except Exception as exc:  # noqa: BLE001
-        raise _hub_failed("asking whose token HF_TOKEN is")(exc) from None
+        raise hub.call_failed("asking whose token HF_TOKEN is", RESUMES)(exc) from None
 
 
 def pushed_revision(repo: str) -> str:
@@ -134,7 +130,7 @@ def pushed_revision(repo: str) -> str:
     try:
         return str(_api().model_info(repo).sha)
     except Exception as exc:  # noqa: BLE001
-        raise _hub_failed(f"asking for the newest revision of {repo}")(exc) from None
+        raise hub.call_failed(f"asking for the newest revision of {repo}", RESUMES)(exc) from None
 
 
 def pull_checkpoint(repo: str, folder: Path, wanted: dict[str, Any], say: Say) -> Path | None:
@@ -149,7 +145,7 @@ def pull_checkpoint(repo: str, folder: Path, wanted: dict[str, Any], say: Say) -
     except (RepositoryNotFoundError, RevisionNotFoundError):
         return None
     except Exception as exc:  # noqa: BLE001
-        raise _hub_failed(f"looking for a checkpoint in {repo}")(exc) from None
+        raise hub.call_failed(f"looking for a checkpoint in {repo}", RESUMES)(exc) from None
     if RUN_FILE in files:
         raise BadInput(f"{repo} already holds a trained adapter ({RUN_FILE} at its root): push this run to another "
                        "repo (the course names each run pricer-YYYY-MM-DD_HH.MM.SS).")
@@ -159,7 +155,7 @@ def pull_checkpoint(repo: str, folder: Path, wanted: dict[str, Any], say: Say) -
         snapshot_download(repo, allow_patterns=[f"{HUB_CHECKPOINT}/*"], local_dir=str(folder),
                           endpoint=hub.endpoint(), token=hub.token())
     except Exception as exc:  # noqa: BLE001
-        raise _hub_failed(f"downloading the checkpoint of {repo}")(exc) from None
+        raise hub.call_failed(f"downloading the checkpoint of {repo}", RESUMES)(exc) from None
     pulled = folder / HUB_CHECKPOINT
     try:
         held = json.loads((pulled / RUN_IN_CHECKPOINT).read_text(encoding="utf-8"))
@@ -167,8 +163,7 @@ def pull_checkpoint(repo: str, folder: Path, wanted: dict[str, Any], say: Say) -
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise BadInput(f"The checkpoint on {repo} is damaged ({exc}): push to another repo, or delete its "
                        f"{HUB_CHECKPOINT} folder to start afresh.") from None
-    if {k: held.get(k) for k in wanted} != wanted:
-        differ = [k for k in wanted if held.get(k) != wanted[k]]
+    if differ := differing(held, wanted):
         shutil.rmtree(pulled, ignore_errors=True)
         raise BadInput(f"{repo} holds the checkpoint of another run (its {', '.join(differ)} differ): push this "
                        "run to another repo, or give that run's base model, data and settings to resume it.")

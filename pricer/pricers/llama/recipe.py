@@ -35,6 +35,8 @@ from pricer.errors import BadInput
 from pricer.pricers.estimates import extract_price
 
 BASE_MODEL = "meta-llama/Meta-Llama-3.1-8B"  # the course's BASE_MODEL
+COURSE_ITEMS = 400_000  # the course's train split, what a plan made before the data is read assumes
+TOKENS_PER_ITEM = 170  # about one prompt and price of the course's data (its prompts cut at 160 tokens)
 
 
 @dataclass(frozen=True)
@@ -323,6 +325,11 @@ class Plan:
     memory_gb: float
     estimated_hours: float
     notes: tuple[str, ...] = ()
+
+    def job_timeout(self) -> int:
+        """Seconds a job of this plan may run: twice the estimate, an hour at least (a job stopped by its
+        timeout loses only what it had not pushed: a rerun resumes from the last checkpoint)."""
+        return int(max(3600, self.estimated_hours * 3600 * 2))
 
     def lines(self) -> list[str]:
         gpu = (f"{self.hardware.name} ({self.hardware.memory_gb:.0f} GB, {self.hardware.dtype})"

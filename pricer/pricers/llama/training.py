@@ -23,7 +23,6 @@ It imports torch, transformers, peft and trl only inside functions; it does not 
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from collections.abc import Callable
@@ -140,8 +139,8 @@ def check_runnable(name: str, shape: ModelShape, hardware: Hardware) -> None:
 # --- the run ------------------------------------------------------------------------------------
 
 
-def load_for_training(source: str, hardware: Hardware) -> tuple[Any, Any]:
-    """(model in 4 bits ready for k-bit training, tokenizer padded as the course did)."""
+def load_for_training(source: str, hardware: Hardware, tokenizer: Any) -> Any:
+    """The model in 4 bits, ready for k-bit training, padding with `tokenizer`'s pad token."""
     import torch
     from peft import prepare_model_for_kbit_training
     from transformers import AutoModelForCausalLM
@@ -153,18 +152,17 @@ def load_for_training(source: str, hardware: Hardware) -> tuple[Any, Any]:
         device_map: Any = {"": PartialState().local_process_index}  # one copy per GPU under accelerate launch
     else:
         device_map = "cpu"
-    tokenizer = tokenizer_for(source)
     try:
         model = AutoModelForCausalLM.from_pretrained(source, quantization_config=quantization_config("4bit", dtype),
                                                      device_map=device_map, dtype=dtype, token=hub.token())
     except torch.cuda.OutOfMemoryError as exc:
         raise ModelUnavailable(f"Out of GPU memory while loading {source}: use a bigger GPU.") from exc
     model.config.pad_token_id = tokenizer.pad_token_id
-    model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=False)  # the trainer enables it
-    return model, tokenizer
+    return prepare_model_for_kbit_training(model, use_gradient_checkpointing=False)  # the trainer enables checkpointing
 
 
 def tokenizer_for(source: str) -> Any:
+    """The base model's tokenizer, padded as the course did (eos, on the right)."""
     from transformers import AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(source, token=hub.token())
@@ -244,14 +242,14 @@ def train(data: str, out: str | os.PathLike, *, base_model: str = BASE_MODEL, re
     hardware = hardware or hardware_here()
     check_runnable(base_model, shape, hardware)
     folder = writable_folder(out)  # refused before the model loads; created only once nothing else refuses
-    found = examples(rows, tokenizer_for(source), recipe.max_length, source=rows.source or str(data),
+    tokenizer = tokenizer_for(source)
+    found = examples(rows, tokenizer, recipe.max_length, source=rows.source or str(data),
                      skipped_rows=rows.skipped)
     the_plan = plan(recipe, shape, base_model, len(found.prompts), found.tokens, hardware, found.notes(recipe.max_length))
     for line in the_plan.lines():
         say(line)
     wanted = identity(base_model, found, recipe)
-    resume = resume_point(folder, wanted)
-    held = json.loads((folder / RUN_FILE).read_text(encoding="utf-8")) if (folder / RUN_FILE).exists() else {}
+    resume, held = resume_point(folder, wanted)
     name = held.get("run_name") or run_name()
     if push_to == "":  # --push-to-hub without a repo: YOUR_NAME/<the run's name>, kept for a resume
         push_to = held.get("push_to") or f"{hub_user()}/{name}"
@@ -262,11 +260,11 @@ def train(data: str, out: str | os.PathLike, *, base_model: str = BASE_MODEL, re
     write_json(folder / RUN_FILE, record)
     if resume is not None:
         say(f"resuming from {resume}")
-    return _run(found, folder, source, base_model, recipe, the_plan, reporting, record, resume, push_to, private,
+    return _run(found, folder, source, tokenizer, base_model, recipe, the_plan, reporting, record, resume, push_to, private,
                 say)
 
 
-def build_trainer(found: Examples, folder: Path, source: str, recipe: Recipe, the_plan: Plan,
+def build_trainer(found: Examples, folder: Path, source: str, tokenizer: Any, recipe: Recipe, the_plan: Plan,
                   reporting: list[str], name: str, push: Callable[[Path, int], None] | None, say: Say) -> Any:
     """TRL's SFTTrainer for the run: the 4-bit model, peft's LoraConfig, the prompt/completion
     pairs (the completion-only loss), the recipe's SFTConfig and the run's callbacks."""
@@ -277,7 +275,7 @@ def build_trainer(found: Examples, folder: Path, source: str, recipe: Recipe, th
     from trl import SFTTrainer
 
     set_seed(recipe.seed)
-    model, tokenizer = load_for_training(source, the_plan.hardware)
+    model = load_for_training(source, the_plan.hardware, tokenizer)
     lora = LoraConfig(r=recipe.lora_r, lora_alpha=recipe.lora_alpha, lora_dropout=recipe.lora_dropout,
                       target_modules=list(recipe.target_modules), bias="none", task_type="CAUSAL_LM")
     dataset = Dataset.from_dict({"prompt": found.prompts, "completion": found.completions})
@@ -307,11 +305,11 @@ def quiet_bar() -> Any:
     return QuietBar()
 
 
-def _run(found: Examples, folder: Path, source: str, base_model: str, recipe: Recipe, the_plan: Plan,
+def _run(found: Examples, folder: Path, source: str, tokenizer: Any, base_model: str, recipe: Recipe, the_plan: Plan,
          reporting: list[str], record: dict[str, Any], resume: Path | None, push_to: str | None, private: bool,
          say: Say) -> Trained:
-    push = pusher(push_to, private, say, {k: record[k] for k in ("format", "base_model", "data_sha256", "items", "recipe")}) if push_to else None
-    trainer = build_trainer(found, folder, source, recipe, the_plan, reporting, record["run_name"], push, say)
+    push = pusher(push_to, private, say, identity(base_model, found, recipe)) if push_to else None
+    trainer = build_trainer(found, folder, source, tokenizer, recipe, the_plan, reporting, record["run_name"], push, say)
     started = time.perf_counter()
     result = trainer.train(resume_from_checkpoint=str(resume) if resume else None)
     seconds = time.perf_counter() - started

@@ -403,30 +403,36 @@ def _report_run(done: Any, out: str | None, chart: str | None) -> int:
 @command(
     "train", "train the CPU pricer from pricer datasets, deterministically, with its card",
     option("--data", nargs="+", required=True,
-           help="training sources (JSONL/Parquet/CSV files, folders, hub ids: their train split); the first is "
-                "the distribution to price"),
-    option("--validation", default="50",
-           help="a validation source (its test split), or N: the last N items of the first source (default 50)"),
+           help="training sources (JSONL/Parquet/CSV files, folders, hub ids: their train split); the first "
+                "--like of them are the distribution to price"),
+    option("--like", type=int, default=1,
+           help="how many of the first sources are the distribution to price (weight 1, cross-validated); the "
+                "others are weighted to look like them (default 1)"),
+    option("--validation",
+           help="a validation source (its test split), or N: the last N items of the first source; default: "
+                "cross-validate the sources priced like (up to 20,000 items)"),
     option("--test", help="a test source whose figures go on the card (never used to choose anything)"),
+    option("--note", help="a line for the card on what the data is"),
     option("--seed", type=int, default=42, help="recorded on the card (no training step is random)"),
     option("--workers", type=int, help="processes hashing the texts (default: one per CPU core, at most 2); "
                                        "any number gives the same model"),
     option("--out", required=True, help="output folder: model.safetensors, model.json, CARD.md"),
 )
-def cmd_train(data: list[str], validation: str, test: str | None, seed: int, workers: int | None, out: str) -> int:
+def cmd_train(data: list[str], like: int, validation: str | None, test: str | None, note: str | None, seed: int,
+              workers: int | None, out: str) -> int:
     import resource
     import time
 
     from pricer.pricers.cpu.training import train
 
-    held: str | int = int(validation) if validation.strip().isdigit() else validation
+    held: str | int | None = int(validation) if validation and validation.strip().isdigit() else validation
     started = time.perf_counter()
-    model = train(data, held, out, seed=seed, progress=True, test=test, workers=workers)
+    model = train(data, held, out, seed=seed, progress=True, like=like, test=test, workers=workers, note=note)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
-    for part in ("validation", "test"):
+    for part in ("cross_validation", "validation", "test"):
         figures = (model.info.get(part) or {}).get("figures")
         if figures:
-            say(f"{part}: Error=${figures['average_error']:,.2f} RMSLE={figures['rmsle']:.2f} "
+            say(f"{part.replace('_', '-')}: Error=${figures['average_error']:,.2f} RMSLE={figures['rmsle']:.2f} "
                 f"Hits={figures['hits'] * 100:.1f}% coverage={figures['coverage'] * 100:.1f}% ({figures['items']} items)")
     say(f"trained in {time.perf_counter() - started:.1f} s, peak memory {peak:,.0f} MiB; "
         f"price with it: PRICER_CPU_MODEL={out} (or --cpu-model {out})")

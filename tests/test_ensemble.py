@@ -21,6 +21,7 @@ from pricer.pricers.ensemble import (
     fit_members,
     load,
     predict,
+    run_members,
     save,
 )
 
@@ -271,3 +272,39 @@ def test_the_pricer_gives_estimates_with_the_members_in_their_details(train_550,
     [estimate] = EnsemblePricer(path, lookup=pricers.__getitem__).price(texts[:1])
     assert isinstance(estimate, Estimate) and estimate.price is not None
     assert estimate.details["used"] == ["long"] and estimate.details["note"].startswith("without short (no key)")
+
+
+def test_a_member_that_trained_on_the_fitting_items_is_weighed_by_its_out_of_fold_estimates(tmp_path):
+    """The CPU pricer keeps the estimates its cross-validation made of the items it trained on:
+    fitted on items it saw, the ensemble gets those (made without each item), not the model's own
+    (which would make it look better than it is), and its card and line say how many."""
+    from pricer.pricers.cpu.pricer import CpuPricer
+    from pricer.pricers.cpu.training import train
+
+    from tests.test_cpu_pricer import SMALL, fixture_rows, prompt, write_jsonl
+
+    seen = fixture_rows(48)
+    unseen = [{"text": prompt(f"Unseen item {i}", "a thing never trained on"), "price": 10.0 + i} for i in range(12)]
+    model = tmp_path / "cpu"
+    train([write_jsonl(tmp_path / "train.jsonl", seen)], out=model, progress=False, spec=SMALL)
+    fitting = write_jsonl(tmp_path / "fitting.jsonl", seen[:20] + unseen)
+    cpu = CpuPricer(model)
+    members = {"cpu": cpu, "long": WordsPricer("long", 1.0)}
+    texts = [r["text"] for r in seen[:20] + unseen]
+
+    counted: dict[str, int] = {}
+    prices, _, _ = run_members(["cpu", "long"], texts, lookup=members.__getitem__, held_out=counted)
+    assert counted == {"cpu": 20}  # WordsPricer keeps no record of training items: priced as it is
+    own = [e.price for e in cpu.price(texts)]
+    assert prices["cpu"] == [e.price for e in cpu.price_held_out(texts)]
+    assert sum(prices["cpu"][i] != own[i] for i in range(20)) >= 15  # in cents: one may round alike
+    assert prices["cpu"][20:] == own[20:]
+    plain, _, _ = run_members(["cpu"], texts, lookup=members.__getitem__)  # pricing, not fitting: its own
+    assert plain["cpu"] == own
+
+    weights, path = fit_members(["cpu", "long"], str(fitting), split="test", start=0, size=32,
+                                out=tmp_path / "w.json", lookup=members.__getitem__)
+    assert load(path).card["out_of_fold"] == {"cpu": 20}
+    assert "cpu priced 20 it trained on out of fold" in fit_line(weights, path)
+    assert "cpu trained on 20 of them and priced each with the cross-validation model" in \
+        path.with_suffix(".md").read_text(encoding="utf-8")

@@ -50,8 +50,11 @@ class Estimate:
 
 @runtime_checkable
 class Pricer(Protocol):
-    """What every pricer is. Optional extra: `estimate_cost(texts) -> str | None`, a line saying
-    what pricing those texts will cost (pricers that pay per request)."""
+    """What every pricer is. Optional extras: `estimate_cost(texts) -> str | None`, a line saying
+    what pricing those texts will cost (pricers that pay per request); and `price_held_out(texts,
+    *, estimator, progress)`, as `price` but each text of an item the pricer trained on priced
+    without it (out of fold), its details marked `out_of_fold`: what an ensemble fits on (pricers
+    that keep a record of their training items)."""
 
     name: str
     label: str

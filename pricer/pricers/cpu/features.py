@@ -170,6 +170,20 @@ def featurize(parts: Sequence[tuple[str, str]], spec: FeatureSpec) -> Any:
     return sp.csr_matrix((data, indices, indptr), shape=(len(parts), spec.width))
 
 
+def item_keys(parts: Sequence[tuple[str, str]]) -> Any:
+    """A 64-bit fingerprint per (title, description): the first 8 bytes of the sha256 of both, as int64.
+
+    A model keeps the keys of the items it trained on, so that an item priced later is known to be
+    one of them (pricer.pricers.cpu.model.CpuModel.held_out_log_prices).
+    """
+    import hashlib
+
+    import numpy as np
+
+    digests = (hashlib.sha256(f"{t}\n{d}".encode("utf-8", "surrogatepass")).digest()[:8] for t, d in parts)
+    return np.frombuffer(b"".join(digests), dtype="<i8", count=len(parts)).astype(np.int64)
+
+
 def dot(parts: Sequence[tuple[str, str]], spec: FeatureSpec, weights: Any) -> Any:
     """The feature rows times `weights` (float64), with numpy alone: how a model prices."""
     import numpy as np

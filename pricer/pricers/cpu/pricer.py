@@ -70,12 +70,23 @@ class CpuPricer:
 
     def price(self, texts: list[str], *, estimator: str | None = None,
               progress: ProgressFn | None = None) -> list[Estimate]:
+        return self._price(texts, estimator, progress, held_out=False)
+
+    def price_held_out(self, texts: list[str], *, estimator: str | None = None,
+                       progress: ProgressFn | None = None) -> list[Estimate]:
+        """As price, but a text of an item the model trained on gets the estimate of the
+        cross-validation's model that did not see it, its details marked `out_of_fold`: what an
+        ensemble fits its weights on (pricer.pricers.base.Pricer)."""
+        return self._price(texts, estimator, progress, held_out=True)
+
+    def _price(self, texts: list[str], estimator: str | None, progress: ProgressFn | None, *,
+               held_out: bool) -> list[Estimate]:
         texts = check_texts(texts)
         check_estimator(self, estimator)
         model = self.model()
         out: list[Estimate] = []
         for at in range(0, len(texts), CPU_BATCH):
-            out += [Estimate(e.price, e.low, e.high) for e in model.predict(list(texts[at:at + CPU_BATCH]))]
+            out += model.predict(list(texts[at:at + CPU_BATCH]), held_out=held_out)
             if progress is not None:
                 progress(len(out), len(texts))
         return out

@@ -54,9 +54,15 @@ def member_spec(spec: str) -> tuple[str, str | None]:
 
 
 def run_members(members: Sequence[str], texts: Sequence[str], *, lookup: Lookup,
-                progress: ProgressFn | None = None) -> tuple[dict[str, list[float | None]], dict[str, str], dict[str, str]]:
+                progress: ProgressFn | None = None, held_out: dict[str, int] | None = None,
+                ) -> tuple[dict[str, list[float | None]], dict[str, str], dict[str, str]]:
     """Each member's prices for the texts: (prices of the members that ran, why each other one
-    did not, the labels of all). A member that is unavailable or fails is left out, with why."""
+    did not, the labels of all). A member that is unavailable or fails is left out, with why.
+
+    held_out: a dict to fill, for fitting: a member that keeps a record of its training items
+    (`price_held_out`, pricer.pricers.base.Pricer) prices those it trained on without them, and
+    the dict gets how many of the texts that was, per member.
+    """
     prices, reasons, labels = {}, {}, {}
     total, done = len(texts) * len(members), 0
     for spec in members:
@@ -71,9 +77,12 @@ def run_members(members: Sequence[str], texts: Sequence[str], *, lookup: Lookup,
                 if progress is not None:
                     progress(at + now, total)
 
+            price = getattr(pricer, "price_held_out", None) if held_out is not None else None
             try:
-                estimates = pricer.price(list(texts), estimator=estimator, progress=step)
+                estimates = (price or pricer.price)(list(texts), estimator=estimator, progress=step)
                 prices[spec] = [getattr(e, "price", e) for e in estimates]
+                if price is not None:
+                    held_out[spec] = sum(bool((getattr(e, "details", None) or {}).get("out_of_fold")) for e in estimates)
             except PricerError as exc:
                 reasons[spec] = str(exc)
         done += len(texts)
@@ -102,11 +111,12 @@ def fit_members(members: Sequence[str] = DEFAULT_MEMBERS, data: str | None = Non
         raise BadInput(f"{rows.source or data} has {len(rows):,} usable {split} items; items {start:,}-"
                        f"{start + size - 1:,} were asked for.")
     texts = [as_test_prompt(r["text"]) for r in rows_used]
-    prices, reasons, labels = run_members(members, texts, lookup=lookup, progress=progress)
+    held_out: dict[str, int] = {}
+    prices, reasons, labels = run_members(members, texts, lookup=lookup, progress=progress, held_out=held_out)
     if not prices:
         raise BadInput("None of the members can run here: " + "; ".join(f"{m}: {r}" for m, r in reasons.items()))
     card = {"data": rows.source or str(data), "split": split, "start": start, "labels": labels, "skipped": reasons,
-            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+            "out_of_fold": {m: n for m, n in held_out.items() if n}, "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
     weights = fit(prices, [r["price"] for r in rows_used], space=space, card=card)
     return weights, save(weights, out)
 
@@ -117,6 +127,7 @@ def fit_line(weights: EnsembleWeights, path: Path) -> str:
     figures = (full.figures.get("cv") or full.figures.get("in_sample")) if full else {}
     skipped = weights.card.get("skipped") or {}
     left = f"; left out: {', '.join(skipped)}" if skipped else ""
+    left += "".join(f"; {m} priced {n} it trained on out of fold" for m, n in (weights.card.get("out_of_fold") or {}).items())
     how = "cross-validated" if full and "cv" in full.figures else "fitted"
     score = f"Error=${figures['error']:,.2f} RMSLE={figures['rmsle']:.2f} Hits={figures['hits'] * 100:.1f}%" if figures else ""
     return f"{weights.label} on {weights.card.get('items', 0)} items, {how}: {score}{left}; written to {path}"

@@ -2,7 +2,10 @@
 of them was trained on, as the course's week-8 EnsembleAgent did ($52.86 on the 250 test items).
 
 The course fitted a linear regression on its three members' estimates plus their min and max over
-test items 1000-1249 (never used for anything else). `fit` does the same for any members, for
+test items 1000-1249 (never used for anything else). A member that trained on some fitting items
+and kept a record of them (the CPU pricer, cross-validated on the course's test[250:1250]) gives
+its out-of-fold estimates of those instead (pricer.pricers.ensemble.pricer.run_members), so it
+does not look better than it is; the card counts them. `fit` does the same for any members, for
 every non-empty subset of them, so that when a member cannot run (no key, no GPU, an error) the
 ensemble uses the weights fitted for the members that did answer, and says so. Each subset is
 fitted on the items where all its members gave a number. Fitting in log space (log(1 + price))
@@ -343,6 +346,15 @@ def load(path: str | os.PathLike | None = None) -> EnsembleWeights:
     return EnsembleWeights(tuple(members), space, fits, data.get("card") or {})
 
 
+def _out_of_fold(card: Mapping[str, Any]) -> str:
+    held = card.get("out_of_fold") or {}
+    if not held:
+        return ""
+    return (", or priced out of fold where one was: " + ", ".join(f"{m} trained on {n} of them and priced each with "
+                                                                   "the cross-validation model that had not"
+                                                                   for m, n in held.items()))
+
+
 def card_markdown(weights: EnsembleWeights) -> str:
     """The card as Markdown: what was fitted on what, and how well."""
     card = weights.card
@@ -355,7 +367,7 @@ def card_markdown(weights: EnsembleWeights) -> str:
     if card.get("data"):
         lines += [f"Validation data: {card['data']}, split {card.get('split', '?')}, items "
                   f"{card.get('start', 0)}-{card.get('start', 0) + card.get('items', 0) - 1} ({card.get('items', 0)} items), "
-                  "never used to train a member.", ""]
+                  "never used to train a member" + _out_of_fold(card) + ".", ""]
     if card.get("space_error"):
         how = "Cross-validated" if card.get("space_error_by") == "cv" else "Fitted (too few items to cross-validate)"
         lines += [f"{how} average error by space: " + ", ".join(

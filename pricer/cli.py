@@ -665,6 +665,8 @@ def cmd_leaderboard(clear: bool, as_json: bool) -> int:
         say(f"cleared {leaderboard.clear()} runs from the leaderboard")
         return 0
     rows = leaderboard.rows()
+    if note := leaderboard.take_notes():
+        say(note)
     if as_json:
         emit_json({"rows": [r.to_json() for r in rows]})
         return 0

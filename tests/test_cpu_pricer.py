@@ -345,3 +345,29 @@ def test_a_pasted_title_and_description_prices_sensibly(shipped, test_250):
     cheap, pricey = shipped.predict(pasted)
     assert pricey.price > 3 * cheap.price
     assert pasted[1].startswith(rows[-1]["text"].split("\n")[2])  # the title, pasted as the first line
+
+
+def test_a_run_that_fails_at_the_end_leaves_the_previous_model_whole_and_says_why(small_sources, tmp_path,
+                                                                                   monkeypatch):
+    """The three files are staged and moved in together: a full disk while writing the card (after
+    the whole training) is one clear message, the model already there is untouched, and no
+    partial file or work folder is left; the next run sweeps a killed run's leftovers."""
+    from pricer.pricers.cpu import training
+
+    out = tmp_path / "model"
+    train(small_sources, validation=8, out=out, progress=False, spec=SMALL)
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+
+    def full_disk(model, folder):
+        (folder / "CARD.md").write_text("half a ca")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(training, "write_card", full_disk)
+    with pytest.raises(BadInput, match=r"could not be written to .*No space left on device.*model there is unchanged"):
+        train(small_sources, validation=4, out=out, progress=False, spec=SMALL)
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    monkeypatch.undo()
+    killed = out / ".pricer-staging-999999-abc"  # a killed run's staging folder (no such process)
+    (killed / "work").mkdir(parents=True)
+    train(small_sources, validation=8, out=out, progress=False, spec=SMALL)
+    assert sorted(p.name for p in out.iterdir()) == ["CARD.md", MANIFEST_FILE, WEIGHTS_FILE]

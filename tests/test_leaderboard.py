@@ -25,7 +25,9 @@ ROOT = Path(__file__).resolve().parent.parent
 @pytest.fixture(autouse=True)
 def cache(monkeypatch, tmp_path) -> Path:
     monkeypatch.setenv("PRICER_CACHE", str(tmp_path / "cache"))
-    return tmp_path / "cache"
+    yield tmp_path / "cache"
+    for kept in (leaderboard._unsaved, leaderboard._memory_runs, leaderboard._notes):  # this process's memory
+        kept.clear()
 
 
 def items_of(*truths: float) -> list[TestItem]:
@@ -122,12 +124,72 @@ def test_an_unwritable_cache_keeps_the_rows_in_memory(monkeypatch, tmp_path):
     assert leaderboard.clear() >= 1
 
 
-def test_a_damaged_board_file_is_an_empty_board(cache):
+def board_of(n: int) -> list[dict]:
+    """The stored rows of n recorded runs."""
+    for i in range(n):
+        leaderboard.record(finished(f"run {i}", 10.0 + i))
+    return json.loads(leaderboard._board_file().read_text())["runs"]
+
+
+def set_aside(cache: Path) -> list[Path]:
+    return sorted(cache.glob("leaderboard-damaged-*.json"))
+
+
+def test_one_malformed_row_among_32_is_set_aside_and_the_other_31_kept(cache):
+    stored = board_of(32)
+    bad = dict(stored[7], size="twelve")  # one row's field of the wrong type
+    stored[7] = bad
+    (cache / "leaderboard.json").write_text(json.dumps({"version": 1, "runs": stored}))
+    listed = leaderboard.runs()
+    assert [r.label for r in listed] == [f"run {i}" for i in range(32) if i != 7]
+    note = leaderboard.take_notes()
+    [aside] = set_aside(cache)
+    assert f"1 damaged row of the leaderboard: set aside in {aside.name}" in note
+    assert json.loads(aside.read_text())["runs"] == [bad]
+    leaderboard.record(finished("the next run"))
+    assert len(leaderboard.runs()) == 32  # 31 good + the new one: never fewer than were there
+    assert leaderboard.take_notes() == ""  # said once
+
+
+@pytest.mark.parametrize("content, why", [("{not json", "could not be read"),
+                                          ("[" * 200_000 + "]" * 200_000, "nested too deeply"),
+                                          (json.dumps({"runs": "all"}), "no list of runs")])
+def test_a_board_file_that_cannot_be_parsed_is_set_aside_whole_and_said(cache, content, why):
     cache.mkdir(parents=True, exist_ok=True)
-    (cache / "leaderboard.json").write_text("{not json")
+    (cache / "leaderboard.json").write_text(content)
     assert leaderboard.runs() == []
+    note = leaderboard.take_notes()
+    [aside] = set_aside(cache)
+    assert why in note and aside.name in note
+    assert aside.read_text() == content  # nothing lost
     leaderboard.record(finished())
     assert len(leaderboard.runs()) == 1
+
+
+def test_damage_that_cannot_be_set_aside_is_never_written_over(cache, monkeypatch):
+    stored = board_of(5)
+    stored[2] = {"label": "half a row"}
+    (cache / "leaderboard.json").write_text(json.dumps({"version": 1, "runs": stored}))
+    before = (cache / "leaderboard.json").read_bytes()
+
+    def no_room(content: str, why: str) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(leaderboard, "_set_aside", no_room)
+    assert len(leaderboard.runs()) == 4  # the good rows are still shown
+    row = leaderboard.record(finished("kept in memory"))
+    assert (cache / "leaderboard.json").read_bytes() == before
+    assert leaderboard.runs()[-1] == row
+    note = leaderboard.take_notes()
+    assert "could not be set aside (No space left on device)" in note and "could not be saved" in note
+
+
+def test_an_evaluation_whose_run_cannot_be_saved_says_so(monkeypatch, tmp_path, test_250):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv("PRICER_CACHE", str(blocker / "cache"))
+    *_, done = evaluation.evaluate(test_250, Steady(), size=4, batch_size=2)
+    assert "could not be saved to the leaderboard" in done.note and "kept until this process ends" in done.note
 
 
 @pytest.mark.parametrize("bad", ["../etc/passwd", "", "x" * 100, "a/b"])

@@ -175,3 +175,50 @@ def test_pricer_rag_data_names_the_index(monkeypatch, tmp_path, built):
     monkeypatch.delenv("PRICER_RAG_DATA")
     assert settings().rag_data == "ed-donner/pricer-data"  # the course's dataset, never PRICER_DATASET's test file
     assert rag_index.default_folder().name.startswith("ed-donner-pricer-data-train-")
+
+
+def test_a_changed_byte_or_an_edited_item_of_the_same_length_is_refused_by_its_sha256(built, tmp_path):
+    """Shapes and sizes cannot see these: a flipped byte inside embeddings.npy, a price edited in
+    items.jsonl without changing its length. The manifest's sha256 of each file does."""
+    def flip(p):
+        data = bytearray(p.read_bytes())
+        data[len(data) // 2] ^= 0x10
+        p.write_bytes(bytes(data))
+
+    def edit_price(p):
+        text = p.read_text(encoding="utf-8")
+        at = text.index('"price": ') + len('"price": ')
+        digit = text[at]
+        p.write_text(text[:at] + ("1" if digit != "1" else "2") + text[at + 1:], encoding="utf-8")
+
+    for name, damage in (("embeddings.npy", flip), ("items.jsonl", edit_price)):
+        copy = tmp_path / name
+        shutil.copytree(built["folder"], copy)
+        assert RagIndex.load(copy).manifest["sha256"][name] == rag_index.file_sha256(copy / name)
+        size = (copy / name).stat().st_size
+        damage(copy / name)
+        assert (copy / name).stat().st_size == size
+        with pytest.raises(BadInput, match=rf"{name} was changed or corrupted: it does not match the sha256"):
+            RagIndex.load(copy)
+
+
+def test_the_damage_hint_never_says_to_build_from_the_index_folder_itself(built, tmp_path):
+    copy = tmp_path / "index"
+    shutil.copytree(built["folder"], copy)
+    manifest = json.loads((copy / "index.json").read_text())
+    (copy / "index.json").write_text(json.dumps({**manifest, "sources": [str(copy)], "count": 7}))
+    with pytest.raises(BadInput, match=rf"--data YOUR_TRAINING_ITEMS --out {re.escape(str(copy))}`") as raised:
+        RagIndex.load(copy)
+    assert f"--data {copy}" not in str(raised.value)
+
+
+def test_the_next_build_removes_a_killed_joins_half_written_files(built, tmp_path):
+    copy = tmp_path / "index"
+    shutil.copytree(built["folder"], copy)
+    stale = [copy / ".embeddings.npy.999999.tmp", copy / ".items.jsonl.999999.tmp"]
+    for path in stale:
+        path.write_bytes(b"half written")
+    again = rag_index.build([str(built["source"])], copy, progress=lambda done, total: None)
+    assert again.embedded == 0  # the index was complete: reused, not rebuilt
+    assert not any(p.exists() for p in stale)
+    assert RagIndex.load(copy).manifest == RagIndex.load(built["folder"]).manifest

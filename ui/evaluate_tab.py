@@ -423,8 +423,11 @@ def overlay_run(board: Board, run_id: str | None, log: bool) -> Any:
 
 
 def refresh() -> tuple:
-    """The leaderboard and the run pickers as they are on disk now."""
+    """The leaderboard and the run pickers as they are on disk now (and a warning of any damage
+    found in its file, set aside)."""
     made = leaderboard.runs()  # read once for the table and the pickers
+    if note := leaderboard.take_notes():
+        warn(note)
     return (leaderboard_table(made), *pickers(made))
 
 

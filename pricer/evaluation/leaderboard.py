@@ -152,12 +152,103 @@ def _locked() -> Iterator[None]:
                 handle.close()
 
 
-def _read() -> list[Row]:
+MAX_BOARD_BYTES = 20 * 2 ** 20  # MAX_RUNS rows take ~100 KB: a file this big is not a leaderboard
+_ROW_TYPES: dict[str, tuple[type, ...]] = {
+    "label": (str,), "pricer": (str, type(None)), "estimator": (str, type(None)), "data": (str,), "size": (int,),
+    "total": (int,), "error": (int, float, type(None)), "rmsle": (int, float, type(None)),
+    "hits": (int, float, type(None)), "coverage": (int, float, type(None)), "seconds": (int, float, type(None)),
+    "when": (str,), "id": (str,), "published": (bool,), "partial": (bool,), "key": (str,), "note": (str,)}
+_REQUIRED = ("label", "data", "size", "total", "when", "id")
+_notes: list[str] = []  # what this process found damaged and set aside, or could not save: take_notes()
+
+
+def _row(data: Any) -> Row | None:
+    """A stored row, or None when it is not one (a wrong type, a missing field, a bad id)."""
+    if not isinstance(data, dict) or any(k not in data for k in _REQUIRED):
+        return None
+    for name, kinds in _ROW_TYPES.items():
+        value = data.get(name)
+        if name in data and (not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds)):
+            return None
+        if isinstance(value, float) and not math.isfinite(value):
+            return None
+    if not (data["id"].isalnum() and len(data["id"]) <= 64):
+        return None
+    return Row.from_json(data)
+
+
+def _set_aside(content: str, why: str) -> None:
+    """Keep damaged board content in a file of its own, and say so (take_notes); raises OSError
+    when it cannot be written (then the board file is not rewritten either)."""
+    path = _folder() / f"leaderboard-damaged-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(2)}.json"
+    from pricer.atomic import atomic_write
+
+    with atomic_write(path) as f:
+        f.write(content)
+    _notes.append(f"{why}: set aside in {path.name} (in the cache folder); the other runs are kept.")
+
+
+def _read() -> tuple[list[Row], bool]:
+    """The rows of the board file, read row by row, and whether the file may be written over.
+
+    A damaged row, or a file that cannot be parsed, is set aside in a file of its own (said by
+    take_notes()) and the good rows kept, so the next write loses nothing. When that cannot be
+    done, or the file cannot be read at all, the good rows are still given, with False: the file
+    holds what they do not, and must not be replaced by them. No file: no rows, True.
+    """
+    path = _board_file()
     try:
-        data = json.loads(_board_file().read_text(encoding="utf-8"))
-        return [Row.from_json(r) for r in data["runs"]]
-    except (OSError, ValueError, KeyError, TypeError):
-        return []  # none yet, or a damaged file: a leaderboard is not worth a crash
+        if path.stat().st_size > MAX_BOARD_BYTES:
+            raise ValueError(f"larger than {MAX_BOARD_BYTES // 2 ** 20} MB")
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except FileNotFoundError:
+        return [], True
+    except (OSError, ValueError) as exc:
+        _notes.append(f"The leaderboard file {path.name} cannot be read ({exc}): its runs are not shown, and it is "
+                      "left as it is.")
+        return [], False
+    try:
+        data = json.loads(text)
+        stored = data.get("runs") if isinstance(data, dict) else None
+        if not isinstance(stored, list):
+            raise ValueError("it holds no list of runs")
+    except (ValueError, RecursionError) as exc:
+        why = "it is nested too deeply" if isinstance(exc, RecursionError) else str(exc)[:80]
+        return [], _put_aside(text, f"The leaderboard file could not be read ({why})", path)
+    rows = [_row(r) for r in stored]
+    damaged = [r for r, row in zip(stored, rows, strict=True) if row is None]
+    good = [row for row in rows if row is not None]
+    if not damaged:
+        return good, True
+    kept = _put_aside(json.dumps({"version": VERSION, "runs": damaged}, ensure_ascii=False),
+                      f"{len(damaged)} damaged row{'s' if len(damaged) > 1 else ''} of the leaderboard", None)
+    if kept:
+        try:
+            _write_atomic(path, {"version": VERSION, "runs": [r.to_json() for r in good]})
+        except OSError:
+            return good, False
+    return good, kept
+
+
+def _put_aside(content: str, why: str, remove: Path | None) -> bool:
+    """_set_aside, then remove `remove`; False (and said) when the content could not be kept."""
+    try:
+        _set_aside(content, why)
+        if remove is not None:
+            remove.unlink(missing_ok=True)
+        return True
+    except OSError as exc:
+        _notes.append(f"{why}, and could not be set aside ({exc.strerror or exc}): the file is left as it is.")
+        return False
+
+
+def take_notes() -> str:
+    """What went wrong with the leaderboard's file since last asked ('' when nothing did): damage
+    found and where it was set aside, a run that could not be saved. Said once."""
+    with _lock:
+        said = " ".join(dict.fromkeys(_notes))
+        _notes.clear()
+    return said
 
 
 def _write_atomic(path: Path, data: Any) -> None:
@@ -180,7 +271,7 @@ def record(run: Run, *, key: str = "") -> Row:
     A cached replay of a run already listed under the same `key` returns that row instead."""
     m = run.metrics
     with _locked():
-        rows = _read()
+        rows, readable = _read()  # a file holding runs these rows do not is never written over
         if run.cached and key:
             for row in [*rows, *_unsaved]:
                 if row.key == key and not row.partial:
@@ -190,23 +281,28 @@ def record(run: Run, *, key: str = "") -> Row:
                   round(run.seconds, 3), time.strftime("%Y-%m-%d %H:%M:%S"), f"{time.time_ns():x}{secrets.token_hex(3)}",
                   partial=not run.done, key=key, note=run.note)
         try:
+            if not readable:
+                raise OSError("the leaderboard file holds runs that could not be read or set aside")
             _write_atomic(_run_file(row.id), run.to_json())
             rows.append(row)
             dropped, rows = rows[:-MAX_RUNS], rows[-MAX_RUNS:]
             _write_atomic(_board_file(), {"version": VERSION, "runs": [r.to_json() for r in rows]})
             for old in dropped:
                 _run_file(old.id).unlink(missing_ok=True)
-        except OSError:
+        except OSError as exc:
             _unsaved.append(row)
             del _unsaved[:-MAX_RUNS]
             _memory_runs[row.id] = run.to_json()
+            _notes.append(f"A run could not be saved to the leaderboard in {_folder()} ({exc.strerror or exc}): "
+                          "it is kept until this process ends.")
     return row
 
 
 def runs() -> list[Row]:
-    """The runs made here, oldest first (those this process could not write included)."""
+    """The runs made here, oldest first (those this process could not write included); damage
+    found on the way is set aside and said by take_notes()."""
     with _locked():
-        return [*_read(), *_unsaved]
+        return [*_read()[0], *_unsaved]
 
 
 def rows(published: bool = True, made: Sequence[Row] | None = None) -> list[Row]:
@@ -241,10 +337,11 @@ def load_run(run_id: str) -> Run:
 def clear() -> int:
     """Forget every run made here (the published rows stay); return how many were removed."""
     with _locked():
-        listed = _read() + _unsaved
+        listed = _read()[0] + _unsaved
         for path in [_run_file(row.id) for row in listed] + [_board_file()]:
             with contextlib.suppress(OSError):
                 path.unlink(missing_ok=True)
         _unsaved.clear()
         _memory_runs.clear()
+        _notes.clear()
     return len(listed)

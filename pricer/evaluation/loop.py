@@ -116,6 +116,7 @@ def evaluate(data: str | Path | None, pricer_name: str | Pricer, *, size: int = 
             current.data = str(data or "")
             if current.done:  # recorded before the yield: a consumer may stop at the complete run
                 current.id = leaderboard.record(current, key=key).id
+                current.note = " ".join(filter(None, (current.note, leaderboard.take_notes())))
                 recorded = True
             yield current
     except BaseException:  # stopped (GeneratorExit), interrupted, or failed: keep what was priced

@@ -182,6 +182,40 @@ def missing(folder: str | os.PathLike) -> str | None:
     return None
 
 
+DATA_FILES = (EMBEDDINGS, ITEMS, OFFSETS, PRICES, KEYS)  # what the manifest's sha256 covers
+
+
+def file_sha256(path: Path) -> str:
+    """The sha256 of a file, read a MiB at a time (about 1 s for a 400,000-item index's 600 MB)."""
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        while block := f.read(2 ** 20):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+_verified: set[tuple[str, ...]] = set()  # indexes whose files matched their sha256, as they were then
+
+
+def _changed_file(folder: Path, digests: Any) -> str | None:
+    """The first of DATA_FILES whose bytes do not match the manifest's sha256 (None: all match).
+    Checked once per process for each state of the files (their sizes and times)."""
+    if not isinstance(digests, dict) or set(digests) != set(DATA_FILES):
+        return MANIFEST
+    try:
+        state = tuple(f"{name}:{(folder / name).stat().st_size}:{(folder / name).stat().st_mtime_ns}"
+                      for name in DATA_FILES)
+    except OSError:
+        return MANIFEST
+    if (str(folder.resolve()), *state) in _verified:
+        return None
+    for name in DATA_FILES:
+        if file_sha256(folder / name) != digests[name]:
+            return name
+    _verified.add((str(folder.resolve()), *state))
+    return None
+
+
 def manifest_key(manifest: dict[str, Any]) -> str:
     """A short identity of a built index (its sources, rows and build time) for cache keys."""
     parts = [manifest.get(k) for k in ("sources", "source_keys", "split", "count", "built_at")]
@@ -306,6 +340,8 @@ def build(sources: str | Sequence[str] | None = None, out: str | os.PathLike | N
         raise BadInput(f"{folder} is not empty and holds no RAG index: give a new or empty folder as --out.")
     start = time.perf_counter()
     with _lock(folder):
+        for stale in [*folder.glob(f".{EMBEDDINGS}.*.tmp"), *folder.glob(f".{ITEMS}.*.tmp")]:
+            stale.unlink(missing_ok=True)  # a killed join's half-written files (the lock: no build runs here)
         work = folder / "work"
         work.mkdir(exist_ok=True)
         tables, skipped, keys = [], 0, []
@@ -348,7 +384,8 @@ def build(sources: str | Sequence[str] | None = None, out: str | os.PathLike | N
         seconds = time.perf_counter() - start
         _write_json(folder / MANIFEST, {**plan, "chunks_done": chunks, "complete": True, "count": total,
                                         "dtype": "float16", "built_seconds": round(seconds, 1),
-                                        "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
+                                        "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                                        "sha256": {name: file_sha256(folder / name) for name in DATA_FILES}})
         shutil.rmtree(work, ignore_errors=True)
     return Built(folder, total, skipped, total - first, seconds)
 
@@ -465,8 +502,13 @@ class RagIndex:
         manifest = _read_manifest(path) or {}
 
         def damaged(what: str) -> BadInput:
+            sources = manifest.get("sources")
+            usable = isinstance(sources, list) and bool(sources) and all(
+                isinstance(x, str) and x.strip() and Path(x).expanduser().resolve() != path.resolve() for x in sources)
+            data = " ".join(sources) if usable else "YOUR_TRAINING_ITEMS"  # the items it was built from, never itself
+            again = f"python -m pricer rag-index --data {data} --out {path}"
             return BadInput(f"The RAG index at {path} is damaged ({what}): delete the folder and build it again "
-                            f"with `{how()}`.")
+                            f"with `{again}`.")
 
         count = manifest.get("count")
         if not isinstance(count, int) or count < 1 or manifest.get("dim") != embeddings.DIM:
@@ -488,6 +530,10 @@ class RagIndex:
         size = (path / ITEMS).stat().st_size if (path / ITEMS).exists() else -1
         if offsets[0] != 0 or offsets[-1] != size or np.any(np.diff(offsets) <= 0):
             raise damaged(f"{ITEMS} does not match its offsets")
+        if "sha256" in manifest:  # indexes built before checksums have none: their shapes are checked above
+            changed = _changed_file(path, manifest["sha256"])
+            if changed is not None:
+                raise damaged(f"{changed} was changed or corrupted: it does not match the sha256 in {MANIFEST}")
         vectors = np.empty((count, embeddings.DIM), dtype=np.float32)
         for at in range(0, count, BLOCK):  # float16 -> float32 a block at a time: no second full copy
             vectors[at:at + BLOCK] = stored[at:at + BLOCK]

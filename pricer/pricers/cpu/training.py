@@ -29,18 +29,17 @@ from __future__ import annotations
 import math
 import os
 import platform
-import shutil
-import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from pricer import hub
+from pricer.atomic import staged_files
 from pricer.data.datasets import open_split
 from pricer.errors import BadInput
 from pricer.pricers.cpu.card import Figures, figures, write_card
 from pricer.pricers.cpu.features import FeatureSpec, featurize, item_keys, product_parts
-from pricer.pricers.cpu.model import CpuModel, save_model
+from pricer.pricers.cpu.model import CARD_FILE, MANIFEST_FILE, WEIGHTS_FILE, CpuModel, save_model
 from pricer.pricers.cpu.ridge import (
     MAX_ITERATIONS,
     MAX_PRICE_WEIGHT,
@@ -177,87 +176,95 @@ def train(sources: Sequence[str | os.PathLike], validation: str | os.PathLike | 
         raise BadInput(f"other_weight must be within 0..1, not {other_weight}.")
     spec = spec or FeatureSpec()
     folder = writable_folder(out)
-    work = tempfile.mkdtemp(prefix="pricer-train-")
     pool = None
-    try:
-        opened = [open_split(s, "train", cache_dir=work) for s in sources]
-        held = None
-        if isinstance(validation, int):
-            first = opened[0]
-            if validation >= len(first):
-                raise BadInput(f"Cannot hold out {validation:,} validation items of {len(first):,} in {sources[0]}: "
-                               "give fewer, or a validation source.")
-            held = first.select(range(len(first) - validation, len(first)))
-            opened[0] = first.select(range(len(first) - validation))
-        elif validation is not None:
-            held = open_split(validation, "test", cache_dir=work)
-        elif sum(len(d) for d in opened[:like]) > CV_LIMIT:
-            raise BadInput(f"The sources to price like have {sum(len(d) for d in opened[:like]):,} items, too many to "
-                           "cross-validate: give validation items (a number to hold out, or a source) to calibrate "
-                           "the price interval.")
-        reference = np.concatenate([_prices(d) for d in opened[:like]])
-        bar = _bar(sum(len(d) for d in opened), "features", progress)
-        blocks, targets, roots, sizes, keys = [], [], [], [], []
-        pool = _pool(workers)
-        first_blocks = 0
-        for i, data in enumerate(opened):
-            table = np.ones(PRICE_BINS) if i < like else other_weight * price_weights(_prices(data), reference)
-            weight_of = lambda p, table=table: table[price_bins(p)]  # noqa: E731
-            b, t, r, k = _featurize(data, spec, weight_of, bar, pool)
-            if i < like:
-                first_blocks += len(b)
-                keys += k
-            blocks += b
-            targets += t
-            roots += r
-            sizes.append(sum(map(len, t)))
-        bar.close()
-        if pool is not None:  # its workers' memory is not needed while solving
-            pool.shutdown()
-            pool = None
-        if not sum(sizes[:like]):
-            raise BadInput(f"{', '.join(map(str, sources[:like]))} hold no usable items to train on (each needs a text "
-                           "and a numeric price).")
-        rows = _Rows(blocks, targets, roots, first_blocks, alpha, progress)
-        n_like = sum(sizes[:like])
-        folds = rows.cross_validate() if validation is None and n_like >= 2 * CV_FOLDS else None
-        weights, intercept, iterations = solve_ridge(blocks, targets, roots, alpha, progress)
-        model = CpuModel(spec, weights.astype(np.float16), intercept, 0.0, 0.0)  # as stored: the figures are the file's
-        held_priced = _priced(model, held) if held is not None else None  # priced once: offsets, then figures
-        if folds is not None:
-            model.low_offset, model.high_offset = interval_offsets(*folds)
-            model.trained_keys, model.out_of_fold = _held_out(np.concatenate(keys), folds[0])
-        elif held_priced is not None:
-            logs, prices = held_priced
-            model.low_offset, model.high_offset = interval_offsets(logs, np.log1p(prices))
-        model.info = _info(sources, sizes, like, validation, held, seed, alpha, other_weight, iterations, note)
-        if folds is not None:
-            names = " + ".join(_source_name(s) for s in sources[:like])
-            model.info["cross_validation"] = {
-                "source": f"{CV_FOLDS} folds of {names} (item i in fold i mod {CV_FOLDS})",
-                "figures": _figures(model, *folds).to_dict()}
-            model.info["held_out"] = (f"the {len(model.trained_keys):,} items of {names} are kept as fingerprints with "
-                                      "their cross-validation estimates, which an ensemble fitted on any of them uses "
-                                      "instead of this model's own")
-            if learning_curve:
-                model.info["learning_curve"] = {
-                    "source": f"the same folds, each fold's model trained on its first N items of {names} (ordered by "
-                              "fingerprint) and all other sources, every item priced by a model that did not see it",
-                    "points": [{"trained_on": n, "figures": _figures(model, logs, folds[1]).to_dict()}
-                               for n, logs in [*rows.learning_curve(np.concatenate(keys)),
-                                               (rows.fold_size(), folds[0])]]}
-        del blocks, rows
-        if held is not None:
-            model.info["validation"]["figures"] = _measure(model, held_priced).to_dict()
-        if test is not None:
-            tested = open_split(test, "test", cache_dir=work)
-            model.info["test"] = {"source": _source_name(test), "figures": _measure(model, _priced(model, tested)).to_dict()}
-        save_model(model, folder)
-        write_card(model, folder)
-    finally:
-        if pool is not None:
-            pool.shutdown(cancel_futures=True)
-        shutil.rmtree(work, ignore_errors=True)
+    # The three files are written into a staging folder inside `out` and moved in together at the
+    # end: a failed or killed run leaves the previous model whole (the next run sweeps its leftovers).
+    with staged_files(folder, [WEIGHTS_FILE, MANIFEST_FILE, CARD_FILE]) as staging:
+        work = staging / "work"  # the datasets cache of the sources
+        try:
+            opened = [open_split(s, "train", cache_dir=work) for s in sources]
+            held = None
+            if isinstance(validation, int):
+                first = opened[0]
+                if validation >= len(first):
+                    raise BadInput(f"Cannot hold out {validation:,} validation items of {len(first):,} in {sources[0]}: "
+                                   "give fewer, or a validation source.")
+                held = first.select(range(len(first) - validation, len(first)))
+                opened[0] = first.select(range(len(first) - validation))
+            elif validation is not None:
+                held = open_split(validation, "test", cache_dir=work)
+            elif sum(len(d) for d in opened[:like]) > CV_LIMIT:
+                raise BadInput(f"The sources to price like have {sum(len(d) for d in opened[:like]):,} items, too many to "
+                               "cross-validate: give validation items (a number to hold out, or a source) to calibrate "
+                               "the price interval.")
+            reference = np.concatenate([_prices(d) for d in opened[:like]])
+            bar = _bar(sum(len(d) for d in opened), "features", progress)
+            blocks, targets, roots, sizes, keys = [], [], [], [], []
+            pool = _pool(workers)
+            first_blocks = 0
+            for i, data in enumerate(opened):
+                table = np.ones(PRICE_BINS) if i < like else other_weight * price_weights(_prices(data), reference)
+                weight_of = lambda p, table=table: table[price_bins(p)]  # noqa: E731
+                b, t, r, k = _featurize(data, spec, weight_of, bar, pool)
+                if i < like:
+                    first_blocks += len(b)
+                    keys += k
+                blocks += b
+                targets += t
+                roots += r
+                sizes.append(sum(map(len, t)))
+            bar.close()
+            if pool is not None:  # its workers' memory is not needed while solving
+                pool.shutdown()
+                pool = None
+            if not sum(sizes[:like]):
+                raise BadInput(f"{', '.join(map(str, sources[:like]))} hold no usable items to train on (each needs a text "
+                               "and a numeric price).")
+            rows = None  # the folds' copy of the rows to price like: only when they are cross-validated
+            if validation is None and sum(sizes[:like]) >= 2 * CV_FOLDS:
+                rows = _Rows(blocks, targets, roots, first_blocks, alpha, progress)
+            folds = rows.cross_validate() if rows is not None else None
+            weights, intercept, iterations = solve_ridge(blocks, targets, roots, alpha, progress)
+            model = CpuModel(spec, weights.astype(np.float16), intercept, 0.0, 0.0)  # as stored: the figures are the file's
+            held_priced = _priced(model, held) if held is not None else None  # priced once: offsets, then figures
+            if folds is not None:
+                model.low_offset, model.high_offset = interval_offsets(*folds)
+                model.trained_keys, model.out_of_fold = _held_out(np.concatenate(keys), folds[0])
+            elif held_priced is not None:
+                logs, prices = held_priced
+                model.low_offset, model.high_offset = interval_offsets(logs, np.log1p(prices))
+            model.info = _info(sources, sizes, like, validation, held, seed, alpha, other_weight, iterations, note)
+            if folds is not None:
+                names = " + ".join(_source_name(s) for s in sources[:like])
+                model.info["cross_validation"] = {
+                    "source": f"{CV_FOLDS} folds of {names} (item i in fold i mod {CV_FOLDS})",
+                    "figures": _figures(model, *folds).to_dict()}
+                model.info["held_out"] = (f"the {len(model.trained_keys):,} items of {names} are kept as fingerprints with "
+                                          "their cross-validation estimates, which an ensemble fitted on any of them uses "
+                                          "instead of this model's own")
+                if learning_curve:
+                    model.info["learning_curve"] = {
+                        "source": f"the same folds, each fold's model trained on its first N items of {names} (ordered by "
+                                  "fingerprint) and all other sources, every item priced by a model that did not see it",
+                        "points": [{"trained_on": n, "figures": _figures(model, logs, folds[1]).to_dict()}
+                                   for n, logs in [*rows.learning_curve(np.concatenate(keys)),
+                                                   (rows.fold_size(), folds[0])]]}
+            del blocks, rows  # the features: not needed to price the validation and test items
+            if held is not None:
+                model.info["validation"]["figures"] = _measure(model, held_priced).to_dict()
+            if test is not None:
+                tested = open_split(test, "test", cache_dir=work)
+                model.info["test"] = {"source": _source_name(test), "figures": _measure(model, _priced(model, tested)).to_dict()}
+            try:
+                save_model(model, staging)
+                write_card(model, staging)
+            except OSError as exc:
+                raise BadInput(f"The trained model could not be written to {folder} ({exc.strerror or exc}): the "
+                               "model there is unchanged. Free some space (or choose another --out) and train "
+                               "again.") from None
+        finally:
+            if pool is not None:
+                pool.shutdown(cancel_futures=True)
     return model
 
 

@@ -280,7 +280,6 @@ def test_a_member_that_trained_on_the_fitting_items_is_weighed_by_its_out_of_fol
     (which would make it look better than it is), and its card and line say how many."""
     from pricer.pricers.cpu.pricer import CpuPricer
     from pricer.pricers.cpu.training import train
-
     from tests.test_cpu_pricer import SMALL, fixture_rows, prompt, write_jsonl
 
     seen = fixture_rows(48)

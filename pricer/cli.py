@@ -25,6 +25,7 @@ from pricer.cli_options import VERBS, Group, Option, command, emit_json, option,
 from pricer.config import DATASET, QUANTIZATIONS
 from pricer.errors import PricerError
 from pricer.pricers.estimates import ESTIMATORS  # light: no heavy imports at module level
+from pricer.redact import quoted
 
 __all__ = ["VERBS", "Group", "Option", "command", "main", "option", "parser"]
 
@@ -268,7 +269,7 @@ def _about(details: dict[str, Any]) -> list[str]:
                      f"top-3 weighted {_dollars(details.get('topk') or None)}, top-3 number tokens "
                      f"{_dollars(details.get('topk_numbers'))}, median {_dollars(details.get('median'))}")
     if "reply" in details:
-        lines.append(f"reply {details['reply']!r}" + (" (from the cache)" if details.get("cached") else ""))
+        lines.append(f"reply {quoted(repr(details['reply']))}" + (" (from the cache)" if details.get("cached") else ""))
     for found in details.get("retrieved") or []:
         if isinstance(found, dict):
             lines.append(f"  similar: {_dollars(found.get('price'))} {str(found.get('title', ''))[:80]}")

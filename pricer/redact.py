@@ -35,6 +35,9 @@ SECRET_PATTERNS = (
 # A key that a service shortened when quoting it (OpenAI writes 'sk-pro***cdef'): still too much.
 _SHORTENED_KEY = re.compile(r"\bsk-[A-Za-z0-9_-]*\*+[A-Za-z0-9_-]*")
 _LONG_WORD = re.compile(r"[A-Za-z0-9+/=_]{20,}")
+# A URL's userinfo (https://user:key@host/...): a key put into OPENAI_BASE_URL or HF_ENDPOINT.
+_USERINFO = re.compile(r"(\b[A-Za-z][A-Za-z0-9+.-]*://)[^/\s@]+@")
+QUOTE_LIMIT = 200  # characters of a remote text (a model's reply, a server's answer) a message quotes
 
 
 def looks_random(value: str) -> bool:
@@ -64,6 +67,7 @@ def hide_secrets(text: str) -> str:
     server's answer."""
     for _, pattern in SECRET_PATTERNS:
         text = pattern.sub(HIDDEN, text)
+    text = _USERINFO.sub(rf"\1{HIDDEN}@", text)
     text = _SHORTENED_KEY.sub(HIDDEN, text)
     return _LONG_WORD.sub(lambda m: HIDDEN if looks_random(m[0]) else m[0], text)
 
@@ -75,3 +79,17 @@ def redact(text: str, *values: str | None) -> str:
     for value in sorted({v.strip() for v in known if v and len(v.strip()) >= MIN_SECRET}, key=len, reverse=True):
         text = text.replace(value, HIDDEN)
     return hide_secrets(text)
+
+
+def quoted(text: str, limit: int = QUOTE_LIMIT) -> str:
+    """A remote text as a message or a log may quote it: secrets hidden, and cut to `limit`
+    characters with how long it was, so a 50 MB reply is never echoed whole.
+
+    >>> quoted("9" * 500, 10)
+    '9999999999… (500 characters)'
+    >>> quoted("https://me:sk-" + "x" * 30 + "@api.example.com/v1")
+    'https://<hidden>@api.example.com/v1'
+    """
+    text = str(text)
+    cut = hide_secrets(text[:limit + 400])[:limit]  # a secret across the cut is found whole, then cut
+    return cut if len(text) <= limit else f"{cut}… ({len(text):,} characters)"

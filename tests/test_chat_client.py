@@ -113,6 +113,23 @@ def test_an_unreachable_server_says_to_check_the_url(server, monkeypatch):
         ask(retries=1)
 
 
+def test_a_key_in_the_urls_userinfo_is_never_shown(server, monkeypatch):
+    """OPENAI_BASE_URL=https://user:KEY@host/v1 works for some proxies: the key is in every
+    message that names the server, so messages, labels and stored keys name it without."""
+    from pricer.pricers import PricerOptions, get
+    from pricer.pricers.chat import client
+
+    secret = "proxy-" + "Q7x" * 8
+    monkeypatch.setenv("OPENAI_BASE_URL", f"http://someone:{secret}@127.0.0.1:9/v1")
+    with pytest.raises(PricerError) as raised:
+        ask(retries=0)
+    assert secret not in str(raised.value) and "http://<hidden>@127.0.0.1:9/v1" in str(raised.value)
+    assert secret not in client.shown_url() and secret not in client.host_note()
+    assert client.host_note() == ", at 127.0.0.1:9"
+    frontier = get("frontier", PricerOptions())
+    assert secret not in frontier.label and secret not in frontier.cache_key(None)
+
+
 def test_answers_are_cached_so_a_rerun_sends_nothing(server, tmp_path):
     first = ask(3)
     assert [c.cached for c in first] == [False] * 3 and len(server.requests) == 3

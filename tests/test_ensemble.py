@@ -307,3 +307,24 @@ def test_a_member_that_trained_on_the_fitting_items_is_weighed_by_its_out_of_fol
     assert "cpu priced 20 it trained on out of fold" in fit_line(weights, path)
     assert "cpu trained on 20 of them and priced each with the cross-validation model" in \
         path.with_suffix(".md").read_text(encoding="utf-8")
+
+
+def test_weights_edited_with_their_sha256_recomputed_still_give_a_price_in_range(weights, tmp_path):
+    """Someone edits the coefficients and recomputes the checksum: the file loads, but a
+    combination is never beyond the pricers' range (it was $5.2e21)."""
+    from pricer.pricers.ensemble.weights import content_digest
+    from pricer.pricers.estimates import MAX_PRICE
+
+    path = save(weights, tmp_path / "weights.json")
+    data = json.loads(path.read_text())
+    for f in data["fits"]:
+        f["coef"] = [50.0] * len(f["coef"])
+        f["intercept"] = 1e3
+    data["sha256"] = content_digest({k: v for k, v in data.items() if k != "sha256"})
+    path.write_text(json.dumps(data))
+    edited = load(path)
+    for space in ("linear", "log"):
+        for fit_ in edited.fits.values():
+            value = fit_.predict([100.0] * len(fit_.members), space)
+            assert math.isfinite(value) and 0 <= value <= MAX_PRICE
+    assert predict(edited, {m: 1e5 for m in edited.members}) == MAX_PRICE

@@ -74,6 +74,27 @@ def test_odd_replies_are_read_as_the_course_read_them(server, reply, price):
     assert (answer.price or 0) == course_get_price(reply or "")  # None is scored as the course's 0
 
 
+@pytest.mark.parametrize(("reply", "why"), [("-5", "negative"), ("1e309", "beyond any price"),
+                                           ("9" * 3_000_000, "3 MB of nines"), ("2e7", "over $1,000,000")])
+def test_a_reply_that_is_no_price_is_none_and_is_kept_only_as_far_as_max_tokens_reach(server, reply, why, capsys,
+                                                                                       tmp_path):
+    """The course read these as $5, $1, $inf and $20,000,000. A price is finite and inside the
+    pricers' range (else None: scored $0, counted unparsed), a reply is kept (and cached) only
+    as far as its 5 tokens can reach, and a message quotes it cut short."""
+    from pricer.cli import main
+    from pricer.pricers.chat.client import TOKEN_CHARS
+
+    server.replies["How much does this cost?\n\nSteel Mug\nA mug, 12 oz."] = reply
+    answer = FrontierPricer().price([PROMPT]).answers[0]
+    assert answer.price is None, why
+    assert answer.reply == reply[:5 * TOKEN_CHARS]
+    cached = [json.loads(p.read_text()) for p in (tmp_path / "cache" / "chat").rglob("*.json")]
+    assert [len(c["reply"]) for c in cached] == [len(answer.reply)]
+    assert main(["predict", "--pricer", "frontier", "--text", "Steel Mug\nA mug, 12 oz."]) == 0
+    out = capsys.readouterr()
+    assert len(out.out) + len(out.err) < 2_000
+
+
 def test_replies_without_a_number_are_counted_not_hidden(server):
     prompts = [PROMPT.replace("Mug", f"Mug {i}") for i in range(4)]
     for i, reply in enumerate(["12", "I cannot", "", "30"]):

@@ -35,6 +35,7 @@ from pricer.gpu import ZERO_GPU_SECONDS, on_gpu
 from pricer.pricers.estimates import TOP_K, estimator
 from pricer.pricers.llama.model import ModelSpec, Prediction, load_pricer, loaded, model_status
 from pricer.pricers.llama.pricer import LlamaPricer
+from pricer.redact import quoted
 from pricer.tokenizer import tokens
 from ui import GPU_QUEUE, esc, warn
 from ui.api import endpoint, fail
@@ -219,7 +220,7 @@ def render_details(answers: Sequence[Answer]) -> str:
         if "number_mass" in d:
             rows.append(("Probability on number tokens", f"{d['number_mass']:.1%}"))
         if "reply" in d:
-            rows.append(("The model's reply", str(d["reply"])))
+            rows.append(("The model's reply", quoted(str(d["reply"]))))
         if isinstance(d.get("members"), dict):
             rows += [(f"member {name}", _dollars(price)) for name, price in d["members"].items()]
         if d.get("note"):

@@ -17,6 +17,7 @@ from the next-token distribution after `Price is $`. Pure arithmetic: no torch, 
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -28,19 +29,36 @@ from pricer.errors import BadInput, ModelUnavailable
 INTERVAL = 0.8  # the central share of the distribution an interval holds (issue 10: an 80% interval)
 TOP_K = 3  # the course's top-3 weighted estimate (average error $46.66 on the 250 test items)
 _NUMBER = re.compile(r"[-+]?\d*\.\d+|\d+")  # the course's regex
+_EXPONENT = re.compile(r"[eE][-+]?\d+")
+MAX_PRICE = 1e6  # the top of every pricer's range: no product in the data costs near it
+READ_CHARS = 1000  # a price is read from the start of an answer, never from megabytes of it
 
 
 def extract_price(s: str) -> float | None:
     """The course's price extraction: the text after `Price is $` (if present), `$` and `,`
-    removed, first number; None when there is none.
+    removed, first number; None when there is none. What the course read as a price is read the
+    same; what is no price is None (scored as $0, counted as unparsed): a negative number (the
+    course read `-5` as 5), one in exponent form beyond MAX_PRICE (`1e309` was 1), one beyond
+    MAX_PRICE, or no number in the first READ_CHARS characters.
 
     >>> extract_price("Price is $999"), extract_price("Price is $12.99 and"), extract_price(" $ 4")
     (999.0, 12.99, 4.0)
+    >>> extract_price("-5"), extract_price("1e309"), extract_price("9" * 400), extract_price("1.5e2 dollars")
+    (None, None, None, 150.0)
     """
+    s = s[:READ_CHARS]
     if PREFIX in s:
         s = s.split(PREFIX)[1]
-    match = _NUMBER.search(s.replace(",", "").replace("$", ""))
-    return float(match.group()) if match else None
+    s = s.replace(",", "").replace("$", "")
+    match = _NUMBER.search(s)
+    if not match:
+        return None
+    start, end = match.span()
+    if start > 0 and s[start - 1] == "-":
+        return None  # a negative number: no price
+    exponent = _EXPONENT.match(s, end)
+    value = float(match.group() + (exponent.group() if exponent else ""))
+    return value if math.isfinite(value) and 0 <= value <= MAX_PRICE else None
 
 
 def topk_estimate(values: Sequence[float], probs: Sequence[float], k: int = TOP_K) -> float:

@@ -16,6 +16,7 @@ build prompts, parse prices or count cost (pricer.pricers.chat.frontier, pricer.
 
 from __future__ import annotations
 
+import dataclasses
 import email.utils
 import hashlib
 import json
@@ -37,6 +38,7 @@ log = logging.getLogger(__name__)
 
 OPENAI_URL = "https://api.openai.com/v1"
 CONCURRENCY = 4  # requests in flight; OpenAI's lowest tier allows 500 a minute for gpt-4o-mini
+TOKEN_CHARS = 32  # no token of any chat model is longer: a reply is kept only as far as max_tokens can reach
 TIMEOUT = 30.0  # seconds for one call
 RETRIES = 4  # after the first try, on 429, 5xx, timeouts and dropped connections
 BACKOFF = 1.0  # seconds before the first retry when the server gives no Retry-After; doubles each time
@@ -64,12 +66,23 @@ def base_url() -> str:
     return (os.environ.get("OPENAI_BASE_URL", "").strip() or OPENAI_URL).rstrip("/")
 
 
+def shown_url() -> str:
+    """base_url() as messages, logs and stored keys name it: a key in its userinfo hidden."""
+    from pricer.redact import hide_secrets
+
+    return hide_secrets(base_url())
+
+
 def host_note() -> str:
     """", at <host>" when the chat server is not OpenAI's (for a pricer's label), else ""."""
     from urllib.parse import urlparse
 
     url = base_url()
-    return "" if url == OPENAI_URL else f", at {urlparse(url).netloc or url}"
+    if url == OPENAI_URL:
+        return ""
+    parsed = urlparse(url)
+    host = parsed.hostname or ""
+    return f", at {host}{f':{parsed.port}' if parsed.port else ''}" if host else f", at {shown_url()}"
 
 
 def unavailable() -> str | None:
@@ -88,7 +101,7 @@ def openai_client(timeout: float = TIMEOUT) -> Any:
     of its own (the callers here decide what to retry)."""
     reason = unavailable()
     if reason:
-        raise PricerError(f"Cannot ask {base_url()}: {reason}.")
+        raise PricerError(f"Cannot ask {shown_url()}: {reason}.")
     import openai
 
     return openai.OpenAI(api_key=os.environ["OPENAI_API_KEY"].strip(), base_url=base_url(), max_retries=0,
@@ -115,7 +128,7 @@ def api_error(exc: Exception, what: str, not_found: str = CHECK_MODEL) -> Pricer
     what to check after a 404."""
     import openai
 
-    where = base_url()
+    where = shown_url()
     body = getattr(exc, "body", None)
     said = body.get("message") if isinstance(body, dict) and isinstance(body.get("message"), str) else None
     said = redact(said or getattr(exc, "message", None) or str(exc))[:300]
@@ -243,23 +256,23 @@ def _ask(api: Any, model: str, messages: Messages, params: dict[str, Any], *, ti
                 raise api_error(exc, f"a chat completion with {model}") from None
             asked = retry_after(exc.response.headers)
             if asked is not None and asked > MAX_WAIT:
-                raise PricerError(f"{base_url()} asks to wait {asked:.0f} s before the next request "
+                raise PricerError(f"{shown_url()} asks to wait {asked:.0f} s before the next request "
                                   f"({exc.status_code}): try again later.") from None
             delay = asked if asked is not None else backoff * 2 ** attempt * (1 + random.random() / 4)
             if exc.status_code == 429:
                 pause.extend(delay)
             else:
                 time.sleep(delay)
-            log.info("%s answered %s; retry %d of %d in %.1f s", base_url(), exc.status_code, attempt + 1,
+            log.info("%s answered %s; retry %d of %d in %.1f s", shown_url(), exc.status_code, attempt + 1,
                      retries, delay)
         except (openai.APITimeoutError, openai.APIConnectionError) as exc:
             if attempt == retries:
                 if isinstance(exc, openai.APITimeoutError):
-                    raise PricerError(f"{base_url()} did not answer within {timeout:g} s ({retries + 1} tries): "
+                    raise PricerError(f"{shown_url()} did not answer within {timeout:g} s ({retries + 1} tries): "
                                       "try again later, or allow a longer timeout.") from None
                 raise api_error(exc, f"a chat completion with {model}") from None
             time.sleep(backoff * 2 ** attempt)
-            log.info("%s: %s; retry %d of %d", base_url(), type(exc).__name__, attempt + 1, retries)
+            log.info("%s: %s; retry %d of %d", shown_url(), type(exc).__name__, attempt + 1, retries)
         except (openai.APIResponseValidationError, json.JSONDecodeError) as exc:  # a body that is not JSON
             raise api_error(exc, f"a chat completion with {model}") from None
     raise AssertionError("unreachable")
@@ -271,7 +284,7 @@ def _read(response: Any) -> Completion:
         message = response.choices[0].message
         reply = message.content or ""
     except (AttributeError, IndexError, TypeError, KeyError):
-        raise PricerError(f"{base_url()} answered with something that is not a chat completion: is "
+        raise PricerError(f"{shown_url()} answered with something that is not a chat completion: is "
                           "OPENAI_BASE_URL an OpenAI-compatible API (ending in /v1)?") from None
     usage = getattr(response, "usage", None)
     return Completion(str(reply), False, int(getattr(usage, "prompt_tokens", 0) or 0),
@@ -331,6 +344,7 @@ def complete(messages_list: Sequence[Messages], *, model: str, max_tokens: int, 
             try:
                 answer = _ask(api, model, messages, params, timeout=timeout, retries=retries, backoff=backoff,
                               pause=pause)
+                answer = dataclasses.replace(answer, reply=answer.reply[:max_tokens * TOKEN_CHARS])
             except BaseException:
                 stop.set()
                 raise
@@ -355,4 +369,6 @@ def complete(messages_list: Sequence[Messages], *, model: str, max_tokens: int, 
                             "to continue.") from None
         finally:
             pool.shutdown(wait=False, cancel_futures=True)
-    return [answers[k] for k in keys]
+    reach = max_tokens * TOKEN_CHARS  # an answer cached before this cut was made is cut too
+    return [answers[k] if len(answers[k].reply) <= reach else dataclasses.replace(answers[k], reply=answers[k].reply[:reach])
+            for k in keys]

@@ -109,7 +109,7 @@ def start_job(training_file: str | None = None, validation_file: str | None = No
     if training_file is None:
         training_file, found_validation = latest_uploads(api)
         if training_file is None:
-            raise BadInput(f"No uploaded {TRAIN_FILE} found at {client.base_url()}: run `python -m pricer "
+            raise BadInput(f"No uploaded {TRAIN_FILE} found at {client.shown_url()}: run `python -m pricer "
                            "export-jsonl --data SOURCE --out DIR --upload` first, or give the file id.")
         validation_file = validation_file or found_validation
     training_file = _check_id(training_file, "file")
@@ -135,7 +135,7 @@ def job_status(job_id: str | None = None, *, events: int = EVENTS) -> Job:
         if job_id is None:
             jobs = list(api.fine_tuning.jobs.list(limit=1).data or [])
             if not jobs:
-                raise BadInput(f"No fine-tuning jobs at {client.base_url()} yet: start one with "
+                raise BadInput(f"No fine-tuning jobs at {client.shown_url()} yet: start one with "
                                "`python -m pricer finetune start`.")
             job = jobs[0]
         else:
@@ -156,7 +156,7 @@ def _job(job: Any, events: tuple[str, ...] = ()) -> Job:
         return Job(job.id, job.status, job.model, job.fine_tuned_model, job.training_file, job.validation_file,
                    wandb, client.redact(error or ""), events)
     except AttributeError:
-        raise PricerError(f"{client.base_url()} answered with something that is not a fine-tuning job: is "
+        raise PricerError(f"{client.shown_url()} answered with something that is not a fine-tuning job: is "
                           "OPENAI_BASE_URL OpenAI's API?") from None
 
 

@@ -56,4 +56,4 @@ class ChatPricer:
             return str(own(estimator))
         from pricer.pricers.chat import client
 
-        return "|".join([self.name, client.base_url(), self.inner.model, str(self.inner.max_tokens)])
+        return "|".join([self.name, client.shown_url(), self.inner.model, str(self.inner.max_tokens)])

@@ -31,6 +31,7 @@ from pricer.atomic import atomic_write
 from pricer.errors import BadInput, ModelUnavailable
 from pricer.pricers.base import Estimate
 from pricer.pricers.cpu.features import FeatureSpec, dot, item_keys, product_parts
+from pricer.pricers.estimates import MAX_PRICE  # a guard against a wild extrapolation
 
 FORMAT = "pricer-cpu/1"
 WEIGHTS_FILE = "model.safetensors"
@@ -38,7 +39,6 @@ MANIFEST_FILE = "model.json"
 CARD_FILE = "CARD.md"
 SHIPPED = Path(__file__).resolve().parent / "shipped"
 """The model trained on the course's data that ships with the project."""
-MAX_PRICE = 1e6  # a guard against a wild extrapolation, far above any product in the data
 
 
 @dataclass

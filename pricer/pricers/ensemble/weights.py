@@ -10,7 +10,8 @@ every non-empty subset of them, so that when a member cannot run (no key, no GPU
 ensemble uses the weights fitted for the members that did answer, and says so. Each subset is
 fitted on the items where all its members gave a number. Fitting in log space (log(1 + price))
 is compared with the course's dollars by 5-fold cross-validation on the same items, and `space`
-"auto" keeps the better (the card shows both). A combination below $0 counts as $0.
+"auto" keeps the better (the card shows both). A combination below $0 counts as $0, one above
+MAX_PRICE (pricer.pricers.estimates: $1,000,000, the top of every pricer's range) as that.
 
 The weights are a JSON file with a sha256 of its content, refused when edited or damaged, and a
 card inside (members, data, sizes, figures from pricer.metrics), also written as Markdown beside
@@ -37,6 +38,7 @@ from typing import Any
 
 from pricer.atomic import atomic_write
 from pricer.errors import BadInput
+from pricer.pricers.estimates import MAX_PRICE
 
 FORMAT = 1
 KIND = "pricer-ensemble-weights"
@@ -73,8 +75,8 @@ class Fit:
     def predict(self, prices: Sequence[float], space: str) -> float:
         value = self.intercept + sum(c * x for c, x in zip(self.coef, _row(prices, space), strict=True))
         if space == "log":
-            value = math.expm1(min(value, 50.0))
-        return max(value, 0.0)
+            value = math.expm1(min(value, math.log1p(MAX_PRICE)))
+        return min(max(value, 0.0), MAX_PRICE) if math.isfinite(value) else MAX_PRICE
 
 
 def _solve(x_rows: list[list[float]], y: list[float]) -> tuple[tuple[float, ...], float]:

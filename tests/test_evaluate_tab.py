@@ -106,6 +106,11 @@ def test_mistakes_are_errors_that_say_what_to_do(client, test_250, tmp_path):
     for size in (0, 251):
         with pytest.raises(AppError, match=f"size must be a whole number from 1 to 250, not {size!r}"):
             client.predict(pricer=CPU, data=str(test_250), size=size, api_name="/evaluate")
+    with pytest.raises(AppError, match="size must be a whole number from 1 to 250, not '12 items'"):
+        client.predict(pricer=CPU, data=str(test_250), size="12 items", api_name="/evaluate")
+    for literal in ("NaN", "1e309", "Infinity"):  # JSON a client may send (gradio_client refuses to): the check says
+        stream = raw_call(client, "evaluate", f'["cpu", {json.dumps(str(test_250))}, null, null, {literal}, null]')
+        assert "event: error" in stream and "size must be a whole number from 1 to 250" in stream, literal
     with pytest.raises(AppError, match="The cpu pricer has no estimators"):
         client.predict(pricer=CPU, data=str(test_250), size=2, estimator="topk", api_name="/evaluate")
     with pytest.raises(AppError, match="estimator must be one of greedy, topk, topk-numbers"):
@@ -113,6 +118,19 @@ def test_mistakes_are_errors_that_say_what_to_do(client, test_250, tmp_path):
     with pytest.raises(AppError, match=r"The frontier pricer cannot run here: OPENAI_API_KEY is not set\. "
                                        r"Pricers that can: fine-tuned, base, cpu\."):
         client.predict(pricer="frontier", data=str(test_250), size=2, api_name="/evaluate")
+
+
+def raw_call(client, name: str, data: str) -> str:
+    """POST `data` (a JSON list, as text: NaN and Infinity included) to /name, and the event stream it answers."""
+    import urllib.request
+
+    base = client.src.rstrip("/")
+    request = urllib.request.Request(f"{base}/gradio_api/call/{name}", data=f'{{"data": {data}}}'.encode(),
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=30) as answer:
+        event = json.loads(answer.read())["event_id"]
+    with urllib.request.urlopen(f"{base}/gradio_api/call/{name}/{event}", timeout=60) as answer:
+        return answer.read().decode()
 
 
 def test_the_size_is_one_rule_for_the_page_and_the_api():

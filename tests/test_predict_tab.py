@@ -61,6 +61,8 @@ def test_price_endpoint_defaults_to_the_default_pricer_and_knows_the_examples(cl
     (PASTED, "Fine-tuned Llama 3.1 8B (4-bit, QLoRA)", "pricer must be one of"),  # a label is not a name
     (PASTED, ["cpu", 3], "pricers must be a name or a list of names"),
     (PASTED, "frontier", "The frontier pricer cannot run here: OPENAI_API_KEY is not set"),
+    (12, "cpu", "The product text must be text (a string), not int"),  # not priced as the text "12"
+    ({"title": "Garlic press"}, "cpu", "The product text must be text (a string), not dict"),
 ])
 def test_price_endpoint_mistakes_are_errors_that_say_what_to_do(client, text, names, message):
     from gradio_client.exceptions import AppError

@@ -28,6 +28,23 @@ class Data(gr.JSON):
         return None if value is None else orjson.loads(orjson.dumps(value, option=orjson.OPT_SERIALIZE_NUMPY))
 
 
+class Text(gr.Textbox):
+    """An API input that hands the function what the client sent. gr.Textbox makes str() of
+    anything, so `12` or `{"a": 1}` would be priced as a product; the function's own check
+    (which says what to send) must see them."""
+
+    def preprocess(self, payload: Any) -> Any:
+        return payload
+
+
+class Number(gr.Number):
+    """An API number input that hands the function what the client sent: gr.Number's own
+    rounding turns NaN or 1e309 into a generic error and a traceback in the server's log."""
+
+    def preprocess(self, payload: Any) -> Any:
+        return payload
+
+
 def endpoint(fn: Callable[..., Any], inputs: Sequence[Any], outputs: Sequence[str | Callable[[], Any]], name: str,
              **kw: Any) -> Any:
     """/`name`: `fn` over `inputs` (components; the client's parameters take fn's argument names),

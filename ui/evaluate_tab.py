@@ -35,7 +35,7 @@ from pricer.evaluation.chart import figure
 from pricer.gpu import on_gpu
 from pricer.pricers.estimates import ESTIMATORS
 from pricer.pricers.llama.tiny import is_tiny
-from ui import downloads, esc, warn
+from ui import api, downloads, esc, warn
 from ui.api import endpoint, fail
 
 SCORE_FILE = "guesses"  # not a pricer: the choice that scores a file of guesses made elsewhere
@@ -589,4 +589,4 @@ def _api_inputs() -> list[Any]:
     with gr.Column(visible=False):
         return [gr.Textbox(None, label="pricer"), gr.Textbox(None, label="data"),
                 gr.File(None, label="data_file"), gr.File(None, label="guesses_file"),
-                gr.Number(TEST_ITEMS, label="size", precision=0), gr.Textbox(None, label="estimator")]
+                api.Number(TEST_ITEMS, label="size", precision=0), gr.Textbox(None, label="estimator")]

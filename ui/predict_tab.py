@@ -37,7 +37,7 @@ from pricer.pricers.llama.model import ModelSpec, Prediction, load_pricer, loade
 from pricer.pricers.llama.pricer import LlamaPricer
 from pricer.redact import quoted
 from pricer.tokenizer import tokens
-from ui import GPU_QUEUE, esc, warn
+from ui import GPU_QUEUE, api, esc, warn
 from ui.api import endpoint, fail
 
 N_EXAMPLES = 12
@@ -507,7 +507,8 @@ def build() -> None:
 
     with gr.Column(visible=False):  # the API takes any names (the boxes list only those that can run)
         names = gr.JSON(None, label="pricers")
-    endpoint(price_api, [text, names], ["result"], "price", concurrency_id=GPU_QUEUE, concurrency_limit=1)
+        api_text = api.Text(None, label="text")  # what a client sent, for price_api's own check
+    endpoint(price_api, [api_text, names], ["result"], "price", concurrency_id=GPU_QUEUE, concurrency_limit=1)
     for trigger in (button.click, text.submit):
         # begin is queued (so its pop-up shows) but in its own group: it never waits behind a pricer
         trigger(begin, [desk, text, chosen], [button, result], api_visibility="private", show_progress="hidden",

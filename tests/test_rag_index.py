@@ -222,3 +222,19 @@ def test_the_next_build_removes_a_killed_joins_half_written_files(built, tmp_pat
     assert again.embedded == 0  # the index was complete: reused, not rebuilt
     assert not any(p.exists() for p in stale)
     assert RagIndex.load(copy).manifest == RagIndex.load(built["folder"]).manifest
+
+
+def test_a_full_disk_during_a_build_is_one_message_and_the_build_can_continue(built, tmp_path, monkeypatch):
+    def full(folder, work, chunks, total):  # the embeddings are all made: joining them fills the disk
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(rag_index, "_join", full)
+    out = tmp_path / "index"
+    with pytest.raises(BadInput, match=r"Cannot write the RAG index in .*No space left on device\. Free some space "
+                                       r"and run the same command again") as raised:
+        rag_index.build([str(built["source"])], out, progress=lambda done, total: None)
+    assert raised.value.__cause__ is None and raised.value.__suppress_context__  # no chain of tracebacks
+    monkeypatch.undo()
+    again = rag_index.build([str(built["source"])], out, progress=lambda done, total: None)
+    assert again.embedded == 0  # every chunk was kept: only the join ran again
+    assert RagIndex.load(out).manifest["count"] == built["built"].count

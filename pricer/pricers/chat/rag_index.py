@@ -338,6 +338,18 @@ def build(sources: str | Sequence[str] | None = None, out: str | os.PathLike | N
     folder = writable_folder(Path(out).expanduser() if out else index_folder(names, split))
     if _read_manifest(folder) is None and any(p.name != ".lock" for p in folder.iterdir()):
         raise BadInput(f"{folder} is not empty and holds no RAG index: give a new or empty folder as --out.")
+    try:
+        return _build(folder, names, split, size, chunk, batch_size, progress)
+    except OSError as exc:  # the disk filled up, or the folder went away: one message, no traceback chain
+        raise BadInput(f"Cannot write the RAG index in {folder}: {exc.strerror or exc}. Free some space and run "
+                       "the same command again: it continues after its last complete chunk.") from None
+
+
+def _build(folder: Path, names: list[str], split: str, size: int | None, chunk: int, batch_size: int | None,
+           progress: ProgressFn | None) -> Built:
+    """build's work, in `folder` (checked): read, embed chunk by chunk, join, write the manifest."""
+    from pricer.pricers.chat import embeddings
+
     start = time.perf_counter()
     with _lock(folder):
         for stale in [*folder.glob(f".{EMBEDDINGS}.*.tmp"), *folder.glob(f".{ITEMS}.*.tmp")]:

@@ -96,6 +96,14 @@ def test_a_failed_job_shows_its_error_without_the_key(server):
     assert lines[-1] == "error: File is invalid (key ***)" and not any(KEY in line for line in lines)
 
 
+@pytest.mark.parametrize("odd", [{"status": 7}, {"id": ["ftjob-3"]}, {"integrations": "wandb"},
+                                 {"fine_tuned_model": {"id": "ft:x"}}, {"model": 4.0}])
+def test_a_job_answer_with_fields_of_odd_types_is_one_clear_error(server, odd):
+    server.jobs["ftjob-3"] = {**job("ftjob-3", "running"), **odd}
+    with pytest.raises(PricerError, match="answered with something that is not a fine-tuning job"):
+        job_status("ftjob-3").lines()
+
+
 def test_unknown_and_malformed_job_ids(server):
     with pytest.raises(NotFound, match=r"found nothing for reading fine-tuning job ftjob-nope \(404\): check the job id"):
         job_status("ftjob-nope")

@@ -140,7 +140,8 @@ def job_status(job_id: str | None = None, *, events: int = EVENTS) -> Job:
             job = jobs[0]
         else:
             job = api.fine_tuning.jobs.retrieve(_check_id(job_id, "job"))
-        found = list(api.fine_tuning.jobs.list_events(job.id, limit=events).data or []) if events > 0 else []
+        checked = _job(job)  # a job's fields, checked before its id goes into another request
+        found = list(api.fine_tuning.jobs.list_events(checked.id, limit=events).data or []) if events > 0 else []
     except _failures() as exc:
         raise client.api_error(exc, f"reading fine-tuning job {job_id or '(newest)'}",
                              "check the job id (`finetune status` alone shows the newest job)") from None
@@ -150,12 +151,27 @@ def job_status(job_id: str | None = None, *, events: int = EVENTS) -> Job:
 
 
 def _job(job: Any, events: tuple[str, ...] = ()) -> Job:
+    """The Job of the server's answer; a PricerError when it is not a fine-tuning job (a field
+    missing, or of another type: a status that is a number, integrations that are a string...)."""
+    def text(name: str, required: bool = False) -> str | None:
+        value = getattr(job, name, None)
+        if value is None and not required:
+            return None
+        if not isinstance(value, str):
+            raise TypeError(f"{name} is {type(value).__name__}")
+        return value
+
     try:
-        wandb = next((i.wandb.project for i in (job.integrations or []) if i.type == "wandb"), None)
-        error = job.error.message if job.error is not None and job.error.message else ""
-        return Job(job.id, job.status, job.model, job.fine_tuned_model, job.training_file, job.validation_file,
-                   wandb, client.redact(error or ""), events)
-    except AttributeError:
+        integrations = job.integrations or []
+        if not isinstance(integrations, list):
+            raise TypeError("integrations is not a list")
+        wandb = next((getattr(getattr(i, "wandb", None), "project", None) for i in integrations
+                      if getattr(i, "type", None) == "wandb"), None)
+        error = getattr(job.error, "message", None) if job.error is not None else None
+        return Job(text("id", True), text("status", True), text("model"), text("fine_tuned_model"),
+                   text("training_file"), text("validation_file"), wandb if isinstance(wandb, str) else None,
+                   client.redact(error if isinstance(error, str) else ""), events)
+    except (AttributeError, TypeError):
         raise PricerError(f"{client.shown_url()} answered with something that is not a fine-tuning job: is "
                           "OPENAI_BASE_URL OpenAI's API?") from None
 

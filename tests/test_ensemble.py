@@ -328,3 +328,14 @@ def test_weights_edited_with_their_sha256_recomputed_still_give_a_price_in_range
             value = fit_.predict([100.0] * len(fit_.members), space)
             assert math.isfinite(value) and 0 <= value <= MAX_PRICE
     assert predict(edited, {m: 1e5 for m in edited.members}) == MAX_PRICE
+
+
+def test_a_member_that_gave_no_number_is_fitted_around_and_the_weights_still_save(tmp_path):
+    """A member whose every answer was no price (a chat model's replies, a tiny test Llama's
+    nonsense): the other members' weights are fitted, and the file is written (it was a
+    ValueError about an out-of-range float)."""
+    truths = [float(10 + 3 * i) for i in range(30)]
+    weights = fit({"silent": [None] * 30, "good": [t * 1.1 for t in truths]}, truths)
+    assert list(weights.fits) == [("good",)]
+    again = load(save(weights, tmp_path / "weights.json"))
+    assert again.fits == weights.fits and not again.card["space_error"]

@@ -37,14 +37,15 @@ READ_CHARS = 1000  # a price is read from the start of an answer, never from meg
 def extract_price(s: str) -> float | None:
     """The course's price extraction: the text after `Price is $` (if present), `$` and `,`
     removed, first number; None when there is none. What the course read as a price is read the
-    same; what is no price is None (scored as $0, counted as unparsed): a negative number (the
-    course read `-5` as 5), one in exponent form beyond MAX_PRICE (`1e309` was 1), one beyond
-    MAX_PRICE, or no number in the first READ_CHARS characters.
+    same, kept inside every pricer's range: a number beyond MAX_PRICE counts as MAX_PRICE. What
+    is no price is None (scored as $0, counted as unparsed): a negative number (the course read
+    `-5` as 5), one in exponent form that is no finite number (`1e309`: the course read 1), or no
+    number in the first READ_CHARS characters.
 
     >>> extract_price("Price is $999"), extract_price("Price is $12.99 and"), extract_price(" $ 4")
     (999.0, 12.99, 4.0)
-    >>> extract_price("-5"), extract_price("1e309"), extract_price("9" * 400), extract_price("1.5e2 dollars")
-    (None, None, None, 150.0)
+    >>> extract_price("-5"), extract_price("1e309"), extract_price("9" * 100), extract_price("1.5e2 dollars")
+    (None, None, 1000000.0, 150.0)
     """
     s = s[:READ_CHARS]
     if PREFIX in s:
@@ -58,7 +59,7 @@ def extract_price(s: str) -> float | None:
         return None  # a negative number: no price
     exponent = _EXPONENT.match(s, end)
     value = float(match.group() + (exponent.group() if exponent else ""))
-    return value if math.isfinite(value) and 0 <= value <= MAX_PRICE else None
+    return min(value, MAX_PRICE) if math.isfinite(value) and value >= 0 else None
 
 
 def topk_estimate(values: Sequence[float], probs: Sequence[float], k: int = TOP_K) -> float:

@@ -189,6 +189,8 @@ def fit(member_predictions: Mapping[str, Sequence[float | None]], truths: Sequen
             by = "cv" if "cv" in figures else "in_sample"
             compared[candidate] = figures.get(by, {}).get("error", math.inf)
         chosen = min(SPACES, key=lambda s: compared[s])  # ties: linear, the course's
+        compared = {s: e for s, e in compared.items() if math.isfinite(e)}  # no full fit (a member gave no
+        # number): nothing to compare, and the file holds only finite numbers
     fits = _fits(members, columns, truths, chosen)
     if not fits:
         raise BadInput(f"Too few items with a number from every member to fit an ensemble of {', '.join(members)}: "

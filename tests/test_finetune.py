@@ -85,10 +85,19 @@ class FakeOpenAI(JsonHandler):
 
     requests: list = []
     reject = False
+    garbage = False
 
     def do_POST(self):  # noqa: N802
         body = self.rfile.read(int(self.headers["Content-Length"]))
         FakeOpenAI.requests.append((self.path, {k.lower(): v for k, v in self.headers.items()}, body))
+        if FakeOpenAI.garbage:  # a 200 whose body is not JSON (a proxy's page, say)
+            data = b"<html>Service temporarily unavailable</html>"
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+            return
         if FakeOpenAI.reject:
             key = self.headers["Authorization"].removeprefix("Bearer ")
             reply, status = {"error": {"message": f"Incorrect API key provided: {key}. Also {key[:6]}***{key[-4:]}",
@@ -102,7 +111,7 @@ class FakeOpenAI(JsonHandler):
 
 @pytest.fixture
 def fake_openai(monkeypatch):
-    FakeOpenAI.requests, FakeOpenAI.reject = [], False
+    FakeOpenAI.requests, FakeOpenAI.reject, FakeOpenAI.garbage = [], False, False
     with serving(FakeOpenAI) as url:
         monkeypatch.setenv("OPENAI_BASE_URL", f"{url}/v1")
         yield FakeOpenAI
@@ -131,6 +140,14 @@ def test_a_failed_upload_is_one_message_without_the_key(tmp_path, train_550, mon
         export_fine_tuning(train_550, tmp_path, train=4, validation=2, upload=True)
     assert key not in str(exc.value) and key[:6] + "***" not in str(exc.value) and key[-4:] not in str(exc.value)
     assert (tmp_path / "fine_tune_validation.jsonl").exists()
+
+
+def test_an_upload_answered_with_something_not_json_is_one_message(tmp_path, train_550, monkeypatch, fake_openai):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-proj-VerySecretKey0123456789abcdef")
+    fake_openai.garbage = True
+    with pytest.raises(PricerError, match="upload to OpenAI failed: .*not an uploaded file"):
+        export_fine_tuning(train_550, tmp_path, train=4, validation=2, upload=True)
+    assert (tmp_path / "fine_tune_train.jsonl").exists()
 
 
 # --- nothing lost: one export's pair, whole --------------------------------------------------------

@@ -23,7 +23,7 @@ from pricer.atomic import staged_files, target_of, writable_folder
 from pricer.data.datasets import as_test_prompt, load_pricer_dataset
 from pricer.data.items import SYSTEM_PROMPT
 from pricer.errors import BadInput, PricerError
-from pricer.redact import redact
+from pricer.redact import quoted, redact
 
 TRAIN_FILE, VALIDATION_FILE = "fine_tune_train.jsonl", "fine_tune_validation.jsonl"
 
@@ -95,9 +95,14 @@ def upload_files(paths: list[Path]) -> str:
     try:
         for path in paths:
             with path.open("rb") as f:
-                ids.append(client.files.create(file=f, purpose="fine-tune").id)
-    except openai.OpenAIError as exc:
+                uploaded = client.files.create(file=f, purpose="fine-tune").id
+            if not isinstance(uploaded, str) or not uploaded:
+                raise TypeError("no file id")
+            ids.append(uploaded)
+    except (openai.OpenAIError, ValueError, AttributeError, TypeError) as exc:  # refused, or an answer not JSON
         done = f" (uploaded before it: {', '.join(ids)})" if ids else ""
-        raise PricerError(f"The files are written, but the upload to OpenAI failed{done}: "
-                          f"{redact(str(exc), key)}") from None
+        why = (redact(str(exc), key) if isinstance(exc, openai.OpenAIError) else
+               "the server answered with something that is not an uploaded file: is OPENAI_BASE_URL an "
+               "OpenAI-compatible API (ending in /v1)?")
+        raise PricerError(f"The files are written, but the upload to OpenAI failed{done}: {quoted(why, 300)}") from None
     return "uploaded as " + ", ".join(ids)

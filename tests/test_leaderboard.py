@@ -210,3 +210,11 @@ def test_the_leaderboard_verb_lists_json_and_clears(capsys):
     assert main(["leaderboard", "--clear"]) == 0
     assert "cleared 1 runs" in capsys.readouterr().err
     assert leaderboard.runs() == []
+
+
+def test_a_row_missing_a_field_the_row_needs_is_set_aside_not_a_crash(cache):
+    stored = board_of(3)
+    del stored[1]["error"]  # every field without a default is needed to make the row
+    (cache / "leaderboard.json").write_text(json.dumps({"version": 1, "runs": stored}))
+    assert [r.label for r in leaderboard.runs()] == ["run 0", "run 2"]
+    assert "1 damaged row of the leaderboard" in leaderboard.take_notes()

@@ -20,8 +20,9 @@ import math
 import secrets
 import threading
 import time
+import typing
 from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass, fields
+from dataclasses import MISSING, asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -153,12 +154,14 @@ def _locked() -> Iterator[None]:
 
 
 MAX_BOARD_BYTES = 20 * 2 ** 20  # MAX_RUNS rows take ~100 KB: a file this big is not a leaderboard
-_ROW_TYPES: dict[str, tuple[type, ...]] = {
-    "label": (str,), "pricer": (str, type(None)), "estimator": (str, type(None)), "data": (str,), "size": (int,),
-    "total": (int,), "error": (int, float, type(None)), "rmsle": (int, float, type(None)),
-    "hits": (int, float, type(None)), "coverage": (int, float, type(None)), "seconds": (int, float, type(None)),
-    "when": (str,), "id": (str,), "published": (bool,), "partial": (bool,), "key": (str,), "note": (str,)}
-_REQUIRED = ("label", "data", "size", "total", "when", "id")
+def _kinds(hint: Any) -> tuple[type, ...]:
+    """The types a stored field may hold, from Row's annotation (an int is a float too)."""
+    kinds = typing.get_args(hint) or (hint,)
+    return kinds + ((int,) if float in kinds else ())
+
+
+_ROW_TYPES = {name: _kinds(hint) for name, hint in typing.get_type_hints(Row).items()}
+_REQUIRED = tuple(f.name for f in fields(Row) if f.default is MISSING)  # what Row(...) cannot do without
 _notes: list[str] = []  # what this process found damaged and set aside, or could not save: take_notes()
 
 

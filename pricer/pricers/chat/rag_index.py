@@ -203,8 +203,8 @@ def _changed_file(folder: Path, digests: Any) -> str | None:
     if not isinstance(digests, dict) or set(digests) != set(DATA_FILES):
         return MANIFEST
     try:
-        state = tuple(f"{name}:{(folder / name).stat().st_size}:{(folder / name).stat().st_mtime_ns}"
-                      for name in DATA_FILES)
+        stats = [(name, (folder / name).stat()) for name in DATA_FILES]
+        state = tuple(f"{name}:{st.st_size}:{st.st_mtime_ns}" for name, st in stats)
     except OSError:
         return MANIFEST
     if (str(folder.resolve()), *state) in _verified:

@@ -12,25 +12,33 @@ import gradio as gr
 
 from pricer.config import settings
 from pricer.hub import missing_token_notice
-from ui import evaluate_tab, predict_tab, tokenizer_tab
+from ui import esc, evaluate_tab, predict_tab, tokenizer_tab
 
 TITLE = "The Price is Right"
 SESSIONS = 200  # visitors whose page state the server keeps (the least recently active go first)
 INTRO = (
-    "Estimate a product's price from its description with every pricer that can run here, side by side "
-    "(the 4-bit Llama 3.1 8B fine-tuned by the course where a GPU allows, a CPU pricer anywhere), see how "
-    "the Llama tokenizer reads the text, and evaluate pricers on the course's 250 test items."
+    "Price a product from its description with every pricer that can run here, see how the Llama 3.1 "
+    "tokenizer reads text, and evaluate pricers on the course's 250 test items."
 )
+# The whole page's CSS (a <style> in the page's head): the charts (transparent, see
+# pricer.evaluation.chart.PAGE_LAYOUT) take dark mode's text and grid colours, as the page does.
+PAGE_CSS = """<style>
+.dark .js-plotly-plot .main-svg text { fill: var(--body-text-color) !important; }
+.dark .js-plotly-plot .gridlayer path, .dark .js-plotly-plot .zerolinelayer path {
+  stroke: rgba(255, 255, 255, 0.14) !important; }
+#token-notice summary { cursor: pointer; }
+</style>"""
 
 
 def build_app() -> gr.Blocks:
     # delete_cache: gradio's copies of served files (result CSVs, uploads) older than a day go,
     # checked hourly, so a long-running Space does not fill its disk
     with gr.Blocks(title=TITLE, delete_cache=(3600, 86400)) as demo:
-        gr.Markdown(f"# {TITLE}\n{INTRO}")
+        gr.HTML(f"<h1>{TITLE}</h1><p>{INTRO}</p>", head=PAGE_CSS, elem_id="intro")
         notice = missing_token_notice(settings().base_model)
-        if notice:
-            gr.Markdown(f"**Note:** {notice}", elem_id="token-notice")
+        if notice:  # one line folded: on a phone the tabs stay on the first screen
+            gr.HTML(f"<details><summary><b>Note:</b> no HF_TOKEN, so the Llama cannot load from the Hub "
+                    f"(how to fix)</summary><p>{esc(notice)}</p></details>", elem_id="token-notice")
         with gr.Tab("Tokenizer", id="tokenizer"):
             tokenizer_tab.build()
         with gr.Tab("Predict", id="predict"):

@@ -3,10 +3,12 @@ app or the tests does not wait 20-30 s for pip's index look-ups; a fresh machine
 
 from __future__ import annotations
 
+import http.server
 import os
 import shutil
 import subprocess
 import sys
+import threading
 from importlib.metadata import version
 from pathlib import Path
 
@@ -46,7 +48,8 @@ def dev_copy(tmp_path) -> tuple[Path, dict[str, str], Path]:
     logs its arguments and pretends every pip call worked (so nothing here is installed)."""
     repo = tmp_path / "repo"
     (repo / "scripts").mkdir(parents=True)
-    for name in ("scripts/dev", "scripts/requirements_met.py", "requirements.txt", "requirements-dev.txt"):
+    for name in ("scripts/dev", "scripts/requirements_met.py", "scripts/hub_reachable.py", "requirements.txt",
+                 "requirements-dev.txt"):
         shutil.copy2(ROOT / name, repo / name)
     log = tmp_path / "python-calls.log"
     bin_dir = tmp_path / "bin"
@@ -106,3 +109,51 @@ def test_demo_points_the_app_at_the_local_test_items_through_the_settings(dev_co
     [app] = [line for line in log.read_text().splitlines() if line.startswith("app ")]
     assert app == (f"app PRICER_DATASET={expected.format(repo=repo)} PRICER_BASE_MODEL={repo / 'tiny'} "
                    "HF_HUB_OFFLINE=1")
+
+
+def _logging_app(env: dict[str, str], log: Path) -> None:
+    """The fake python also stands in for `-m pricer tiny-model` and app.py: it logs what the app would read."""
+    fake = Path(env["PYTHON"])
+    fake.write_text(fake.read_text().replace(
+        "exec ", 'if [ "$1 $2" = "-m pricer" ]; then exit 0; fi\n'
+                 'if [ "$1" = app.py ]; then echo "app PRICER_DATASET=${PRICER_DATASET:-} '
+                 'HF_HUB_OFFLINE=${HF_HUB_OFFLINE:-}" >> ' + str(log) + "; exit 0; fi\n"
+                 "exec ", 1))
+
+
+class _Hub(http.server.BaseHTTPRequestHandler):
+    def do_HEAD(self):  # noqa: N802 (http.server's name)
+        self.send_response(401)  # what the hub says to a request without a token: it is there
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.mark.parametrize("online", [False, True])
+def test_app_runs_on_the_local_test_items_when_the_hub_cannot_be_reached(dev_copy, online):
+    repo, env, log = dev_copy
+    _logging_app(env, log)
+    (repo.parent / "shared" / "data").mkdir(parents=True)
+    (repo.parent / "shared" / "data" / "test-250.jsonl").write_text('{"text": "x", "price": 1}\n')
+    env = {k: v for k, v in env.items() if k not in {"PRICER_DATASET", "HF_HUB_OFFLINE"}}
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Hub)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    port = server.server_address[1]
+    if not online:
+        server.shutdown()
+        server.server_close()  # nothing listens there now: the connection is refused
+    env["HF_ENDPOINT"] = f"http://127.0.0.1:{port}"
+    try:
+        done = subprocess.run(["bash", str(repo / "scripts" / "dev"), "app"], env=env, check=True, timeout=120,
+                              capture_output=True, text=True)
+    finally:
+        if online:
+            server.shutdown()
+    [app] = [line for line in log.read_text().splitlines() if line.startswith("app ")]
+    if online:  # the hub answers: the app's own default dataset, nothing changed
+        assert app == "app PRICER_DATASET= HF_HUB_OFFLINE="
+        assert "offline" not in done.stderr
+    else:
+        assert app == f"app PRICER_DATASET={repo}/../shared/data/test-250.jsonl HF_HUB_OFFLINE=1"
+        assert "cannot be reached" in done.stderr

@@ -390,7 +390,7 @@ def test_empty_text_is_refused_at_once_and_the_page_keeps_working(page):
     page.locator("#predict-button").click()
     page.get_by_text("Paste a product's title and description first").first.wait_for(timeout=30_000)
     expect(page.locator("#predict-button")).to_be_enabled()
-    expect(page.locator("#predict-output")).to_contain_text("The estimates appear here")  # nothing ran
+    expect(page.locator("#predict-output")).to_contain_text("Nothing priced: Paste a product's")  # nothing ran
     page.locator("#predict-text textarea").fill(PASTED)
     page.locator("#predict-button").click()
     assert "CPU pricer" in _answered(page)
@@ -438,3 +438,97 @@ def test_a_llama_that_cannot_load_is_listed_with_its_reason_and_the_cpu_pricer_s
     shown = _answered(page)
     assert "CPU pricer" in shown
     expect(page.locator("#predict-result .unavailable")).to_contain_text("no such base model folder: /no/such/model")
+
+
+# --- issue 21 item 6: only GPU work waits for the GPU (this block is the queue split's) ----------
+
+
+def _processing(job, seconds: float = 30) -> bool:
+    """Whether `job` got into its handler (past the queue) within `seconds`."""
+    import time
+
+    from gradio_client.utils import Status
+
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        if job.status().code == Status.PROCESSING:
+            return True
+        time.sleep(0.05)
+    return False
+
+
+@pytest.fixture
+def gpu_held():
+    """GPU_LOCK held by another thread (another visitor's Llama request) until the test ends."""
+    from pricer.gpu import GPU_LOCK
+
+    held, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with GPU_LOCK:
+            held.set()
+            release.wait(120)
+
+    holder = threading.Thread(target=hold, daemon=True)
+    holder.start()
+    assert held.wait(30)
+    yield release
+    release.set()
+    holder.join(30)
+
+
+def test_a_cpu_price_answers_while_a_llama_request_waits_for_the_gpu(app_url, gpu_held):
+    from gradio_client import Client
+
+    llama = Client(app_url, verbose=False).submit(f"{PASTED} (gpu)", "fine-tuned", api_name="/price")
+    assert _processing(llama)  # in its handler, waiting for the GPU
+    cpu = Client(app_url, verbose=False).submit(PASTED, "cpu", api_name="/price").result(timeout=30)
+    assert cpu["prices"][0]["pricer"] == "cpu" and not llama.done()  # before: queued behind it, one at a time
+    gpu_held.set()
+    assert llama.result(timeout=120)["prices"][0]["pricer"] == "fine-tuned"
+
+
+def test_a_chat_model_that_never_answers_stalls_no_one_and_ends_within_the_web_deadline(app_url, monkeypatch,
+                                                                                         tmp_path):
+    import time
+
+    from gradio_client import Client
+    from gradio_client.exceptions import AppError
+    from openai_stand_in import Reply, chat_reply, openai_online
+
+    from pricer.pricers.chat import client as chat_client
+
+    monkeypatch.setattr(chat_client, "WEB_DEADLINE", 2.0)  # 45 s on the Space
+    with openai_online(monkeypatch, tmp_path / "cache") as server:
+        server.script = lambda r: Reply(body=chat_reply("45"), delay=60)  # an upstream that does not answer
+        started = time.monotonic()
+        hanging = Client(app_url, verbose=False).submit(f"{PASTED} (hangs)", "frontier", api_name="/price")
+        assert _processing(hanging)
+        cpu = Client(app_url, verbose=False).submit(PASTED, "cpu", api_name="/price").result(timeout=30)
+        assert cpu["prices"][0]["pricer"] == "cpu"
+        with pytest.raises(AppError, match=r"did not answer within 2 s"):
+            hanging.result(timeout=60)
+        assert time.monotonic() - started < 2.0 + chat_client.GRACE + 8  # 5 tries x 30 s before
+        assert len(server.chats()) == 1
+
+
+def test_a_visitor_waiting_for_the_gpu_is_told_so(tiny_settings, gpu_held):
+    import time
+
+    from ui.predict_tab import WAITING, Desk, price_all
+
+    desk = Desk()
+    desk.claim(PASTED, ["fine-tuned"])
+    shown: list[tuple] = []
+    runner = threading.Thread(target=lambda: [shown.append(out) for out in price_all(desk, progress=None)],
+                              daemon=True)
+    runner.start()
+    end = time.monotonic() + 60
+    while not shown and time.monotonic() < end:
+        time.sleep(0.05)
+    runner.join(1)
+    assert shown and runner.is_alive()  # its first rows are out; its Llama waits for the GPU
+    assert WAITING in shown[0][4]  # the status line says why nothing moves
+    gpu_held.set()
+    runner.join(120)
+    assert WAITING not in shown[-1][4] and "Fine-tuned Llama" in shown[-1][0]

@@ -31,14 +31,17 @@ from pricer import pricers as registry
 from pricer.config import settings
 from pricer.data.datasets import TestItem, load_items
 from pricer.errors import BadInput, PricerError
-from pricer.gpu import ZERO_GPU_SECONDS, on_gpu
+from pricer.evaluation.chart import PAGE_LAYOUT
+from pricer.gpu import ZERO_GPU_SECONDS, gpu_busy, on_gpu
+from pricer.pricers.chat import client as chat_client
 from pricer.pricers.estimates import TOP_K, estimator
 from pricer.pricers.llama.model import ModelSpec, Prediction, load_pricer, loaded, model_status
 from pricer.pricers.llama.pricer import LlamaPricer
 from pricer.redact import quoted
 from pricer.tokenizer import tokens
-from ui import GPU_QUEUE, api, esc, warn
+from ui import GPU_QUEUE, PRICE_CONCURRENCY, PRICE_QUEUE, api, esc, warn
 from ui.api import endpoint, fail
+from ui.examples import EXAMPLES
 
 N_EXAMPLES = 12
 FINE_TUNED, BASE = "fine-tuned", "base"
@@ -114,6 +117,35 @@ def lineup(chosen: Sequence[str] | None = None) -> tuple[list[registry.Pricer], 
     return [p for p in ready if chosen is None or p.name in chosen], unavailable
 
 
+def llama_here() -> bool:
+    """True when a Llama pricer can run here: only then are its own panels (the number-token
+    chart, the exact prompt, the model's status) shown."""
+    return any(isinstance(p, LlamaPricer) for p in lineup()[0])
+
+
+READ_NOTE_FROM = 1.25  # a paste this many times longer than what was read gets a note saying so
+
+
+def reading_note(text: str) -> str:
+    """What of a long paste the pricers read: like the training items, its first MAX_TOKENS Llama
+    tokens (the rest changes no price), said as the Tokenizer tab says what it cut; '' when the
+    whole text (or a dataset prompt) was read."""
+    from pricer.data.items import MAX_TOKENS, PREFIX, QUESTION, build_prompt
+
+    text = text.strip()
+    if text.startswith(QUESTION):
+        return ""
+    try:
+        prompt, _ = build_prompt(text)
+    except PricerError:
+        return ""
+    read = max(len(prompt) - len(f"{QUESTION}\n\n\n\n{PREFIX}"), 0)
+    if len(text) <= READ_NOTE_FROM * max(read, 1):
+        return ""
+    return (f"Read as the training items were cut: the title and description's first {MAX_TOKENS} tokens, about "
+            f"{read:,} of the {len(text):,} characters pasted. The rest changed no price.")
+
+
 def _estimator(pricer: registry.Pricer) -> str | None:
     return LLAMA_ESTIMATOR if LLAMA_ESTIMATOR in pricer.estimators else None
 
@@ -156,6 +188,18 @@ def _interval(e: registry.Estimate) -> str:
 
 
 NOWRAP = ' style="white-space: nowrap"'  # numbers never break over lines: the table scrolls instead
+RESULT_CSS = """
+.read-note { color: var(--body-text-color-subdued); font-size: 0.9em; }
+.nothing-priced { color: var(--body-text-color-subdued); font-style: italic; }
+/* a phone: each pricer's answer is a card of labelled lines, every figure in view without scrolling */
+@media (max-width: 640px) {
+  table.answers tr:first-child { display: none; }
+  table.answers, table.answers tbody, table.answers tr, table.answers td { display: block; width: 100%; }
+  table.answers tr { border-top: 1px solid var(--border-color-primary); padding: 6px 0; }
+  table.answers td { padding: 1px 4px; border: none; }
+  table.answers td[data-label]::before { content: attr(data-label) ": "; color: var(--body-text-color-subdued); }
+}
+"""
 
 
 def _who(name: str, label: str) -> str:
@@ -164,11 +208,14 @@ def _who(name: str, label: str) -> str:
 
 
 def render_answers(title: str, answers: Sequence[Answer], pending: Sequence[registry.Pricer],
-                   unavailable: Sequence[tuple[registry.Pricer, str]], truth: float | None) -> str:
+                   unavailable: Sequence[tuple[registry.Pricer, str]], truth: float | None, read: str = "") -> str:
     """The side-by-side table: the default pricer's price big, then a row per pricer (price,
-    interval, time, off by), pending ones marked, then those that cannot run here and why."""
+    interval, time, off by), pending ones marked, then those that cannot run here and why.
+    `read`: what of a long text was read (reading_note)."""
     lead = next((a for a in answers if a.estimate is not None), None)
     head = f'<p class="priced">Priced: <b>{esc(title)}</b></p>'
+    if read:
+        head += f'<p class="read-note">{esc(read)}</p>'
     if truth is not None:
         head += f'<p class="truth">True price (test data): <b>${truth:,.2f}</b></p>'
     big = ""
@@ -184,9 +231,11 @@ def render_answers(title: str, answers: Sequence[Answer], pending: Sequence[regi
         e = a.estimate
         off = "" if truth is None or e.price is None else f"${abs(e.price - truth):,.2f}"
         loading = "<br><small>with the model's load</small>" if a.loading else ""
-        rows.append(f'<tr data-pricer="{esc(a.name)}"><td>{_who(a.name, a.label)}</td><td class="price"{NOWRAP}>'
-                    f"{esc(_dollars(e.price))}</td><td{NOWRAP}>{esc(_interval(e))}</td>"
-                    f"<td{NOWRAP}>{a.seconds:.2f} s{loading}</td><td{NOWRAP}>{esc(off)}</td></tr>")
+        rows.append(f'<tr data-pricer="{esc(a.name)}"><td>{_who(a.name, a.label)}</td>'
+                    f'<td class="price" data-label="price"{NOWRAP}>{esc(_dollars(e.price))}</td>'
+                    f'<td data-label="80% interval"{NOWRAP}>{esc(_interval(e))}</td>'
+                    f'<td data-label="time"{NOWRAP}>{a.seconds:.2f} s{loading}</td>'
+                    f'<td data-label="off by"{NOWRAP}>{esc(off) or "—"}</td></tr>')
     rows += [f'<tr class="pending"><td>{_who(p.name, p.label)}</td><td colspan="4">pricing…</td></tr>'
              for p in pending]
     # its own sideways scroll: on a phone the table is wider than the screen, the page is not
@@ -248,7 +297,7 @@ def token_chart(top_tokens: Sequence[Sequence[Any]], k: int = TOP_K) -> Any:
                            hovertemplate="%{x}: %{y:.3g}%<extra></extra>"))
     fig.update_layout(title=f"Most likely number tokens after 'Price is $' (top {k} in dark)",
                       yaxis_title="probability (%)", yaxis_tickformat="~g", xaxis_type="category", height=300,
-                      margin=dict(l=40, r=10, t=40, b=30))
+                      margin=dict(l=40, r=10, t=40, b=30), **PAGE_LAYOUT)
     return fig
 
 
@@ -286,15 +335,22 @@ class Desk:
     text: str = ""
     """The text being priced (what the answers shown belong to)."""
     names: list[str] = field(default_factory=list)
+    refusal: str = ""
+    """Why the last click priced nothing (the answers shown are cleared), or ''."""
 
     def claim(self, text: Any, names: Sequence[str] | None) -> str:
         """The button: the text checked (BadInput) and the desk taken; refused while busy."""
-        if self.busy:
+        self.refusal = ""
+        if self.busy:  # the answers on screen belong to the request under way: they stay
             raise BadInput("Still pricing the text you sent before: its answers are on their way. "
                            "Press again once they are in.")
-        text = check_text(text)
-        if names is not None and not names:
-            raise BadInput("Tick at least one pricer.")
+        try:
+            text = check_text(text)
+            if names is not None and not names:
+                raise BadInput("Tick at least one pricer.")
+        except BadInput as exc:
+            self.refusal, self.text = str(exc), ""
+            raise
         self.busy, self.text, self.names = True, text, list(names or [])
         return text
 
@@ -326,6 +382,15 @@ def begin(desk: Desk, text: str, names: list[str] | None) -> tuple:
     return gr.Button(label, interactive=False), waiting
 
 
+def refused(desk: Desk) -> tuple:
+    """After a click that priced nothing: the last product's answers leave the screen (they would
+    read as this text's), replaced by what to do; a click refused while pricing changes nothing."""
+    if not desk.refusal:
+        return gr.skip(), gr.skip(), gr.skip(), gr.skip()
+    shown = f'<div id="predict-result" class="refused"><p class="nothing-priced">Nothing priced: {esc(desk.refusal)}</p></div>'
+    return shown, "<p>No details.</p>", None, gr.Textbox(value="")
+
+
 def gpu_seconds(desk: Any = None, *_: Any, **__: Any) -> int:
     """ZeroGPU's reservation for a request: short once the Llama is loaded, so visitors queue
     ahead; long enough for a first load otherwise."""
@@ -335,23 +400,29 @@ def gpu_seconds(desk: Any = None, *_: Any, **__: Any) -> int:
         return PREDICT_GPU_SECONDS
 
 
-@on_gpu(duration=gpu_seconds)
+WAITING = " · **waiting for the GPU**: another request is on the model; this one is next in line."
+
+
 def price_all(desk: Desk, progress: gr.Progress = gr.Progress()) -> Iterator[tuple]:  # noqa: B008 (gradio idiom)
     """Every chosen pricer prices the desk's text, default first; the table grows as each
-    answers: (result, details, chart, prompt, status)."""
+    answers: (result, details, chart, prompt, status). Not on the GPU itself: only the Llama's
+    model work waits for it (the status line says so while another request holds it); a chat
+    model answers within chat_client.WEB_DEADLINE."""
     try:
         ready, unavailable = lineup(desk.names or None)
         truth = true_price(desk.text)
-        title = _title(desk.text)
+        title, read = _title(desk.text), reading_note(desk.text)
         answers: list[Answer] = []
         for n, pricer in enumerate(ready):
-            yield (render_answers(title, answers, ready[n:], unavailable, truth), gr.skip(), gr.skip(), gr.skip(),
-                   show_status())
+            waiting = WAITING if getattr(pricer, "uses_gpu", False) and gpu_busy() else ""
+            yield (render_answers(title, answers, ready[n:], unavailable, truth, read), gr.skip(), gr.skip(), gr.skip(),
+                   show_status() + waiting)
             if progress is not None:
-                progress((n, len(ready)), desc=f"{pricer.name}", unit="pricers")
-            answers.append(ask(pricer, desk.text))
+                progress((n, len(ready)), desc=f"{pricer.name}{waiting and ' (waiting for the GPU)'}", unit="pricers")
+            with chat_client.within(chat_client.WEB_DEADLINE):
+                answers.append(ask(pricer, desk.text))
         chart, prompt = llama_views(answers)
-        yield (render_answers(title, answers, [], unavailable, truth), render_details(answers), chart, prompt,
+        yield (render_answers(title, answers, [], unavailable, truth, read), render_details(answers), chart, prompt,
                show_status())
     finally:
         desk.release()
@@ -386,7 +457,6 @@ def _names(value: Any) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-@on_gpu(duration=gpu_seconds)
 def price_api(text: str, pricers: Any = None) -> dict:
     """/price: `text` (a title and description, or a dataset prompt) priced by each pricer named in
     `pricers` (one name, several as a list or comma-separated; default: the default pricer).
@@ -398,7 +468,8 @@ def price_api(text: str, pricers: Any = None) -> dict:
         answers = []
         for name in chosen:
             pricer = registry.runnable(name)
-            answer = ask(pricer, text)
+            with chat_client.within(chat_client.WEB_DEADLINE):  # only a Llama waits for the GPU, inside
+                answer = ask(pricer, text)
             if answer.error:
                 raise PricerError(f"The {name} pricer failed: {answer.error}")
             answers.append(answer)
@@ -477,14 +548,14 @@ def preload(spec: ModelSpec) -> None:
 def build() -> None:
     items, examples_note = load_examples()
     choices, ticked = pricer_choices()
+    llama = llama_here()
 
-    gr.Markdown("Paste a product's title (first line) and description, or pick an example from the test "
-                "data, and every pricer that can run here prices it, side by side: the default first, "
-                "each with its 80% interval and its time.\n\n" + LEAD)
+    gr.Markdown("Paste a product (title on the first line, then its description) or pick an example: every "
+                "pricer that can run here prices it side by side, each with its 80% interval.")
     desk = gr.State(Desk())
     with gr.Row():
         with gr.Column(scale=3, min_width=300):
-            text = gr.Textbox(label="Product: title on the first line, then the description", lines=8,
+            text = gr.Textbox(label="Product: title on the first line, then the description", lines=6,
                               max_lines=20, elem_id="predict-text",
                               placeholder="Stainless Steel Garlic Press\nCrushes garlic cloves, dishwasher safe ...")
             chosen = gr.CheckboxGroup(choices, value=ticked, label="Pricers", elem_id="predict-pricers")
@@ -493,28 +564,35 @@ def build() -> None:
                 gr.Examples([[item.prompt] for item in items], inputs=[text], label="Examples from the test data",
                             example_labels=[f"${item.truth:,.2f} · {item.title[:50]}" for item in items],
                             examples_per_page=N_EXAMPLES)
-            else:
-                gr.Markdown(esc(examples_note))
+            else:  # a Space that cannot read the test data still has products to try
+                gr.Examples([[e.text] for e in EXAMPLES], inputs=[text], label="Example products",
+                            example_labels=[e.title[:50] for e in EXAMPLES], examples_per_page=N_EXAMPLES)
+                gr.Markdown(f"<small>{esc(examples_note)}</small>", elem_id="predict-examples-note")
         with gr.Column(scale=3, min_width=300):
-            result = gr.HTML("<p>The estimates appear here.</p>", elem_id="predict-output")
+            result = gr.HTML("<p>The estimates appear here.</p>", elem_id="predict-output", css_template=RESULT_CSS)
             with gr.Accordion("What each pricer adds", open=False):
                 details = gr.HTML(elem_id="predict-details")
-            chart = gr.Plot(label="The Llama's most likely number tokens", elem_id="predict-chart")
+            # the Llama's own panels: only where a Llama pricer can run (elsewhere they stay empty)
+            with gr.Accordion("How the Llama answers", open=False, visible=llama):
+                gr.Markdown(LEAD)
+            chart = gr.Plot(label="The Llama's most likely number tokens", elem_id="predict-chart", visible=llama)
     prompt = gr.Textbox(label="The exact prompt the Llama saw", lines=8, max_lines=14, interactive=False,
-                        elem_id="predict-prompt")
-    status = gr.Markdown(show_status(), elem_id="predict-status")
+                        elem_id="predict-prompt", visible=llama)
+    status = gr.Markdown(show_status() if llama else "", elem_id="predict-status", visible=llama)
     timer = gr.Timer(2.0, active=settings().preload)
 
     with gr.Column(visible=False):  # the API takes any names (the boxes list only those that can run)
         names = gr.JSON(None, label="pricers")
         api_text = api.Text(None, label="text")  # what a client sent, for price_api's own check
-    endpoint(price_api, [api_text, names], ["result"], "price", concurrency_id=GPU_QUEUE, concurrency_limit=1)
+    beside = {"concurrency_id": PRICE_QUEUE, "concurrency_limit": PRICE_CONCURRENCY}  # only a Llama waits for the GPU
+    endpoint(price_api, [api_text, names], ["result"], "price", **beside)
     for trigger in (button.click, text.submit):
         # begin is queued (so its pop-up shows) but in its own group: it never waits behind a pricer
-        trigger(begin, [desk, text, chosen], [button, result], api_visibility="private", show_progress="hidden",
-                concurrency_limit=None).success(
-            price_all, desk, [result, details, chart, prompt, status], api_visibility="private",
-            concurrency_id=GPU_QUEUE, concurrency_limit=1,
+        started = trigger(begin, [desk, text, chosen], [button, result], api_visibility="private",
+                          show_progress="hidden", concurrency_limit=None)
+        started.failure(refused, desk, [result, details, chart, prompt], api_visibility="private", queue=False)
+        started.success(
+            price_all, desk, [result, details, chart, prompt, status], api_visibility="private", **beside,
             show_progress="minimal",  # the table shows each answer as it comes: no overlay over it
         ).then(finish, desk, button, api_visibility="private", queue=False)
     timer.tick(tick, None, [status, timer], api_visibility="private", queue=False)

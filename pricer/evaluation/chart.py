@@ -125,7 +125,7 @@ def figure(main: Run, compare: Run | None = None, height: int | None = None, log
         # legend took two thirds of 390 px); equal axes leave room below on a wide screen
         legend={"orientation": "h", "x": 0, "y": -0.12, "xanchor": "left", "yanchor": "top"},
         margin={"t": top_margin, "l": 60, "r": 20, "b": 40},
-        template="plotly_white",
+        **PAGE_LAYOUT,
     )
     if beyond:
         fig.add_annotation(
@@ -133,6 +133,11 @@ def figure(main: Run, compare: Run | None = None, height: int | None = None, log
             xref="paper", yref="paper", x=0, y=1.0, xanchor="left", yanchor="bottom", showarrow=False,
             font={"size": 11, "color": "#555"})
     return fig
+
+
+PAGE_LAYOUT = {"template": "plotly_white", "paper_bgcolor": "rgba(0,0,0,0)", "plot_bgcolor": "rgba(0,0,0,0)"}
+"""Every chart's backdrop: transparent, so it sits on the page's own colour, light or dark (the
+app's CSS recolours the text and grid in dark mode), and on a written chart's white page."""
 
 
 def _interval(o: Any) -> str:

@@ -88,12 +88,14 @@ def evaluate(data: str | Path | None, pricer_name: str | Pricer, *, size: int = 
     data, size) returns at once from the cache. Every run is recorded on the leaderboard: a
     finished one, a stopped one (the generator closed, or an error) as partial, a cached one once.
     `web`: `data` came from the web app (pricer.data.datasets.load_items reads local paths only where
-    pricer.web_paths allows)."""
+    pricer.web_paths allows), and the run is the web visitor's: it gets an id but stays off the
+    shared board (leaderboard.record(visitor=True); their page keeps it)."""
     pricer = registry.get(pricer_name, options) if isinstance(pricer_name, str) else pricer_name
     chosen = check_estimator(pricer, estimator)
     if batch_size < 1:
         raise BadInput(f"batch size must be at least 1, not {batch_size}.")
     identity = pricer.cache_key(chosen)  # a bad model setting is said here, before the data is read
+    refuse_unavailable(pricer, data, size, web=web)
     items = load_items(data, size, web=web)
     key = cache_key(identity, chosen or "", source_key(data), len(items))
 
@@ -115,14 +117,33 @@ def evaluate(data: str | Path | None, pricer_name: str | Pricer, *, size: int = 
             current.note, current.pricer, current.estimator = items.note, pricer.name, chosen
             current.data = str(data or "")
             if current.done:  # recorded before the yield: a consumer may stop at the complete run
-                current.id = leaderboard.record(current, key=key).id
+                current.id = leaderboard.record(current, key=key, visitor=web).id
                 current.note = " ".join(filter(None, (current.note, leaderboard.take_notes())))
                 recorded = True
             yield current
     except BaseException:  # stopped (GeneratorExit), interrupted, or failed: keep what was priced
         if current is not None and current.outcomes and not recorded:
-            current.id = leaderboard.record(current, key=key).id
+            current.id = leaderboard.record(current, key=key, visitor=web).id
         raise
+
+
+def refuse_unavailable(pricer: Pricer, data: str | Path | None, size: int, *, web: bool = False) -> None:
+    """A BadInput with every reason at once when `pricer` cannot run here (a missing key *and*
+    test data that cannot be read), with what the run would cost where that can be told; before
+    the data decides anything."""
+    reason = pricer.available()
+    if reason is None:
+        return
+    problems = [f"The {pricer.name} pricer cannot run here: {reason}."]
+    try:
+        items = load_items(data, size, web=web)
+    except PricerError as exc:
+        problems.append(f"The test data cannot be read either: {exc}")
+    else:
+        estimate = getattr(pricer, "estimate_cost", None)
+        if callable(estimate):
+            problems.append(f"Once it can, this run will cost {estimate([item.prompt for item in items])}.")
+    raise BadInput(" ".join(problems))
 
 
 def run_label(pricer: Pricer, estimator: str | None) -> str:

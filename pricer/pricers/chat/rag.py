@@ -77,18 +77,15 @@ class RagPricer(FrontierPricer):
         return f"{self.model} + {self.k} similar items ({self.name}{client.host_note()})"
 
     def available(self) -> str | None:
-        """The frontier pricer's reason, or why there is no index to search. Loads nothing."""
-        reason = super().available() or embeddings.unavailable()
-        if reason:
-            return reason
-        folder = self.folder
-        problem = rag_index.missing(folder)
-        if problem is None:
-            return None
-        how = rag_index.build_command(out=self._folder)
-        if problem.startswith("no RAG index"):
-            return f"no RAG index built: run `{how}`"
-        return f"{problem}: run `{how}`"
+        """Every reason at once: the frontier pricer's, the embedding package's, and why there is
+        no index to search (joined by "; and "). Loads nothing."""
+        reasons = [super().available(), embeddings.unavailable()]
+        problem = rag_index.missing(self.folder)
+        if problem is not None:
+            how = rag_index.build_command(out=self._folder)
+            reasons.append(f"no RAG index built: run `{how}`" if problem.startswith("no RAG index")
+                           else f"{problem}: run `{how}`")
+        return "; and ".join(r for r in reasons if r) or None
 
     def index(self) -> RagIndex:
         """The index, loaded on first use."""

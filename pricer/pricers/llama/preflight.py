@@ -43,19 +43,25 @@ def is_test_model(base_model: str) -> bool:
 def llama_unavailable(spec: ModelSpec) -> str | None:
     """Why `spec` cannot load here, decided without loading it: missing libraries, a gated hub
     model without HF_TOKEN, a hub model offline and not cached, a local folder that is not there,
-    or a model too big for a machine without a CUDA GPU. None when nothing stops it."""
+    or a model too big for a machine without a CUDA GPU. None when nothing stops it; else every
+    reason at once, joined by "; and " (no GPU *and* no HF_TOKEN: fixing one is not enough)."""
     from pricer.pricers.llama import model
 
     if model.loaded(spec):
         return None
     needed = ("torch", "transformers", "bitsandbytes") + (("peft",) if spec.adapter else ())
-    for package in needed:
-        if importlib.util.find_spec(package) is None:
-            return f"{package} is not installed (pip install -r requirements.txt)"
-    reason = _hub_reason(spec.base_model, "base model", "config.json")
-    if reason is None and spec.adapter:
-        reason = _hub_reason(spec.adapter, "adapter", "adapter_config.json")
-    return reason or _gpu_reason(spec.base_model)
+    missing = [package for package in needed if importlib.util.find_spec(package) is None]
+    if missing:
+        return f"{', '.join(missing)} {'is' if len(missing) == 1 else 'are'} not installed (pip install -r requirements.txt)"
+    from pricer import hub
+
+    reasons = [_hub_reason(spec.base_model, "base model", "config.json")]
+    if spec.adapter:
+        reasons.append(_hub_reason(spec.adapter, "adapter", "adapter_config.json"))
+    unreadable_folder = reasons[0] is not None and hub.looks_like_path(spec.base_model)
+    if not unreadable_folder:  # a folder that is not there has no size to judge
+        reasons.append(_gpu_reason(spec.base_model))
+    return "; and ".join(r for r in reasons if r) or None
 
 
 def _hub_reason(name: str, what: str, marker: str) -> str | None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import re
 import threading
 from pathlib import Path
@@ -243,6 +244,7 @@ def test_stop_ends_the_real_run_after_the_batch_under_way(tiny_model, test_250, 
 
     monkeypatch.setenv("PRICER_BASE_MODEL", str(tiny_model))
     monkeypatch.setenv("PRICER_ADAPTER", "none")
+    monkeypatch.setenv("PRICER_DATASET", str(test_250))  # a file the web app may read, whichever test ran first
     board = Board()
     board.claim()
     frames = evaluate_ui(board, BASE, "topk", 250, str(test_250), None, None, False,
@@ -256,8 +258,9 @@ def test_stop_ends_the_real_run_after_the_batch_under_way(tiny_model, test_250, 
     assert len(_rows(board.csv)) == 16 and Path(board.csv).name in str(last[3].value) and last[4].interactive
     from pricer.evaluation import leaderboard
 
-    row = next(r for r in leaderboard.runs() if r.id == last[7].value)  # the stopped run, shown on the chart
-    assert row.partial and (row.size, row.total) == (16, 250)
+    [row] = board.visits.rows  # the stopped run, shown on the chart: this page's, and no one else's
+    assert row.id == last[7].value and row.partial and (row.size, row.total) == (16, 250)
+    assert row.id not in {r.id for r in leaderboard.runs()}
 
 
 def test_redraw_switches_to_log_axes_without_running_anything():
@@ -269,10 +272,24 @@ def test_redraw_switches_to_log_axes_without_running_anything():
     assert redraw(Board(), True) == {"__type__": "update"}  # nothing shown: nothing to redraw
 
 
+def _visitors(board, run: Run) -> Run:
+    """`run` as the web app makes it (an id, nothing shared), ended on `board`'s page."""
+    from pricer.evaluation import leaderboard
+
+    run.id = leaderboard.record(run, visitor=True).id
+    board.claim()
+    board.start("test-250.jsonl")
+    board.show(run)
+    board.end()
+    return run
+
+
 def test_any_two_runs_of_the_leaderboard_go_on_the_chart_and_clear_takes_two_presses(monkeypatch, tmp_path):
     from pricer.evaluation import leaderboard
     from ui.evaluate_tab import (
+        OWN,
         PUBLISHED,
+        SHARED_RUN,
         Board,
         clear_runs,
         leaderboard_rows,
@@ -284,32 +301,78 @@ def test_any_two_runs_of_the_leaderboard_go_on_the_chart_and_clear_takes_two_pre
     monkeypatch.setenv("PRICER_CACHE", str(tmp_path))
     first = leaderboard.record(_run(3, 3, "first"))
     second = leaderboard.record(_run(2, 3, "second"))  # a stopped run
-    assert [value for _, value in run_choices(leaderboard.runs())] == [second.id, first.id]  # newest first
-    kinds = {row[4]: row[5] for row in leaderboard_rows(leaderboard.runs())}
-    assert kinds["first"] == "run here" and kinds["second"] == "stopped: partial"
-    assert list(kinds.values()).count(PUBLISHED) == len(leaderboard.PUBLISHED)
     board = Board()
+    mine = _visitors(board, _run(3, 3, "mine"))
+    assert [value for _, value in run_choices(leaderboard.runs(), board.visits)] == [mine.id, second.id, first.id]
+    kinds = {row[4]: row[5] for row in leaderboard_rows(leaderboard.runs(), board.visits)}
+    assert kinds["first"] == SHARED_RUN and kinds["second"] == f"{SHARED_RUN}, stopped: partial"
+    assert kinds["mine"] == OWN
+    assert list(kinds.values()).count(PUBLISHED) == len(leaderboard.PUBLISHED)
     fig, status, table, download, _ = show_run(board, first.id, False)
     assert "From the leaderboard" in status and len(table.data) == 3 and download.visible
-    fig = overlay_run(board, second.id, False)
-    assert {t.legendgrouptitle.text for t in fig.data if t.mode == "markers"} == {"first", "second"}
+    fig = overlay_run(board, mine.id, False)  # one of the page's own runs, beside a shared one
+    assert {t.legendgrouptitle.text for t in fig.data if t.mode == "markers"} == {"first", "mine"}
     assert overlay_run(board, None, False).layout.title.text.count("<br>") == 1  # back to one run
     button = clear_runs(board)[0]
-    assert "Press again to clear 2 runs" in button.value and len(leaderboard.runs()) == 2
+    assert "Press again to clear your 1 run" in button.value and len(board.visits.rows) == 1
     clear_runs(board)
-    assert leaderboard.runs() == [] and len(leaderboard_rows(leaderboard.runs())) == len(leaderboard.PUBLISHED)
+    assert board.visits.rows == [] and len(leaderboard.runs()) == 2  # the shared board is the operator's to clear
+    assert len(leaderboard_rows(leaderboard.runs(), board.visits)) == len(leaderboard.PUBLISHED) + 2
+
+
+def test_two_visitors_see_only_their_own_runs_marked_as_theirs_until_one_shares(test_250, tmp_path, monkeypatch):
+    from pricer.evaluation import leaderboard
+    from ui.evaluate_tab import OWN, SHARED_RUN, VISITORS, Board, evaluate_ui, refresh, share_run, show_run
+
+    monkeypatch.setenv("PRICER_CACHE", str(tmp_path / "cache"))
+    upload = tmp_path / "cache" / "my-secret-items.jsonl"  # inside the cache: a file the web app may read
+    upload.parent.mkdir()
+    upload.write_text("".join(test_250.read_text(encoding="utf-8").splitlines(keepends=True)[:6]), encoding="utf-8")
+    leaderboard.record(_run(3, 3, "the operator's run"))
+    alice, bob = Board(), Board()  # two sessions: gradio gives each page its own copy of the State
+    alice.claim()
+    *_, last = evaluate_ui(alice, CPU, None, 6, "", str(upload), None, False, progress=lambda *a, **k: None)
+    [mine] = alice.visits.rows
+    assert last[7].value == mine.id and leaderboard.runs()[-1].label == "the operator's run"
+
+    def seen(board: Board) -> tuple[dict[str, str], str, set[str]]:
+        table, shown, _ = refresh(board)
+        frame = table.data
+        assert not any(os.path.isabs(d) for d in frame["data"])  # never a path in the data column
+        return dict(zip(frame["pricer"], frame["kind"], strict=True)), frame.to_csv(), {v for _, v in shown.choices}
+
+    kinds, text, ids = seen(alice)
+    assert kinds[mine.label] == OWN and kinds["the operator's run"] == SHARED_RUN and mine.id in ids
+    assert "upload: my-secret-items.jsonl" in text  # the uploader sees the name of their file
+    kinds, text, ids = seen(bob)
+    assert mine.label not in kinds and "my-secret-items" not in text and mine.id not in ids
+    assert kinds["the operator's run"] == SHARED_RUN
+    assert show_run(bob, mine.id, False) == (gr_skip(),) * 5 and bob.shown is None  # an id alone gives nothing
+    assert share_run(bob) == (gr_skip(),) * 3 and len(leaderboard.runs()) == 1  # nothing of Bob's to share
+    share_run(alice)  # Alice asks: now everyone sees it, without the file's name
+    kinds, text, ids = seen(bob)
+    assert kinds[mine.label] == VISITORS and mine.id in ids and "my-secret-items" not in text
+    assert "an uploaded file" in text
+    kinds, text, _ = seen(alice)
+    assert kinds[mine.label] == f"{OWN}, shared" and text.count(mine.id) == 1  # listed once, as hers
+
+
+def gr_skip() -> dict:
+    import gradio as gr
+
+    return gr.skip()
 
 
 def test_a_refresh_reads_the_leaderboard_once_for_the_table_and_the_pickers(monkeypatch, tmp_path):
     from pricer.evaluation import leaderboard
-    from ui.evaluate_tab import refresh
+    from ui.evaluate_tab import Board, refresh
 
     monkeypatch.setenv("PRICER_CACHE", str(tmp_path))
     made = leaderboard.record(_run(3, 3, "made"))
     reads = []
     real = leaderboard._read
     monkeypatch.setattr(leaderboard, "_read", lambda: reads.append(1) or real())
-    table, shown, compare = refresh()
+    table, shown, compare = refresh(Board())
     assert len(reads) == 1
     assert "made" in table.data["pricer"].tolist() and made.id in {v for _, v in shown.choices}
 
@@ -390,7 +453,8 @@ def _open(page, size: int | None = None):
 
 
 @pytest.mark.browser
-def test_in_chromium_a_cpu_run_fills_plot_table_download_and_leaderboard_and_overlays_another(page, test_250):
+def test_in_chromium_a_cpu_run_fills_plot_table_download_and_leaderboard_and_overlays_another(page, browser, app_url,
+                                                                                             test_250):
     from pricer.evaluation import leaderboard
 
     leaderboard.record(_run(10, 10, "an earlier run"))  # the app runs in this process, on this cache
@@ -416,8 +480,24 @@ def test_in_chromium_a_cpu_run_fills_plot_table_download_and_leaderboard_and_ove
     assert len(_rows(download.value.path())) == 10
     board = page.locator("#evaluate-leaderboard")
     expect(board).to_contain_text("published, not run here")
-    expect(board).to_contain_text("run here")
+    expect(board).to_contain_text("week6/day4-results.ipynb")  # each course figure names its notebook
+    expect(board).to_contain_text("your run")  # this page's run, marked as its own
+    expect(board).to_contain_text("an earlier run")  # the operator's, shared
     expect(page.locator("#evaluate-show input")).to_have_value(re.compile("CPU pricer"))  # the run on the chart
+    other = browser.new_context().new_page()  # another visitor, in a session of their own
+    other.goto(app_url)
+    _open(other)
+    theirs = other.locator("#evaluate-leaderboard")
+    expect(theirs).to_contain_text("an earlier run")
+    expect(theirs).not_to_contain_text("your run")
+    expect(theirs).not_to_contain_text("shared by a visitor")
+    page.locator("#evaluate-share").click()  # shared when this visitor asks, and only then
+    expect(page.locator(".toast-body", has_text="Shared with every visitor").first).to_be_visible(timeout=30_000)
+    expect(board).to_contain_text("your run, shared")
+    other.reload()
+    _open(other)
+    expect(theirs).to_contain_text("shared by a visitor", timeout=30_000)
+    other.context.close()
     page.locator("#evaluate-overlay input").click()
     page.get_by_role("option", name=re.compile("an earlier run")).click()
     title = page.locator("#evaluate-plot .gtitle")

@@ -159,4 +159,4 @@ def test_the_score_verb_records_the_run_on_the_leaderboard_as_the_page_does(test
     guesses.write_text("index,guess\n" + "".join(f"{i},100\n" for i in range(5)))
     assert main(["score", "--data", str(test_250), "--guesses", str(guesses), "--size", "5"]) == 0
     [row] = leaderboard.runs()
-    assert (row.label, row.size, row.data) == ("guesses: mine.csv", 5, str(test_250))
+    assert (row.label, row.size, row.data) == ("guesses: mine.csv", 5, "test-250.jsonl")  # never a path

@@ -1,9 +1,11 @@
 """pricer.evaluation.leaderboard: every run recorded on disk (it survives a new process), stopped runs marked
-partial, a cached replay recorded once, the cap, clearing, the course's published rows, and the
-`leaderboard` verb."""
+partial, a cached replay recorded once, the cap, clearing, the course's published rows with every
+figure and the notebook it came from, a web visitor's runs kept to their page and shared only when
+they ask, no path in a data column, and the `leaderboard` verb."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -26,8 +28,8 @@ ROOT = Path(__file__).resolve().parent.parent
 def cache(monkeypatch, tmp_path) -> Path:
     monkeypatch.setenv("PRICER_CACHE", str(tmp_path / "cache"))
     yield tmp_path / "cache"
-    for kept in (leaderboard._unsaved, leaderboard._memory_runs, leaderboard._notes):  # this process's memory
-        kept.clear()
+    for kept in (leaderboard._unsaved, leaderboard._memory_runs, leaderboard._notes, leaderboard._shared_at):
+        kept.clear()  # this process's memory
 
 
 def items_of(*truths: float) -> list[TestItem]:
@@ -58,14 +60,42 @@ def test_a_recorded_run_survives_a_new_process_with_its_outcomes(cache):
     assert [(o.low, o.high) for o in again.outcomes] == [(5.0, 20.0)] * 3
 
 
+# Every figure of the course's 2024 notebooks, as their chart titles print it
+# ("Gpt 4O Frontier Error=$75.92 RMSLE=0.75 Hits=58.0%"), and the notebook it came from
+COURSE = [
+    ("Random guess", 340.74, 1.72, 0.116, "week6/day3.ipynb"),
+    ("Constant (the training average)", 145.51, 1.22, 0.168, "week6/day3.ipynb"),
+    ("Linear regression on 4 features", 139.34, 1.17, 0.156, "week6/day3.ipynb"),
+    ("Bag of words + linear regression", 113.60, 0.99, 0.248, "week6/day3.ipynb"),
+    ("word2vec + linear regression", 115.47, 1.01, 0.276, "week6/day3.ipynb"),
+    ("word2vec + SVR", 112.52, 0.93, 0.264, "week6/day3.ipynb"),
+    ("Random forest on 400,000 items", 97.11, 0.88, 0.340, "week6/day3.ipynb"),
+    ("Human", 126.55, 1.00, 0.320, "week6/day4-results.ipynb"),
+    ("GPT-4o-mini", 79.58, 0.59, 0.520, "week6/day4-results.ipynb"),
+    ("GPT-4o", 75.92, 0.75, 0.580, "week6/day4-results.ipynb"),
+    ("Claude 3.5 Sonnet", 100.83, 0.60, 0.508, "week6/day4-results.ipynb"),
+    ("Fine-tuned GPT-4o-mini", 91.45, 0.68, 0.440, "week6/day5-results.ipynb"),
+    ("RAG with GPT-4o-mini", 55.55, 0.46, 0.668, "week8_wip/day2.3.ipynb"),
+    ("Random forest on the RAG vectors", 100.94, 0.93, 0.308, "week8_wip/day2.4.ipynb"),
+    ("Ensemble", 52.86, 0.50, 0.676, "week8_wip/day2.4.ipynb"),
+]
+
+
+@pytest.mark.parametrize("name, error, rmsle, hits, source", COURSE)
+def test_each_published_row_carries_every_figure_its_notebook_printed(name, error, rmsle, hits, source):
+    [row] = [r for r in leaderboard.PUBLISHED if r.label == f"{name}, course"]
+    assert (row.error, row.rmsle, row.hits, row.source) == (error, rmsle, hits, source)
+    assert row.published and (row.size, row.total) == (250, 250) and f"published, {source}" in row.line()
+
+
 def test_the_course_published_figures_are_reference_rows_marked_published():
     published = [r for r in leaderboard.rows() if r.published]
-    errors = {r.label: r.error for r in published}
-    assert len(published) == 10 and errors["Constant (the training average), course"] == 145.51
-    assert errors["Fine-tuned Llama 3.1 8B (4-bit), top-3 weighted, course"] == 46.66
+    assert len(published) == len(leaderboard.PUBLISHED) == len(COURSE) + 2  # and the two Llama rows
     tuned = next(r for r in published if r.pricer == "fine-tuned")
-    assert tuned.hits == 0.708 and tuned.estimator == "topk" and tuned.size == 250
-    assert all(r.id == "" and r.when == "" and "published" in r.line() for r in published)
+    assert (tuned.error, tuned.hits, tuned.estimator) == (46.66, 0.708, "topk")
+    for llama in (r for r in published if r.pricer in ("base", "fine-tuned")):  # run in Colab: said so
+        assert llama.rmsle is None and llama.source.startswith("week7/") and "Colab" in llama.source
+    assert all(r.id == "" and r.when == "" and r.source for r in published)
     assert leaderboard.rows(published=False) == []
 
 
@@ -76,7 +106,7 @@ def test_rows_are_best_first_and_clear_forgets_only_runs_made_here(cache):
     assert listed[0].label == "better" and [r.error for r in listed] == sorted(r.error for r in listed)
     assert leaderboard.clear() == 2
     assert leaderboard.runs() == [] and len(leaderboard.rows()) == len(leaderboard.PUBLISHED)
-    with pytest.raises(BadInput, match=f"No run {good.id} on the leaderboard"):
+    with pytest.raises(BadInput, match=f"No run {good.id} on the shared board"):
         leaderboard.load_run(good.id)
     assert not list((cache / "leaderboard-runs").glob("*.json"))
 
@@ -203,7 +233,7 @@ def test_the_leaderboard_verb_lists_json_and_clears(capsys):
     assert main(["leaderboard", "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)["rows"]
     assert rows[0]["label"] == "cpu run" and rows[0]["published"] is False
-    assert sum(r["published"] for r in rows) == 10
+    assert sum(r["published"] for r in rows) == len(leaderboard.PUBLISHED)
     assert main(["leaderboard"]) == 0
     out = capsys.readouterr().out.splitlines()
     assert out[0].split()[:4] == ["error", "RMSLE", "hits", "in"] and "cpu run" in out[1] and "$2.00" in out[1]
@@ -218,3 +248,128 @@ def test_a_row_missing_a_field_the_row_needs_is_set_aside_not_a_crash(cache):
     (cache / "leaderboard.json").write_text(json.dumps({"version": 1, "runs": stored}))
     assert [r.label for r in leaderboard.runs()] == ["run 0", "run 2"]
     assert "1 damaged row of the leaderboard" in leaderboard.take_notes()
+
+
+# --- a web visitor's runs: theirs alone, shared only when they ask ------------------------------
+
+
+def visitors_run(visits: leaderboard.Visits, label: str = "cpu pricer", guess: float = 12.0, *,
+                 upload: bool = False, **fields) -> leaderboard.Row:
+    """A run the web app made (record(visitor=True), as evaluate(web=True) does), kept by a page."""
+    run = finished(label, guess, **{"pricer": "cpu", "data": "/tmp/gradio/4f2a/my-secret-items.jsonl", **fields})
+    run.id = leaderboard.record(run, visitor=True).id
+    return visits.keep(run, upload=upload)
+
+
+def test_a_visitors_run_is_theirs_alone_and_another_visitor_never_sees_it(cache):
+    alice, bob = leaderboard.Visits(), leaderboard.Visits()
+    mine = visitors_run(alice, upload=True)
+    assert mine.data == "upload: my-secret-items.jsonl"  # the uploader sees the name, no folder
+    assert leaderboard.runs() == [] and not (cache / "leaderboard.json").exists()  # nothing shared
+    assert mine in leaderboard.rows(mine=alice.rows)
+    seen_by_bob = leaderboard.rows(mine=bob.rows)
+    assert all(r.published for r in seen_by_bob) and "my-secret-items" not in json.dumps([r.to_json() for r in seen_by_bob])
+    assert alice.load(mine.id).metrics == alice.runs[mine.id].metrics and bob.load(mine.id) is None
+    with pytest.raises(BadInput, match="No run"):  # not on the shared board either
+        leaderboard.load_run(mine.id)
+    with pytest.raises(BadInput, match="Only a run of yours"):
+        bob.publish(mine.id)  # a run id alone does not make it Bob's
+
+
+def test_the_evaluation_from_the_web_keeps_the_run_off_the_shared_board(cache, test_250, monkeypatch):
+    monkeypatch.setenv("PRICER_DATASET", str(test_250))  # a path the web app may read
+    *_, web = evaluation.evaluate(test_250, Steady(), size=4, batch_size=2, web=True)
+    assert web.id and leaderboard.runs() == []
+    *_, cli = evaluation.evaluate(test_250, Steady(), size=3, batch_size=2)  # the operator's
+    assert [r.id for r in leaderboard.runs()] == [cli.id]
+
+
+def test_sharing_puts_the_run_on_the_board_atomically_beside_the_rows_there_without_the_upload_name(cache):
+    operator = [leaderboard.record(finished(f"operator {i}", 10.0 + i, pricer="cpu")) for i in range(3)]
+    alice = leaderboard.Visits()
+    mine = visitors_run(alice, upload=True, note="2 rows of my-secret-items.jsonl skipped")
+    shared = alice.publish(mine.id)
+    listed = leaderboard.runs()
+    assert listed[:3] == operator and listed[3] == shared  # every row that was there is kept
+    assert shared.visitor and shared.id == mine.id and (shared.error, shared.size) == (mine.error, mine.size)
+    assert shared.data == "an uploaded file" and shared.note == ""
+    assert "my-secret-items" not in (cache / "leaderboard.json").read_text()
+    again = leaderboard.load_run(shared.id)  # every visitor may draw it
+    assert again.metrics == alice.runs[mine.id].metrics and again.data == "an uploaded file"
+    assert "my-secret-items" not in leaderboard._run_file(shared.id).read_text()
+    assert alice.publish(mine.id) == shared and len(leaderboard.runs()) == 4  # once
+    assert not list(cache.glob("*.tmp")) and not list(cache.glob(".*"))  # no temporary file left
+
+
+def test_a_shared_guesses_run_does_not_name_the_uploaded_file(cache):
+    alice = leaderboard.Visits()
+    mine = visitors_run(alice, "guesses: my-guesses.csv", pricer="")
+    assert alice.publish(mine.id).label == "guesses scored from an uploaded file"
+
+
+def test_a_share_that_cannot_be_written_changes_nothing_and_says_so(cache, monkeypatch):
+    leaderboard.record(finished("operator"))
+    before = (cache / "leaderboard.json").read_bytes()
+    alice = leaderboard.Visits()
+    mine = visitors_run(alice)
+    real = leaderboard._write_atomic
+
+    def full_disk(path, data):
+        if path.name == "leaderboard.json":
+            raise OSError(28, "No space left on device")
+        real(path, data)
+
+    monkeypatch.setattr(leaderboard, "_write_atomic", full_disk)
+    with pytest.raises(BadInput, match="could not be shared .No space left on device.: it stays on your page"):
+        alice.publish(mine.id)
+    assert (cache / "leaderboard.json").read_bytes() == before and alice.rows == [mine]
+
+
+def test_sharing_is_bounded_and_never_pushes_out_the_operators_runs(cache, monkeypatch):
+    monkeypatch.setattr(leaderboard, "MAX_RUNS", 2)
+    monkeypatch.setattr(leaderboard, "MAX_PUBLISHED", 2)
+    monkeypatch.setattr(leaderboard, "_shared_at", [])
+    operator = [leaderboard.record(finished(f"operator {i}")) for i in range(2)]
+    shared = []
+    for i in range(4):
+        v = leaderboard.Visits()
+        shared.append(v.publish(visitors_run(v, f"visitor {i}").id))
+    assert [r.label for r in leaderboard.runs()] == ["operator 0", "operator 1", "visitor 2", "visitor 3"]
+    assert not leaderboard._run_file(shared[0].id).exists() and leaderboard._run_file(operator[0].id).exists()
+    monkeypatch.setattr(leaderboard, "PUBLISH_RATE", 4)  # 4 shared in the window already
+    v = leaderboard.Visits()
+    with pytest.raises(BadInput, match="4 runs were shared in the last 10 minutes"):
+        v.publish(visitors_run(v, "one too many").id)
+
+
+def test_a_row_not_made_by_its_page_is_not_shared(cache):
+    alice = leaderboard.Visits()
+    mine = visitors_run(alice)
+    alice.rows[0] = dataclasses.replace(mine, size=250)  # a row that does not match its outcomes
+    with pytest.raises(BadInput, match="Only a run of yours"):
+        alice.publish(mine.id)
+    assert leaderboard.runs() == []
+
+
+def test_a_page_keeps_its_newest_runs_and_a_cached_replay_once(cache, monkeypatch):
+    monkeypatch.setattr(leaderboard, "MAX_VISITS", 3)
+    alice = leaderboard.Visits()
+    kept = [visitors_run(alice, f"run {i}") for i in range(5)]
+    assert [r.label for r in alice.rows] == ["run 2", "run 3", "run 4"] and set(alice.runs) == {r.id for r in kept[2:]}
+    replay = finished("run 4", 12.0, pricer="cpu", data="/tmp/gradio/4f2a/my-secret-items.jsonl", cached=True)
+    replay.id = leaderboard.record(replay, visitor=True).id
+    assert alice.keep(replay) == kept[4] and len(alice.rows) == 3
+    assert alice.clear() == 3 and alice.rows == [] and alice.runs == {}
+
+
+def test_a_data_column_never_shows_an_absolute_path(cache, test_250, capsys):
+    row = leaderboard.record(finished("cpu run", pricer="cpu", data=str(test_250.resolve())))
+    assert row.data == "test-250.jsonl"
+    stored = json.loads(leaderboard._board_file().read_text())
+    stored["runs"].append(dict(stored["runs"][0], id="old1", data="/home/someone/private/items.jsonl"))  # an old file
+    leaderboard._board_file().write_text(json.dumps(stored))
+    assert [r.data for r in leaderboard.runs()] == ["test-250.jsonl", "items.jsonl"]
+    assert leaderboard.data_label("ed-donner/pricer-data") == "ed-donner/pricer-data"  # a hub id as given
+    assert main(["leaderboard", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)["rows"]
+    assert not any(os.path.isabs(r["data"]) or "/home/" in r["data"] for r in out)

@@ -1,6 +1,11 @@
 """The Evaluate tab: run any pricer over the first N test items, watch error, RMSLE, hits and
 coverage, and compare runs on a leaderboard beside the course's published figures.
 
+Whose runs a visitor sees (pricer.evaluation.leaderboard says the rules): their own, kept in
+their session's Board (`Board.visits`, a gr.State), marked "your run" and seen by no one else;
+the shared runs (the operator's, from the CLI, and those visitors shared with "Share"); the
+course's figures with the notebook each came from. Clear forgets only the visitor's own runs.
+
 A layout over pricer.evaluation (which runs any pricer of the registry, pricer.pricers, and
 records every run on pricer.evaluation.leaderboard), pricer.evaluation.guesses (a file of guesses made elsewhere) and
 pricer.evaluation.chart; the CLI's `evaluate`, `score` and `leaderboard` verbs call the same functions. What
@@ -20,7 +25,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -49,13 +54,19 @@ CHART_HEIGHT = 640  # explicit: gradio draws an autosized Plotly figure at zero 
 TABLE_HEADERS = ["#", "truth", "guess", "error", "colour", "title", "note"]
 DATATYPES = ["number", "number", "number", "number", "str", "str", "str"]
 COLUMN_WIDTHS = ["44px", "80px", "110px", "110px", "70px", "320px", "200px"]
-BOARD_HEADERS = ["error", "RMSLE", "hits", "coverage", "pricer", "kind", "items", "data", "seconds", "when", "id"]
-BOARD_TYPES = ["number", "number", "str", "str", "str", "str", "str", "str", "number", "str", "str"]
-BOARD_WIDTHS = ["84px", "64px", "64px", "80px", "300px", "170px", "70px", "200px", "74px", "150px", "130px"]
+BOARD_HEADERS = ["error", "RMSLE", "hits", "coverage", "pricer", "kind", "items", "data", "seconds", "when", "id",
+                 "source"]
+BOARD_TYPES = ["number", "number", "str", "str", "str", "str", "str", "str", "number", "str", "str", "str"]
+BOARD_WIDTHS = ["84px", "64px", "64px", "80px", "300px", "170px", "70px", "200px", "74px", "150px", "130px",
+                "240px"]
 PUBLISHED = "published, not run here"
+OWN, SHARED_RUN, VISITORS = "your run", "run here", "shared by a visitor"
 TINTS = {"green": "#c8f0c8", "orange": "#ffe0b0", "red": "#ffc8c8"}
 RUN_LABEL, RUNNING_LABEL = "Run", "Running… (Stop ends it)"
-CLEAR_LABEL = "Clear the runs made here"
+CLEAR_LABEL = "Clear your runs"
+SHARE_LABEL = "Share the run on screen with every visitor"
+SHARE_HELP = ("Your runs stay on this page, seen by you alone. Share puts the one on screen on the shared "
+              "board: its figures and its per-item table (the items' titles), without an uploaded file's name.")
 TEST_MODEL = ("This app runs on a random-weight TEST model (PRICER_BASE_MODEL is a tiny model written by "
               "`python -m pricer tiny-model`): the Llama pricers' prices are nonsense; their figures only "
               "show that the evaluation works.")
@@ -149,39 +160,56 @@ def _share(value: float | None) -> str:
     return "" if value is None else f"{value * 100:.1f}%"
 
 
-def leaderboard_rows(made: Sequence[leaderboard.Row]) -> list[list[Any]]:
-    """The runs made here (as leaderboard.runs() gave them) and the course's published figures,
-    best average error first (BOARD_HEADERS)."""
+def _kind(row: leaderboard.Row, mine: leaderboard.Visits | None) -> str:
+    """Whose a row is: the course's, this visitor's (shared or not), the operator's, another visitor's."""
+    if row.published:
+        return PUBLISHED
+    if mine is not None and row.id in mine.runs:
+        who = f"{OWN}, shared" if row.id in mine.shared else OWN
+    else:
+        who = VISITORS if row.visitor else SHARED_RUN
+    return f"{who}, stopped: partial" if row.partial else who
+
+
+def leaderboard_rows(made: Sequence[leaderboard.Row], mine: leaderboard.Visits | None = None) -> list[list[Any]]:
+    """This visitor's runs (`mine`), the shared runs (as leaderboard.runs() gave them) and the
+    course's published figures with their notebooks, best average error first (BOARD_HEADERS)."""
     out = []
-    for r in leaderboard.rows(made=made):
-        kind = PUBLISHED if r.published else ("stopped: partial" if r.partial else "run here")
+    for r in leaderboard.rows(made=made, mine=mine.rows if mine is not None else ()):
         label = f"{r.label} [{r.estimator}]" if r.estimator and r.estimator not in r.label else r.label
         out.append([None if r.error is None else round(r.error, 2), None if r.rmsle is None else round(r.rmsle, 2),
-                    _share(r.hits), _share(r.coverage), label, kind, f"{r.size}/{r.total}", data_name(r.data),
-                    None if r.seconds is None else round(r.seconds, 1), r.when, r.id])
+                    _share(r.hits), _share(r.coverage), label, _kind(r, mine), f"{r.size}/{r.total}",
+                    leaderboard.data_label(r.data), None if r.seconds is None else round(r.seconds, 1), r.when,
+                    r.id, r.source])
     return out
 
 
-def leaderboard_table(made: Sequence[leaderboard.Row]) -> Any:
+def leaderboard_table(made: Sequence[leaderboard.Row], mine: leaderboard.Visits | None = None) -> Any:
     import pandas as pd
 
-    frame = pd.DataFrame(leaderboard_rows(made), columns=BOARD_HEADERS)
+    frame = pd.DataFrame(leaderboard_rows(made, mine), columns=BOARD_HEADERS)
     tint = frame.style.map(lambda k: "color: #6b7280; font-style: italic" if k == PUBLISHED else "", subset=["kind"])
     return tint.format(na_rep="").format(precision=2, subset=["error", "RMSLE"], na_rep="").format(
         precision=1, subset=["seconds"], na_rep="")
 
 
-def run_choices(made: Sequence[leaderboard.Row]) -> list[tuple[str, str]]:
-    """(description, id) of each run made here, newest first, for the chart's pickers."""
-    def text(r: leaderboard.Row) -> str:
+def run_choices(made: Sequence[leaderboard.Row], mine: leaderboard.Visits | None = None) -> list[tuple[str, str]]:
+    """(description, id) of this visitor's runs, then the shared runs, newest first, for the
+    chart's pickers."""
+    own = [] if mine is None else list(mine.rows)
+
+    def text(r: leaderboard.Row, whose: str) -> str:
         error = "" if r.error is None else f" · ${r.error:,.2f}"
-        return f"{r.when} · {r.label} · {data_name(r.data)} · {r.size}/{r.total}{error}"
+        return f"{whose}{r.when} · {r.label} · {leaderboard.data_label(r.data)} · {r.size}/{r.total}{error}"
 
-    return [(text(r), r.id) for r in reversed(made) if r.id]
+    ids = {r.id for r in own}
+    return [*((text(r, "yours · "), r.id) for r in reversed(own)),
+            *((text(r, ""), r.id) for r in reversed(made) if r.id and r.id not in ids)]
 
 
-def pickers(made: Sequence[leaderboard.Row], shown: str | None = None, compare: str | None = None) -> tuple[Any, Any]:
-    choices = run_choices(made)
+def pickers(made: Sequence[leaderboard.Row], mine: leaderboard.Visits | None = None, shown: str | None = None,
+            compare: str | None = None) -> tuple[Any, Any]:
+    choices = run_choices(made, mine)
     ids = {value for _, value in choices}
     return (gr.Dropdown(choices=choices, value=shown if shown in ids else None),
             gr.Dropdown(choices=choices, value=compare if compare in ids else None))
@@ -207,7 +235,11 @@ class Board:
     stop: bool = False
     """Set by Stop: the run ends after the batch under way."""
     armed: bool = False
-    """Clear was pressed once: the next press clears the leaderboard."""
+    """Clear was pressed once: the next press clears this visitor's runs."""
+    upload: bool = False
+    """The run under way reads an uploaded file (named `upload: NAME`, to this visitor alone)."""
+    visits: leaderboard.Visits = field(default_factory=leaderboard.Visits)
+    """This visitor's own runs: theirs alone until they share one."""
 
     def claim(self) -> None:
         """Run was pressed: refused (BadInput) while this page's run is under way."""
@@ -215,21 +247,26 @@ class Board:
             raise BadInput("A run is already under way on this page: it goes on. Press Stop to end it first.")
         self.running, self.stop = True, False
 
-    def start(self, data: str) -> None:
+    def start(self, data: str, upload: bool = False) -> None:
         """The run begins: the last one leaves the screen (the overlaid run stays)."""
-        self.shown, self.data, self.csv = None, data, None
+        self.shown, self.data, self.csv, self.upload = None, data, None, upload
 
     def show(self, run: evaluation.Run) -> None:
         self.shown = run
 
     def end(self) -> None:
-        """The run finished or was stopped: its CSV is written, Run is free again."""
+        """The run finished or was stopped: its CSV is written, it joins this visitor's runs, Run
+        is free again."""
         if self.shown is not None:
             self.csv = write_results(self.shown, self.data)
+            self.visits.keep(self.shown, upload=self.upload)
         self.running = self.stop = False
 
     def fail(self) -> None:
-        """An error: nothing of the last run stays on screen."""
+        """An error: nothing of the last run stays on screen (what it priced joins this visitor's
+        runs, as a stopped one)."""
+        if self.shown is not None:
+            self.visits.keep(self.shown, upload=self.upload)
         self.shown, self.csv = None, None
         self.running = self.stop = False
 
@@ -341,7 +378,7 @@ def evaluate_ui(board: Board, pricer: str, estimator: str | None, size: float, d
     keep = gr.skip()
     unchanged = (keep,) * 4  # data panel, leaderboard, pickers
     source = data_source(data, data_file)
-    board.start(data_name(source))
+    board.start(data_name(source), upload=bool(data_file))
     if board.stop:  # Stop came while the run waited in the queue
         board.end()
         yield (*view(board, log), *unchanged)
@@ -360,12 +397,13 @@ def evaluate_ui(board: Board, pricer: str, estimator: str | None, size: float, d
                 stream.close()  # a stopped run prices nothing more (and is recorded as partial)
         board.end()
         made = leaderboard.runs()  # read once for the table and the pickers
-        yield (*view(board, log), keep, leaderboard_table(made), *pickers(made, _id(board.shown), _id(board.compare)))
+        yield (*view(board, log), keep, leaderboard_table(made, board.visits),
+               *pickers(made, board.visits, _id(board.shown), _id(board.compare)))
     except HubUnavailable as exc:
         message = f"{exc} Or upload the test items (JSONL or CSV) under Test data."
         yield (*_failed(board, message, log), gr.Accordion(open=True), keep, keep, keep)
     except PricerError as exc:
-        yield (*_failed(board, str(exc), log), *unchanged)
+        yield (*_failed(board, str(exc), log), keep, *board_views(board))
 
 
 def _id(run: evaluation.Run | None) -> str | None:
@@ -405,7 +443,7 @@ def show_run(board: Board, run_id: str | None, log: bool) -> tuple:
         warn("A run is under way on this page: its results stay on screen until it ends.")
         return (gr.skip(),) * 5
     try:
-        board.pick(leaderboard.load_run(run_id))
+        board.pick(_load(board, run_id))
     except PricerError as exc:
         warn(str(exc))
         return (gr.skip(),) * 5
@@ -415,32 +453,57 @@ def show_run(board: Board, run_id: str | None, log: bool) -> tuple:
 def overlay_run(board: Board, run_id: str | None, log: bool) -> Any:
     """A run picked from the leaderboard is overlaid on the chart (None: no overlay)."""
     try:
-        board.compare = leaderboard.load_run(run_id) if run_id else None
+        board.compare = _load(board, run_id) if run_id else None
     except PricerError as exc:
         warn(str(exc))
         board.compare = None
     return chart(board, log) if board.shown is not None else gr.skip()
 
 
-def refresh() -> tuple:
-    """The leaderboard and the run pickers as they are on disk now (and a warning of any damage
-    found in its file, set aside)."""
-    made = leaderboard.runs()  # read once for the table and the pickers
+def _load(board: Board, run_id: str) -> evaluation.Run:
+    """One of this visitor's runs, else a run of the shared board (BadInput when neither)."""
+    return board.visits.load(run_id) or leaderboard.load_run(run_id)
+
+
+def board_views(board: Board) -> tuple:
+    """The leaderboard (this visitor's runs, the shared ones as on disk now, the course's) and the
+    run pickers, the shared board read once (and a warning of any damage found in its file)."""
+    made = leaderboard.runs()
     if note := leaderboard.take_notes():
         warn(note)
-    return (leaderboard_table(made), *pickers(made))
+    return (leaderboard_table(made, board.visits),
+            *pickers(made, board.visits, _id(board.shown), _id(board.compare)))
+
+
+def refresh(board: Board) -> tuple:
+    """The leaderboard and the run pickers when the page opens."""
+    return board_views(board)
 
 
 def clear_runs(board: Board) -> tuple:
-    """Clear, pressed twice: forget every run made here (the published rows stay)."""
+    """Clear, pressed twice: forget this visitor's runs (the shared board and the published rows
+    stay; the operator clears the shared board with `python -m pricer leaderboard --clear`)."""
     if not board.armed:
         board.armed = True
-        n = len(leaderboard.runs())
-        return gr.Button(f"Press again to clear {n} run{'s' * (n != 1)}", variant="stop"), *(gr.skip(),) * 3
+        n = len(board.visits.rows)
+        return gr.Button(f"Press again to clear your {n} run{'s' * (n != 1)}", variant="stop"), *(gr.skip(),) * 3
     board.armed = False
-    board.compare = None
-    gr.Info(f"Cleared {leaderboard.clear()} runs from the leaderboard.")
-    return gr.Button(CLEAR_LABEL, variant="secondary"), *refresh()
+    if board.compare is not None and board.visits.load(board.compare.id):
+        board.compare = None
+    gr.Info(f"Cleared your {board.visits.clear()} runs.")
+    return gr.Button(CLEAR_LABEL, variant="secondary"), *board_views(board)
+
+
+def share_run(board: Board) -> tuple:
+    """Share: the run on screen, if it is one of this visitor's, goes on the shared board."""
+    run_id = _id(board.shown) if not board.running else None
+    try:
+        shared = board.visits.publish(run_id)
+    except PricerError as exc:
+        warn(str(exc))
+        return (gr.skip(),) * 3
+    gr.Info(esc(f"Shared with every visitor: {shared.label} ({shared.size}/{shared.total} items)."))
+    return board_views(board)
 
 
 def show_pricer_options(pricer: str) -> tuple:
@@ -514,8 +577,9 @@ def build() -> None:
     default = choices[0][1]
     gr.Markdown("Run a pricer over the first N items of the test data, as the course does: average "
                 "absolute error, RMSLE and hits (within $40 or 20% of the truth), and how often the truth "
-                "lies in the pricer's 80% interval (coverage). Every run is kept on the leaderboard below, "
-                "beside the course's published figures on the same 250 items.")
+                "lies in the pricer's 80% interval (coverage). Your runs are kept on the leaderboard below, "
+                "for you alone until you share one, beside the shared runs and the course's published "
+                "figures on the same 250 items.")
     if test_model():
         gr.Markdown(f"**Warning:** {esc(TEST_MODEL)}", elem_id="evaluate-test-model")
     board = gr.State(Board())
@@ -548,7 +612,7 @@ def build() -> None:
                          max_height=420, wrap=False, max_chars=70, elem_id="evaluate-table",
                          column_widths=COLUMN_WIDTHS)
     download = gr.DownloadButton("Download results (CSV)", visible=False, elem_id="evaluate-download")
-    with gr.Accordion("Leaderboard: every run made here, and the course's published figures", open=True):
+    with gr.Accordion("Leaderboard: your runs, the shared runs, and the course's published figures", open=True):
         with gr.Row():
             shown = gr.Dropdown([], value=None, label="Chart: show a run", elem_id="evaluate-show", scale=1,
                                 min_width=280)
@@ -557,8 +621,11 @@ def build() -> None:
         board_table = gr.Dataframe(headers=BOARD_HEADERS, datatype=BOARD_TYPES, interactive=False, wrap=False,
                                    max_height=480, elem_id="evaluate-leaderboard", column_widths=BOARD_WIDTHS,
                                    label=f"Best average error first; rows marked “{PUBLISHED}” are the course's "
-                                         "figures on its 250 test items")
-        clear = gr.Button(CLEAR_LABEL, variant="secondary", size="sm", elem_id="evaluate-clear")
+                                         "figures on its 250 test items (source: the notebook)")
+        gr.Markdown(esc(SHARE_HELP))
+        with gr.Row():
+            share = gr.Button(SHARE_LABEL, variant="secondary", size="sm", elem_id="evaluate-share")
+            clear = gr.Button(CLEAR_LABEL, variant="secondary", size="sm", elem_id="evaluate-clear")
 
     endpoint(evaluate_api, _api_inputs(), ["metrics", lambda: gr.File(label="csv")], "evaluate",
              concurrency_id="evaluate", concurrency_limit=1)
@@ -578,10 +645,12 @@ def build() -> None:
                 api_visibility="private")
     compare.input(overlay_run, [board, compare, log], plot, api_visibility="private")
     clear.click(clear_runs, board, [clear, board_table, shown, compare], api_visibility="private", queue=False)
+    share.click(share_run, board, [board_table, shown, compare], api_visibility="private",
+                concurrency_id="share", concurrency_limit=1)
 
     root = gr.context.Context.root_block
     if root is not None:  # the leaderboard as it is on disk when the page opens
-        root.load(refresh, None, [board_table, shown, compare], api_visibility="private", show_progress="hidden")
+        root.load(refresh, board, [board_table, shown, compare], api_visibility="private", show_progress="hidden")
 
 
 def _api_inputs() -> list[Any]:

@@ -161,12 +161,12 @@ def score_file(data: str | Path, guesses: str | Path, *, size: int = 250, web: b
     """Score a guesses file against the truths of the first `size` test items of `data`, and
     record the run on the leaderboard (as `guesses: FILE`), for the CLI's `score` and the
     Evaluate tab alike. From the web app (`web`) both are read only inside the folders
-    pricer.web_paths allows."""
+    pricer.web_paths allows, and the run is the visitor's (off the shared board, as in evaluate)."""
     name = Path(guesses).name
     if web:
         guesses = readable_upload(guesses)
     items = load_items(data, None, web=web)
     scored = score(items, guesses, size)
     scored.note, scored.label, scored.data = items.note, f"guesses: {name}", str(data or "")
-    scored.id = leaderboard.record(scored).id
+    scored.id = leaderboard.record(scored, visitor=web).id
     return scored

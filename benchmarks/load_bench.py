@@ -5,6 +5,7 @@
     python benchmarks/load_bench.py --clients 5 --seconds 30
     python benchmarks/load_bench.py --minutes 10          # memory soak: RSS every 30 s, and its growth
     python benchmarks/load_bench.py --browser [--evaluate] # N Chromium pages typing into the Tokenizer tab
+    python benchmarks/load_bench.py --price --sessions 300 --calls 3   # /price (CPU pricer) from 300 visitors
 
 Each client is a thread with its own gradio_client.Client, calling /tokenize with a ~10,000-character
 text that changes every call the way typing does (a character added, sometimes one deleted), then
@@ -15,6 +16,12 @@ The clients share the machine with the server, so they are kept light: `ssl_veri
 URL is local http) stops gradio_client building a TLS context, loading every CA certificate, for
 each request; that alone had cost the clients more CPU per call than the server spent answering.
 `--chars 10` measures the floor: gradio's own cost per call (queue, SSE, HTTP) with almost no work.
+
+`--price` measures Predict's /price: first one client calling it back to back (--baseline calls),
+then --sessions visitors at once (each its own gradio_client.Client, a new server session, all
+connected before the first call) making --calls calls each with --pricer (default cpu), each a
+different product; p50/p95/max latency and calls/s of both, so the load's throughput reads
+against one client's.
 
 `--browser` measures what a visitor sees: N pages (one browser context each: N visitors) in Debian's
 Chromium type into the Tokenizer tab back to back, one character per keystroke, for --seconds.
@@ -336,8 +343,68 @@ def soak(url: str, pid: int, args: argparse.Namespace) -> None:
           f"{series[-1][1] - first_minute:+.0f} MB after the first minute (warm-up excluded)")
 
 
+PRODUCT = "Stainless steel garlic press {n}\nCrushes whole cloves with a long lever; dishwasher safe, 9 inches."
+
+
+def price_load(url: str, pid: int, args: argparse.Namespace) -> None:
+    """One client at /price back to back, then --sessions visitors making --calls calls each at once."""
+    from gradio_client import Client
+
+    def line(what: str, lat: list[float], elapsed: float, errors: list[str]) -> str:
+        figures = (f"{len(lat)} calls, {len(lat) / elapsed:.1f} calls/s, p50 {pct(lat, 0.5) * 1000:.0f} ms, "
+                   f"p95 {pct(lat, 0.95) * 1000:.0f} ms, max {max(lat) * 1000:.0f} ms") if lat else "no calls"
+        return f"  {what}: {figures}; errors {len(errors)}" + (f" (first: {errors[0]})" if errors else "")
+
+    one = Client(url, verbose=False, ssl_verify=False)
+    lat: list[float] = []
+    started = time.perf_counter()
+    for n in range(args.baseline):
+        t = time.perf_counter()
+        one.predict(PRODUCT.format(n=n), args.pricer, api_name="/price")
+        lat.append(time.perf_counter() - t)
+    print(f"/price with the {args.pricer} pricer; server RSS {rss_mb(pid):.0f} MB before")
+    print(line("one client", lat, time.perf_counter() - started, []))
+
+    stats, go = Stats(), threading.Event()
+    clients: list = [None] * args.sessions
+    connecting = threading.Semaphore(16)  # a few at a time: 300 at once time out fetching the app's config
+
+    def visitor(k: int) -> None:
+        try:
+            with connecting:
+                clients[k] = Client(url, verbose=False, ssl_verify=False, httpx_kwargs={"timeout": 300})
+        except Exception as exc:  # noqa: BLE001 (a benchmark counts every failure)
+            stats.fail(f"connect: {exc!r}"[:200])
+            return
+        go.wait()
+        for c in range(args.calls):
+            t = time.perf_counter()
+            try:
+                clients[k].predict(PRODUCT.format(n=f"{k}-{c}"), args.pricer, api_name="/price")
+            except Exception as exc:  # noqa: BLE001
+                stats.fail(repr(exc)[:200])
+                continue
+            stats.add(time.perf_counter() - t, 0)
+
+    threads = [threading.Thread(target=visitor, args=(k,), daemon=True) for k in range(args.sessions)]
+    connecting = time.perf_counter()
+    for t in threads:
+        t.start()
+    while sum(c is not None for c in clients) + len(stats.errors) < args.sessions and \
+            time.perf_counter() - connecting < 600:
+        time.sleep(0.2)
+    print(f"  {sum(c is not None for c in clients)} sessions connected in {time.perf_counter() - connecting:.0f} s")
+    started = time.perf_counter()
+    go.set()
+    for t in threads:
+        t.join(timeout=900)
+    elapsed = time.perf_counter() - started
+    print(line(f"{args.sessions} sessions x {args.calls} calls", stats.latencies, elapsed, stats.errors))
+    print(f"  server RSS {rss_mb(pid):.0f} MB after")
+
+
 def _mode(args: argparse.Namespace):
-    return browser_load if args.browser else soak if args.minutes else load
+    return browser_load if args.browser else price_load if args.price else soak if args.minutes else load
 
 
 def main() -> None:
@@ -352,12 +419,19 @@ def main() -> None:
     ap.add_argument("--evaluate-wait", type=float, default=300, help="seconds to wait for it after the load")
     ap.add_argument("--minutes", type=float, default=0, help="memory soak of this many minutes instead")
     ap.add_argument("--browser", action="store_true", help="Chromium pages typing into the Tokenizer tab instead")
+    ap.add_argument("--price", action="store_true", help="visitors calling /price instead (see --sessions)")
+    ap.add_argument("--sessions", type=int, default=300, help="with --price: visitors at once")
+    ap.add_argument("--calls", type=int, default=3, help="with --price: calls each visitor makes")
+    ap.add_argument("--baseline", type=int, default=100, help="with --price: calls one client makes first")
+    ap.add_argument("--pricer", default="cpu", help="with --price: the pricer(s) asked")
     ap.add_argument("--url", help="drive an app already running at this local URL (with --pid)")
     ap.add_argument("--pid", type=int, help="the process id of that app, for its memory")
     args = ap.parse_args()
     args.clients = max(1, min(args.clients, 200))
     args.seconds = max(1.0, min(args.seconds, 3600))
     args.minutes = max(0.0, min(args.minutes, 120))
+    args.sessions = max(1, min(args.sessions, 1000))
+    args.calls, args.baseline = max(1, min(args.calls, 100)), max(1, min(args.baseline, 10_000))
     if args.url:
         if not args.url.startswith(("http://127.0.0.1:", "http://localhost:")) or not args.pid:
             raise SystemExit("--url must be a local app (http://127.0.0.1:PORT/) and needs --pid")

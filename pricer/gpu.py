@@ -3,9 +3,12 @@
 On a ZeroGPU Space (the `spaces` package is installed) functions that run the model carry
 `@spaces.GPU`, which attaches a GPU for the call; anywhere else `on_gpu` changes nothing. The
 lock serialises model work inside the process (CLI, evaluation, several users of the app): a
-second request waits for the first instead of both running out of memory. (The app also puts
-its GPU events in one gradio queue, ui.GPU_QUEUE, so users see their place in line.) This
-module imports neither gradio nor torch.
+second request waits for the first instead of both running out of memory. Only model work
+waits: the Llama pricer takes the lock (and carries @spaces.GPU) itself, so the CPU and chat
+pricers of the same request, or of other visitors, run beside it (ui.PRICE_QUEUE); `gpu_busy`
+tells a page to say it is waiting. A call nested in another @spaces.GPU call runs in that
+call's GPU process as it is (the `spaces` package's own rule). This module imports neither
+gradio nor torch.
 """
 
 from __future__ import annotations
@@ -43,6 +46,14 @@ def on_gpu(fn: F | None = None, *, duration: int | Callable[..., int] = ZERO_GPU
         return spaces.GPU(duration=duration)(f)
 
     return decorate(fn) if fn is not None else decorate
+
+
+def gpu_busy() -> bool:
+    """True while another thread holds GPU_LOCK (a call made now would wait for it)."""
+    if GPU_LOCK.acquire(blocking=False):  # re-entrant: this thread's own hold is not "busy"
+        GPU_LOCK.release()
+        return False
+    return True
 
 
 def one_at_a_time(fn: F) -> F:

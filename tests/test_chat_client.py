@@ -239,3 +239,45 @@ def test_redact_removes_whole_and_shortened_keys():
     assert client.redact(f"Incorrect API key provided: {KEY}.", KEY) == "Incorrect API key provided: ***."
     assert client.redact("Incorrect API key provided: sk-proj-********************XYZ.", KEY) == (
         "Incorrect API key provided: sk-***.")
+
+
+# --- a deadline over all tries: what a visitor waits for a chat price ---------------------------
+
+
+def test_a_server_that_never_answers_costs_the_deadline_not_every_try(server):
+    import time
+
+    server.script = lambda r: Reply(body=chat_reply("45"), delay=10)  # never, as far as the test is concerned
+    started = time.monotonic()
+    with pytest.raises(PricerError, match=r"did not answer within 1 s .*try again later"):
+        ask(timeout=30, retries=4, deadline=1.0, use_cache=False)
+    assert time.monotonic() - started < 1.0 + client.GRACE + 1.5  # 5 tries x 30 s before
+    assert len(server.requests) == 1  # its one try took the whole deadline: no retry after it
+
+
+def test_the_web_apps_deadline_bounds_every_request_made_within_it(server):
+    import time
+
+    server.script = lambda r: Reply(body=chat_reply("45"), delay=10)
+    started = time.monotonic()
+    with client.within(0.8), pytest.raises(PricerError, match=r"did not answer within 0.8 s"):
+        ask(2, timeout=30, retries=4)
+    assert time.monotonic() - started < 0.8 + client.GRACE + 1.5
+    assert client.WEB_DEADLINE <= 60 < client.RETRIES * client.TIMEOUT  # what a person waits, not 5 x 30 s
+
+
+def test_no_retry_starts_that_would_end_past_the_deadline(server):
+    import time
+
+    server.script = lambda r: error_reply(503, "overloaded")
+    started = time.monotonic()
+    with pytest.raises(PricerError, match=r"did not answer within 1 s \(2 tries\)"):
+        ask(retries=4, backoff=0.4, deadline=1.0, use_cache=False)  # waits 0.4 s, then 0.8 s: past 1 s
+    assert time.monotonic() - started < 1.0
+    assert len(server.requests) == 2
+
+
+def test_a_deadline_that_is_not_positive_is_refused_before_any_request(server):
+    with pytest.raises(BadInput, match="deadline positive"):
+        ask(deadline=0)
+    assert server.requests == []

@@ -170,3 +170,57 @@ def test_importing_the_gpu_module_loads_neither_gradio_nor_torch():
                             env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == ""
+
+
+def test_on_zero_gpu_only_the_llamas_model_work_reserves_a_gpu(tmp_path):
+    """Predict's /price and button are not on the GPU: a CPU price reserves nothing; a Llama's
+    predict reserves one itself, for as long as its texts need."""
+    (tmp_path / "spaces").mkdir()
+    (tmp_path / "spaces" / "__init__.py").write_text(SPACES)
+    probe = """
+import spaces
+from pricer.errors import PricerError
+from pricer.pricers.llama.model import ModelSpec
+from pricer.gpu import ZERO_GPU_SECONDS
+from pricer.pricers.llama.pricer import LlamaPricer
+from ui import predict_tab
+out = predict_tab.price_api("Garlic press\\nStainless steel, dishwasher safe", "cpu")
+assert out["prices"][0]["pricer"] == "cpu", out
+assert spaces.reservations == [], spaces.reservations
+try:
+    LlamaPricer(False, ModelSpec("/no/such/model")).predict(["a mug", "a lamp"])
+except PricerError:
+    pass
+assert spaces.reservations == [("predict", ZERO_GPU_SECONDS + 2)], spaces.reservations  # a first load, 2 texts
+print("ok")
+"""
+    env = {**os.environ, "PYTHONPATH": f"{tmp_path}{os.pathsep}{ROOT}", "HF_HUB_OFFLINE": "1",
+           "PRICER_PRELOAD": "0", "GRADIO_ANALYTICS_ENABLED": "False"}
+    result = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=180,
+                            env=env)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip().endswith("ok")
+
+
+def test_gpu_busy_is_true_only_while_another_thread_holds_the_lock():
+    from pricer.gpu import gpu_busy
+
+    held, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with GPU_LOCK:
+            held.set()
+            release.wait(30)
+
+    assert not gpu_busy()
+    with GPU_LOCK:
+        assert not gpu_busy()  # this thread's own hold: a call from here would not wait
+    t = threading.Thread(target=hold)
+    t.start()
+    held.wait(30)
+    try:
+        assert gpu_busy()
+    finally:
+        release.set()
+        t.join()
+    assert not gpu_busy()

@@ -94,3 +94,33 @@ def test_the_ensembles_cpu_member_is_the_model_the_command_names(trained, train_
     assert json.loads(capsys.readouterr().out)["details"]["members"] == {"cpu": retrained.price}
     assert main(["predict", "--pricer", "ensemble", "--json", "--text", PASTED]) == 0
     assert json.loads(capsys.readouterr().out)["details"]["members"] == {"cpu": shipped.price}
+
+
+def test_a_one_line_product_of_megabytes_is_read_only_as_far_as_its_bounded_title():
+    """A 5 MB title (the description was cut, the title never was) prices as its first characters do."""
+    from pricer.pricers.cpu.features import PART_CHARS, product_parts
+
+    words = "Stainless steel garlic press with a long lever, 9 inches "
+    huge = words * (5_000_000 // len(words))
+    title, description = product_parts(huge)
+    assert len(title) <= PART_CHARS and description == ""
+    bounded = huge[:PART_CHARS].rsplit(" ", 1)[0]
+    pricer = CpuPricer()
+    (big,), (small,) = pricer.price([huge]), pricer.price([bounded])
+    assert big.price == small.price and (big.low, big.high) == (small.low, small.high)
+
+
+def test_a_prompt_with_a_description_of_megabytes_is_bounded_too():
+    from pricer.data.items import PREFIX, QUESTION
+    from pricer.pricers.cpu.features import PART_CHARS, product_parts
+
+    title, description = product_parts(f"{QUESTION}\n\nGarlic press\n{'dishwasher safe ' * 300_000}\n\n{PREFIX}")
+    assert title == "Garlic press" and len(description) <= PART_CHARS
+
+
+def test_every_pricer_reads_a_text_only_to_the_project_wide_bound():
+    from pricer.pricers.base import MAX_TEXT_CHARS, check_texts
+
+    paste = "Garlic press\n" + "x" * 27_400  # a long real paste is whole
+    assert check_texts([paste]) == [paste]
+    assert [len(t) for t in check_texts(["y" * 5_000_000])] == [MAX_TEXT_CHARS]

@@ -5,7 +5,11 @@ from __future__ import annotations
 import html
 from typing import Any
 
-GPU_QUEUE = "gpu"  # the gradio concurrency_id shared by every event that runs the model (one at a time)
+GPU_QUEUE = "gpu"  # the gradio concurrency_id of the events that are model work only (/predict): one at a time
+# Predict's button and /price: any pricers, side by side. Only the Llama's model work inside waits for the
+# GPU (pricer.gpu's lock), so a CPU or chat price never queues behind it; the limit bounds the threads (and
+# chat requests) in flight: a CPU price takes ~0.04 s, a chat request is bounded by its deadline.
+PRICE_QUEUE, PRICE_CONCURRENCY = "price", 8
 
 
 def esc(value: Any) -> str:

@@ -69,15 +69,22 @@ class Pricer(Protocol):
     def cache_key(self, estimator: str | None) -> str: ...
 
 
+# Every pricer reads at most this much of a text: a pasted page (27,400 characters) is whole, and
+# none reads past its first ~1,200 (160 tokens, a CPU title or description), so one paste of
+# megabytes costs no more than this; the same bound as the Tokenizer tab's (tokens.MAX_CHARS).
+MAX_TEXT_CHARS = 100_000
+
+
 def check_texts(texts: Any) -> list[str]:
-    """The texts to price as a list of strings, or a BadInput (one text, None, numbers...)."""
+    """The texts to price as a list of strings, each cut to MAX_TEXT_CHARS, or a BadInput (one
+    text, None, numbers...)."""
     if isinstance(texts, str) or not isinstance(texts, (list, tuple)):
         raise BadInput("Give a list of texts to price (each a product's title and description).")
     for i, text in enumerate(texts):
         if not isinstance(text, str):
             raise BadInput(f"Text {i} is {type(text).__name__}, not text: give each product's title and "
                            "description as a string.")
-    return list(texts)
+    return [text[:MAX_TEXT_CHARS] for text in texts]
 
 
 def check_estimator(pricer: Pricer, estimator: str | None) -> str | None:

@@ -3,7 +3,9 @@
 `complete(messages_list, model=..., max_tokens=...)` sends each conversation once through the
 official `openai` client and returns the replies in order: a few at a time (threads), each call
 with a timeout, retried with exponential backoff on 429 and 5xx (a server's Retry-After is
-honoured, and pauses every thread), and every answer written to a disk cache as it arrives, keyed
+honoured, and pauses every thread) within a deadline over all of a conversation's tries and
+waits (DEADLINE; the web app's `within(WEB_DEADLINE)` is what a visitor would wait), and every
+answer written to a disk cache as it arrives, keyed
 by sha256 of (base URL, model, exact messages, parameters). A re-run, or a run resumed after an
 interruption, sends nothing for what it already has. The frontier and RAG pricers differ only in
 the messages they pass.
@@ -26,8 +28,11 @@ import random
 import re
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import TimeoutError as Late
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -43,6 +48,9 @@ TIMEOUT = 30.0  # seconds for one call
 RETRIES = 4  # after the first try, on 429, 5xx, timeouts and dropped connections
 BACKOFF = 1.0  # seconds before the first retry when the server gives no Retry-After; doubles each time
 MAX_WAIT = 120.0  # a server asking for a longer pause gets an error instead of a silent wait
+DEADLINE = 600.0  # seconds one conversation may take, all tries and waits together (the CLI, an evaluation)
+WEB_DEADLINE = 45.0  # the same for a visitor of the web app: about what a person waits, then one message
+GRACE = 2.0  # seconds past the deadline before the caller stops waiting for a request still reading
 Messages = list[dict[str, str]]
 ProgressFn = Callable[[int, int], Any]  # progress(done, total)
 
@@ -202,6 +210,26 @@ def _store(key: str, answer: Completion) -> None:
 # --- requests -----------------------------------------------------------------------------------
 
 
+_deadline: ContextVar[float | None] = ContextVar("chat_deadline", default=None)
+
+
+@contextmanager
+def within(seconds: float) -> Iterator[None]:
+    """complete() called inside (in this thread or context) gives each conversation at most
+    `seconds`, all tries together, instead of DEADLINE: the web app's bound, `within(WEB_DEADLINE)`."""
+    token = _deadline.set(seconds)
+    try:
+        yield
+    finally:
+        _deadline.reset(token)
+
+
+def _late(deadline: float, tries: int | None = None) -> PricerError:
+    count = "" if tries is None else f" ({tries} {'try' if tries == 1 else 'tries'})"
+    return PricerError(f"{shown_url()} did not answer within {deadline:g} s{count}, the most a chat price "
+                       "waits here: try again later.")
+
+
 def retry_after(headers: Any) -> float | None:
     """Seconds a server asks us to wait: `retry-after-ms`, or `retry-after` as seconds or a date.
 
@@ -235,20 +263,34 @@ class _Pause:
         with self._lock:
             self._until = max(self._until, time.monotonic() + seconds)
 
-    def wait(self) -> None:
+    def wait(self, end: float) -> bool:
+        """Wait out the pause; False (at once) when it lasts past `end` (time.monotonic())."""
         while (left := self._until - time.monotonic()) > 0:
+            if self._until >= end:
+                return False
             time.sleep(left)
+        return True
 
 
 def _ask(api: Any, model: str, messages: Messages, params: dict[str, Any], *, timeout: float, retries: int,
-         backoff: float, pause: _Pause) -> Completion:
-    """One conversation, retried on 429, 5xx, timeouts and dropped connections."""
+         backoff: float, pause: _Pause, deadline: float = DEADLINE) -> Completion:
+    """One conversation, retried on 429, 5xx, timeouts and dropped connections, all of it within
+    `deadline` seconds: each try's timeout is cut to what is left, and no wait runs past it."""
     import openai
 
+    end = time.monotonic() + deadline
+
+    def sleep(seconds: float, tries: int) -> None:
+        if time.monotonic() + seconds >= end:
+            raise _late(deadline, tries)
+        time.sleep(seconds)
+
     for attempt in range(retries + 1):
-        pause.wait()
+        if not pause.wait(end) or (left := end - time.monotonic()) <= 0:
+            raise _late(deadline, attempt)
         try:
-            response = api.chat.completions.create(model=model, messages=messages, timeout=timeout, **params)
+            response = api.chat.completions.create(model=model, messages=messages, timeout=min(timeout, left),
+                                                   **params)
             return _read(response)
         except openai.APIStatusError as exc:
             transient = exc.status_code in (408, 409, 429) or exc.status_code >= 500
@@ -262,16 +304,18 @@ def _ask(api: Any, model: str, messages: Messages, params: dict[str, Any], *, ti
             if exc.status_code == 429:
                 pause.extend(delay)
             else:
-                time.sleep(delay)
+                sleep(delay, attempt + 1)
             log.info("%s answered %s; retry %d of %d in %.1f s", shown_url(), exc.status_code, attempt + 1,
                      retries, delay)
         except (openai.APITimeoutError, openai.APIConnectionError) as exc:
+            if isinstance(exc, openai.APITimeoutError) and time.monotonic() >= end - 0.05:
+                raise _late(deadline, attempt + 1) from None
             if attempt == retries:
                 if isinstance(exc, openai.APITimeoutError):
                     raise PricerError(f"{shown_url()} did not answer within {timeout:g} s ({retries + 1} tries): "
                                       "try again later, or allow a longer timeout.") from None
                 raise api_error(exc, f"a chat completion with {model}") from None
-            time.sleep(backoff * 2 ** attempt)
+            sleep(backoff * 2 ** attempt, attempt + 1)
             log.info("%s: %s; retry %d of %d", shown_url(), type(exc).__name__, attempt + 1, retries)
         except (openai.APIResponseValidationError, json.JSONDecodeError) as exc:  # a body that is not JSON
             raise api_error(exc, f"a chat completion with {model}") from None
@@ -308,16 +352,20 @@ def uncached(messages_list: Sequence[Messages], *, model: str, max_tokens: int, 
 def complete(messages_list: Sequence[Messages], *, model: str, max_tokens: int, seed: int | None = 42,
              concurrency: int = CONCURRENCY, timeout: float = TIMEOUT, retries: int = RETRIES,
              backoff: float = BACKOFF, progress: ProgressFn | None = None, use_cache: bool = True,
-             **params: Any) -> list[Completion]:
+             deadline: float | None = None, **params: Any) -> list[Completion]:
     """The reply to each conversation, in order; each distinct one asked at most once, ever.
 
     `params` (e.g. temperature) go to the server as they are, and into the cache key. The first
     error that retries cannot cure stops the run: the requests in flight finish (and are stored),
-    nothing new starts, and the PricerError says how many answers were kept.
+    nothing new starts, and the PricerError says how many answers were kept. No conversation takes
+    longer than `deadline` seconds (None: the `within` around the call, else DEADLINE), all its
+    tries and waits together; when every conversation starts at once (a web request), the call
+    itself returns or fails by then, even if a server trickles its answer.
     """
-    if concurrency < 1 or timeout <= 0 or retries < 0 or max_tokens < 1:
-        raise BadInput("concurrency and max_tokens must be at least 1, the timeout positive and retries "
-                       f"not negative (got {concurrency}, {max_tokens}, {timeout}, {retries}).")
+    deadline = deadline if deadline is not None else (_deadline.get() or DEADLINE)
+    if concurrency < 1 or timeout <= 0 or retries < 0 or max_tokens < 1 or not deadline > 0:
+        raise BadInput("concurrency and max_tokens must be at least 1, the timeout and deadline positive and "
+                       f"retries not negative (got {concurrency}, {max_tokens}, {timeout}, {deadline}, {retries}).")
     url, total = base_url(), len(messages_list)
     params = _params(max_tokens, seed, params)
     keys = [cache_key(url, model, m, params) for m in messages_list]
@@ -343,7 +391,7 @@ def complete(messages_list: Sequence[Messages], *, model: str, max_tokens: int, 
                 return None
             try:
                 answer = _ask(api, model, messages, params, timeout=timeout, retries=retries, backoff=backoff,
-                              pause=pause)
+                              pause=pause, deadline=deadline)
                 answer = dataclasses.replace(answer, reply=answer.reply[:max_tokens * TOKEN_CHARS])
             except BaseException:
                 stop.set()
@@ -354,11 +402,15 @@ def complete(messages_list: Sequence[Messages], *, model: str, max_tokens: int, 
 
         pool = ThreadPoolExecutor(max_workers=min(concurrency, len(todo)), thread_name_prefix="chat")
         futures = {pool.submit(ask, k, m): k for k, m in todo.items()}
+        wall = deadline + GRACE if len(todo) <= concurrency else None  # all started at once: none ends later
         try:
-            for future in as_completed(futures):
+            for future in as_completed(futures, timeout=wall):
                 if (answer := future.result()) is not None:
                     answers[futures[future]] = answer
                     report()
+        except Late:  # a request still reading past its deadline is left to end on its own timeout
+            stop.set()
+            raise _late(deadline) from None
         except PricerError as exc:
             pool.shutdown(wait=True, cancel_futures=True)
             distinct = set(keys)

@@ -8,8 +8,9 @@ stripped, the first number; a reply without one is kept as None, which the evalu
 $0 and counts as unparsed, as the course's 0 did.
 
 The model comes from PRICER_FRONTIER_MODEL (default gpt-4o-mini) or the constructor; requests go
-through pricer.pricers.chat.client (base URL, key, retries, cache). Another pricer that asks a chat model with
-other messages (RAG) subclasses FrontierPricer and overrides `messages`.
+through pricer.pricers.chat.client (base URL, key, retries within a deadline, cache). Another
+pricer that asks a chat model with other messages (RAG) subclasses FrontierPricer and overrides
+`messages`.
 
     >>> messages("How much does this cost to the nearest dollar?\\n\\nA mug\\n\\nPrice is $")[1:]
     [{'role': 'user', 'content': 'How much does this cost?\\n\\nA mug'}, {'role': 'assistant', 'content': 'Price is $'}]
@@ -94,9 +95,13 @@ class FrontierPricer:
     name = "frontier"
 
     def __init__(self, model: str | None = None, *, concurrency: int = client.CONCURRENCY,
-                 timeout: float = client.TIMEOUT, retries: int = client.RETRIES, backoff: float = client.BACKOFF) -> None:
+                 timeout: float = client.TIMEOUT, retries: int = client.RETRIES, backoff: float = client.BACKOFF,
+                 deadline: float | None = None) -> None:
+        """`deadline`: seconds one product may take over all its tries (None: client.within's, else
+        client.DEADLINE; the web app asks within client.WEB_DEADLINE)."""
         self.model = (model or "").strip() or default_model()
-        self.options = {"concurrency": concurrency, "timeout": timeout, "retries": retries, "backoff": backoff}
+        self.options = {"concurrency": concurrency, "timeout": timeout, "retries": retries, "backoff": backoff,
+                        "deadline": deadline}
 
     @property
     def label(self) -> str:

@@ -34,6 +34,9 @@ from pricer.errors import BadInput
 # Curated descriptions are cut to 160 Llama tokens, about 800 characters: a longer pasted text is
 # cut near there so it reads like what the model was trained on.
 BODY_CHARS = 1000
+# The most of a title (or of a prompt's description) read: no curated one comes near (the whole
+# item is 160 tokens, ~1,100 characters), and a one-line paste of megabytes costs no more than this.
+PART_CHARS = 2000
 
 
 @dataclass(frozen=True)
@@ -81,6 +84,7 @@ def product_parts(text: str) -> tuple[str, str]:
 
     A prompt's text is already curated and is kept as it is; pasted text is scrubbed like the
     training data (pricer.data.items.scrub) and its description cut near BODY_CHARS characters.
+    A title, or a prompt's description, is cut near PART_CHARS (no curated one is that long).
     """
     if not isinstance(text, str) or not text.strip():
         raise BadInput("Give a product's title and description (the first line is the title).")
@@ -88,13 +92,21 @@ def product_parts(text: str) -> tuple[str, str]:
     if text.startswith(QUESTION):
         body = text[len(QUESTION):].split(PREFIX)[0].strip()
         title, _, description = body.partition("\n")
-        return title.strip(), description.strip()
+        return _cut(title.strip(), PART_CHARS), _cut(description.strip(), PART_CHARS)
     title, _, description = text.partition("\n")
-    description = description.strip()
-    if len(description) > BODY_CHARS:
-        cut = description.rfind(" ", 0, BODY_CHARS)
-        description = description[:cut if cut > 0 else BODY_CHARS]
-    return scrub(title), scrub(description)
+    return scrub(_cut(title, PART_CHARS)), scrub(_cut(description.strip(), BODY_CHARS))
+
+
+def _cut(text: str, limit: int) -> str:
+    """`text`, or its first `limit` characters cut back to the last space before them.
+
+    >>> _cut("Blue mug", 6), _cut("Bluemug", 4), _cut("Mug", 6)
+    ('Blue', 'Blue', 'Mug')
+    """
+    if len(text) <= limit:
+        return text
+    cut = text.rfind(" ", 0, limit)
+    return text[:cut if cut > 0 else limit]
 
 
 _WORD = re.compile(r"(?u)\b\w\w+\b")  # words of 2+ characters, as scikit-learn's default

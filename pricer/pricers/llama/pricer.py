@@ -6,6 +6,8 @@ batches, and read with the chosen estimator (pricer.pricers.estimates); the inte
 and 90% quantiles of the next-token distribution over the number tokens 1-999. Whether the
 model can load here is pricer.pricers.llama.preflight's answer, asked without loading it. This
 is the one road from texts to Llama prices: the CLI, the Predict and Evaluate tabs all take it.
+It is also the one place a request waits for the GPU: `predict` runs under pricer.gpu's lock
+(the model's) and, on ZeroGPU, carries @spaces.GPU, so the other pricers never wait for it.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from pricer.data.items import build_prompt
 from pricer.errors import BadInput, PricerError
+from pricer.gpu import ZERO_GPU_SECONDS, on_gpu
 from pricer.hub import source_key
 from pricer.pricers.base import Estimate, ProgressFn, check_estimator, check_texts
 from pricer.pricers.estimates import ESTIMATORS
@@ -23,11 +26,29 @@ from pricer.pricers.estimates import estimator as find_estimator
 if TYPE_CHECKING:
     from pricer.pricers.llama.model import ModelSpec, Prediction
 
+PREDICT_GPU_SECONDS = 30  # ZeroGPU's reservation once the model is loaded: a short one queues ahead of long ones
+SECONDS_PER_TEXT = 1.0  # and per text on top: an 8B model prices one in about half a second
+
+
+def gpu_seconds(pricer: LlamaPricer, texts: Any = (), **_: Any) -> int:
+    """ZeroGPU's reservation for `pricer.predict(texts)`: long enough for a first load of the model
+    when it is not loaded yet, else 30 s and a second per text."""
+    from pricer.pricers.llama.model import loaded
+
+    n = len(texts) if isinstance(texts, (list, tuple)) else 1
+    try:
+        ready = loaded(pricer.spec())
+    except PricerError:
+        ready = True  # it fails at once, without the GPU
+    return int((PREDICT_GPU_SECONDS if ready else ZERO_GPU_SECONDS) + SECONDS_PER_TEXT * n)
+
 
 class LlamaPricer:
     """The 4-bit Llama (pricer.pricers.llama.model): `fine-tuned` with the QLoRA adapter, `base` without."""
 
     estimators = tuple(e.name for e in ESTIMATORS)
+    uses_gpu = True
+    """Its prices wait for the GPU (pricer.gpu's lock): a page can say so while another request holds it."""
 
     def __init__(self, fine_tuned: bool, spec: ModelSpec | None = None, batch_size: int = 16) -> None:
         self.fine_tuned = fine_tuned
@@ -78,6 +99,7 @@ class LlamaPricer:
                          {**_prediction_details(p), "note": note, "estimator": chosen.name, "model": status})
                 for p, note in predicted]
 
+    @on_gpu(duration=gpu_seconds)
     def predict(self, texts: list[str], *, progress: ProgressFn | None = None,
                 loading: Any = None) -> tuple[list[tuple[Prediction, str]], str]:
         """Each text's whole Prediction (every estimate, the prompt, the top tokens) and the note on

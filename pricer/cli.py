@@ -92,6 +92,7 @@ RESULTS = (
     option("--limit", type=int, help="curate only the first N raw records of each source"),
     option("--tokenizer", help="tokenizer (default Llama 3.1, or its offline copy)"),
     option("--out", required=True, help="output JSONL of kept items (text, price, category, title)"),
+    example='python -m pricer curate --source ./raw/meta_Toys_and_Games.jsonl --out toys.jsonl --workers 2',
 )
 def cmd_curate(source: list[str], category: str | None, workers: int, limit: int | None,
                tokenizer: str | None, out: str) -> int:
@@ -117,6 +118,7 @@ def cmd_curate(source: list[str], category: str | None, workers: int, limit: int
     option("--push-to-hub", metavar="REPO", help="also push as a DatasetDict (HF_TOKEN)"),
     option("--private", action="store_true", help="make the pushed dataset private"),
     option("--dry-run", action="store_true", help="check everything for --push-to-hub, upload nothing"),
+    example='python -m pricer dataset --items items.jsonl toys.jsonl --test-size 2000 --seed 42 --out data/',
 )
 def cmd_dataset(items: list[str], test_size: int, train_size: int | None, seed: int, out: str,
                 push_to_hub: str | None, private: bool, dry_run: bool) -> int:
@@ -134,6 +136,7 @@ def cmd_dataset(items: list[str], test_size: int, train_size: int | None, seed: 
     option("--validation", type=int, default=50),
     option("--out", required=True, help="output folder"),
     option("--upload", action="store_true", help="upload to OpenAI (needs openai and OPENAI_API_KEY)"),
+    example='python -m pricer export-jsonl --data data/ --train 500 --validation 50 --out ft/',
 )
 def cmd_export_jsonl(data: str, train: int, validation: int, out: str, upload: bool) -> int:
     from pricer.pricers.chat.finetune import export_fine_tuning
@@ -151,6 +154,7 @@ def cmd_export_jsonl(data: str, train: int, validation: int, out: str, upload: b
     TOKENIZER,
     option("--no-special", action="store_true", help="do not add special tokens (bos)"),
     JSON,
+    example="python -m pricer tokenize --text 'Price is $374.41' --no-special",
 )
 def cmd_tokenize(text: str, tokenizer: str | None, no_special: bool, as_json: bool) -> int:
     from pricer.tokenizer import tokens
@@ -176,6 +180,7 @@ def cmd_tokenize(text: str, tokenizer: str | None, no_special: bool, as_json: bo
     TOKENIZER,
     option("--skip-special", action="store_true", help="leave special tokens out"),
     JSON,
+    example='python -m pricer decode 128000 40 1097',
 )
 def cmd_decode(ids: list[str], tokenizer: str | None, skip_special: bool, as_json: bool) -> int:
     from pricer.tokenizer import vocab
@@ -195,6 +200,7 @@ def cmd_decode(ids: list[str], tokenizer: str | None, skip_special: bool, as_jso
     TOKENIZER,
     option("--page", type=int, default=1, help="page of 50 matches (default 1)"),
     JSON,
+    example='python -m pricer vocab " price"',
 )
 def cmd_vocab(query: str, tokenizer: str | None, page: int, as_json: bool) -> int:
     from pricer.tokenizer import vocab
@@ -214,11 +220,14 @@ def cmd_vocab(query: str, tokenizer: str | None, page: int, as_json: bool) -> in
 # --- pricers -------------------------------------------------------------------------------------
 
 
-def _choose(pricer: str | None, overrides: dict[str, str | None], spec: Any) -> tuple[str, Any]:
+def _choose(pricer: str | None, overrides: dict[str, str | None], spec: Any,
+            estimator: str | None = None) -> tuple[str, Any]:
     """(the pricer's name, its options): --pricer, else the Llama when a model option is given
     (fine-tuned with an adapter, base without), else the default pricer (and why, when it is
-    not the fine-tuned Llama)."""
+    not the fine-tuned Llama). An --estimator asks for a Llama estimate: when the default is
+    not a Llama it is refused, with why, rather than answered by a pricer that has none."""
     from pricer import pricers
+    from pricer.errors import BadInput
 
     options = pricers.PricerOptions(spec, **overrides)
     if pricer:
@@ -228,6 +237,10 @@ def _choose(pricer: str | None, overrides: dict[str, str | None], spec: Any) -> 
     name = pricers.default_name(options)
     if name != "fine-tuned":
         reason = pricers.get("fine-tuned", options).available()
+        if estimator and not pricers.get(name, options).estimators:
+            raise BadInput(f"--estimator {estimator} is a Llama estimate, and the fine-tuned Llama cannot run here "
+                           f"({reason}); leave --estimator out to use the {name} pricer (--pricer {name}), or run "
+                           "where the Llama can (bash scripts/dev demo runs the tiny test model anywhere).")
         say(f"note: the fine-tuned Llama cannot run here ({reason}); the {name} pricer answers.")
     return name, options
 
@@ -237,6 +250,7 @@ def _choose(pricer: str | None, overrides: dict[str, str | None], spec: Any) -> 
     OVERRIDES,
     MODEL,
     JSON,
+    example='python -m pricer pricers --json',
 )
 def cmd_pricers(overrides: dict[str, str | None], spec: Any, as_json: bool) -> int:
     from pricer import pricers
@@ -287,6 +301,7 @@ def _about(details: dict[str, Any]) -> list[str]:
     MODEL,
     ESTIMATOR,
     JSON,
+    example="python -m pricer predict --pricer cpu --text $'Garlic press\\nStainless steel, dishwasher safe'",
 )
 def cmd_predict(text: str, pricer: str | None, overrides: dict[str, str | None], spec: Any,
                 estimator: str | None, as_json: bool) -> int:
@@ -294,7 +309,7 @@ def cmd_predict(text: str, pricer: str | None, overrides: dict[str, str | None],
 
     from pricer import pricers
 
-    name, options = _choose(pricer, overrides, spec)
+    name, options = _choose(pricer, overrides, spec, estimator)
     chosen = pricers.get(name, options)
     estimator = pricers.check_estimator(chosen, estimator)
     text = read_text(text)
@@ -317,6 +332,7 @@ def cmd_predict(text: str, pricer: str | None, overrides: dict[str, str | None],
 @command(
     "tiny-model", "write the tiny random-weight TEST model (offline demo, tests)",
     option("--out", required=True, help="output folder (the adapter goes to OUT/adapter)"),
+    example='python -m pricer tiny-model --out tiny-model',
 )
 def cmd_tiny_model(out: str) -> int:
     from pathlib import Path
@@ -343,13 +359,14 @@ def cmd_tiny_model(out: str) -> int:
     option("--batch-size", type=int, default=16),
     option("--no-cache", action="store_true", help="run again even if this run is cached"),
     RESULTS,
+    example='python -m pricer evaluate --pricer cpu --data ../shared/data/test-250.jsonl --size 250 --out results.csv',
 )
 def cmd_evaluate(data: str | None, size: int, pricer: str | None, overrides: dict[str, str | None], spec: Any,
                  estimator: str | None, batch_size: int, no_cache: bool, out: str | None, chart: str | None) -> int:
     from pricer import evaluation
 
     _check_results(out, chart)
-    name, options = _choose(pricer, overrides, spec)
+    name, options = _choose(pricer, overrides, spec, estimator)
     if cost := evaluation.cost_line(data, name, size=size, options=options):
         say(f"cost estimate: {cost}")
     done = None
@@ -365,6 +382,7 @@ def cmd_evaluate(data: str | None, size: int, pricer: str | None, overrides: dic
     option("--guesses", required=True,
            help="CSV/JSONL with a `guess` column and an `index` (0 = first item) or `text` column"),
     RESULTS,
+    example='python -m pricer score --data ed-donner/pricer-data --guesses guesses.csv --chart chart.html',
 )
 def cmd_score(data: str | None, size: int, guesses: str, out: str | None, chart: str | None) -> int:
     from pricer.evaluation import guesses as guesses_file
@@ -418,6 +436,7 @@ def _report_run(done: Any, out: str | None, chart: str | None) -> int:
     option("--workers", type=int, help="processes hashing the texts (default: one per CPU core, at most 2); "
                                        "any number gives the same model"),
     option("--out", required=True, help="output folder: model.safetensors, model.json, CARD.md"),
+    example='python -m pricer train --data course.jsonl others.jsonl --out my-cpu-model',
 )
 def cmd_train(data: list[str], like: int, validation: str | None, test: str | None, note: str | None, seed: int,
               workers: int | None, out: str) -> int:
@@ -448,6 +467,7 @@ def cmd_train(data: list[str], like: int, validation: str | None, test: str | No
     option("--train-file", help="start: the uploaded training file's id (default: the newest fine_tune_train.jsonl)"),
     option("--validation-file", help="start: the uploaded validation file's id (default: the newest "
                                      "fine_tune_validation.jsonl)"),
+    example='python -m pricer finetune status',
 )
 def cmd_finetune(action: str, job: str | None, train_file: str | None, validation_file: str | None) -> int:
     from pricer.errors import BadInput
@@ -510,6 +530,7 @@ RECIPE = Group("recipe", (
     option("--on", default="here", choices=("here", "hf-jobs"), help="where it runs (default: this machine)"),
     option("--flavor", default="a10g-large", help="--on hf-jobs: the GPU (t4-small, l4x1, a10g-large, a100-large...)"),
     option("--detach", action="store_true", help="--on hf-jobs: print the job id and return; `qlora-job status ID`"),
+    example='python -m pricer qlora --data ed-donner/pricer-data --out runs/pricer-1 --push-to-hub YOUR_NAME/pricer-1',
 )
 def cmd_qlora(data: str, out: str | None, base_model: str, size: int | None, recipe: tuple[str, dict[str, Any]],
               report_to: str, push_to_hub: str | None, public: bool, evaluate: bool, eval_data: str | None,
@@ -598,6 +619,7 @@ def _qlora_on_jobs(data: str, base_model: str, size: int | None, preset: str, ch
     option("action", choices=("status",)),
     option("job", help="the job id `qlora --on hf-jobs --detach` printed"),
     option("--follow", action="store_true", help="stream the log until the job ends"),
+    example='python -m pricer qlora-job status JOB_ID --follow',
 )
 def cmd_qlora_job(action: str, job: str, follow: bool) -> int:
     from pricer import jobs
@@ -616,6 +638,7 @@ def cmd_qlora_job(action: str, job: str, follow: bool) -> int:
                                      "(default PRICER_RAG_DATA, else the course's dataset)"),
     option("--size", type=int, help="index only the first N usable items"),
     option("--out", help="the index folder (default: where the RAG pricer looks for the index of --data)"),
+    example='python -m pricer rag-index --data train.jsonl',
 )
 def cmd_rag_index(data: list[str] | None, size: int | None, out: str | None) -> int:
     from pricer.pricers.chat import rag_index
@@ -638,6 +661,7 @@ def cmd_rag_index(data: list[str] | None, size: int | None, out: str | None) -> 
     option("--out", help="the weights file (default: where the ensemble pricer reads them)"),
     OVERRIDES,
     MODEL,
+    example='python -m pricer ensemble fit --members fine-tuned rag cpu',
 )
 def cmd_ensemble(action: str, members: list[str] | None, data: str | None, split: str, start: int | None,
                  size: int | None, out: str | None, overrides: dict[str, str | None], spec: Any) -> int:
@@ -658,6 +682,7 @@ def cmd_ensemble(action: str, members: list[str] | None, data: str | None, split
     "leaderboard", "the evaluation runs made here beside the course's published figures",
     option("--clear", action="store_true", help="forget the runs made here (the published rows stay)"),
     JSON,
+    example='python -m pricer leaderboard --json',
 )
 def cmd_leaderboard(clear: bool, as_json: bool) -> int:
     from pricer.evaluation import leaderboard
@@ -687,16 +712,18 @@ def cmd_leaderboard(clear: bool, as_json: bool) -> int:
     option("--config", default="spaces.yaml", help="the manifest (default spaces.yaml)"),
     option("--dry-run", action="store_true", help="print the README front matter, the files and every call, send nothing"),
     option("--wait", action="store_true", help="follow the build until the Space is RUNNING"),
+    example='python -m pricer deploy --dry-run',
 )
 def cmd_deploy(config: str, dry_run: bool, wait: bool) -> int:
     from pricer import deploy
     from pricer.manifest import load_manifest
 
-    manifest = load_manifest(config)
-    if dry_run:
-        print(deploy.describe_plan(manifest, deploy.plan(manifest)))
+    if dry_run:  # sends nothing, so a secret not exported yet is noted, not refused
+        manifest, unset = deploy.load_for_dry_run(config)
+        print(deploy.describe_plan(manifest, deploy.plan(manifest), unset=unset))
         say("dry run: nothing was sent to the Hub")
         return 0
+    manifest = load_manifest(config)
     print(deploy.run(manifest, say=say), flush=True)  # the URL first: a failed build is looked at there
     if wait:
         deploy.wait_until_running(manifest.space_id, timeout=deploy.wait_timeout(manifest), say=say)

@@ -1,7 +1,8 @@
 """How a `python -m pricer` verb declares its options: `@command(name, help, *options)`.
 
 A verb is one function registered with `command`: its options sit on it (`option(...)`, argparse's
-add_argument arguments), and it gets their values as keyword arguments. A Group of options
+add_argument arguments), and it gets their values as keyword arguments; its `--help` ends with
+the example command it is registered with. A Group of options
 reaches the verb as one value built from them (pricer.cli's model options as a ModelSpec).
 `say` and `emit_json` are how verbs write: human-readable lines on stderr, machine-readable
 output on stdout. This module knows no verb (pricer.cli defines them) and imports nothing heavy.
@@ -53,9 +54,12 @@ class Verb:
     help: str
     run: Callable[..., int]
     options: tuple[Option | Group, ...]
+    example: str
+    """A whole command a user can copy: `--help` ends with it."""
 
     def add_to(self, sub: argparse._SubParsersAction) -> None:
-        p = sub.add_parser(self.name, help=self.help)
+        p = sub.add_parser(self.name, help=self.help, description=self.help, epilog=f"example:\n  {self.example}",
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
         for opt in self.options:
             for o in opt.options if isinstance(opt, Group) else (opt,):
                 p.add_argument(*o.flags, **o.kwargs)
@@ -74,11 +78,14 @@ def _flat(options: tuple[Options, ...]) -> tuple[Option | Group, ...]:
     return tuple(x for o in options for x in (_flat(o) if isinstance(o, tuple) else (o,)))
 
 
-def command(name: str, help: str, *options: Options) -> Callable[[Callable[..., int]], Callable[..., int]]:
-    """Register the decorated function as the verb `name`, with its options and shared groups."""
+def command(name: str, help: str, *options: Options, example: str) -> Callable[[Callable[..., int]], Callable[..., int]]:
+    """Register the decorated function as the verb `name`, with its options and shared groups, and
+    the example its `--help` ends with (`python -m pricer NAME ...`, one line)."""
+    if not example.startswith(f"python -m pricer {name}") or "\n" in example:
+        raise ValueError(f"the example of {name} is one line starting `python -m pricer {name}`: {example!r}")
 
     def register(fn: Callable[..., int]) -> Callable[..., int]:
-        VERBS[name] = Verb(name, help, fn, _flat(options))
+        VERBS[name] = Verb(name, help, fn, _flat(options), example)
         return fn
 
     return register

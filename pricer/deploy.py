@@ -24,6 +24,7 @@ from pricer.errors import AccessDenied, BadInput, HubUnavailable, PricerError
 from pricer.manifest import (
     Manifest,
     ManifestInvalid,
+    load_manifest,
     parse_duration,
     render_front_matter,
     render_readme,
@@ -181,8 +182,32 @@ def space_url(space_id: str) -> str:
     return f"{hub.endpoint()}/spaces/{space_id}"
 
 
-def describe_plan(manifest: Manifest, calls: list[Call]) -> str:
-    """What --dry-run prints: front matter, files, calls. Secrets appear as (set from environment)."""
+class _UnsetSecretsNoted(dict):
+    """The environment as a dry run reads it: a secret's source that is not set counts as set (the
+    manifest is otherwise checked as for a real deploy) and is noted in `unset`; no value is shown."""
+
+    def __init__(self, environ: dict[str, str]) -> None:
+        super().__init__(environ)
+        self.unset: list[str] = []
+
+    def get(self, name: str, default: Any = None) -> Any:
+        if super().get(name):
+            return super().get(name)
+        self.unset.append(name)
+        return "(not set)"
+
+
+def load_for_dry_run(config: str | os.PathLike) -> tuple[Manifest, list[str]]:
+    """The manifest checked as `load_manifest` does, except that a secret not exported yet is
+    returned in the list (the dry run notes it) instead of refused: a dry run sends nothing."""
+    environ = _UnsetSecretsNoted(dict(os.environ))
+    manifest = load_manifest(config, environ)
+    return manifest, environ.unset
+
+
+def describe_plan(manifest: Manifest, calls: list[Call], unset: list[str] | tuple[str, ...] = ()) -> str:
+    """What --dry-run prints: front matter, files, calls. Secrets appear as (set from environment);
+    `unset` names the secrets' environment variables not set here (noted, never a value)."""
     upload = next(c.kwargs["operations"] for c in calls if c.method == "create_commit")
     sizes = {name: (manifest.root / name).stat().st_size for name in upload.files}
     lines = [f"Space {manifest.space_id} -> {space_url(manifest.space_id)}", "",
@@ -193,7 +218,10 @@ def describe_plan(manifest: Manifest, calls: list[Call]) -> str:
     lines += ["", f"Calls to huggingface_hub.HfApi (endpoint {hub.endpoint()}):"]
     lines += [f"  {n}. {call.describe()}" for n, call in enumerate(calls, 1)]
     notes = [example_owner(manifest),
-             None if hub.token() else "no Hugging Face token found: export HF_TOKEN=... (write access) first"]
+             None if hub.token() else "no Hugging Face token found: export HF_TOKEN=... (write access) before "
+                                      "the real deploy"]
+    notes += [f"{name} is not set in this environment: the real deploy copies a Space secret from it, so export "
+              f"it first" for name in dict.fromkeys(unset)]
     lines += [""] + [f"note: {note}" for note in notes if note] if any(notes) else []
     return "\n".join(lines)
 

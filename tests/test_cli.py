@@ -70,6 +70,27 @@ def test_each_verb_takes_exactly_the_options_declared_on_it(name):
     assert set(inspect.signature(verb.run).parameters) == declared
 
 
+@pytest.mark.parametrize("name", VERB_NAMES)
+def test_each_verbs_help_ends_with_an_example_it_parses(name, capsys):
+    import shlex
+
+    with pytest.raises(SystemExit):
+        main([name, "--help"])
+    shown = capsys.readouterr().out.rstrip().splitlines()
+    assert shown[-2] == "example:" and shown[-1].strip() == VERBS[name].example
+    argv = shlex.split(VERBS[name].example)
+    assert argv[:4] == ["python", "-m", "pricer", name]
+    assert vars(parser().parse_args(argv[3:]))["verb"] == name  # a whole command: the parser takes it
+
+
+def test_an_example_must_be_one_command_of_its_verb():
+    from pricer.cli_options import command
+
+    for example in ("python -m pricer other --x", "python -m pricer mine\npython -m pricer mine"):
+        with pytest.raises(ValueError, match="one line starting `python -m pricer mine`"):
+            command("mine", "a verb", example=example)
+
+
 def test_predict_and_evaluate_share_the_model_options_and_build_one_model_spec(monkeypatch):
     for variable in ENV.values():
         monkeypatch.delenv(variable, raising=False)
@@ -173,7 +194,7 @@ def test_pricers_lists_each_pricer_its_reason_and_the_default(monkeypatch, tmp_p
     listed = json.loads(result.stdout)
     by_name = {p["name"]: p for p in listed["pricers"]}
     assert list(by_name)[:4] == ["fine-tuned", "base", "cpu", "frontier"] and listed["default"] == "cpu"
-    assert by_name["fine-tuned"]["reason"] == "HF_TOKEN missing for a gated model (meta-llama/Meta-Llama-3.1-8B)"
+    assert by_name["fine-tuned"]["reason"].startswith("HF_TOKEN missing for a gated model (meta-llama/Meta-Llama-3.1-8B)")
     assert by_name["frontier"] == {"name": "frontier", "label": "gpt-4o-mini (frontier)", "estimators": [],
                                    "available": False, "reason": "OPENAI_API_KEY is not set", "default": False}
     assert by_name["cpu"]["default"] and by_name["fine-tuned"]["estimators"] == ["greedy", "topk", "topk-numbers"]
@@ -248,6 +269,24 @@ def test_finetune_start_and_status_print_the_job(openai_server, capsys):
     assert "takes no job id" in capsys.readouterr().err
     assert main(["finetune", "status", "ftjob-404"]) == 2
     assert "error: " in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("verb", [["evaluate", "--size", "2"], ["predict", "--text", "Steel mug"]])
+def test_an_estimator_where_the_llama_cannot_run_is_refused_with_why_not_given_to_the_cpu_pricer(verb, monkeypatch,
+                                                                                                 tmp_path, capsys):
+    for variable in ENV.values():
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.delenv("HF_TOKEN", raising=False)
+    monkeypatch.setenv("PRICER_CACHE", str(tmp_path))
+    assert main([*verb, "--estimator", "topk", "--data" if verb[0] == "evaluate" else "--json",
+                 *(["./no-such-items.jsonl"] if verb[0] == "evaluate" else [])]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("error: --estimator topk is a Llama estimate, and the fine-tuned Llama cannot run here (")
+    assert "HF_TOKEN missing for a gated model (meta-llama/Meta-Llama-3.1-8B)" in err[-1]  # why, as `pricers` says
+    assert "leave --estimator out to use the cpu pricer" in err[-1]
+    assert main(["predict", "--text", "Steel mug\nA steel mug that keeps coffee hot."]) == 0  # without it: cpu
+    captured = capsys.readouterr()
+    assert " from cpu: " in captured.out and "the cpu pricer answers" in captured.err
 
 
 def test_model_options_choose_the_llama_pricer(monkeypatch):

@@ -106,6 +106,27 @@ def test_dry_run_notes_the_example_owner_and_a_missing_token(project, capsys, mo
                                                         "no Hugging Face token found"]
 
 
+def test_dry_run_without_hf_token_prints_the_plan_and_notes_the_token_and_the_secret(project, capsys, monkeypatch):
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "HF_TOKEN_PATH", str(project / "no-stored-token"))
+    for name in ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "SPACE_HF_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    path = write_manifest(project, secrets={"HF_TOKEN": "SPACE_HF_TOKEN"})
+    assert main(["deploy", "--config", str(path), "--dry-run"]) == 0
+    out, err = capsys.readouterr()
+    assert "add_space_secret(repo_id='someone/price-is-right', key='HF_TOKEN', value=(set from environment))" in out
+    notes = [line for line in out.splitlines() if line.startswith("note:")]
+    assert notes == ["note: no Hugging Face token found: export HF_TOKEN=... (write access) before the real deploy",
+                     "note: SPACE_HF_TOKEN is not set in this environment: the real deploy copies a Space secret "
+                     "from it, so export it first"]
+    assert "(not set)" not in out and "nothing was sent" in err
+    with pytest.raises(ManifestInvalid, match="SPACE_HF_TOKEN is named but not set"):  # the real deploy refuses
+        load_manifest(path)
+    assert main(["deploy", "--config", str(path)]) == 2
+    assert "SPACE_HF_TOKEN is named but not set" in capsys.readouterr().err
+
+
 # --- the real huggingface_hub calls, against a local stand-in for the Hub -----------------------
 
 

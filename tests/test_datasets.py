@@ -173,6 +173,10 @@ def test_push_is_dry_runnable_and_never_shows_the_token(tmp_path, monkeypatch):
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf-home"))  # no token file either
     with pytest.raises(AccessDenied, match="HF_TOKEN"):
         build_dataset([tmp_path / "a.jsonl"], test_size=2, out=tmp_path / "ds", push_to_hub="me/pricer-data")
+    # a dry run sends nothing: without a token it still shows the plan, the token's absence noted
+    line = build_dataset([tmp_path / "a.jsonl"], test_size=2, out=tmp_path / "ds", push_to_hub="me/pricer-data",
+                         dry_run=True)
+    assert "dry run: would push train and test to me/pricer-data (public); HF_TOKEN is not set" in line
     monkeypatch.setenv("HF_TOKEN", secret)
     line = build_dataset([tmp_path / "a.jsonl"], test_size=2, out=tmp_path / "ds", push_to_hub="me/pricer-data",
                          private=True, dry_run=True)

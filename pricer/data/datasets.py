@@ -467,11 +467,12 @@ def push(data: Any, repo: str, *, private: bool = False, dry_run: bool = False) 
     if "/" not in repo or hub.looks_like_path(repo):
         raise BadInput(f"{repo!r} is not a hub dataset id: give owner/name, e.g. you/pricer-data.")
     token = hub.token()
+    how = "create one at https://huggingface.co/settings/tokens and set it as HF_TOKEN"
+    if dry_run:  # sends nothing: a missing token is noted, not refused
+        plan = f"dry run: would push train and test to {repo} ({'private' if private else 'public'})"
+        return plan if token else f"{plan}; HF_TOKEN is not set: the real push needs a write token ({how})"
     if not token:
-        raise AccessDenied(f"Pushing to {repo} needs a write token: create one at "
-                           "https://huggingface.co/settings/tokens and set it as HF_TOKEN.")
-    if dry_run:
-        return f"dry run: would push train and test to {repo} ({'private' if private else 'public'})"
+        raise AccessDenied(f"Pushing to {repo} needs a write token: {how}.")
     hub.require_hub(f"the dataset {repo}")
     from httpx2 import TransportError  # huggingface_hub's HTTP client
     from huggingface_hub.errors import HfHubHTTPError

@@ -367,12 +367,12 @@ def price_load(url: str, pid: int, args: argparse.Namespace) -> None:
 
     stats, go = Stats(), threading.Event()
     clients: list = [None] * args.sessions
-    connecting = threading.Semaphore(16)  # a few at a time: 300 at once time out fetching the app's config
+    doors = threading.Semaphore(16)  # a few at a time: 300 at once time out fetching the app's config
 
     def visitor(k: int) -> None:
         try:
-            with connecting:
-                clients[k] = Client(url, verbose=False, ssl_verify=False, httpx_kwargs={"timeout": 300})
+            with doors:
+                clients[k] = Client(url, verbose=False, ssl_verify=False)
         except Exception as exc:  # noqa: BLE001 (a benchmark counts every failure)
             stats.fail(f"connect: {exc!r}"[:200])
             return

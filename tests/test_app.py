@@ -54,12 +54,12 @@ def test_named_endpoints_for_each_tab(client):
 def test_tokenizer_endpoints_never_wait_behind_the_model():
     """CPU-light tokenizer calls run in their own pool, never in the GPU queue the Llama's events share."""
     import app
-    from ui import GPU_QUEUE
+    from ui import GPU_QUEUE, PRICE_QUEUE
 
     pools = {f.api_name: f.concurrency_id for f in app.demo.fns.values()
              if f.api_name and f.api_visibility == "public"}
     assert {pools[n] for n in ("tokenize", "vocab", "decode", "chat_template", "compare")} == {"tokenizer"}
-    assert pools["price"] == pools["predict"] == GPU_QUEUE
+    assert pools["predict"] == GPU_QUEUE and pools["price"] == PRICE_QUEUE  # /price: only its Llama waits for the GPU
 
 
 def test_the_readme_shows_a_call_for_every_named_endpoint():

@@ -195,3 +195,12 @@ def test_the_frontier_pricer_names_the_key_and_the_cost_before_the_data_fails(mo
     with pytest.raises(BadInput) as readable:
         next(evaluation.evaluate(str(test_250), "frontier", size=10))
     assert re.search(r"Once it can, this run will cost 10 requests to \S+: .*~\$\d", str(readable.value))
+
+
+def test_a_paste_of_megabytes_is_refused_with_what_to_paste():
+    from pricer.errors import BadInput
+    from ui.predict_tab import check_text
+
+    with pytest.raises(BadInput, match=r"This text is 5,000,001 characters: paste at most 100,000"):
+        check_text("T\n" + "x" * 4_999_999)
+    assert check_text("Hose reel\n" + "word " * 5_480) .startswith("Hose reel")  # 27,400 characters: read

@@ -296,6 +296,15 @@ def test_a_dataset_prompt_is_recognised_and_its_answer_removed():
     assert dataset_prompt(inner)[0] == as_test_prompt(inner) == f"{QUESTION}\n\nOld {PREFIX}"
 
 
+def test_a_prompt_longer_than_curation_makes_is_curated_and_cut_not_sent_whole(llama):
+    disguised = f"{QUESTION}\n\nA mug\n" + "very fine mug " * 6_500 + f"\n\n{PREFIX}"
+    assert len(disguised) > 90_000 and dataset_prompt(disguised) is None
+    prompt, note = build_prompt(disguised, llama)
+    assert len(llama(prompt)["input_ids"]) < 200 and "to the first 160 tokens" in note
+    longest = f"{QUESTION}\n\n" + "word " * 780 + f"\n\n{PREFIX}"  # under PROMPT_CHARS: still a prompt
+    assert dataset_prompt(longest) is not None
+
+
 # --- the pasted text -> prompt step (build_prompt) -------------------------------------------------------------------------------
 
 

@@ -33,6 +33,7 @@ from pricer.data.datasets import TestItem, load_items
 from pricer.errors import BadInput, PricerError
 from pricer.evaluation.chart import PAGE_LAYOUT
 from pricer.gpu import ZERO_GPU_SECONDS, gpu_busy, on_gpu
+from pricer.pricers.base import MAX_TEXT_CHARS
 from pricer.pricers.chat import client as chat_client
 from pricer.pricers.estimates import TOP_K, estimator
 from pricer.pricers.llama.model import ModelSpec, Prediction, load_pricer, loaded, model_status
@@ -130,10 +131,10 @@ def reading_note(text: str) -> str:
     """What of a long paste the pricers read: like the training items, its first MAX_TOKENS Llama
     tokens (the rest changes no price), said as the Tokenizer tab says what it cut; '' when the
     whole text (or a dataset prompt) was read."""
-    from pricer.data.items import MAX_TOKENS, PREFIX, QUESTION, build_prompt
+    from pricer.data.items import MAX_TOKENS, PREFIX, QUESTION, build_prompt, dataset_prompt
 
     text = text.strip()
-    if text.startswith(QUESTION):
+    if dataset_prompt(text):
         return ""
     try:
         prompt, _ = build_prompt(text)
@@ -173,7 +174,11 @@ def check_text(text: Any) -> str:
     """The pasted text, or a BadInput saying what to paste (checked before any model loads)."""
     if text is None or (isinstance(text, str) and not text.strip()):
         raise BadInput(PASTE)
-    return tokens.check_text(text, "product text")  # a string, and valid Unicode
+    text = tokens.check_text(text, "product text")  # a string, and valid Unicode
+    if len(text) > MAX_TEXT_CHARS:  # a pricer reads its first 160 tokens: megabytes are a mistake
+        raise BadInput(f"This text is {len(text):,} characters: paste at most {MAX_TEXT_CHARS:,} (a product's title "
+                       "and description; the pricers read about the first 800 characters of the description).")
+    return text
 
 
 # --- rendering -------------------------------------------------------------------------------

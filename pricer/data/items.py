@@ -350,14 +350,23 @@ def curate_batch(records: Iterable[dict[str, Any]], tokenizer: Any, category: st
     return results
 
 
+PROMPT_CHARS = 4_000
+"""The longest text taken as a dataset prompt, as is: curated prompts (the question, at most
+MAX_TOKENS tokens of product text, the answer) run to about 1,100 characters. A longer text in the
+same form is curated like pasted text, so no pricer is sent 100,000 characters dressed as a prompt."""
+
+
 def dataset_prompt(text: str) -> tuple[str, str] | None:
     """(the test prompt, a note) when `text` is a prompt in the dataset's format: the question
-    first, `Price is $` last, perhaps followed by its answer (removed). None for anything else.
+    first, `Price is $` last, perhaps followed by its answer (removed), no longer than
+    PROMPT_CHARS. None for anything else.
 
     >>> dataset_prompt(f"{QUESTION}\\n\\nA mug\\n\\n{PREFIX}12.00")
     ('How much does this cost to the nearest dollar?\\n\\nA mug\\n\\nPrice is $', "A prompt in the dataset's format: used as is (its answer $12.00 removed).")
     """
     text = text.strip()
+    if len(text) > PROMPT_CHARS:  # longer than curation can make one: pasted text, curated and cut
+        return None
     _, found, answer = text.rpartition(PREFIX)
     if not text.startswith(QUESTION) or not found or not _ANSWER.fullmatch(answer):
         return None

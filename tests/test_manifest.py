@@ -137,11 +137,15 @@ def test_each_bad_value_gets_its_own_line(project, token_env, changes, starts):
 def test_every_problem_is_reported_at_once_by_the_cli_in_one_line_each(project, capsys, monkeypatch):
     monkeypatch.delenv("HF_TOKEN", raising=False)
     path = write_manifest(project, hardware="t5", space_id="nope", colour="red")
-    assert main(["deploy", "--config", str(path), "--dry-run"]) == 2
+    assert main(["deploy", "--config", str(path)]) == 2
     err = capsys.readouterr().err
     assert err.startswith(f"error: {path} has 4 problem(s)")
     assert [line.split(":")[0] for line in err.splitlines()[1:]] == [
         "  - unknown key 'colour' (did you mean 'colorTo'?)", "  - space_id", "  - hardware", "  - secrets"]
+    # a dry run sends nothing: a secret not exported yet is noted, not counted against it
+    assert main(["deploy", "--config", str(path), "--dry-run"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {path} has 3 problem(s)") and "  - secrets" not in err
 
 
 def test_a_yaml_syntax_error_gives_its_line_not_the_text(project, token_env):

@@ -18,6 +18,7 @@ shared options and `--help`'s one listing would be spread over several files.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from typing import Any
 
@@ -175,20 +176,39 @@ def cmd_tokenize(text: str, tokenizer: str | None, no_special: bool, as_json: bo
 
 
 @command(
-    "decode", "decode token ids, e.g. 128000 40 1097",
-    option("ids", nargs="+", help="token ids (spaces or commas between them)"),
+    "decode", "decode token ids, e.g. 128000 40 1097 (--batch: several sequences, as batch_decode)",
+    option("ids", nargs="+", help="token ids (spaces or commas between them); with --batch each argument is "
+           "one sequence"),
     TOKENIZER,
+    option("--batch", action="store_true", help="batch_decode: each argument one sequence, one text each "
+           "(printed as one JSON string per line)"),
     option("--skip-special", action="store_true", help="leave special tokens out"),
+    option("--clean-up", action="store_true", help="with --batch: clean_up_tokenization_spaces (' .' -> '.'; "
+           "transformers 5 applies it to WordPiece tokenizers only)"),
     JSON,
-    example='python -m pricer decode 128000 40 1097',
+    example='python -m pricer decode --batch "128000 40 1097" "3430 374 400"',
 )
-def cmd_decode(ids: list[str], tokenizer: str | None, skip_special: bool, as_json: bool) -> int:
+def cmd_decode(ids: list[str], tokenizer: str | None, batch: bool, skip_special: bool, clean_up: bool,
+               as_json: bool) -> int:
+    from pricer.errors import BadInput
     from pricer.tokenizer import vocab
     from pricer.tokenizer.loading import load_tokenizer
 
-    result = vocab.decode_ids(load_tokenizer(tokenizer).tokenizer, " ".join(ids), skip_special=skip_special)
+    if clean_up and not batch:
+        raise BadInput("--clean-up goes with --batch (batch_decode's clean_up_tokenization_spaces).")
+    loaded = load_tokenizer(tokenizer).tokenizer
+    if batch:
+        texts = vocab.batch_decode(loaded, vocab.parse_lines(ids), skip_special=skip_special, clean_up=clean_up)
+        if as_json:
+            emit_json({"texts": texts})
+        else:
+            for text in texts:  # quoted, so an empty text or one holding a newline stays one line
+                print(json.dumps(text, ensure_ascii=False))
+        return 0
+    result = vocab.decode_ids(loaded, " ".join(ids), skip_special=skip_special)
     if as_json:
-        emit_json({"decoded": result.decoded, **result.pieces.to_dict()})
+        emit_json({"decoded": result.decoded, **result.pieces.to_dict(),
+                   "batch_decode": vocab.batch_decode_tokens(loaded, result.ids)})
     else:
         print(result.decoded)
     return 0

@@ -47,8 +47,8 @@ def test_the_app_has_its_three_tabs_in_order(page):
 
 def test_named_endpoints_for_each_tab(client):
     names = set(client.view_api(print_info=False, return_format="dict")["named_endpoints"])
-    assert names == {"/tokenize", "/vocab", "/decode", "/chat_template", "/compare", "/price", "/predict",
-                     "/evaluate"}  # the page's own events are private: no generated names
+    assert names == {"/tokenize", "/vocab", "/decode", "/batch_decode", "/chat_template", "/compare", "/price",
+                     "/predict", "/evaluate"}  # the page's own events are private: no generated names
 
 
 def test_tokenizer_endpoints_never_wait_behind_the_model():
@@ -58,7 +58,8 @@ def test_tokenizer_endpoints_never_wait_behind_the_model():
 
     pools = {f.api_name: f.concurrency_id for f in app.demo.fns.values()
              if f.api_name and f.api_visibility == "public"}
-    assert {pools[n] for n in ("tokenize", "vocab", "decode", "chat_template", "compare")} == {"tokenizer"}
+    assert {pools[n] for n in ("tokenize", "vocab", "decode", "batch_decode", "chat_template", "compare")} == {
+        "tokenizer"}
     assert pools["predict"] == GPU_QUEUE and pools["price"] == PRICE_QUEUE  # /price: only its Llama waits for the GPU
 
 
@@ -66,5 +67,5 @@ def test_the_readme_shows_a_call_for_every_named_endpoint():
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     section = readme.split("## The API", 1)[1].split("\n## ", 1)[0]
     shown = set(re.findall(r'api_name="(/\w+)"', section))
-    assert shown == {"/tokenize", "/vocab", "/decode", "/chat_template", "/compare", "/price", "/predict",
-                     "/evaluate"}
+    assert shown == {"/tokenize", "/vocab", "/decode", "/batch_decode", "/chat_template", "/compare", "/price",
+                     "/predict", "/evaluate"}

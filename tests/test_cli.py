@@ -331,3 +331,49 @@ def test_ensemble_fit_writes_the_weights_the_ensemble_pricer_reads(openai_server
     assert main(["predict", "--pricer", "ensemble", "--json", "--text", "Steel mug\nA steel mug."]) == 0
     answer = json.loads(capsys.readouterr().out)
     assert answer["pricer"] == "ensemble" and set(answer["details"]["members"]) == {"frontier", "base"}
+
+
+# --- decode --batch: batch_decode of several sequences ------------------------------------------
+
+
+def test_decode_batch_prints_one_quoted_text_per_sequence(llama):
+    result = run("-m", "pricer", "decode", "--batch", "128000 40 1097", "3430, 374, 400", "", "11410 99 250",
+                 env={"HF_HUB_OFFLINE": "1"})
+    assert result.returncode == 0, result.stderr
+    texts = [json.loads(line) for line in result.stdout.splitlines()]
+    assert texts == llama.batch_decode([[128000, 40, 1097], [3430, 374, 400], [], [11410, 99, 250]])
+    assert texts == ["<|begin_of_text|>I am", " price is $", "", " 🦜"]
+
+
+def test_decode_batch_json_skips_specials_as_asked(llama, capsys):
+    assert main(["decode", "--batch", "128000 40 1097", "128000 128009", "--skip-special", "--json",
+                 "--tokenizer", "offline/llama-3.1"]) == 0
+    assert json.loads(capsys.readouterr().out) == {"texts": ["I am", ""]}
+
+
+def test_decode_json_carries_the_per_token_batch_decode(llama, capsys):
+    assert main(["decode", "128000", "11410", "99", "250", "--json", "--tokenizer", "offline/llama-3.1"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["decoded"] == "<|begin_of_text|> 🦜" and out["pieces"] == ["<|begin_of_text|>", " 🦜"]
+    assert out["batch_decode"] == llama.batch_decode([[128000], [11410], [99], [250]])
+    assert out["batch_decode"] == ["<|begin_of_text|>", " \ufffd", "\ufffd", "\ufffd"]
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["decode", "--batch", "40 1097", "3430 999999"], "Not in the vocabulary: 999999 in sequence 2. This tokenizer "
+                                                      "has 128,256 tokens"),
+    (["decode", "--batch", "40 x"], "Not a token id in sequence 1: 'x'"),
+    (["decode", "40", "--clean-up"], "--clean-up goes with --batch"),
+])
+def test_decode_batch_mistakes_are_one_line_and_status_2(argv, message, capsys):
+    assert main([*argv, "--tokenizer", "offline/llama-3.1"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0]
+
+
+def test_decode_batch_clean_up_reaches_a_wordpiece_tokenizer(capsys):
+    ids = "101 2123 1005 1056 2644 102"  # [CLS] don ' t stop [SEP]
+    assert main(["decode", "--batch", ids, "--tokenizer", "offline/all-minilm-l6-v2", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == {"texts": ["[CLS] don ' t stop [SEP]"]}
+    assert main(["decode", "--batch", ids, "--tokenizer", "offline/all-minilm-l6-v2", "--json", "--clean-up"]) == 0
+    assert json.loads(capsys.readouterr().out) == {"texts": ["[CLS] don't stop [SEP]"]}

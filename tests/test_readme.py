@@ -51,6 +51,7 @@ EXPECT: dict[str, str] = {
     "tokenize --text \"I am excited": r'"count": 15',
     "tokenize --text 'Price is $374.41'": r"\d+ tokens",
     "decode 128000 40 1097": r"<\|begin_of_text\|>I am",
+    "decode --batch": r'(?m)^"<\|begin_of_text\|>I am"\n" price is \$"$',
     "vocab \" price\"": r"3430  ' price'",
     "predict --text $'Stainless Steel Garlic Press": r'"pricer": "fine-tuned"',
     "--adapter none": r"from base, greedy",

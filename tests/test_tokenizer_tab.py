@@ -8,7 +8,7 @@ import re
 import pytest
 from conftest import type_text
 
-from pricer.tokenizer import tokens, vocab
+from pricer.tokenizer import comparison, tokens, vocab
 from ui import tokenizer_tab as tab
 from ui import tokenizer_views as views
 
@@ -38,7 +38,7 @@ def test_every_view_escapes_vocabulary_and_messages(llama):
     found = vocab.search_vocab(llama, "<")
     assert "&lt;" in views.render_vocab(found) and "<|" not in views.render_vocab(found)
     assert "<|begin_of_text|>" not in views.render_specials(vocab.specials(llama), "x")
-    bad = tokens.Comparison(f"./{EVIL}", error=f"No such local path: ./{EVIL}")
+    bad = comparison.Comparison(f"./{EVIL}", error=f"No such local path: ./{EVIL}")
     assert "<img" not in views.render_comparison([bad])
 
 
@@ -278,3 +278,106 @@ def test_a_bad_tokenizer_name_gives_one_message_and_empties_the_views(page):
     page.locator("#tok-chips .chip", has_text="abcdef").wait_for(timeout=20_000)
     messages = page.locator(".toast-body").all_inner_texts()
     assert len(messages) <= 1, messages
+
+
+# --- batch_decode and the known tokenizers (issue 20, items 1 and 2) ----------------------------
+
+
+def test_the_batch_decode_fold_shows_a_python_list_escaped(llama):
+    out = tab.batch_decode_typed("offline/llama-3.1", "128000 40 1097\n[]\n27, 1931", False, False)
+    texts = llama.batch_decode([[128000, 40, 1097], [], [27, 1931]])
+    assert texts[2] == "<img"
+    assert out == ('<p>3 texts</p><pre class="batch">[&#x27;&lt;|begin_of_text|&gt;I am&#x27;,\n &#x27;&#x27;,\n'
+                   ' &#x27;&lt;img&#x27;]</pre>')
+    assert "<img" not in out and "<|" not in out
+    with pytest.warns(UserWarning):
+        bad = tab.batch_decode_typed("offline/llama-3.1", f"40\n{EVIL}", False, False)
+    assert bad.startswith('<p class="error">Not a token id in sequence 2') and "<img" not in bad
+
+
+def test_the_tokenizer_dropdown_lists_the_known_tokenizers_and_marks_those_that_cannot_load():
+    from pricer.tokenizer.loading import KNOWN_TOKENIZERS
+
+    choices = dict((name, label) for label, name in tab.tokenizer_choices("meta-llama/Meta-Llama-3.1-8B", "./mine"))
+    assert list(choices)[:len(KNOWN_TOKENIZERS)] == [k.name for k in KNOWN_TOKENIZERS] and choices["./mine"] == "./mine"
+    assert choices["offline/claude-legacy"] == "Claude (legacy tokenizer shipped in anthropic 0.38, byte-level BPE, 65k)"
+    assert choices["offline/all-minilm-l6-v2"].startswith("all-MiniLM-L6-v2 (WordPiece")
+    assert choices["Qwen/Qwen2-7B-Instruct"].endswith("— needs the Hugging Face Hub (HF_HUB_OFFLINE is set)")
+    assert "—" not in choices["meta-llama/Meta-Llama-3.1-8B"] and "—" not in choices["offline/llama-3.1"]
+
+
+def test_the_comparison_defaults_to_tokenizers_that_load_offline():
+    assert comparison.COMPARE_DEFAULTS[:2] == ("offline/all-minilm-l6-v2", "offline/claude-legacy")
+    rows = comparison.compare(tokens.COURSE_EXAMPLE, comparison.COMPARE_DEFAULTS, reference="")
+    assert [(r.error, r.count) for r in rows] == [("", 15), ("", 17), ("", 14)]
+
+
+def test_comparison_rows_for_three_tokenizers_with_counts_and_the_spans_cut_differently():
+    text = "Tokenizers in action 🦜"
+    rows = comparison.compare(text, ["offline/all-minilm-l6-v2", "offline/claude-legacy"], reference="offline/llama-3.1")
+    llama_, bert, claude = rows
+    # Llama: Token|izers| in| action| 🦜 (3 byte tokens, one span); BERT: token|##izer|##s; Claude: Token|izers
+    assert llama_.spans == ((0, 5), (5, 10), (11, 13), (14, 20), (21, 22))
+    assert bert.spans == ((0, 5), (5, 9), (9, 10), (11, 13), (14, 20), (21, 22))
+    out = views.render_comparison(rows, text)
+    assert out.count("<tr><td>") == 3
+    assert "<td>8</td><td>22</td><td>36.4</td><td>0</td>" in out  # Llama itself: 8 tokens per 22 characters
+    assert "<td>2</td></tr>" in out  # BERT's 'izer' and 's' are not Llama's spans
+    assert out.count('class="chip c1 differs"') + out.count('class="chip c2 differs"') == 2
+    assert 'title="cut unlike the first tokenizer">izer</span>' in out
+
+
+def test_a_comparison_with_an_unknown_hub_id_says_tokenizer_and_the_others_answer():
+    out = tab.compare("the price", "", "offline/claude-legacy", "someone/no-such-tokenizer", "offline/all-minilm-l6-v2",
+                      True)
+    assert "Cannot load tokenizer someone/no-such-tokenizer: HF_HUB_OFFLINE is set" in out
+    assert 'class="error">could not load</td>' in out and out.count("<tr><td>") == 4
+    assert "Claude (legacy tokenizer" in out and "all-MiniLM-L6-v2" in out and "model" not in out.split("</table>")[0]
+
+
+def test_batch_decode_endpoint_answers_what_transformers_answers(client, llama):
+    from gradio_client.exceptions import AppError
+
+    out = client.predict("", "128000 40 1097\n3430 374 400\n[]\n11410 99 250", False, False, api_name="/batch_decode")
+    assert out == {"texts": llama.batch_decode([[128000, 40, 1097], [3430, 374, 400], [], [11410, 99, 250]])}
+    assert out["texts"] == ["<|begin_of_text|>I am", " price is $", "", " 🦜"]
+    as_json = client.predict("offline/llama-3.1", "[[128000, 40], [128009]]", True, False, api_name="/batch_decode")
+    assert as_json == {"texts": ["I", ""]}
+    assert client.predict("", [[40], [1097]], False, False, api_name="/batch_decode") == {"texts": ["I", " am"]}
+    with pytest.raises(AppError, match=r"Not in the vocabulary: 999999 in sequence 2\. This tokenizer has 128,256"):
+        client.predict("", "40\n999999", False, False, api_name="/batch_decode")
+    with pytest.raises(AppError, match="Not a token id in sequence 1"):
+        client.predict("", "[[1.5]]", False, False, api_name="/batch_decode")
+
+
+def test_batch_decode_endpoint_names_its_inputs_and_output(client):
+    api = client.view_api(print_info=False, return_format="dict")["named_endpoints"]["/batch_decode"]
+    assert [p["parameter_name"] for p in api["parameters"]] == ["tokenizer", "sequences", "skip_special", "clean_up"]
+    assert [r["label"] for r in api["returns"]] == ["batch_decoding"]
+
+
+def test_compare_endpoint_answers_the_offline_tokenizers_with_counts_and_spans(client):
+    out = client.predict("the price", "", "offline/all-minilm-l6-v2", "offline/claude-legacy",
+                         "Qwen/Qwen2-7B-Instruct", True, api_name="/compare")
+    assert [(c["count"], c["tokens_per_100_chars"]) for c in out[:3]] == [(3, 33.33), (4, 44.44), (2, 22.22)]
+    assert out[1]["spans"] == [[0, 3], [4, 9]] and out[1]["ids"] == [101, 1996, 3976, 102]  # [CLS] the price [SEP]
+    assert "Cannot load tokenizer Qwen/Qwen2-7B-Instruct" in out[3]["error"]
+
+
+def test_the_dropdown_picks_a_known_tokenizer_and_the_batch_fold_decodes(page):
+    page.locator("#tok-chips .chip").first.wait_for(timeout=60_000)
+    box = page.get_by_label("Tokenizer (hub id or local path)")
+    box.click()
+    option = page.get_by_role("option", name=re.compile("^Claude \\(legacy tokenizer"))
+    option.wait_for(timeout=10_000)
+    assert page.get_by_role("option", name=re.compile("^Qwen2 .*needs the Hugging Face Hub")).count() == 1
+    option.click()
+    page.locator("#tok-status", has_text="Claude (legacy tokenizer").wait_for(timeout=20_000)
+    type_text(page, "I am excited")
+    page.locator("#tok-stats .chars", has_text=re.compile(r"^12$")).wait_for(timeout=20_000)
+    assert page.inner_text("#tok-stats .count") == "3"  # Claude's: I| am| excited, no bos
+    page.get_by_text("batch_decode: several sequences at once").click()
+    page.locator("#tok-batch-ids textarea").fill("45 1413\n18154")
+    page.get_by_role("button", name="batch_decode", exact=True).click()
+    page.locator("#tok-batch-texts pre", has_text="' excited'").wait_for(timeout=20_000)
+    assert page.inner_text("#tok-batch-texts pre") == "['I am',\n ' excited']"

@@ -11,7 +11,7 @@ import pytest
 from pricer.cli import main
 from pricer.data.items import SYSTEM_PROMPT
 from pricer.errors import BadInput, PricerError
-from pricer.tokenizer import tokens, vocab
+from pricer.tokenizer import comparison, tokens, vocab
 
 AWKWARD = [
     "",
@@ -218,8 +218,8 @@ LONE = "a price \ud800 tag"  # JSON can carry a lone surrogate; no tokenizer can
     (lambda tok: vocab.decode_ids(tok, "40 \udcff"), "in the token ids"),
     (lambda tok: tokens.chat_template(tok, LONE, "How much?"), "in the system message"),
     (lambda tok: tokens.chat_template(tok, "Be brief", LONE), "in the user message"),
-    (lambda tok: tokens.compare(LONE, []), "in the text"),
-    (lambda tok: tokens.compare("ok", ["x\ud800/y"]), "in the tokenizer name"),
+    (lambda tok: comparison.compare(LONE, []), "in the text"),
+    (lambda tok: comparison.compare("ok", ["x\ud800/y"]), "in the tokenizer name"),
 ])
 def test_a_lone_surrogate_is_named_clearly(llama, call, what):
     with pytest.raises(BadInput, match=f"A lone surrogate .U\\+D[89ABCDEF][0-9A-F]{{2}} at character \\d+. {what} "
@@ -236,7 +236,7 @@ def test_a_lone_surrogate_is_named_clearly(llama, call, what):
     (lambda tok: vocab.search_vocab(tok, 3430), "query must be text .a string., not int"),
     (lambda tok: vocab.decode_ids(tok, None), "Type some token ids"),
     (lambda tok: vocab.decode_ids(tok, [40, 1.5]), "Token ids are whole numbers"),
-    (lambda tok: tokens.compare(None, []), "No text was sent"),
+    (lambda tok: comparison.compare(None, []), "No text was sent"),
 ])
 def test_none_and_numbers_in_place_of_text_are_named_clearly(llama, call, message):
     with pytest.raises(BadInput, match=message):
@@ -373,39 +373,6 @@ def test_a_small_vocabulary_splits_integers(tiny_bpe):
     from pricer.tokenizer.loading import load_tokenizer
 
     assert tokens.first_multi_token_integer(load_tokenizer(str(tiny_bpe)).tokenizer) == 10
-
-
-def test_side_by_side_hub_tokenizers_fail_fast_offline_and_say_why(no_network):
-    # no_network: refused before any connection, so no minute of retries inside transformers
-    rows = tokens.compare("hello", tokens.COMPARE_DEFAULTS)
-    assert [r.name for r in rows] == list(tokens.COMPARE_DEFAULTS)
-    for row in rows:
-        assert row.name in row.error and "HF_HUB_OFFLINE" in row.error and row.count == 0
-
-
-def test_one_failing_tokenizer_does_not_stop_the_others(tiny_bpe, tmp_path):
-    rows = tokens.compare("the price is right", [str(tiny_bpe), "Qwen/Qwen2-7B-Instruct", str(tmp_path)])
-    ok, offline, empty = rows
-    assert not ok.error and ok.count > 0 and "".join(p.text for p in ok.pieces) == "the price is right"
-    assert "Qwen/Qwen2-7B-Instruct" in offline.error
-    assert "holds no tokenizer" in empty.error
-
-
-def test_the_offline_llama_copy_stands_in_for_llama_ids_with_a_note():
-    (row,) = tokens.compare("hello", ["meta-llama/Meta-Llama-3.1-8B-Instruct"])
-    assert not row.error and row.count == 2
-    assert "offline copy" in row.note and row.label.startswith("Llama 3.1")
-
-
-def test_the_reference_tokenizer_comes_first():
-    rows = tokens.compare("hello", ["Qwen/Qwen2-7B-Instruct"], reference="")
-    assert [r.name for r in rows] == ["meta-llama/Meta-Llama-3.1-8B", "Qwen/Qwen2-7B-Instruct"]
-    assert rows[0].count == 2 and rows[1].error
-
-
-def test_at_most_three_tokenizers_side_by_side():
-    with pytest.raises(BadInput, match="at most 3"):
-        tokens.compare("x", ["a/b", "c/d", "e/f", "g/h"])
 
 
 def test_cli_tokenize_prints_one_json_object(capsys):

@@ -3,7 +3,9 @@
 Layout, handlers and wiring over pricer.tokenizer.tokens; ui.tokenizer_views turns its results into
 (escaped) HTML. The API endpoints answer data, not HTML, each under a named output (ui.api):
 `/tokenize` (the same JSON object as `python -m pricer tokenize --json`), `/vocab`, `/decode`,
-`/chat_template` and `/compare`; a mistake is an error (gr.Error) saying what to do.
+`/batch_decode`, `/chat_template` and `/compare`; a mistake is an error (gr.Error) saying what to do.
+The tokenizer boxes are dropdowns of pricer.tokenizer.loading.KNOWN_TOKENIZERS (marked where one
+cannot load here) that still take any hub id or local folder typed in.
 
 Typing is answered in the visitor's browser for the default tokenizer (ui/browser_tokenizer.py):
 ui/static/tokenizer_view.js gives inspect_text's answer and the live views' HTML there, and
@@ -21,13 +23,15 @@ from pricer.config import settings
 from pricer.data.items import SYSTEM_PROMPT
 from pricer.errors import PricerError
 from pricer.hub import is_local
-from pricer.tokenizer import tokens, vocab
-from pricer.tokenizer.loading import LoadedTokenizer, load_tokenizer
+from pricer.tokenizer import comparison, tokens, vocab
+from pricer.tokenizer.loading import KNOWN_TOKENIZERS, LoadedTokenizer, available, load_tokenizer
 from ui import browser_tokenizer, esc, warn
-from ui.api import Data, endpoint, fail
+from ui.api import Data, Text, endpoint, fail
 from ui.tokenizer_views import (
     CSS,
+    per_100_chars,
     render,
+    render_batch,
     render_chat,
     render_chips,
     render_comparison,
@@ -148,6 +152,23 @@ def decode_typed(tokenizer: str, ids: str, skip_special: bool) -> tuple[str, str
     return result.decoded, render_chips(result.pieces.to_dict())
 
 
+def batch_decode_typed(tokenizer: str, sequences: str, skip_special: bool, clean_up: bool) -> str:
+    """The batch_decode fold: several id sequences -> the list of texts, as Python shows it."""
+    try:
+        return render_batch(vocab.batch_decode(_load(tokenizer).tokenizer, sequences, skip_special=skip_special,
+                                               clean_up=clean_up))
+    except PricerError as exc:
+        return _error(exc)
+
+
+def tokenizer_choices(*keep: str) -> list[tuple[str, str]]:
+    """The tokenizer dropdowns' choices: (label, name) of each known tokenizer, marked when it
+    cannot load here, then `keep` (a configured name that is not among them)."""
+    known = [(k.label + (f" — {why}" if (why := available(k)) else ""), k.name) for k in KNOWN_TOKENIZERS]
+    names = {name for _, name in known}
+    return known + [(name, name) for name in dict.fromkeys(keep) if name and name not in names]
+
+
 def show_chat(tokenizer: str, system: str, user: str) -> str:
     try:
         return render_chat(tokens.chat_template(_load(tokenizer).tokenizer, system, user))
@@ -157,8 +178,8 @@ def show_chat(tokenizer: str, system: str, user: str) -> str:
 
 def compare(text: str, tokenizer: str, first: str, second: str, third: str, add_special: bool) -> str:
     try:
-        return render_comparison(tokens.compare(text, [first, second, third], reference=tokenizer or "",
-                                                add_special=add_special, web=True))
+        return render_comparison(comparison.compare(text, [first, second, third], reference=tokenizer or "",
+                                                add_special=add_special, web=True), tokens.cut(text)[0])
     except PricerError as exc:
         return _error(exc)
 
@@ -197,6 +218,17 @@ def decode_api(tokenizer: str, ids: str, skip_special: bool = False) -> dict:
     return {"decoded": found.decoded, **found.pieces.to_dict()}
 
 
+def batch_decode_api(tokenizer: str, sequences: Any, skip_special: bool = False, clean_up: bool = False) -> dict:
+    """/batch_decode: several id sequences (text, one per line, or a JSON list of lists; or a
+    list of lists) -> {texts: one string per sequence}, as the tokenizer's batch_decode gives them."""
+    try:
+        texts = vocab.batch_decode(_load(tokenizer).tokenizer, sequences, skip_special=skip_special,
+                                   clean_up=bool(clean_up))
+    except PricerError as exc:
+        raise fail(exc) from exc
+    return {"texts": texts}
+
+
 def chat_template_api(tokenizer: str, system: str, user: str) -> dict:
     """/chat_template: the system + user conversation through the tokenizer's chat template:
     {rendered (None without a template), ids, template_tokens, note}."""
@@ -209,15 +241,17 @@ def chat_template_api(tokenizer: str, system: str, user: str) -> dict:
 
 def compare_api(text: str, tokenizer: str, first: str, second: str, third: str, add_special: bool = True) -> list:
     """/compare: `text` through `tokenizer` and up to three others, one entry each: {name, label,
-    count, chars, chars_per_token, ids, pieces, split_pieces, special_pieces, note, error}; a
-    tokenizer that fails has its `error` and the others still answer."""
+    count, chars, chars_per_token, tokens_per_100_chars, ids, pieces, split_pieces, special_pieces,
+    spans ([start, end] of each token in the text, whitespace left out; None without offsets),
+    note, error}; a tokenizer that fails has its `error` and the others still answer."""
     try:
-        rows = tokens.compare(text, [first, second, third], reference=tokenizer or "", add_special=add_special,
+        rows = comparison.compare(text, [first, second, third], reference=tokenizer or "", add_special=add_special,
                               web=True)
     except PricerError as exc:
         raise fail(exc) from exc
     return [{"name": c.name, "label": c.label, "count": c.count, "chars": c.chars,
-             "chars_per_token": round(c.chars_per_token, 3), **c.pieces.to_dict(),
+             "chars_per_token": round(c.chars_per_token, 3), "tokens_per_100_chars": round(per_100_chars(c), 2),
+             **c.pieces.to_dict(), "spans": None if c.spans is None else [list(x) for x in c.spans],
              "note": c.note, "error": c.error} for c in rows]
 
 
@@ -234,8 +268,10 @@ def build() -> None:
         examples.insert(1, product)
     status = _html("<p>Loading the tokenizer…</p>", elem_id="tok-status")
     with gr.Row():
-        tokenizer = gr.Textbox(settings().tokenizer, label="Tokenizer (hub id or local path)", scale=3,
-                               min_width=240)
+        tokenizer = gr.Dropdown(tokenizer_choices(settings().tokenizer), value=settings().tokenizer,
+                                label="Tokenizer (hub id or local path)", allow_custom_value=True, scale=3,
+                                min_width=240, elem_id="tok-tokenizer",
+                                info="Pick a known tokenizer, or type any hub id or local folder and press Enter.")
         # a column with a minimum width: on a phone the checkboxes go under the box instead of
         # squeezing their labels to a few clipped letters (a checkbox ignores its own min_width)
         with gr.Column(scale=1, min_width=220):
@@ -269,6 +305,19 @@ def build() -> None:
         decode_btn = gr.Button("Decode")
         typed_text = gr.Textbox(label="Decoded", elem_id="tok-typed-decoded")
         typed_chips = _html(elem_id="tok-typed-chips")
+    with gr.Accordion("batch_decode: several sequences at once", open=False):
+        batch_ids = gr.Textbox("128000, 40, 1097\n3430, 374, 400\n[]", label="Token id sequences", lines=4,
+                               elem_id="tok-batch-ids",
+                               info="One sequence per line, or a JSON list of lists such as [[128000, 40], [3430]]; "
+                                    f"at most {vocab.MAX_SEQUENCES:,} sequences and {vocab.MAX_IDS:,} ids.")
+        with gr.Row():
+            batch_skip = gr.Checkbox(False, label="Skip special tokens (skip_special_tokens)")
+            batch_clean = gr.Checkbox(False, label="Clean up spaces (clean_up_tokenization_spaces; "
+                                                   "transformers 5: WordPiece tokenizers only)")
+        batch_btn = gr.Button("batch_decode")
+        batch_texts = _html(elem_id="tok-batch-texts")
+    with gr.Column(visible=False):  # /batch_decode's sequences as sent: text, or a list of lists
+        api_sequences = Text(None, label="sequences")
     with gr.Accordion("Chat template", open=False):
         system = gr.Textbox(SYSTEM_PROMPT, label="System message")
         user = gr.Textbox(tokens.DEFAULT_USER, label="User message", lines=3)
@@ -276,8 +325,9 @@ def build() -> None:
         chat = _html(elem_id="tok-chat")
     with gr.Accordion("Other tokenizers side by side", open=False):
         with gr.Row():
-            others = [gr.Textbox(name, label=f"Tokenizer {n + 1}", elem_id=f"tok-other-{n}")
-                      for n, name in enumerate(tokens.COMPARE_DEFAULTS)]
+            others = [gr.Dropdown(tokenizer_choices(), value=name, label=f"Tokenizer {n + 1}", allow_custom_value=True,
+                                  elem_id=f"tok-other-{n}")
+                      for n, name in enumerate(comparison.COMPARE_DEFAULTS)]
         compare_btn = gr.Button("Compare")
         compared = _html(elem_id="tok-compare")
     with gr.Accordion("JSON (what /tokenize returns)", open=False):
@@ -298,6 +348,8 @@ def build() -> None:
     endpoint(tokenize_api, inputs, ["tokenization"], "tokenize", **cpu, **as_built)
     endpoint(vocab_api, [tokenizer, query, page], ["vocab"], "vocab", **cpu)
     endpoint(decode_api, [tokenizer, typed, typed_skip], ["decoding"], "decode", **cpu)
+    endpoint(batch_decode_api, [tokenizer, api_sequences, batch_skip, batch_clean], ["batch_decoding"],
+             "batch_decode", **cpu)
     endpoint(chat_template_api, [tokenizer, system, user], ["chat"], "chat_template", **cpu)
     endpoint(compare_api, [text, tokenizer, *others, add_special], ["comparison"], "compare", **cpu)
 
@@ -305,18 +357,20 @@ def build() -> None:
     go.click(tokenize, inputs, result, api_visibility="private", **cpu).success(
         render, result, views, api_visibility="private", show_progress="hidden", **cpu)
     live = [result, *views, job]
-    gr.on([text.change, add_special.change, skip_special.change, tokenizer.submit], None,
+    gr.on([text.change, add_special.change, skip_special.change, tokenizer.change], None,
           [*inputs, job], live, js=browser_tokenizer.LIVE_JS, api_visibility="private")
     job.change(tokenize_and_render, inputs, [result, *views], trigger_mode="always_last", show_progress="hidden",
                api_visibility="private", **cpu, **as_built).success(
         None, [*inputs, job], live, js=browser_tokenizer.REDRAW_JS, api_visibility="private")
-    tokenizer.submit(show_specials, tokenizer, specials, api_visibility="private", **cpu)
+    tokenizer.change(show_specials, tokenizer, specials, api_visibility="private", **cpu)
     search.click(lookup, [tokenizer, query, page], [found, page], api_visibility="private", **cpu)
     query.submit(first_page, [tokenizer, query], [found, page], api_visibility="private", **cpu)
     prev.click(previous_page, [tokenizer, query, page], [found, page], api_visibility="private", **cpu)
     nxt.click(next_page, [tokenizer, query, page], [found, page], api_visibility="private", **cpu)
     decode_btn.click(decode_typed, [tokenizer, typed, typed_skip], [typed_text, typed_chips],
                      api_visibility="private", **cpu)
+    batch_btn.click(batch_decode_typed, [tokenizer, batch_ids, batch_skip, batch_clean], batch_texts,
+                    api_visibility="private", **cpu)
     chat_btn.click(show_chat, [tokenizer, system, user], chat, api_visibility="private", **cpu)
     compare_btn.click(compare, [text, tokenizer, *others, add_special], compared, api_visibility="private", **cpu)
     root = gr.context.Context.root_block

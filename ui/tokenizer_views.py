@@ -8,7 +8,7 @@ visitor's browser: ui/static/tokenizer_view.js mirrors `render_status`, `render_
 
 from __future__ import annotations
 
-from pricer.tokenizer import tokens, vocab
+from pricer.tokenizer import comparison, tokens, vocab
 from ui import esc
 
 MAX_CHIPS = 5_000  # more chips than this make the browser crawl; counts and ids stay whole
@@ -118,17 +118,30 @@ def render_chat(chat: tokens.ChatRendering) -> str:
     return f"<p>{esc(chat.note)}</p><pre>{esc(chat.rendered)}</pre>"
 
 
-def render_comparison(rows: list[tokens.Comparison]) -> str:
-    out = []
+def render_comparison(rows: list[comparison.Comparison], text: str = "") -> str:
+    """The same text through several tokenizers: a table of counts (tokens, characters, tokens
+    per 100 characters, spans cut unlike the first row's), then each one's spans over `text`
+    (those the first row does not cut alike outlined) and its chips; a failure on its own line."""
+    if not rows:
+        return "<p>Name up to three tokenizers to compare.</p>"
+    reference = rows[0] if not rows[0].error and rows[0].spans is not None else None
+    table, out = [], []
     for c in rows:
         if c.error:
+            table.append(f'<tr><td>{esc(c.name)}</td><td colspan="4" class="error">could not load</td></tr>')
             out.append(f'<h4>{esc(c.name)}</h4><p class="error">{esc(c.error)}</p>')
             continue
+        unlike = differing_spans(c, reference)
+        table.append(f"<tr><td>{esc(c.label)}</td><td>{c.count:,}</td><td>{c.chars:,}</td>"
+                     f"<td>{per_100_chars(c):.1f}</td><td>{'' if unlike is None else f'{len(unlike):,}'}</td></tr>")
         note = f'<p class="notice">{esc(c.note)}</p>' if c.note else ""
+        spans = render_spans(text, c.spans, unlike or set()) if text and c.spans is not None else ""
         out.append(f"<h4>{esc(c.label)}</h4>{note}<p><b>{c.count:,}</b> tokens · "
-                   f"<b>{c.chars_per_token:.2f}</b> characters per token</p>"
+                   f"<b>{c.chars_per_token:.2f}</b> characters per token</p>{spans}"
                    f"{render_chips(c.pieces.to_dict(), MAX_COMPARE_CHIPS)}")
-    return "".join(out) or "<p>Name up to three tokenizers to compare.</p>"
+    versus = esc(reference.label) if reference else "the first"
+    return (f"<table><tr><th>tokenizer</th><th>tokens</th><th>characters</th><th>tokens per 100 characters</th>"
+            f"<th>spans cut unlike {versus}</th></tr>{''.join(table)}</table>{''.join(out)}")
 
 
 STALE = '<p class="notice stale">Nothing tokenized: see the message above.</p>'
@@ -141,3 +154,45 @@ def render(result: dict) -> tuple:
         return render_status(result), STALE, "", "", "", ""
     return (render_status(result), render_stats(result), render_chips(result),
             ", ".join(map(str, result["ids"])), result["decoded"], render_numbers(result))
+
+
+# --- comparison and batch_decode views ---------------------------------------------------------
+
+DIFFERS = "outline: 2px solid #dc2626;"  # a span the reference tokenizer does not cut alike
+
+
+def per_100_chars(c: comparison.Comparison) -> float:
+    """Tokens per 100 characters (the playgrounds' measure: lower is a denser tokenizer)."""
+    return 100 * c.count / c.chars if c.chars else 0.0
+
+
+def differing_spans(c: comparison.Comparison, reference: comparison.Comparison | None) -> set[tuple[int, int]] | None:
+    """The spans of `c` that are not spans of `reference` (None when either has no spans)."""
+    if reference is None or c.spans is None or reference.spans is None:
+        return None
+    return set(c.spans) - set(reference.spans)
+
+
+def render_spans(text: str, spans: tuple[tuple[int, int], ...], unlike: set[tuple[int, int]],
+                 limit: int = MAX_COMPARE_CHIPS) -> str:
+    """`text` cut where a tokenizer cuts it: one chip per span (the first `limit`), the spans in
+    `unlike` outlined; the text between spans (whitespace, or what the tokenizer skips) as is."""
+    out, cursor = [], 0
+    for n, (start, end) in enumerate(spans[:limit]):
+        if start < cursor:  # overlapping offsets: show each character once
+            continue
+        out.append(visible(text[cursor:start]))
+        differs = (start, end) in unlike
+        style = f' style="{DIFFERS}" title="cut unlike the first tokenizer"' if differs else ""
+        out.append(f'<span class="chip c{n % 5}{" differs" if differs else ""}"{style}>'
+                   f"{visible(text[start:end])}</span>")
+        cursor = end
+    more = f'<span class="notice"> … ({len(spans):,} spans in all)</span>' if len(spans) > limit else ""
+    return f'<div class="chips spans">{"".join(out)}{more}</div>'
+
+
+def render_batch(texts: list[str]) -> str:
+    """batch_decode's answer as Python prints the list (the course's view): each text quoted by
+    repr, a newline as \\n, one text a line, HTML-escaped."""
+    items = ",\n ".join(esc(repr(t)) for t in texts)
+    return f'<p>{len(texts):,} text{"" if len(texts) == 1 else "s"}</p><pre class="batch">[{items}]</pre>'

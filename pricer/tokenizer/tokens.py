@@ -1,5 +1,5 @@
-"""What a tokenizer does to a text: ids, pieces, decoding, numbers, chat template, other
-tokenizers side by side (the vocabulary itself is pricer.tokenizer.vocab).
+"""What a tokenizer does to a text: ids, pieces, decoding, numbers, chat template (the vocabulary
+itself is pricer.tokenizer.vocab; other tokenizers side by side, pricer.tokenizer.comparison).
 
 Pure functions over a loaded tokenizer (see pricer.tokenizer.loading); the Tokenizer tab, its `/tokenize`
 API and `python -m pricer tokenize` all call these. Nothing here renders HTML or imports gradio.
@@ -17,7 +17,6 @@ from __future__ import annotations
 import re
 import weakref
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from itertools import pairwise
 from typing import Any, NamedTuple
@@ -26,12 +25,6 @@ from pricer.errors import BadInput, PricerError
 
 MAX_CHARS = 100_000  # longer input is cut, so one paste cannot hang the server
 MAX_GROUP = 8  # a UTF-8 character is at most 4 bytes; allow tokens that straddle two
-MAX_COMPARE = 3
-COMPARE_DEFAULTS = (  # the tokenizers the course compares with Llama 3.1 (week 2)
-    "microsoft/Phi-3-mini-4k-instruct",
-    "Qwen/Qwen2-7B-Instruct",
-    "bigcode/starcoder2-3b",
-)
 COURSE_EXAMPLE = "I am excited to show Tokenizers in action to my LLM engineers"
 REPLACEMENT = "\ufffd"
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")  # any script's digits: the numbers view shows how they split
@@ -364,60 +357,3 @@ def first_multi_token_integer(tokenizer: Any, upto: int = 999) -> int | None:
         return next((n for n, ids in enumerate(encoded) if len(ids) != 1), None)
 
     return per_tokenizer(tokenizer, f"first multi-token integer up to {upto}", first)
-
-
-# --- other tokenizers side by side ------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Comparison:
-    """The same text through another tokenizer: its counts and pieces, or why it failed."""
-
-    name: str
-    label: str = ""
-    chars: int = 0
-    pieces: Split = field(default_factory=lambda: Split([], [], []))
-    error: str = ""
-    note: str = ""
-
-    @property
-    def count(self) -> int:
-        return len(self.pieces.ids)
-
-    @property
-    def chars_per_token(self) -> float:
-        return self.chars / self.count if self.count else 0.0
-
-
-def _compare_one(name: str, text: str, add_special: bool, web: bool) -> Comparison:
-    from pricer.tokenizer.loading import load_tokenizer
-
-    try:
-        loaded = load_tokenizer(name, web=web)
-        result = inspect(loaded.tokenizer, text, add_special=add_special)
-    except PricerError as exc:
-        return Comparison(name, error=str(exc))
-    except Exception as exc:  # any hub id may hold anything; one bad tokenizer must not stop the rest
-        return Comparison(name, error=f"Could not use the tokenizer of {name}: {type(exc).__name__}: {exc}. "
-                          "Try another hub id or a folder saved with save_pretrained.")
-    return Comparison(name, loaded.label, result.chars, result.pieces, note=loaded.note)
-
-
-def compare(text: str, names: Sequence[str], *, reference: str | None = None,
-            add_special: bool = True, web: bool = False) -> list[Comparison]:
-    """`text` through up to MAX_COMPARE tokenizers in parallel (after `reference`, the one they
-    are compared with, when given); each failure is reported in its own Comparison and the
-    others still run. Blank names are skipped. `web`: names from the web app (load_tokenizer)."""
-    names = [check_text(n, "tokenizer name").strip() for n in names if n is not None]
-    names = [n for n in names if n]
-    if len(names) > MAX_COMPARE:
-        raise BadInput(f"Compare at most {MAX_COMPARE} tokenizers at a time (got {len(names)}).")
-    text, _ = cut(check_text(text))
-    if reference is not None:
-        from pricer.tokenizer.loading import LLAMA_31
-
-        names.insert(0, check_text(reference, "tokenizer name").strip() or LLAMA_31)
-    if not names:
-        return []
-    with ThreadPoolExecutor(max_workers=len(names)) as pool:
-        return list(pool.map(lambda n: _compare_one(n, text, add_special, web), names))

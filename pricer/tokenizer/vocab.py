@@ -2,14 +2,17 @@
 types, decoded.
 
 Over a loaded tokenizer (pricer.tokenizer.loading), like pricer.tokenizer.tokens; the Tokenizer tab's folds, its
-`/vocab` and `/decode` endpoints and `python -m pricer vocab|decode` call these.
+`/vocab`, `/decode` and `/batch_decode` endpoints and `python -m pricer vocab|decode` call these.
 
     >>> parse_ids("128000, 40, 1097")
     [128000, 40, 1097]
+    >>> parse_sequences("128000 40 1097\n3430 374 400")
+    [[128000, 40, 1097], [3430, 374, 400]]
 """
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -18,8 +21,10 @@ from typing import Any
 from pricer.errors import BadInput
 from pricer.tokenizer.tokens import Split, check_text, decode_each, per_tokenizer, pieces, special_ids
 
-MAX_IDS = 100_000  # typed ids decoded at once
+MAX_IDS = 100_000  # typed ids decoded at once (by decode, and by batch_decode over all its sequences)
+MAX_SEQUENCES = 1_000  # sequences batch_decode takes at once
 MAX_ID_DIGITS = 9  # the largest vocabularies hold about a million tokens
+MAX_ID_TEXT = MAX_IDS * (MAX_ID_DIGITS + 3)  # characters of typed ids read at once: room for MAX_IDS ids
 PAGE_SIZE = 50
 _ID = re.compile(r"[+-]?[0-9]+", re.ASCII)  # only ASCII digits are ids: '٣٤' is not 34
 
@@ -172,3 +177,109 @@ def decode_ids(tokenizer: Any, ids: str | Sequence[int], *, skip_special: bool =
             raise BadInput("Token ids are whole numbers, e.g. [128000, 40, 1097].")
     check_ids(tokenizer, ids)
     return Decoding(tokenizer.decode(ids, skip_special_tokens=skip_special), pieces(tokenizer, ids))
+
+
+# --- batch_decode: several sequences at once ---------------------------------------------------
+
+
+def parse_sequences(text: str) -> list[list[int]]:
+    """Several id sequences typed by a person: one per line of ids separated by commas or spaces
+    (blank lines skipped, `[]` an empty sequence), or a JSON list of lists (a flat JSON list is
+    one sequence, as transformers' batch_decode takes it). Only ASCII digits make an id."""
+    text = check_text(text or "", "token id sequences")
+    if len(text) > MAX_ID_TEXT:
+        raise BadInput(f"{len(text):,} characters of ids are more than the {MAX_ID_TEXT:,} read at once: "
+                       "decode them in parts.")
+    if text.strip().startswith("["):
+        try:
+            data = json.loads(text)
+        except ValueError:  # not JSON: lines such as "[128000, 40]\n[3430]"
+            data = None
+        if isinstance(data, list):
+            return _sequences_of(data)
+    return parse_lines([line for line in text.splitlines() if line.strip()])
+
+
+def parse_lines(lines: Sequence[str]) -> list[list[int]]:
+    """One id sequence per text ('128000 40 1097'; '' or '[]' is an empty sequence), as the
+    lines of the tab's box or the arguments of `python -m pricer decode --batch` give them."""
+    if not lines:
+        raise BadInput("Type some token ids: one sequence per line (e.g. 128000 40 1097), or a JSON list of "
+                       "lists such as [[128000, 40, 1097], [3430, 374, 400]].")
+    _check_count(len(lines))
+    out = []
+    for n, line in enumerate(lines, 1):
+        words = [w for w in re.split(r"[\s,;\[\]()]+", check_text(line, "token id sequences")) if w]
+        bad = [w for w in words if not _ID.fullmatch(w)]
+        if bad:
+            raise BadInput(f"Not a token id in sequence {n}: {', '.join(_shown(w) for w in bad[:5])}. Ids are "
+                           "whole numbers in ASCII digits separated by commas or spaces, one sequence per line.")
+        long = [w for w in words if len(w.lstrip("+-")) > MAX_ID_DIGITS]
+        if long:
+            raise BadInput(f"Not in the vocabulary: {_shown(long[0])} in sequence {n}, a "
+                           f"{len(long[0].lstrip('+-')):,}-digit number. Token ids have at most {MAX_ID_DIGITS} digits.")
+        out.append([int(w) for w in words])
+    return _sequences_of(out)
+
+
+def _check_count(sequences: int) -> None:
+    if sequences > MAX_SEQUENCES:
+        raise BadInput(f"{sequences:,} sequences are more than the {MAX_SEQUENCES:,} decoded at once: "
+                       "decode them in parts.")
+
+
+def _sequences_of(data: Sequence[Any]) -> list[list[int]]:
+    """Sequences of ids (lists or tuples of ints; a flat list of ints is one sequence) as lists,
+    checked for shape, count and sign; BadInput saying what to send otherwise."""
+    if not isinstance(data, (list, tuple)) or not data:
+        raise BadInput("Send a list of id sequences, e.g. [[128000, 40, 1097], [3430, 374, 400]].")
+    if all(_is_id(i) for i in data):
+        data = [data]
+    _check_count(len(data))
+    out, total = [], 0
+    for n, seq in enumerate(data, 1):
+        if not isinstance(seq, (list, tuple)):
+            raise BadInput(f"Sequence {n} is not a list of ids ({_shown(str(seq))}): send a list of lists such as "
+                           "[[128000, 40], [3430]].")
+        bad = [i for i in seq if not _is_id(i)]
+        if bad:
+            raise BadInput(f"Not a token id in sequence {n}: {_shown(json.dumps(bad[0]))}. Token ids are whole "
+                           "numbers, e.g. [128000, 40, 1097].")
+        negative = [i for i in seq if i < 0]
+        if negative:
+            raise BadInput(f"Not a token id in sequence {n}: {negative[0]}. Token ids are 0 or more.")
+        total += len(seq)
+        if total > MAX_IDS:
+            raise BadInput(f"More than {MAX_IDS:,} ids in all ({total:,} by sequence {n}): decode them in parts.")
+        out.append([int(i) for i in seq])
+    return out
+
+
+def _is_id(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def batch_decode(tokenizer: Any, sequences: str | Sequence[Sequence[int]], *, skip_special: bool = False,
+                 clean_up: bool = False) -> list[str]:
+    """One text per id sequence (text as parse_sequences reads it, or a list of lists), through
+    the tokenizer's own batch_decode; an empty sequence is ''. BadInput naming the first id out
+    of the vocabulary (batch_decode itself would decode it as '' without a word), its sequence
+    and the vocabulary size. `clean_up`: transformers' clean_up_tokenization_spaces (' .' -> '.'),
+    which transformers 5 applies to WordPiece tokenizers and ignores for byte-level BPE."""
+    if sequences is None or isinstance(sequences, str):
+        sequences = parse_sequences(sequences)
+    else:
+        sequences = _sequences_of(sequences)
+    size = len(tokenizer)
+    for n, seq in enumerate(sequences, 1):
+        if bad := [i for i in seq if i >= size]:
+            raise BadInput(f"Not in the vocabulary: {bad[0]} in sequence {n}. This tokenizer has {size:,} tokens, "
+                           f"ids 0 to {size - 1:,}.")
+    return list(tokenizer.batch_decode(sequences, skip_special_tokens=skip_special,
+                                       clean_up_tokenization_spaces=clean_up))
+
+
+def batch_decode_tokens(tokenizer: Any, ids: Sequence[int]) -> list[str]:
+    """The course's `batch_decode` of one sequence: each id decoded as its own sequence
+    (`batch_decode([[i] for i in ids])`), so a character split across tokens shows as U+FFFD."""
+    return batch_decode(tokenizer, [[i] for i in ids]) if ids else []

@@ -3,6 +3,7 @@ real Chromium typing shows chips and counts while `<img onerror>` stays text and
 
 from __future__ import annotations
 
+import html
 import re
 
 import pytest
@@ -31,9 +32,9 @@ def test_chips_alternate_colours_and_stop_at_the_limit_with_a_notice():
 
 def test_every_view_escapes_vocabulary_and_messages(llama):
     result = tab.tokenize(EVIL, "offline/llama-3.1")
-    status, stats, chips, ids, decoded, numbers = views.render(result)
-    assert all("<img" not in v for v in (status, stats, chips, numbers))
-    assert EVIL in decoded  # a Textbox shows text, never HTML
+    status, stats, chips, ids, decoded, batch, numbers = views.render(result)
+    assert all("<img" not in v for v in (status, stats, chips, ids, decoded, batch, numbers))
+    assert html.escape(EVIL) in decoded  # the text shown as text, never as HTML
     assert "<img" not in views.render_status({"error": f"No such local path: ./{EVIL}"})
     found = vocab.search_vocab(llama, "<")
     assert "&lt;" in views.render_vocab(found) and "<|" not in views.render_vocab(found)
@@ -96,10 +97,11 @@ def test_the_live_view_of_an_unloadable_tokenizer_pops_nothing_up_and_empties_th
 
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # gr.Warning outside an event is a UserWarning: none may come
-        result, status, stats, chips, ids, decoded, numbers = tab.tokenize_and_render(
+        result, status, stats, chips, ids, decoded, batch, numbers = tab.tokenize_and_render(
             "hi", "Qwen/Qwen2-7B-Instruct", True, False)
     assert "Qwen/Qwen2-7B-Instruct" in result["error"] and "HF_HUB_OFFLINE" in status
-    assert "Nothing tokenized" in stats and chips == ids == decoded == numbers == ""
+    assert "Nothing tokenized" in stats
+    assert all(re.fullmatch(r'<div data-view="\w+" data-answer="\d+"></div>', v) for v in (chips, ids, decoded, batch, numbers))
 
 
 def test_a_bad_page_number_is_the_first_page():
@@ -232,7 +234,7 @@ def test_typing_shows_chips_and_counts_live(page):
     chips = page.locator("#tok-chips .chip")
     assert chips.all_inner_texts() == ["<|begin_of_text|>", "I", "␣am", "␣excited"]
     assert chips.nth(2).get_attribute("title") == "id 1097"
-    assert "128000, 40, 1097, 12304" in page.locator("#tok-ids textarea").input_value()
+    assert "128000, 40, 1097, 12304" in page.text_content("#tok-ids .ids")
 
 
 def test_typed_html_shows_literally_and_runs_nothing(page):
@@ -261,7 +263,7 @@ def test_an_example_and_the_button_update_the_views(page):
     page.get_by_role("button", name="Tokenize", exact=True).click()
     page.wait_for_function("!document.querySelector('#tok-chips').innerText.includes('begin_of_text')",
                            timeout=20_000)
-    assert not page.locator("#tok-ids textarea").input_value().startswith("128000")
+    assert not page.text_content("#tok-ids .ids").startswith("128000")
 
 
 def test_a_bad_tokenizer_name_gives_one_message_and_empties_the_views(page):
@@ -272,7 +274,7 @@ def test_a_bad_tokenizer_name_gives_one_message_and_empties_the_views(page):
     page.locator("#tok-status .error").wait_for(timeout=20_000)
     type_text(page, "abcdef")  # six more live updates with the same bad tokenizer
     page.locator("#tok-stats .stale").wait_for(timeout=20_000)
-    assert page.locator("#tok-chips .chip").count() == 0 and page.locator("#tok-ids textarea").input_value() == ""
+    assert page.locator("#tok-chips .chip").count() == 0 and page.locator("#tok-ids .tid").count() == 0
     name.fill("offline/llama-3.1")  # back to a good one: every earlier event has been answered by then
     name.press("Enter")
     page.locator("#tok-chips .chip", has_text="abcdef").wait_for(timeout=20_000)
@@ -381,3 +383,43 @@ def test_the_dropdown_picks_a_known_tokenizer_and_the_batch_fold_decodes(page):
     page.get_by_role("button", name="batch_decode", exact=True).click()
     page.locator("#tok-batch-texts pre", has_text="' excited'").wait_for(timeout=20_000)
     assert page.inner_text("#tok-batch-texts pre") == "['I am',\n ' excited']"
+
+
+# --- issue #20, the live views: batch_decode beside decode, stats, the button, the server's views ---
+
+
+def test_the_live_views_include_batch_decode_and_tokens_per_100_characters(llama):
+    result = tab.inspect_text("Hi 🦜 <|eot_id|>", "offline/llama-3.1")
+    status, stats, chips, ids, decoded, batch, numbers = views.render(result)
+    assert result["batch_decode"] == llama.batch_decode([[i] for i in result["ids"]])
+    assert re.findall(r'<span class="bd( special)?">([^<]*)</span>', batch) == [
+        (" special" if t.startswith("<|") else "", html.escape(repr(t))) for t in result["batch_decode"]]
+    assert f'<b class="per100">{100 * result["count"] / result["chars"]:.1f}</b> tokens per 100 characters' in stats
+    assert html.unescape(re.sub("<[^>]+>", "", ids.split('<div class="ids">')[1])) == ", ".join(map(str, result["ids"]))
+    assert decoded.endswith(f'<pre class="decoded">{html.escape(result["decoded"])}</pre>')
+
+
+def test_every_server_answer_replaces_what_the_browser_painted():
+    first = tab.tokenize_and_render("same text", "offline/llama-3.1", True, False)
+    again = tab.tokenize_and_render("same text", "offline/llama-3.1", True, False)
+    assert first[0] == again[0] and first[1:] != again[1:]  # the same views, a new answer number
+    for view, html_ in zip(tab.LIVE_VIEWS, again[1:], strict=True):
+        assert html_.startswith(f'<div data-view="{view}" data-answer="')
+
+
+def test_the_tokenize_button_is_small_beside_live_typing_and_the_server_paints_every_view(page):
+    page.locator("#tok-chips .chip").first.wait_for(timeout=60_000)
+    go = page.get_by_role("button", name="Tokenize", exact=True)
+    button, text_box = go.bounding_box(), page.locator("#tok-text textarea").bounding_box()
+    assert {"secondary", "sm"} <= set(go.get_attribute("class").split()) and "primary" not in go.get_attribute("class")
+    assert button["width"] < text_box["width"] / 4 and button["height"] < text_box["height"]
+    name = page.get_by_label("Tokenizer (hub id or local path)")
+    name.fill("offline/llama-3.1")  # the server answers this name: its views, the same views
+    name.press("Enter")
+    page.wait_for_function("!document.querySelector('#tok-status').innerText.includes('browser')", timeout=20_000)
+    type_text(page, "Hi 🦜")
+    page.locator("#tok-stats .chars", has_text=re.compile("^4$")).wait_for(timeout=20_000)
+    assert page.locator("#tok-batch-decode .bd").first.text_content() == "'<|begin_of_text|>'"
+    assert page.text_content("#tok-decoded pre") == "<|begin_of_text|>Hi 🦜"
+    page.locator("#tok-chips .chip").nth(1).hover()  # hover links work on the server's views too
+    assert page.locator("#tok-ids .tid.lit").all_text_contents() == ["13347"]

@@ -428,3 +428,35 @@ def test_cli_vocab_of_a_superscript_searches_text(capsys):
     assert main(["vocab", "²", "--tokenizer", "offline/llama-3.1", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["total"] > 0 and all("²" in e["text"] or "²" in e["token"] for e in out["entries"])
+
+
+# --- batch_decode in the live view (issue #20: one string per token, as the course shows them) ---
+
+BATCH_AWKWARD = AWKWARD + [
+    "<|begin_of_text|>hello<|eot_id|><|reserved_special_token_5|>",
+    "don't . , I'M  \r\n\r\n  \t x",
+    "\x00 \x1b[31m \u200b \ufeff",
+]
+
+
+@pytest.mark.parametrize("skip", [False, True])
+@pytest.mark.parametrize("text", BATCH_AWKWARD)
+def test_batch_decode_is_transformers_batch_decode_of_each_id_alone(llama, text, skip):
+    got = tokens.inspect(llama, text, skip_special=skip)
+    assert got.batch_decode == llama.batch_decode([[i] for i in got.ids], skip_special_tokens=skip)
+    assert got.to_dict()["batch_decode"] == got.batch_decode and len(got.batch_decode) == got.count
+
+
+def test_batch_decode_shows_a_split_character_as_replacement_characters(llama):
+    got = tokens.inspect(llama, "🦜", add_special=False)
+    assert len(got.ids) > 1 and all(t.count(tokens.REPLACEMENT) >= 1 for t in got.batch_decode)
+    assert got.pieces.texts == ["🦜"]  # the chips keep the character whole
+
+
+def test_a_tokenizer_that_cleans_up_is_asked_for_its_own_batch_decode(tiny_bpe):
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(tiny_bpe)
+    tok.clean_up_tokenization_spaces = True
+    got = tokens.inspect(tok, "the price , is right .")
+    assert got.batch_decode == tok.batch_decode([[i] for i in got.ids])

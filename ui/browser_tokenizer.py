@@ -69,16 +69,18 @@ def _exported(tokenizer: Any) -> Path:
 def setup(default: str) -> dict[str, Any]:
     """What the browser needs to tokenize like the server: file paths to fetch (served by
     gradio's /file= route), the loaded tokenizer's label and note, its special ids and the tab's
-    limits. {"browser": False, "reason": ...} when the default tokenizer must stay on the server."""
+    limits. {"browser": False, "view": ..., "reason": ...} when the default tokenizer must stay on
+    the server (the view script still links chips and ids, copies, and keeps the address)."""
     try:
         loaded = load_tokenizer(default, web=True)
         backend = getattr(loaded.tokenizer, "backend_tokenizer", None)
         if backend is None or not llama_bpe.is_llama3_scheme(backend):
-            return {"browser": False, "reason": f"{loaded.label} is not of Llama 3's scheme: tokenized on the server."}
+            return {"browser": False, "view": str(VIEW),
+                    "reason": f"{loaded.label} is not of Llama 3's scheme: tokenized on the server."}
         folder = _exported(loaded.tokenizer)
         first = tokens.first_multi_token_integer(loaded.tokenizer)
     except (PricerError, OSError) as exc:  # the server still tokenizes; it says why there
-        return {"browser": False, "reason": f"Tokenized on the server: {exc}"}
+        return {"browser": False, "view": str(VIEW), "reason": f"Tokenized on the server: {exc}"}
     return {
         "browser": True, "reason": "", "name": default, "label": loaded.label, "note": loaded.note,
         "library": str(LIBRARY), "view": str(VIEW),
@@ -98,44 +100,46 @@ def serve_static() -> None:
 
 # --- the page's events (gradio `js`): typing answered here where it can be ---------------------
 
-# The live views' outputs are [result, status, stats, chips, ids, decoded, numbers, job]. A browser
-# that has the tokenizer answers a keystroke itself and leaves `job` as it is; otherwise `job` is
-# bumped, and its change asks the server. `undefined` leaves an output as it is.
+# A browser that has the tokenizer answers a keystroke itself: it paints the live views straight
+# into the page (tokenizer_view.js) and leaves the event's outputs, `job` and `result` (the JSON fold,
+# given only while open), as they are; otherwise `job` is bumped, and its change asks the server,
+# whose answer fills the views through gradio.
 _FILE_URL = ("(path) => `${(window.gradio_config?.root ?? '').replace(/\\/$/, '')}/gradio_api/file=`"
              " + path.split('/').map(encodeURIComponent).join('/')")
-_KEEP = "undefined, undefined, undefined, undefined, undefined, undefined, undefined"  # the 7 views
-
-
-def _answer(server_job: str) -> str:
-    """The body of an event: the browser's answer with `job` as it is, or every view left as it
-    is and `server_job` as the counter (a bump asks the server; `undefined` asks nothing)."""
-    return (f"const out = window.pricerTokenizerView?.live(text, name, add, skip);\n"
-            f"  return out ? [...out, job] : [{_KEEP}, {server_job}];")
-
-
 _BUMP = "(Number(job) || 0) + 1"
+# outputs [text, tokenizer, job]: an address with ?text=&tokenizer= fills both (a shared example)
 START_JS = f"""async (setup, text, name, add, skip, job) => {{
-  if (setup?.browser && typeof DecompressionStream === "function") {{
-    const url = {_FILE_URL};
-    try {{
-      const view = await import(url(setup.view));
-      await view.start(setup, url);
-      window.pricerTokenizerView = view;
-    }} catch (error) {{
-      console.warn("pricer: the Tokenizer tab tokenizes on the server:", error);
-    }}
-  }} else if (setup?.reason) {{
-    console.info("pricer:", setup.reason);
+  const url = {_FILE_URL};
+  let view = null;
+  try {{
+    if (setup?.view) {{ view = await import(url(setup.view)); view.interact(); }}
+    if (view && setup.browser && typeof DecompressionStream === "function") await view.start(setup, url);
+    else if (setup?.reason) console.info("pricer:", setup.reason);
+  }} catch (error) {{
+    console.warn("pricer: the Tokenizer tab tokenizes on the server:", error);
   }}
-  {_answer(_BUMP)}
+  if (view) window.pricerTokenizerView = view;
+  const asked = view?.shared() ?? {{}};
+  const answered = view?.live(asked.text ?? text, asked.tokenizer ?? name, add, skip);
+  return [asked.text, asked.tokenizer, answered ? job : {_BUMP}];
 }}"""
 LIVE_JS = f"""(text, name, add, skip, job) => {{
-  {_answer(_BUMP)}
+  const view = window.pricerTokenizerView;
+  view?.share(text, name);
+  return view?.live(text, name, add, skip) ? [job, view.json(text, name, add, skip)] : [{_BUMP}, undefined];
 }}"""
 # after a server answer: the text may have changed meanwhile; the browser redraws it if it can
-REDRAW_JS = f"""(text, name, add, skip, job) => {{
-  {_answer("undefined")}
-}}"""
+REDRAW_JS = """(text, name, add, skip, job) => {
+  window.pricerTokenizerView?.forget();
+  window.pricerTokenizerView?.live(text, name, add, skip);
+  return job;
+}"""
+GLYPHS_JS = "(on) => { window.pricerTokenizerView?.glyphs(on); }"
+
+
+def open_js(view: str, opened: bool) -> str:
+    """A fold opened or closed: the browser draws `view` from then on (the JSON: its value now)."""
+    return f"() => window.pricerTokenizerView?.opening({json.dumps(view)}, {str(opened).lower()})"
 
 
 def default_setup() -> dict:

@@ -14,6 +14,7 @@ tests/test_browser_tokenizer.py holds both equal to the server's. Everything els
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import asdict
 from typing import Any
 
@@ -101,11 +102,28 @@ def tokenize(text: str, tokenizer: str, add_special: bool = True, skip_special: 
     return result
 
 
+LIVE_VIEWS = ("status", "stats", "chips", "ids", "decoded", "batch", "numbers")
+_answers = itertools.count(1)
+
+
+def live_view(view: str, html: str = "", answer: int = 0) -> str:
+    """A live view as the page gets it from the server: in a node the tab's script paints into
+    while the browser answers (ui/static/tokenizer_view.js), numbered so that every server answer
+    replaces what the browser painted, even one equal to the server's previous answer."""
+    return f'<div data-view="{view}" data-answer="{answer}">{html}</div>'
+
+
+def render_page(result: dict) -> tuple:
+    """The live views of a /tokenize result, each in its node (live_view)."""
+    answer = next(_answers)
+    return tuple(live_view(v, html, answer) for v, html in zip(LIVE_VIEWS, render(result), strict=True))
+
+
 def tokenize_and_render(text: str, tokenizer: str, add_special: bool, skip_special: bool) -> tuple:
     """The live update: one event per change, so the last keystroke is never dropped. An error
     shows in the status line only: no pop-up per keystroke."""
     result = inspect_text(text, tokenizer, add_special, skip_special)
-    return (result, *render(result))
+    return (result, *render_page(result))
 
 
 def show_specials(tokenizer: str) -> str:
@@ -266,7 +284,7 @@ def build() -> None:
     examples = [tokens.COURSE_EXAMPLE, "Hi 👋 — 你好, مرحبا! Prices: $374.41, 1,299 and 12345.\n\tTabs too."]
     if (product := product_example()) is not None:
         examples.insert(1, product)
-    status = _html("<p>Loading the tokenizer…</p>", elem_id="tok-status")
+    status = _html(live_view("status", "<p>Loading the tokenizer…</p>"), elem_id="tok-status")
     with gr.Row():
         tokenizer = gr.Dropdown(tokenizer_choices(settings().tokenizer), value=settings().tokenizer,
                                 label="Tokenizer (hub id or local path)", allow_custom_value=True, scale=3,
@@ -280,14 +298,18 @@ def build() -> None:
     text = gr.Textbox(tokens.COURSE_EXAMPLE, label="Text", lines=4, elem_id="tok-text",
                       info=f"Updates as you type; longer than {tokens.MAX_CHARS:,} characters is cut.")
     gr.Examples([[e] for e in examples], inputs=[text], label="Examples")
-    go = gr.Button("Tokenize", variant="primary")
-    stats = _html(elem_id="tok-stats")
-    chips = _html(elem_id="tok-chips")
-    with gr.Row():
-        ids = gr.Textbox(label="Token ids (encode)", lines=3, max_lines=8, elem_id="tok-ids")
-        decoded = gr.Textbox(label="Decoded (decode of those ids)", lines=3, max_lines=8, elem_id="tok-decoded")
-    with gr.Accordion("Numbers: how prices tokenize", open=False):
-        numbers = _html(elem_id="tok-numbers")
+    with gr.Row(equal_height=True):  # typing already updates: the button is for the server's own answer
+        go = gr.Button("Tokenize", variant="secondary", size="sm", scale=0, min_width=100)
+        glyphs = gr.Checkbox(True, label="Show spaces, tabs and newlines as ␣ ⇥ ↵", scale=1, elem_id="tok-glyphs")
+    stats = _html(live_view("stats"), elem_id="tok-stats")
+    _html(elem_id="tok-share")  # the tab's script says here whether the address holds the text
+    chips = _html(live_view("chips"), elem_id="tok-chips")
+    with gr.Row():  # painted straight into the page by the tab's script while it answers (browser_tokenizer)
+        ids = _html(live_view("ids"), elem_id="tok-ids")
+        decoded = _html(live_view("decoded"), elem_id="tok-decoded")
+        batch = _html(live_view("batch"), elem_id="tok-batch-decode")
+    with gr.Accordion("Numbers: how prices tokenize", open=False) as numbers_fold:
+        numbers = _html(live_view("numbers"), elem_id="tok-numbers")
     with gr.Accordion("Special tokens and vocabulary size", open=False):
         specials = _html(elem_id="tok-specials")
     with gr.Accordion("Vocabulary lookup", open=False):
@@ -330,14 +352,14 @@ def build() -> None:
                       for n, name in enumerate(comparison.COMPARE_DEFAULTS)]
         compare_btn = gr.Button("Compare")
         compared = _html(elem_id="tok-compare")
-    with gr.Accordion("JSON (what /tokenize returns)", open=False):
-        result = Data(label="/tokenize")  # the whole answer, without gr.JSON's per-node validation
+    with gr.Accordion("JSON (what /tokenize returns)", open=False) as json_fold:
+        result = Data(label="/tokenize", elem_id="tok-json")  # the whole answer, without gr.JSON's per-node validation
     with gr.Column(visible=False):  # the browser's tokenizer, and a counter that asks the server instead
         browser = gr.JSON(elem_id="tok-browser")
         job = gr.Number(0, elem_id="tok-job")
     browser_tokenizer.serve_static()
 
-    inputs, views = [text, tokenizer, add_special, skip_special], [status, stats, chips, ids, decoded, numbers]
+    inputs, views = [text, tokenizer, add_special, skip_special], [status, stats, chips, ids, decoded, batch, numbers]
     # the API first (it takes the plain names): the same inputs, answered as data under named outputs
     # every tokenizer event runs in its own pool (CPU, milliseconds): never behind the model's
     # queue nor the default limit of 4, so 20 people typing at once are each answered in turn
@@ -355,13 +377,14 @@ def build() -> None:
 
     # the page
     go.click(tokenize, inputs, result, api_visibility="private", **cpu).success(
-        render, result, views, api_visibility="private", show_progress="hidden", **cpu)
-    live = [result, *views, job]
-    gr.on([text.change, add_special.change, skip_special.change, tokenizer.change], None,
-          [*inputs, job], live, js=browser_tokenizer.LIVE_JS, api_visibility="private")
+        render_page, result, views, api_visibility="private", show_progress="hidden", **cpu)
+    # a keystroke: the browser paints the views itself (a bumped `job` asks the server instead; `result`
+    # is the JSON fold's, given only while it is open)
+    changes = [text.change, add_special.change, skip_special.change, tokenizer.change]
+    gr.on(changes, None, [*inputs, job], [job, result], js=browser_tokenizer.LIVE_JS, api_visibility="private")
     job.change(tokenize_and_render, inputs, [result, *views], trigger_mode="always_last", show_progress="hidden",
                api_visibility="private", **cpu, **as_built).success(
-        None, [*inputs, job], live, js=browser_tokenizer.REDRAW_JS, api_visibility="private")
+        None, [*inputs, job], job, js=browser_tokenizer.REDRAW_JS, api_visibility="private")
     tokenizer.change(show_specials, tokenizer, specials, api_visibility="private", **cpu)
     search.click(lookup, [tokenizer, query, page], [found, page], api_visibility="private", **cpu)
     query.submit(first_page, [tokenizer, query], [found, page], api_visibility="private", **cpu)
@@ -376,5 +399,12 @@ def build() -> None:
     root = gr.context.Context.root_block
     if root is not None:  # fill the views once the page loads, not at import (the app starts fast)
         root.load(browser_tokenizer.default_setup, None, browser, api_visibility="private", show_progress="hidden", **cpu).then(
-            None, [browser, *inputs, job], live, js=browser_tokenizer.START_JS, api_visibility="private")
+            None, [browser, *inputs, job], [text, tokenizer, job], js=browser_tokenizer.START_JS,
+            api_visibility="private")
         root.load(show_specials, tokenizer, specials, api_visibility="private", **cpu)
+    glyphs.change(None, glyphs, None, js=browser_tokenizer.GLYPHS_JS, api_visibility="private")
+    # only the views on screen are drawn per keystroke: a fold is drawn when opened
+    for fold, view, output in ((numbers_fold, "numbers", None), (json_fold, "json", result)):
+        fold.expand(None, None, output, js=browser_tokenizer.open_js(view, True),
+                    api_visibility="private")
+        fold.collapse(None, None, None, js=browser_tokenizer.open_js(view, False), api_visibility="private")

@@ -1,9 +1,9 @@
 """The Tokenizer tab's HTML views of pricer.tokenizer.tokens' results; every string they put into HTML
 (input, tokens, vocabulary entries, messages) goes through html.escape.
 
-The live views (`render`: status, counts, chips, ids, decoding, numbers) are also built in the
-visitor's browser: ui/static/tokenizer_view.js mirrors `render_status`, `render_stats`,
-`render_chips` and `render_numbers`, and tests/test_browser_tokenizer.py holds both equal.
+The live views (`render`: status, counts, chips, ids, decoding, batch_decode, numbers) are also
+built in the visitor's browser: ui/static/tokenizer_view.js mirrors each `render_*` of them, and
+tests/test_browser_tokenizer.py holds both equal.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ GLYPHS = {" ": "␣", "\n": "↵", "\t": "⇥", "\r": "␍"}
 _GLYPH_SPANS = str.maketrans({c: f'<span class="ws">{g}</span>' for c, g in GLYPHS.items()})
 
 CSS = """
-.chips { line-height: 2.1; font-family: ui-monospace, monospace; font-size: 0.95em; }
+.chips { line-height: 2.1; font-family: ui-monospace, monospace; font-size: 0.95em; contain: content; }
 .chip { display: inline-block; color: #111; padding: 0 3px; margin: 1px; border-radius: 4px;
         white-space: pre; line-height: 1.6; }
 .c0 { background: #fde68a; } .c1 { background: #bfdbfe; } .c2 { background: #bbf7d0; }
@@ -29,6 +29,14 @@ CSS = """
 .error { color: #b91c1c; }
 table { border-collapse: collapse; } td, th { padding: 2px 8px; text-align: left; }
 pre { white-space: pre-wrap; }
+.vhead { font-weight: 600; margin: 0 0 4px; }
+.vhead .copy { font-weight: 400; font-size: 0.85em; padding: 0 6px; margin-left: 6px; border: 1px solid #9ca3af;
+               border-radius: 4px; cursor: pointer; }
+.ids, .items, pre.decoded { max-height: 12em; overflow-y: auto; font-family: ui-monospace, monospace;
+                            font-size: 0.9em; margin: 0; overflow-wrap: anywhere; contain: content; }
+.run { display: block; content-visibility: auto; contain-intrinsic-size: auto 3em; }
+.items::before { content: "["; } .items::after { content: "]"; }
+.bd.special { background: #e5e7eb; outline: 1px dashed #6b7280; border-radius: 3px; }
 """
 
 
@@ -38,18 +46,26 @@ def visible(text: str) -> str:
     return esc(text).translate(_GLYPH_SPANS)  # one pass; escaping leaves these characters as they are
 
 
+def _piece_ids(view: dict) -> list[list[int]]:
+    """The ids of each piece of a split text (a dict as tokens.Split.to_dict gives it)."""
+    sizes = [1] * len(view["pieces"])
+    for n, size in view.get("split_pieces", ()):
+        sizes[n] = size
+    out, start = [], 0
+    for size in sizes:
+        out.append(view["ids"][start:start + size])
+        start += size
+    return out
+
+
 def render_chips(view: dict, limit: int = MAX_CHIPS) -> str:
     """One chip per piece of a split text (a dict as tokens.Split.to_dict gives it: ids, pieces,
     split_pieces, special_pieces), alternating colours; the id(s) on hover."""
-    texts, ids = view["pieces"], view["ids"]
-    sizes = [1] * len(texts)
-    for n, size in view.get("split_pieces", ()):
-        sizes[n] = size
+    texts = view["pieces"]
     special = set(view.get("special_pieces", ()))
-    out, start = [], 0
-    for n, (text, size) in enumerate(zip(texts[:limit], sizes, strict=False)):
-        mine = ids[start:start + size]
-        start += size
+    out = []
+    for n, (text, mine) in enumerate(zip(texts[:limit], _piece_ids(view), strict=False)):
+        size = len(mine)
         data = " ".join(map(str, mine))
         title = f"id {data}" if size == 1 else f"ids {data}: one character split over {size} tokens"
         kind = " special" if n in special else " split" if size > 1 else ""
@@ -71,9 +87,49 @@ def render_status(result: dict) -> str:
 def render_stats(result: dict) -> str:
     cut = (f'<p class="notice">Input cut to its first {result["chars"]:,} characters '
            f'({result["cut_chars"]:,} more were not tokenized).</p>' if result["cut_chars"] else "")
-    return (f'<p><b class="chars">{result["chars"]:,}</b> characters · <b class="count">'
-            f'{result["count"]:,}</b> tokens · <b>{result["chars_per_token"]:.2f}</b> characters '
-            f"per token</p>{cut}")
+    per_100 = 100 * result["count"] / result["chars"] if result["chars"] else 0.0
+    return (f'<p><b class="count">{result["count"]:,}</b> tokens · <b class="chars">'
+            f'{result["chars"]:,}</b> characters · <b class="per100">{per_100:.1f}</b> tokens per 100 '
+            f'characters · <b>{result["chars_per_token"]:.2f}</b> characters per token</p>{cut}')
+
+
+def render_ids(result: dict) -> str:
+    """The ids (encode), one span per piece (a split character's ids together), so hovering one
+    lights its chip and the reverse; a button copies them as "128000, 40, 1097"."""
+    spans = [f'<span class="tid">{", ".join(map(str, mine))}</span>' for mine in _piece_ids(result)]
+    return ('<p class="vhead">Token ids (encode) <button class="copy" type="button">Copy ids</button></p>'
+            f'<div class="ids">{_runs(spans)}</div>')
+
+
+RUN = 100  # items per block of a long list: a keystroke lays out the blocks it changes, not 2,300 items
+
+
+def _runs(items: list[str]) -> str:
+    """A list's items, ", " between them, in blocks of RUN (each block its own layout)."""
+    return "".join('<span class="run">' + "".join((", " if k + i else "") + h for i, h in enumerate(items[k:k + RUN]))
+                   + "</span>" for k in range(0, len(items), RUN))
+
+
+def render_decoded(result: dict) -> str:
+    return f'<p class="vhead">decode: one text</p><pre class="decoded">{esc(result["decoded"])}</pre>'
+
+
+def _special_positions(result: dict) -> set[int]:
+    """Which of the ids are special tokens (a special token is always a piece of its own)."""
+    starts, start = [], 0
+    for mine in _piece_ids(result):
+        starts.append(start)
+        start += len(mine)
+    return {starts[n] for n in result.get("special_pieces", ())}
+
+
+def render_batch_decode(result: dict) -> str:
+    """`batch_decode`'s list as Python prints it (each string's repr), special tokens marked."""
+    special = _special_positions(result)
+    items = [f'<span class="bd{" special" if n in special else ""}">{esc(repr(t))}</span>'
+             for n, t in enumerate(result["batch_decode"])]
+    return f'<p class="vhead">batch_decode: one string per token</p><div class="items">{_runs(items)}</div>'
+
 
 
 def render_numbers(result: dict) -> str:
@@ -151,9 +207,9 @@ def render(result: dict) -> tuple:
     """The views of a /tokenize result; after an error the status line says why and the other
     views are emptied, so nothing on screen belongs to an earlier text or tokenizer."""
     if result.get("error"):
-        return render_status(result), STALE, "", "", "", ""
-    return (render_status(result), render_stats(result), render_chips(result),
-            ", ".join(map(str, result["ids"])), result["decoded"], render_numbers(result))
+        return render_status(result), STALE, "", "", "", "", ""
+    return (render_status(result), render_stats(result), render_chips(result), render_ids(result),
+            render_decoded(result), render_batch_decode(result), render_numbers(result))
 
 
 # --- comparison and batch_decode views ---------------------------------------------------------

@@ -95,6 +95,10 @@ class Inspection:
     skip_special: bool = False
     cut_chars: int = 0
     """How many characters were cut off the end of the input (0: none)."""
+    batch_decode: list[str] = field(default_factory=list)
+    """`tokenizer.batch_decode([[i] for i in ids], skip_special_tokens=skip_special)`: one string
+    per id, as the course shows it (transformers 5 decodes a flat list of ids to one string, so
+    each id is its own sequence); a character split across tokens shows as U+FFFD."""
 
     @property
     def ids(self) -> list[int]:
@@ -120,7 +124,7 @@ class Inspection:
             "chars_per_token": round(self.chars_per_token, 3),
             "decoded": self.decoded, **self.pieces.to_dict(),
             "add_special": self.add_special, "skip_special": self.skip_special,
-            "cut_chars": self.cut_chars,
+            "cut_chars": self.cut_chars, "batch_decode": self.batch_decode,
         }
 
 
@@ -277,7 +281,24 @@ def inspect(tokenizer: Any, text: str, *, add_special: bool = True, skip_special
         decoded=tokenizer.decode(ids, skip_special_tokens=skip_special),
         pieces=pieces(tokenizer, ids, singles),
         add_special=add_special, skip_special=skip_special, cut_chars=dropped,
+        batch_decode=batch_decode_each(tokenizer, ids, singles, skip_special=skip_special),
     )
+
+
+def batch_decode_each(tokenizer: Any, ids: list[int], singles: list[str], *, skip_special: bool = False) -> list[str]:
+    """`tokenizer.batch_decode([[i] for i in ids], skip_special_tokens=skip_special)`. Without
+    clean-up that is each id's own decoding (`singles`), a special one empty when skipped: a lookup
+    per id instead of ~2,300 decode calls per keystroke; a tokenizer that cleans up is asked.
+
+    >>> batch_decode_each(None, [128000, 40], ["<|begin_of_text|>", "I"])
+    ['<|begin_of_text|>', 'I']
+    """
+    if getattr(tokenizer, "clean_up_tokenization_spaces", False):
+        return tokenizer.batch_decode([[i] for i in ids], skip_special_tokens=skip_special)
+    if not skip_special:
+        return list(singles)
+    special = special_ids(tokenizer)
+    return ["" if i in special else s for i, s in zip(ids, singles, strict=True)]
 
 
 # --- chat template ----------------------------------------------------------------------------

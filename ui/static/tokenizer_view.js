@@ -13,11 +13,48 @@ const NUMBER = /\p{Nd}+(?:[.,]\p{Nd}+)*/gu; // Python's \d+(?:[.,]\d+)*: any scr
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 let current = null; // {setup, tokenizer, singles: Map id -> text, special: Set of ids}
+let last = null; // the last answer given here (for a view opened later), or null after the server's
+export const timings = {}; // the last keystroke's, in ms: encode, render; ended (performance.now())
+const opened = new Set(); // the folded views on screen ("numbers", "json"): only those render per keystroke
 
 export async function start(setup, url) {
   const { Tokenizer } = await import(url(setup.library));
   const [json, config] = await Promise.all([fetchJson(url(setup.tokenizer), true), fetchJson(url(setup.config))]);
   current = { setup, tokenizer: new Tokenizer(json, config), singles: new Map(), special: new Set(setup.special_ids) };
+  current.lines = byLines(json) ? new Map() : null;
+}
+
+// Encoding a long text line by line, each line's ids remembered, gives the very ids of encoding it
+// whole when the tokenizer never makes a token across the start of a line: Llama 3's pre-tokenizer
+// ends every piece that holds a newline at the last newline before a character that is not
+// whitespace, and BPE merges stay inside a piece. So a keystroke encodes one line, not 10,000
+// characters. Only for tokenizers whose added tokens hold no newline and whose special tokens
+// only lead (as Llama 3's <|begin_of_text|>); tests/test_browser_tokenizer.py holds the ids equal.
+const LINE_START = /(?<=[\r\n])(?=[^\s])/u;
+const MAX_LINES = 20_000; // lines remembered, at most
+
+function byLines(json) {
+  return !(json.added_tokens ?? []).some((t) => /[\r\n]/.test(t.content));
+}
+
+function encode(text, addSpecial) {
+  const { tokenizer, lines } = current;
+  const whole = () => tokenizer.encode(text, { add_special_tokens: addSpecial }).ids;
+  if (lines === null || text.length < 2_000) return whole();
+  const lead = current.lead ??= tokenizer.encode("", { add_special_tokens: true }).ids;
+  if (current.leadOnly === undefined) { // the special tokens only lead: "a" is lead + a
+    const a = tokenizer.encode("a", { add_special_tokens: true }).ids, bare = tokenizer.encode("a", { add_special_tokens: false }).ids;
+    current.leadOnly = a.join() === [...lead, ...bare].join();
+  }
+  if (!current.leadOnly) return whole();
+  if (lines.size > MAX_LINES) lines.clear();
+  const out = addSpecial ? [...lead] : [];
+  for (const line of text.split(LINE_START)) {
+    let ids = lines.get(line);
+    if (ids === undefined) lines.set(line, ids = tokenizer.encode(line, { add_special_tokens: false }).ids);
+    for (const id of ids) out.push(id);
+  }
+  return out;
 }
 
 async function fetchJson(address, gzipped = false) {
@@ -32,21 +69,53 @@ export function handles(name) {
   return current !== null && (wanted === "" || wanted === current.setup.name);
 }
 
+// live(...) answers a keystroke, painting the views on screen straight into the page: gradio's
+// outputs are left alone (every output of an event costs its status tracker and a re-render through
+// Svelte), and only what changed is painted (typing at the end of a 10,000-character text repaints a
+// few chips, not 2,300); a folded view only while it is open. The answer, or null when the server
+// must answer (another tokenizer, a lone surrogate).
 export function live(text, name, addSpecial, skipSpecial) {
-  if (!handles(name)) return null;
-  const result = inspect(text, addSpecial, skipSpecial);
-  if (result === null) return null;
-  const [status, ...views] = render(result);
-  return [result, status.replace(/<\/p>$/, ' <span class="where">Tokenized in your browser.</span></p>'), ...views];
+  asked = { name, addSpecial, skipSpecial };
+  if (!handles(name)) { last = null; return null; }
+  if (last !== null && last.text === text && last.name === name && last.result.add_special === Boolean(addSpecial)
+      && last.result.skip_special === Boolean(skipSpecial)) return last.result; // painted already
+  const began = performance.now();
+  const result = inspect(text, addSpecial, skipSpecial, { numbers: opened.has("numbers") || opened.has("json") });
+  if (result === null) { last = null; return null; }
+  const encoded = performance.now();
+  last = { result, text, name };
+  for (const view of LIVE) if (view !== "numbers" || opened.has("numbers")) paint(view, result); // counts first
+  const ended = performance.now();
+  Object.assign(timings, { began, encode: encoded - began, render: ended - encoded, ended });
+  return result;
+}
+
+export function forget() { last = null; } // a server answer: the next keystroke paints again
+
+// A folded view opened or closed; for the JSON, its value now (the answer given here last).
+export function opening(view, open) {
+  if (open) opened.add(view); else opened.delete(view);
+  if (!open || last === null) return undefined;
+  if (last.result.numbers === undefined) last.result.numbers = numbers(cut(last.text, current.setup.max_chars)[0]);
+  if (view === "numbers") { whenShown(view); return undefined; }
+  return last.result;
+}
+
+// The JSON fold's value on a keystroke: the answer while the fold is open, else left as it is.
+export function json(text, name, addSpecial, skipSpecial) {
+  if (!opened.has("json") || !handles(name)) return undefined;
+  return last?.text === text && last.result.add_special === Boolean(addSpecial)
+    && last.result.skip_special === Boolean(skipSpecial) && last.result.numbers !== undefined
+    ? last.result : inspect(text, addSpecial, skipSpecial) ?? undefined;
 }
 
 // --- what the tokenizer does to a text (pricer.tokens.inspect, as ui.tokenizer_tab.inspect_text gives it)
 
-export function inspect(text, addSpecial, skipSpecial) {
+export function inspect(text, addSpecial, skipSpecial, { numbers: withNumbers = true } = {}) {
   if (typeof text !== "string" || LONE_SURROGATE.test(text)) return null; // the server says what to do
   const { setup, tokenizer } = current;
   const [kept, cutChars] = cut(text, setup.max_chars);
-  const ids = tokenizer.encode(kept, { add_special_tokens: Boolean(addSpecial) }).ids;
+  const ids = encode(kept, Boolean(addSpecial));
   const chars = codePoints(kept);
   return {
     tokenizer: setup.label, note: setup.note,
@@ -54,8 +123,20 @@ export function inspect(text, addSpecial, skipSpecial) {
     decoded: ids.length ? tokenizer.decode(ids, { skip_special_tokens: Boolean(skipSpecial) }) : "", // it refuses []
     ...pieces(ids),
     add_special: Boolean(addSpecial), skip_special: Boolean(skipSpecial), cut_chars: cutChars,
-    numbers: numbers(kept), first_multi_token_integer: setup.first_multi_token_integer,
+    batch_decode: batchDecode(ids, Boolean(skipSpecial)),
+    numbers: withNumbers ? numbers(kept) : undefined, first_multi_token_integer: setup.first_multi_token_integer,
   };
+}
+
+// tokenizer.batch_decode([[i] for i in ids], skip_special_tokens=skip): each id decoded alone, as
+// tokenizers.js decodes it (with the tokenizer's own clean-up setting), remembered per id
+function batchDecode(ids, skip) {
+  const memo = skip ? (current.skipped ??= new Map()) : (current.kept ??= new Map());
+  return ids.map((id) => {
+    let text = memo.get(id);
+    if (text === undefined) memo.set(id, text = current.tokenizer.decode([id], { skip_special_tokens: skip }));
+    return text;
+  });
 }
 
 function codePoints(text) { // Python's len()
@@ -139,8 +220,8 @@ function visible(text) {
 }
 
 export function render(result) {
-  return [renderStatus(result), renderStats(result), renderChips(result), result.ids.join(", "),
-          result.decoded, renderNumbers(result)];
+  return [renderStatus(result), renderStats(result), renderChips(result), renderIds(result),
+          renderDecoded(result), renderBatchDecode(result), renderNumbers(result)];
 }
 
 export function renderStatus(result) {
@@ -151,27 +232,101 @@ export function renderStatus(result) {
 export function renderStats(result) {
   const cutNote = result.cut_chars ? `<p class="notice">Input cut to its first ${commas(result.chars)} characters `
     + `(${commas(result.cut_chars)} more were not tokenized).</p>` : "";
-  return `<p><b class="chars">${commas(result.chars)}</b> characters · <b class="count">${commas(result.count)}`
-    + `</b> tokens · <b>${fixed(result.chars_per_token, 2)}</b> characters per token</p>${cutNote}`;
+  const per100 = result.chars ? fixed(100 * result.count / result.chars, 1) : "0.0";
+  return `<p><b class="count">${commas(result.count)}</b> tokens · <b class="chars">${commas(result.chars)}`
+    + `</b> characters · <b class="per100">${per100}</b> tokens per 100 characters · `
+    + `<b>${fixed(result.chars_per_token, 2)}</b> characters per token</p>${cutNote}`;
 }
 
-export function renderChips(view, limit = current.setup.max_chips) {
+// one entry per piece (ui.tokenizer_views.chip_entries): its ids as "1 2 3" and its chip's HTML
+function chipEntries(view) {
   const { pieces: texts, ids } = view;
   const sizes = new Array(texts.length).fill(1);
   for (const [n, size] of view.split_pieces ?? []) sizes[n] = size;
   const special = new Set(view.special_pieces ?? []);
-  const out = [];
-  for (let n = 0, start = 0; n < Math.min(texts.length, limit); n++) {
-    const size = sizes[n], data = ids.slice(start, start + size).join(" ");
+  const out = new Array(texts.length);
+  for (let n = 0, start = 0; n < texts.length; n++) {
+    const size = sizes[n], mine = ids.slice(start, start + size);
     start += size;
-    const title = size === 1 ? `id ${data}` : `ids ${data}: one character split over ${size} tokens`;
-    const kind = special.has(n) ? " special" : size > 1 ? " split" : "";
-    out.push(`<span class="chip c${n % 5}${kind}" title="${title}" data-ids="${data}">${visible(texts[n])}</span>`);
-    if (texts[n].endsWith("\n")) out.push("<br>");
+    out[n] = { ids: mine, kind: special.has(n) ? " special" : size > 1 ? " split" : "", text: texts[n] };
   }
-  const more = texts.length > limit
-    ? `<p class="notice">Showing the first ${commas(limit)} of ${commas(texts.length)} pieces.</p>` : "";
-  return `<div class="chips">${out.join("")}</div>${more}`;
+  return out;
+}
+
+function chipHtml(entry, n) {
+  const data = entry.ids.join(" "), size = entry.ids.length;
+  const title = size === 1 ? `id ${data}` : `ids ${data}: one character split over ${size} tokens`;
+  const br = entry.text.endsWith("\n") ? "<br>" : ""; // lay the chips out in the text's lines
+  return `<span class="chip c${n % 5}${entry.kind}" title="${title}" data-ids="${data}">${visible(entry.text)}</span>${br}`;
+}
+
+function chipsMore(count, limit) {
+  return count > limit ? `<p class="notice">Showing the first ${commas(limit)} of ${commas(count)} pieces.</p>` : "";
+}
+
+export function renderChips(view, limit = current.setup.max_chips) {
+  const entries = chipEntries(view), shown = Math.min(entries.length, limit);
+  let out = "";
+  for (let n = 0; n < shown; n++) out += chipHtml(entries[n], n);
+  return `<div class="chips">${out}</div>${chipsMore(entries.length, limit)}`;
+}
+
+// the ids (encode), one span per piece (hovering one lights its chip and the reverse)
+const idHtml = (entry) => `<span class="tid">${entry.ids.join(", ")}</span>`;
+
+export function renderIds(result) {
+  return '<p class="vhead">Token ids (encode) <button class="copy" type="button">Copy ids</button></p>'
+    + `<div class="ids">${runs(chipEntries(result).map(idHtml))}</div>`;
+}
+
+const RUN = 100; // items per block of a long list (ui.tokenizer_views.RUN)
+
+function runs(items, from = 0) { // blocks of RUN items from item `from` (a multiple of RUN), ", " between
+  let out = "";
+  for (let k = from; k < items.length; k += RUN) {
+    out += '<span class="run">';
+    for (let n = k; n < Math.min(k + RUN, items.length); n++) out += (n ? ", " : "") + items[n];
+    out += "</span>";
+  }
+  return out;
+}
+
+export function renderDecoded(result) {
+  return `<p class="vhead">decode: one text</p><pre class="decoded">${esc(result.decoded)}</pre>`;
+}
+
+// batch_decode: one string per id, as Python prints the list (repr); specials marked
+const batchHtml = (text, special) => `<span class="bd${special ? " special" : ""}">${esc(quoted(text))}</span>`;
+
+function specialPositions(result) { // which of the ids are special (always a piece of its own)
+  const special = new Set(result.special_pieces ?? []), out = new Set();
+  chipEntries(result).reduce((start, entry, n) => { if (special.has(n)) out.add(start); return start + entry.ids.length; }, 0);
+  return out;
+}
+
+export function renderBatchDecode(result) {
+  const special = specialPositions(result);
+  const items = result.batch_decode.map((t, n) => batchHtml(t, special.has(n)));
+  return `<p class="vhead">batch_decode: one string per token</p><div class="items">${runs(items)}</div>`;
+}
+
+const UNPRINTABLE = /^[\p{Cc}\p{Cf}\p{Cs}\p{Co}\p{Cn}\p{Zl}\p{Zp}\p{Zs}]$/u; // str.isprintable() is false
+
+export function quoted(text) { // Python's repr(str)
+  const q = text.includes("'") && !text.includes('"') ? '"' : "'";
+  let out = q;
+  for (const ch of text) {
+    if (ch === "\\" || ch === q) out += "\\" + ch;
+    else if (ch === "\n") out += "\\n";
+    else if (ch === "\r") out += "\\r";
+    else if (ch === "\t") out += "\\t";
+    else if (ch !== " " && UNPRINTABLE.test(ch)) {
+      const code = ch.codePointAt(0), hex = code.toString(16);
+      out += code < 0x100 ? `\\x${hex.padStart(2, "0")}` : code < 0x10000 ? `\\u${hex.padStart(4, "0")}`
+        : `\\U${hex.padStart(8, "0")}`;
+    } else out += ch;
+  }
+  return out + q;
 }
 
 export function renderNumbers(result) {
@@ -184,4 +339,216 @@ export function renderNumbers(result) {
   const table = rows ? `<table><tr><th>number</th><th>tokens</th><th>pieces</th><th>ids</th></tr>${rows}</table>`
     : "<p>No numbers in the text.</p>";
   return `<p>${esc(claim)}</p>${table}`;
+}
+
+// --- painting the live views straight into the page ---------------------------------------------
+// Each live view is a gradio HTML output whose value is a node of the server's (ui.tokenizer_tab
+// wraps every view it sends in <div data-view=...>, a new answer number each time, so gradio always
+// replaces it). While this script answers it paints inside that node itself; a server answer replaces
+// the node, and what was kept about it goes with it (gradio may morph a node in place rather than
+// replace it: a stamp of ours on the node tells a node painted here from one that only looks alike).
+
+const LIVE = ["status", "stats", "chips", "ids", "decoded", "batch", "numbers"];
+const ELEM = { status: "tok-status", stats: "tok-stats", chips: "tok-chips", ids: "tok-ids", decoded: "tok-decoded",
+               batch: "tok-batch-decode", numbers: "tok-numbers" };
+const state = new WeakMap(); // view node -> what is painted in it
+let stamps = 0;
+const rootOf = (view) => document.querySelector(`#${ELEM[view]} [data-view="${view}"]`);
+
+function paint(view, result) {
+  const root = rootOf(view);
+  if (root === null) whenShown(view); // not on the page yet (a fold gradio has not drawn)
+  else paintInto(view, root, result);
+}
+
+function whenShown(view, frames = 120) {
+  requestAnimationFrame(() => {
+    const root = rootOf(view);
+    if (root !== null && last !== null) paintInto(view, root, last.result);
+    else if (root === null && frames > 0) whenShown(view, frames - 1);
+  });
+}
+
+const WHOLE = { // the views painted whole when they change (small, or one text)
+  status: (result) => renderStatus(result).replace(/<\/p>$/, ' <span class="where">Tokenized in your browser.</span></p>'),
+  stats: renderStats,
+  numbers: renderNumbers,
+};
+
+const LISTS = { // the list inside each listed view: its selector, the class of an item, the separator
+  chips: { list: ".chips", item: "chip", sep: "" },
+  ids: { list: ".ids", item: "run", sep: null }, // in blocks of RUN items: repainted a block at a time
+  batch: { list: ".items", item: "run", sep: null },
+};
+
+function paintInto(view, root, result) {
+  let seen = state.get(root);
+  if (seen !== undefined && root.dataset.painted !== seen.stamp) seen = undefined; // not what we painted
+  if (view in WHOLE || view === "decoded") {
+    const html = view === "decoded" ? result.decoded : WHOLE[view](result);
+    if (seen?.html === html) return;
+    if (view === "decoded" && seen !== undefined) root.querySelector("pre").textContent = html;
+    else root.innerHTML = view === "decoded" ? renderDecoded(result) : html;
+    state.set(root, { html, stamp: stamp(root, seen) });
+    return;
+  }
+  const { keys, html: itemHtml, whole } = listed(view, result);
+  if (seen === undefined) { // a new node: painted whole once, then kept up to date item by item
+    root.innerHTML = whole();
+    const list = root.querySelector(LISTS[view].list);
+    seen = { keys, list, nodes: Array.from(list.children).filter((e) => e.classList.contains(LISTS[view].item)),
+             stamp: stamp(root) };
+    state.set(root, seen);
+  } else {
+    paintList(seen, keys, itemHtml, LISTS[view]);
+  }
+  if (view === "chips") {
+    const more = chipsMore(result.pieces.length, current.setup.max_chips), old = root.querySelector(":scope > p.notice");
+    if ((old?.outerHTML ?? "") !== more) { old?.remove(); root.insertAdjacentHTML("beforeend", more); }
+  }
+}
+
+function stamp(root, seen) {
+  if (seen === undefined) root.dataset.painted = String(++stamps);
+  return root.dataset.painted;
+}
+
+function listed(view, result) { // each item's key (what makes it differ), its HTML, and the whole view
+  if (view === "batch") {
+    const special = specialPositions(result), skip = result.skip_special ? "s" : "k";
+    return { keys: result.ids.map((id) => skip + id),
+             html: (n) => batchHtml(result.batch_decode[n], special.has(n)), whole: () => renderBatchDecode(result) };
+  }
+  const entries = chipEntries(result);
+  if (view === "ids") return { keys: entries.map((e) => e.ids.join(",")), html: (n) => idHtml(entries[n]), whole: () => renderIds(result) };
+  const shown = entries.slice(0, current.setup.max_chips);
+  return { keys: shown.map((e) => e.kind + e.ids.join(" ")), html: (n) => chipHtml(shown[n], n), whole: () => renderChips(result) };
+}
+
+function paintList(seen, keys, itemHtml, { item, sep }) {
+  const old = seen.keys, nodes = seen.nodes, list = seen.list;
+  let p = 0;
+  while (p < old.length && p < keys.length && old[p] === keys[p]) p++; // the first item that changed
+  if (p === old.length && p === keys.length) return;
+  if (sep === null) { // blocks of RUN: the block holding the first change goes, and every one after it
+    const k = Math.floor(p / RUN);
+    for (const run of nodes.splice(k)) run.remove();
+    const items = [];
+    for (let n = 0; n < keys.length; n++) items.push(n >= k * RUN ? itemHtml(n) : "");
+    const template = document.createElement("template");
+    template.innerHTML = runs(items, k * RUN);
+    nodes.push(...template.content.children);
+    list.append(template.content);
+    seen.keys = keys;
+    return;
+  }
+  if (p < nodes.length) { // everything from it on goes
+    const range = document.createRange();
+    range.setStartBefore(p > 0 && sep ? nodes[p].previousSibling : nodes[p]);
+    range.setEndAfter(list.lastChild);
+    range.deleteContents();
+    nodes.length = p;
+  }
+  if (keys.length > p) { // and the new items are parsed once, outside the page, and added together
+    let html = p > 0 ? sep : "";
+    for (let n = p; n < keys.length; n++) html += (n > p ? sep : "") + itemHtml(n);
+    const template = document.createElement("template");
+    template.innerHTML = html;
+    for (const e of template.content.children) if (e.classList.contains(item)) nodes.push(e);
+    list.append(template.content);
+  }
+  seen.keys = keys;
+}
+
+// --- what the anchors have: hover links, copy, whitespace glyphs, the state in the URL ---------
+
+const STYLE = `
+#tok-chips .chip.lit, #tok-ids .tid.lit { outline: 2px solid #2563eb; background: #dbeafe; }
+#tok-ids .tid { border-radius: 3px; cursor: default; }
+.pricer-plain-ws #tok-chips .ws { color: transparent; }`;
+export const MAX_URL = 4_000; // characters of the encoded text kept in the page's address, at most
+
+let asked = null; // the tokenizer and options of the last keystroke gradio passed on
+
+// A keystroke is answered on the text box's own input event, before gradio passes it on (the
+// change event gradio then fires finds it answered); gradio's own event still carries the tokenizer
+// and the options, and answers when this cannot.
+function typed(event) {
+  if (asked === null || !event.target.matches?.("#tok-text textarea")) return;
+  share(event.target.value, asked.name);
+  live(event.target.value, asked.name, asked.addSpecial, asked.skipSpecial);
+}
+
+export function interact() { // once per page
+  if (document.getElementById("pricer-tokenizer-style")) return;
+  document.addEventListener("input", typed, true);
+  const style = Object.assign(document.createElement("style"), { id: "pricer-tokenizer-style", textContent: STYLE });
+  document.head.append(style);
+  document.addEventListener("mouseover", (event) => hover(event.target, true));
+  document.addEventListener("mouseout", (event) => hover(event.target, false));
+  document.addEventListener("click", (event) => {
+    const button = event.target.closest?.("#tok-ids button.copy");
+    if (button) copyIds(button);
+  });
+}
+
+function hover(target, on) { // a chip and its id(s) light up together, whichever is hovered
+  const chip = target.closest?.("#tok-chips .chips > .chip"), id = chip ? null : target.closest?.("#tok-ids .ids .tid");
+  if (!chip && !id) return;
+  const chips = document.querySelectorAll("#tok-chips .chips > .chip"), ids = document.querySelectorAll("#tok-ids .ids .tid");
+  const n = Array.prototype.indexOf.call(chip ? chips : ids, chip ?? id);
+  for (const e of [chips[n], ids[n]]) e?.classList.toggle("lit", on);
+  const other = chip ? ids[n] : chips[n], box = other?.parentElement;
+  if (on && other && box.scrollHeight > box.clientHeight) { // bring it into its box's view, not the page's
+    const top = other.offsetTop - box.offsetTop;
+    if (top < box.scrollTop || top > box.scrollTop + box.clientHeight - other.offsetHeight) box.scrollTop = top - box.clientHeight / 2;
+  }
+}
+
+export function idsText() { // what "Copy ids" copies: the ids as the view shows them, "128000, 40, 1097"
+  return Array.from(document.querySelectorAll("#tok-ids .ids .tid"), (e) => e.textContent).join(", ");
+}
+
+async function copyIds(button) {
+  const text = idsText();
+  try {
+    await navigator.clipboard.writeText(text);
+  } catch { // no clipboard API (a page over plain http): copy what a selection holds
+    const area = Object.assign(document.createElement("textarea"), { value: text });
+    document.body.append(area);
+    area.select();
+    document.execCommand("copy");
+    area.remove();
+  }
+  button.textContent = "Copied";
+  setTimeout(() => { button.textContent = "Copy ids"; }, 1500);
+}
+
+export function glyphs(on) { // spaces, tabs and newlines in the chips as ␣ ⇥ ↵, or blank
+  document.body.classList.toggle("pricer-plain-ws", !on);
+}
+
+export function shared() { // the text and tokenizer a shared address names ({} when none)
+  const query = new URLSearchParams(location.search), out = {};
+  if (query.has("text")) out.text = query.get("text");
+  if (query.has("tokenizer")) out.tokenizer = query.get("tokenizer");
+  return out;
+}
+
+// the page's address follows the text and tokenizer (?text=&tokenizer=), so a teacher can share an
+// example; a text too long for an address is left out of it, and the note under the counts says so
+export function share(text, name) {
+  const query = new URLSearchParams(location.search);
+  const fits = encodeURIComponent(text ?? "").length <= MAX_URL;
+  if (fits) query.set("text", text ?? ""); else query.delete("text");
+  if ((name ?? "").trim()) query.set("tokenizer", name.trim()); else query.delete("tokenizer");
+  if (`?${query}` !== location.search) history.replaceState(history.state, "", `${location.pathname}?${query}${location.hash}`);
+  const note = document.querySelector("#tok-share");
+  if (note === null) return;
+  let line = note.querySelector("[data-live=share]");
+  if (line === null) note.append(line = Object.assign(document.createElement("p"), { className: "share" }));
+  line.dataset.live = "share";
+  line.textContent = fits ? "This page's address now holds the text and the tokenizer: copy it to share this example."
+    : `The text is too long to share in the address (${commas(encodeURIComponent(text).length)} characters encoded, `
+      + `${commas(MAX_URL)} at most): the address holds the tokenizer only.`;
 }

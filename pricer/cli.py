@@ -191,7 +191,7 @@ def cmd_tokenize(text: str, tokenizer: str | None, no_special: bool, as_json: bo
 def cmd_decode(ids: list[str], tokenizer: str | None, batch: bool, skip_special: bool, clean_up: bool,
                as_json: bool) -> int:
     from pricer.errors import BadInput
-    from pricer.tokenizer import vocab
+    from pricer.tokenizer import tokens, vocab
     from pricer.tokenizer.loading import load_tokenizer
 
     if clean_up and not batch:
@@ -208,7 +208,7 @@ def cmd_decode(ids: list[str], tokenizer: str | None, batch: bool, skip_special:
     result = vocab.decode_ids(loaded, " ".join(ids), skip_special=skip_special)
     if as_json:
         emit_json({"decoded": result.decoded, **result.pieces.to_dict(),
-                   "batch_decode": vocab.batch_decode_tokens(loaded, result.ids)})
+                   "batch_decode": tokens.batch_decode_each(loaded, result.ids, skip_special=skip_special)})
     else:
         print(result.decoded)
     return 0

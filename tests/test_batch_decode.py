@@ -9,7 +9,7 @@ import json
 import pytest
 
 from pricer.errors import BadInput
-from pricer.tokenizer import vocab
+from pricer.tokenizer import tokens, vocab
 
 AWKWARD = [
     "I am excited to show Tokenizers in action to my LLM engineers",
@@ -39,7 +39,7 @@ def test_split_characters_decode_whole_in_a_sequence_and_as_replacement_alone(ll
     ids = llama.encode("🦜", add_special_tokens=False)
     assert len(ids) == 3
     assert vocab.batch_decode(llama, [ids]) == ["🦜"]
-    assert vocab.batch_decode_tokens(llama, ids) == llama.batch_decode([[i] for i in ids]) == ["\ufffd"] * 3
+    assert tokens.batch_decode_each(llama, ids) == llama.batch_decode([[i] for i in ids]) == ["\ufffd"] * 3
 
 
 def test_skip_special_leaves_specials_out(llama):

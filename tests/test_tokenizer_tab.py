@@ -423,3 +423,23 @@ def test_the_tokenize_button_is_small_beside_live_typing_and_the_server_paints_e
     assert page.text_content("#tok-decoded pre") == "<|begin_of_text|>Hi 🦜"
     page.locator("#tok-chips .chip").nth(1).hover()  # hover links work on the server's views too
     assert page.locator("#tok-ids .tid.lit").all_text_contents() == ["13347"]
+
+
+@pytest.mark.browser
+def test_every_component_of_the_page_loads_and_the_json_fold_shows_the_answer(browser, app_url):
+    """The project's own component classes (ui.api.Data, Text, Number) are drawn with their parent's
+    frontend: gradio fetched a custom frontend for them (404) and the JSON fold stayed empty."""
+    context = browser.new_context()
+    page = context.new_page()
+    missing: list[str] = []
+    page.on("response", lambda r: missing.append(r.url) if r.status == 404 else None)
+    try:
+        page.goto(app_url)
+        page.locator("#tok-chips .chip").first.wait_for(timeout=60_000)
+        page.get_by_text("JSON (what /tokenize returns)").click()
+        from playwright.sync_api import expect
+
+        expect(page.locator("#tok-json")).to_contain_text('"count"', timeout=30_000)
+        assert missing == []
+    finally:
+        context.close()

@@ -22,6 +22,8 @@ class Data(gr.JSON):
     validation of every node (on a 10,000-character /tokenize answer, ~2,500 pieces, that took
     about 0.2 s of CPU per call, several times the tokenization itself)."""
 
+    is_template = True  # the page draws it with its parent's frontend (else gradio looks for a custom one: 404)
+
     def postprocess(self, value: Any) -> Any:
         if isinstance(value, str):  # a JSON string, as gr.JSON takes it
             return orjson.loads(value)
@@ -33,6 +35,8 @@ class Text(gr.Textbox):
     anything, so `12` or `{"a": 1}` would be priced as a product; the function's own check
     (which says what to send) must see them."""
 
+    is_template = True  # the page draws it with its parent's frontend (else gradio looks for a custom one: 404)
+
     def preprocess(self, payload: Any) -> Any:
         return payload
 
@@ -40,6 +44,8 @@ class Text(gr.Textbox):
 class Number(gr.Number):
     """An API number input that hands the function what the client sent: gr.Number's own
     rounding turns NaN or 1e309 into a generic error and a traceback in the server's log."""
+
+    is_template = True  # the page draws it with its parent's frontend (else gradio looks for a custom one: 404)
 
     def preprocess(self, payload: Any) -> Any:
         return payload

@@ -285,16 +285,21 @@ def inspect(tokenizer: Any, text: str, *, add_special: bool = True, skip_special
     )
 
 
-def batch_decode_each(tokenizer: Any, ids: list[int], singles: list[str], *, skip_special: bool = False) -> list[str]:
-    """`tokenizer.batch_decode([[i] for i in ids], skip_special_tokens=skip_special)`. Without
-    clean-up that is each id's own decoding (`singles`), a special one empty when skipped: a lookup
-    per id instead of ~2,300 decode calls per keystroke; a tokenizer that cleans up is asked.
+def batch_decode_each(tokenizer: Any, ids: Sequence[int], singles: Sequence[str] | None = None, *,
+                      skip_special: bool = False) -> list[str]:
+    """The course's batch_decode of one sequence, one string per token:
+    `tokenizer.batch_decode([[i] for i in ids], skip_special_tokens=skip_special)` (a character split
+    across tokens shows as U+FFFD). Without clean-up that is each id's own decoding (`singles`,
+    decode_each's when not given), a special one empty when skipped: a lookup per id instead of
+    ~2,300 decode calls per keystroke; a tokenizer that cleans up is asked.
 
     >>> batch_decode_each(None, [128000, 40], ["<|begin_of_text|>", "I"])
     ['<|begin_of_text|>', 'I']
     """
+    ids = list(ids)
     if getattr(tokenizer, "clean_up_tokenization_spaces", False):
         return tokenizer.batch_decode([[i] for i in ids], skip_special_tokens=skip_special)
+    singles = list(singles) if singles is not None else decode_each(tokenizer, ids)
     if not skip_special:
         return list(singles)
     special = special_ids(tokenizer)

@@ -277,9 +277,3 @@ def batch_decode(tokenizer: Any, sequences: str | Sequence[Sequence[int]], *, sk
                            f"ids 0 to {size - 1:,}.")
     return list(tokenizer.batch_decode(sequences, skip_special_tokens=skip_special,
                                        clean_up_tokenization_spaces=clean_up))
-
-
-def batch_decode_tokens(tokenizer: Any, ids: Sequence[int]) -> list[str]:
-    """The course's `batch_decode` of one sequence: each id decoded as its own sequence
-    (`batch_decode([[i] for i in ids])`), so a character split across tokens shows as U+FFFD."""
-    return batch_decode(tokenizer, [[i] for i in ids]) if ids else []

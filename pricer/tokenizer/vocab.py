@@ -6,7 +6,7 @@ Over a loaded tokenizer (pricer.tokenizer.loading), like pricer.tokenizer.tokens
 
     >>> parse_ids("128000, 40, 1097")
     [128000, 40, 1097]
-    >>> parse_sequences("128000 40 1097\n3430 374 400")
+    >>> parse_sequences("128000 40 1097\\n3430 374 400")
     [[128000, 40, 1097], [3430, 374, 400]]
 """
 

@@ -231,7 +231,9 @@ def _parsed(page, views: list[str]) -> dict:
 def test_the_views_painted_in_the_page_are_the_servers_views_through_every_kind_of_edit(ready, test_250):
     box = ready.locator("#tok-text textarea")
     long = "\n".join(_items(test_250)[:8])
-    edits = [long, long + " and 🦜", long[:500] + "X" + long[500:], long[:3000], "<b>x</b> 你好\n\t<|eot_id|>", "", long]
+    one = long.replace("\n", " ")  # one line of chips: blocks of CHIP_LINE, a newline typed into one and taken out
+    edits = [long, long + " and 🦜", long[:500] + "X" + long[500:], long[:3000], one, one[:700] + "\n" + one[700:], one,
+             "<b>x</b> 你好\n\t<|eot_id|>", "", long]
     for text in edits:
         box.fill(text)
         ready.locator("#tok-stats .chars", has_text=re.compile(f"^{len(text):,}$")).wait_for(timeout=20_000)

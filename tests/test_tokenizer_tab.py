@@ -30,6 +30,15 @@ def test_chips_alternate_colours_and_stop_at_the_limit_with_a_notice():
     assert out.count('class="chip ') == 10 and "first 10 of 12 pieces" in out
 
 
+def test_chips_are_laid_out_a_block_per_line_of_the_text_cut_after_chip_line():
+    texts = ["a\n", "b", "c\n", "\n"] + ["x"] * (views.CHIP_LINE + 5)
+    assert views.chip_lines(texts) == [0, 1, 3, 4, 4 + views.CHIP_LINE]
+    out = views.render_chips({"ids": list(range(len(texts))), "pieces": texts})
+    assert out.startswith('<div class="lines"><div class="chips"><span class="chip c0"') and "<br>" not in out
+    assert out.count('<div class="chips">') == 5 and out.count('class="chip ') == len(texts)
+    assert views.render_chips({"ids": [], "pieces": []}) == '<div class="lines"></div>'
+
+
 def test_every_view_escapes_vocabulary_and_messages(llama):
     result = tab.tokenize(EVIL, "offline/llama-3.1")
     status, stats, chips, ids, decoded, batch, numbers = views.render(result)

@@ -381,10 +381,11 @@ def build() -> None:
     # a keystroke: the browser paints the views itself (a bumped `job` asks the server instead; `result`
     # is the JSON fold's, given only while it is open)
     changes = [text.change, add_special.change, skip_special.change, tokenizer.change]
-    gr.on(changes, None, [*inputs, job], [job, result], js=browser_tokenizer.LIVE_JS, api_visibility="private")
+    gr.on(changes, None, [*inputs, job], [job, result], js=browser_tokenizer.LIVE_JS, api_visibility="private",
+          show_progress="hidden")
     job.change(tokenize_and_render, inputs, [result, *views], trigger_mode="always_last", show_progress="hidden",
                api_visibility="private", **cpu, **as_built).success(
-        None, [*inputs, job], job, js=browser_tokenizer.REDRAW_JS, api_visibility="private")
+        None, [*inputs, job], job, js=browser_tokenizer.REDRAW_JS, api_visibility="private", show_progress="hidden")
     tokenizer.change(show_specials, tokenizer, specials, api_visibility="private", **cpu)
     search.click(lookup, [tokenizer, query, page], [found, page], api_visibility="private", **cpu)
     query.submit(first_page, [tokenizer, query], [found, page], api_visibility="private", **cpu)
@@ -400,7 +401,7 @@ def build() -> None:
     if root is not None:  # fill the views once the page loads, not at import (the app starts fast)
         root.load(browser_tokenizer.default_setup, None, browser, api_visibility="private", show_progress="hidden", **cpu).then(
             None, [browser, *inputs, job], [text, tokenizer, job], js=browser_tokenizer.START_JS,
-            api_visibility="private")
+            api_visibility="private", show_progress="hidden")
         root.load(show_specials, tokenizer, specials, api_visibility="private", **cpu)
     glyphs.change(None, glyphs, None, js=browser_tokenizer.GLYPHS_JS, api_visibility="private")
     # only the views on screen are drawn per keystroke: a fold is drawn when opened

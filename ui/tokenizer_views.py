@@ -17,6 +17,7 @@ GLYPHS = {" ": "␣", "\n": "↵", "\t": "⇥", "\r": "␍"}
 _GLYPH_SPANS = str.maketrans({c: f'<span class="ws">{g}</span>' for c, g in GLYPHS.items()})
 
 CSS = """
+.lines { contain: content; }
 .chips { line-height: 2.1; font-family: ui-monospace, monospace; font-size: 0.95em; contain: content; }
 .chip { display: inline-block; color: #111; padding: 0 3px; margin: 1px; border-radius: 4px;
         white-space: pre; line-height: 1.6; }
@@ -35,6 +36,7 @@ pre { white-space: pre-wrap; }
 .ids, .items, pre.decoded { max-height: 12em; overflow-y: auto; font-family: ui-monospace, monospace;
                             font-size: 0.9em; margin: 0; overflow-wrap: anywhere; contain: content; }
 .run { display: block; content-visibility: auto; contain-intrinsic-size: auto 3em; }
+.ids, .items, pre.decoded { content-visibility: auto; contain-intrinsic-block-size: auto 12em; }
 .items::before { content: "["; } .items::after { content: "]"; }
 .bd.special { background: #e5e7eb; outline: 1px dashed #6b7280; border-radius: 3px; }
 """
@@ -70,11 +72,28 @@ def render_chips(view: dict, limit: int = MAX_CHIPS) -> str:
         title = f"id {data}" if size == 1 else f"ids {data}: one character split over {size} tokens"
         kind = " special" if n in special else " split" if size > 1 else ""
         out.append(f'<span class="chip c{n % 5}{kind}" title="{title}" data-ids="{data}">{visible(text)}</span>')
-        if text.endswith("\n"):  # lay the chips out in the text's lines
-            out.append("<br>")
+    starts = chip_lines(texts[:limit])
+    ends = [*starts[1:], len(out)] if starts else []
+    lines = "".join(f'<div class="chips">{"".join(out[a:b])}</div>' for a, b in zip(starts, ends, strict=True))
     more = (f'<p class="notice">Showing the first {limit:,} of {len(texts):,} pieces.</p>'
             if len(texts) > limit else "")
-    return f'<div class="chips">{"".join(out)}</div>{more}'
+    return f'<div class="lines">{lines}</div>{more}'
+
+
+CHIP_LINE = 200  # chips per block at most, where a line of the text holds more
+
+
+def chip_lines(texts: list[str]) -> list[int]:
+    """Where each block of chips starts: a block per line of the text (after a piece that ends in a
+    newline), cut after CHIP_LINE chips. Each block is its own layout and paint (CSS containment), so
+    a keystroke on a long text lays out and paints the block it changes, not 2,300 chips."""
+    starts, count = [], 0
+    for n in range(len(texts)):
+        if n == 0 or count == CHIP_LINE or texts[n - 1].endswith("\n"):
+            starts.append(n)
+            count = 0
+        count += 1
+    return starts
 
 
 def render_status(result: dict) -> str:

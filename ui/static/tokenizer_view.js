@@ -238,8 +238,17 @@ export function renderStats(result) {
     + `<b>${fixed(result.chars_per_token, 2)}</b> characters per token</p>${cutNote}`;
 }
 
-// one entry per piece (ui.tokenizer_views.chip_entries): its ids as "1 2 3" and its chip's HTML
+// one entry per piece (ui.tokenizer_views.chip_entries): its ids as "1 2 3" and its chip's HTML;
+// worked out once per answer (the chips, ids and batch_decode views all ask)
+const entriesOf = new WeakMap();
+
 function chipEntries(view) {
+  let out = entriesOf.get(view);
+  if (out === undefined) entriesOf.set(view, out = pieceEntries(view));
+  return out;
+}
+
+function pieceEntries(view) {
   const { pieces: texts, ids } = view;
   const sizes = new Array(texts.length).fill(1);
   for (const [n, size] of view.split_pieces ?? []) sizes[n] = size;
@@ -256,19 +265,31 @@ function chipEntries(view) {
 function chipHtml(entry, n) {
   const data = entry.ids.join(" "), size = entry.ids.length;
   const title = size === 1 ? `id ${data}` : `ids ${data}: one character split over ${size} tokens`;
-  const br = entry.text.endsWith("\n") ? "<br>" : ""; // lay the chips out in the text's lines
-  return `<span class="chip c${n % 5}${entry.kind}" title="${title}" data-ids="${data}">${visible(entry.text)}</span>${br}`;
+  return `<span class="chip c${n % 5}${entry.kind}" title="${title}" data-ids="${data}">${visible(entry.text)}</span>`;
 }
+
+const CHIP_LINE = 200; // chips per block at most (ui.tokenizer_views.CHIP_LINE)
+
+// where each block of chips starts (ui.tokenizer_views.chip_lines): a block per line of the text,
+// cut after CHIP_LINE chips; each block its own layout and paint (CSS containment)
+function chipLines(entries) {
+  const starts = [];
+  for (let n = 0, count = 0; n < entries.length; n++, count++) {
+    if (n === 0 || count === CHIP_LINE || entries[n - 1].text.endsWith("\n")) { starts.push(n); count = 0; }
+  }
+  return starts;
+}
+
+const chipBlock = (items) => `<div class="chips">${items.join("")}</div>`;
 
 function chipsMore(count, limit) {
   return count > limit ? `<p class="notice">Showing the first ${commas(limit)} of ${commas(count)} pieces.</p>` : "";
 }
 
 export function renderChips(view, limit = current.setup.max_chips) {
-  const entries = chipEntries(view), shown = Math.min(entries.length, limit);
-  let out = "";
-  for (let n = 0; n < shown; n++) out += chipHtml(entries[n], n);
-  return `<div class="chips">${out}</div>${chipsMore(entries.length, limit)}`;
+  const entries = chipEntries(view), shown = entries.slice(0, limit);
+  const html = shown.map(chipHtml);
+  return `<div class="lines">${blocks(html, chipLines(shown), 0, chipBlock)}</div>${chipsMore(entries.length, limit)}`;
 }
 
 // the ids (encode), one span per piece (hovering one lights its chip and the reverse)
@@ -281,12 +302,24 @@ export function renderIds(result) {
 
 const RUN = 100; // items per block of a long list (ui.tokenizer_views.RUN)
 
-function runs(items, from = 0) { // blocks of RUN items from item `from` (a multiple of RUN), ", " between
+function runStarts(count) { // a block every RUN items
+  const starts = [];
+  for (let k = 0; k < count; k += RUN) starts.push(k);
+  return starts;
+}
+
+// a long list's block: its items, ", " before every item but the list's first
+const runBlock = (items, first) => `<span class="run">${items.map((h, i) => (first + i ? ", " : "") + h).join("")}</span>`;
+
+function runs(items) { return blocks(items, runStarts(items.length), 0, runBlock); }
+
+// the HTML of a list's blocks from block `from` on (`starts`: where each block starts); `items`
+// need only hold the items of those blocks
+function blocks(items, starts, from, block) {
   let out = "";
-  for (let k = from; k < items.length; k += RUN) {
-    out += '<span class="run">';
-    for (let n = k; n < Math.min(k + RUN, items.length); n++) out += (n ? ", " : "") + items[n];
-    out += "</span>";
+  for (let j = from; j < starts.length; j++) {
+    const first = starts[j], end = j + 1 < starts.length ? starts[j + 1] : items.length;
+    out += block(items.slice(first, end), first);
   }
   return out;
 }
@@ -300,6 +333,7 @@ const batchHtml = (text, special) => `<span class="bd${special ? " special" : ""
 
 function specialPositions(result) { // which of the ids are special (always a piece of its own)
   const special = new Set(result.special_pieces ?? []), out = new Set();
+  if (special.size === 0) return out;
   chipEntries(result).reduce((start, entry, n) => { if (special.has(n)) out.add(start); return start + entry.ids.length; }, 0);
   return out;
 }
@@ -375,10 +409,10 @@ const WHOLE = { // the views painted whole when they change (small, or one text)
   numbers: renderNumbers,
 };
 
-const LISTS = { // the list inside each listed view: its selector, the class of an item, the separator
-  chips: { list: ".chips", item: "chip", sep: "" },
-  ids: { list: ".ids", item: "run", sep: null }, // in blocks of RUN items: repainted a block at a time
-  batch: { list: ".items", item: "run", sep: null },
+const LISTS = { // the list inside each listed view: its selector and the class of its blocks
+  chips: { list: ".lines", item: "chips" }, // in blocks (a line of the text each): repainted a block at a time
+  ids: { list: ".ids", item: "run" }, // in blocks of RUN items
+  batch: { list: ".items", item: "run" },
 };
 
 function paintInto(view, root, result) {
@@ -392,15 +426,15 @@ function paintInto(view, root, result) {
     state.set(root, { html, stamp: stamp(root, seen) });
     return;
   }
-  const { keys, html: itemHtml, whole } = listed(view, result);
+  const items = listed(view, result);
   if (seen === undefined) { // a new node: painted whole once, then kept up to date item by item
-    root.innerHTML = whole();
+    root.innerHTML = items.whole();
     const list = root.querySelector(LISTS[view].list);
-    seen = { keys, list, nodes: Array.from(list.children).filter((e) => e.classList.contains(LISTS[view].item)),
+    seen = { keys: items.keys, list, nodes: Array.from(list.children).filter((e) => e.classList.contains(LISTS[view].item)),
              stamp: stamp(root) };
     state.set(root, seen);
   } else {
-    paintList(seen, keys, itemHtml, LISTS[view]);
+    paintList(seen, items);
   }
   if (view === "chips") {
     const more = chipsMore(result.pieces.length, current.setup.max_chips), old = root.querySelector(":scope > p.notice");
@@ -416,45 +450,36 @@ function stamp(root, seen) {
 function listed(view, result) { // each item's key (what makes it differ), its HTML, and the whole view
   if (view === "batch") {
     const special = specialPositions(result), skip = result.skip_special ? "s" : "k";
-    return { keys: result.ids.map((id) => skip + id),
+    return { keys: result.ids.map((id) => skip + id), starts: runStarts(result.ids.length), block: runBlock,
              html: (n) => batchHtml(result.batch_decode[n], special.has(n)), whole: () => renderBatchDecode(result) };
   }
   const entries = chipEntries(result);
-  if (view === "ids") return { keys: entries.map((e) => e.ids.join(",")), html: (n) => idHtml(entries[n]), whole: () => renderIds(result) };
+  if (view === "ids") {
+    return { keys: entries.map((e) => e.ids.join(",")), starts: runStarts(entries.length), block: runBlock,
+             html: (n) => idHtml(entries[n]), whole: () => renderIds(result) };
+  }
   const shown = entries.slice(0, current.setup.max_chips);
-  return { keys: shown.map((e) => e.kind + e.ids.join(" ")), html: (n) => chipHtml(shown[n], n), whole: () => renderChips(result) };
+  return { keys: shown.map((e) => e.kind + e.ids.join(" ")), starts: chipLines(shown), block: chipBlock,
+           html: (n) => chipHtml(shown[n], n), whole: () => renderChips(result) };
 }
 
-function paintList(seen, keys, itemHtml, { item, sep }) {
+function paintList(seen, { keys, starts, block, html: itemHtml }) {
   const old = seen.keys, nodes = seen.nodes, list = seen.list;
   let p = 0;
   while (p < old.length && p < keys.length && old[p] === keys[p]) p++; // the first item that changed
   if (p === old.length && p === keys.length) return;
-  if (sep === null) { // blocks of RUN: the block holding the first change goes, and every one after it
-    const k = Math.floor(p / RUN);
-    for (const run of nodes.splice(k)) run.remove();
-    const items = [];
-    for (let n = 0; n < keys.length; n++) items.push(n >= k * RUN ? itemHtml(n) : "");
+  // the block holding it (or the last item, when items only went) goes, and every block after it:
+  // the blocks before it hold the same items, cut alike (where a block starts depends on the items before)
+  const q = Math.min(p, keys.length - 1);
+  let j = 0;
+  while (j + 1 < starts.length && starts[j + 1] <= q) j++;
+  for (const node of nodes.splice(j)) node.remove();
+  if (j < starts.length) { // the new blocks are parsed once, outside the page, and added together
+    const items = new Array(keys.length).fill("");
+    for (let n = starts[j]; n < keys.length; n++) items[n] = itemHtml(n);
     const template = document.createElement("template");
-    template.innerHTML = runs(items, k * RUN);
+    template.innerHTML = blocks(items, starts, j, block);
     nodes.push(...template.content.children);
-    list.append(template.content);
-    seen.keys = keys;
-    return;
-  }
-  if (p < nodes.length) { // everything from it on goes
-    const range = document.createRange();
-    range.setStartBefore(p > 0 && sep ? nodes[p].previousSibling : nodes[p]);
-    range.setEndAfter(list.lastChild);
-    range.deleteContents();
-    nodes.length = p;
-  }
-  if (keys.length > p) { // and the new items are parsed once, outside the page, and added together
-    let html = p > 0 ? sep : "";
-    for (let n = p; n < keys.length; n++) html += (n > p ? sep : "") + itemHtml(n);
-    const template = document.createElement("template");
-    template.innerHTML = html;
-    for (const e of template.content.children) if (e.classList.contains(item)) nodes.push(e);
     list.append(template.content);
   }
   seen.keys = keys;
@@ -465,7 +490,8 @@ function paintList(seen, keys, itemHtml, { item, sep }) {
 const STYLE = `
 #tok-chips .chip.lit, #tok-ids .tid.lit { outline: 2px solid #2563eb; background: #dbeafe; }
 #tok-ids .tid { border-radius: 3px; cursor: default; }
-.pricer-plain-ws #tok-chips .ws { color: transparent; }`;
+.pricer-plain-ws #tok-chips .ws { color: transparent; }
+#tok-share:not(:has(p.share)) { display: none; }`; /* no empty gap under the counts before the first keystroke */
 export const MAX_URL = 4_000; // characters of the encoded text kept in the page's address, at most
 
 let asked = null; // the tokenizer and options of the last keystroke gradio passed on

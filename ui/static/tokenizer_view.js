@@ -491,7 +491,8 @@ const STYLE = `
 #tok-chips .chip.lit, #tok-ids .tid.lit { outline: 2px solid #2563eb; background: #dbeafe; }
 #tok-ids .tid { border-radius: 3px; cursor: default; }
 .pricer-plain-ws #tok-chips .ws { color: transparent; }
-#tok-share:not(:has(p.share)) { display: none; }`; /* no empty gap under the counts before the first keystroke */
+#tok-share:not(:has(p.share)) { display: none; }
+#tok-text textarea { font-family: ui-monospace, SFMono-Regular, Menlo, monospace; }`; /* no empty gap under the counts before the first keystroke */
 export const MAX_URL = 4_000; // characters of the encoded text kept in the page's address, at most
 
 let asked = null; // the tokenizer and options of the last keystroke gradio passed on

@@ -202,3 +202,11 @@ def token_env(monkeypatch) -> dict[str, str]:
 
     monkeypatch.setenv("HF_TOKEN", TOKEN)
     return {"HF_TOKEN": TOKEN}
+
+
+def predict_answered(page, timeout: int = 120_000) -> str:
+    """Wait until the Predict tab's table has every pricer's answer; its text."""
+    page.locator("#predict-result table.answers").wait_for(timeout=timeout)
+    page.wait_for_function("!document.querySelector('#predict-result').innerText.includes('pricing…')",
+                           timeout=timeout)
+    return page.locator("#predict-result").inner_text()

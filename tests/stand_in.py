@@ -25,6 +25,17 @@ class JsonHandler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
+    def body(self) -> bytes:
+        """The request's body, sent whole (Content-Length) or in chunks (as huggingface_hub uploads)."""
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            data = b""
+            while size := int(self.rfile.readline().strip(), 16):
+                data += self.rfile.read(size)
+                self.rfile.readline()
+            self.rfile.readline()
+            return data
+        return self.rfile.read(int(self.headers.get("Content-Length") or 0))
+
     def answer(self) -> None:
         """Every method lands here unless a subclass handles it itself: override to answer."""
         self.send_json(404, {"error": "not served by this stand-in"})

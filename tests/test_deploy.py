@@ -137,16 +137,6 @@ class FakeHub(JsonHandler):
     stages: list[dict] = []
     fail: dict[str, int] = {}
 
-    def body(self) -> bytes:
-        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
-            data = b""
-            while size := int(self.rfile.readline().strip(), 16):
-                data += self.rfile.read(size)
-                self.rfile.readline()
-            self.rfile.readline()
-            return data
-        return self.rfile.read(int(self.headers.get("Content-Length") or 0))
-
     def answer(self):
         body = self.body()
         FakeHub.requests.append({"method": self.command, "path": self.path, "body": body,

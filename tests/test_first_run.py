@@ -10,7 +10,7 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import free_port
+from conftest import free_port, predict_answered
 from playwright.sync_api import expect
 
 GATED = "meta-llama/Meta-Llama-3.1-8B"
@@ -50,13 +50,6 @@ def newcomer(browser, newcomer_url):
     context.close()
 
 
-def _answered(page, timeout: int = 120_000) -> str:
-    page.locator("#predict-result table.answers").wait_for(timeout=timeout)
-    page.wait_for_function("!document.querySelector('#predict-result').innerText.includes('pricing…')",
-                           timeout=timeout)
-    return page.locator("#predict-result").inner_text()
-
-
 # --- in Chromium -------------------------------------------------------------------------------
 
 
@@ -68,7 +61,7 @@ def test_a_first_run_offline_offers_built_in_examples_that_price(newcomer):
     newcomer.get_by_text(EXAMPLES[1].title[:30]).first.click()
     expect(newcomer.locator("#predict-text textarea")).to_have_value(EXAMPLES[1].text)
     newcomer.locator("#predict-button").click()
-    shown = _answered(newcomer)
+    shown = predict_answered(newcomer)
     assert f"Priced: {EXAMPLES[1].title}" in shown and "True price" not in shown  # no truth is made up
     expect(newcomer.locator("#predict-result tr[data-pricer]")).to_have_count(1)
     expect(newcomer.locator("#predict-result tr[data-pricer=cpu] td.price")).to_have_text(re.compile(r"^\$[\d,]+\.\d\d$"))
@@ -82,7 +75,7 @@ def test_no_llama_panels_where_no_llama_can_run_and_every_reason_at_once(newcome
     expect(newcomer.get_by_text("not loaded yet")).to_have_count(0)
     newcomer.locator("#predict-text textarea").fill("Garlic press\nCrushes garlic, dishwasher safe.")
     newcomer.locator("#predict-button").click()
-    _answered(newcomer)
+    predict_answered(newcomer)
     fine_tuned = newcomer.locator("#predict-result .unavailable li", has_text="(fine-tuned)").inner_text()
     assert "HF_TOKEN missing" in fine_tuned and "no CUDA GPU" in fine_tuned  # both, not one at a time
     rag = newcomer.locator("#predict-result .unavailable li", has_text="(rag)").inner_text()
@@ -93,7 +86,7 @@ def test_no_llama_panels_where_no_llama_can_run_and_every_reason_at_once(newcome
 def test_a_refused_click_clears_the_last_products_price(newcomer):
     newcomer.locator("#predict-text textarea").fill("Garlic press\nCrushes garlic, dishwasher safe.")
     newcomer.locator("#predict-button").click()
-    assert "Priced: Garlic press" in _answered(newcomer)
+    assert "Priced: Garlic press" in predict_answered(newcomer)
     newcomer.locator("#predict-text textarea").fill("   ")
     newcomer.locator("#predict-button").click()
     expect(newcomer.locator("#predict-output")).to_contain_text(
@@ -109,7 +102,7 @@ def test_a_long_paste_says_what_was_read(newcomer):
     assert len(long) > 27_000
     newcomer.locator("#predict-text textarea").fill(long)
     newcomer.locator("#predict-button").click()
-    _answered(newcomer)
+    predict_answered(newcomer)
     note = newcomer.locator("#predict-result .read-note").inner_text()
     assert "first 160 tokens" in note and f"of the {len(long):,} characters pasted" in note
 
@@ -127,7 +120,7 @@ def test_on_a_phone_every_figure_of_an_answer_is_on_screen_and_the_box_on_the_fi
         assert top and top["y"] + 80 < 844  # the input box starts on the first screen
         box.fill("Garlic press\nCrushes garlic, dishwasher safe.")
         phone.locator("#predict-button").click()
-        _answered(phone)
+        predict_answered(phone)
         for label in ("price", "80% interval", "time", "off by"):
             cell = phone.locator(f'#predict-result tr[data-pricer=cpu] td[data-label="{label}"]')
             expect(cell).to_be_visible()

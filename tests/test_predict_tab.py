@@ -10,6 +10,7 @@ import threading
 from pathlib import Path
 
 import pytest
+from conftest import predict_answered
 from playwright.sync_api import expect
 
 from pricer.data.items import PREFIX, QUESTION
@@ -328,20 +329,13 @@ def _open_predict(page):
     page.locator("#predict-button").wait_for()
 
 
-def _answered(page, timeout: int = 120_000) -> str:
-    page.locator("#predict-result table.answers").wait_for(timeout=timeout)
-    page.wait_for_function("!document.querySelector('#predict-result').innerText.includes('pricing…')",
-                           timeout=timeout)
-    return page.locator("#predict-result").inner_text()
-
-
 @pytest.mark.browser
 def test_an_example_is_priced_side_by_side_with_the_cpu_pricer(page, test_250):
     _open_predict(page)
     page.get_by_text("$374.41 · OEM AC Compressor").click()
     expect(page.locator("#predict-text textarea")).to_have_value(re.compile("^" + re.escape(QUESTION)))
     page.locator("#predict-button").click()
-    shown = _answered(page)
+    shown = predict_answered(page)
     assert "True price (test data): $374.41" in shown and "Priced: OEM AC Compressor" in shown
     rows = page.locator("#predict-result tr[data-pricer]")
     expect(rows).to_have_count(3)
@@ -364,7 +358,7 @@ def test_only_the_ticked_pricers_answer(page):
         page.locator("#predict-pricers label", has_text=box).click()
     page.locator("#predict-text textarea").fill(PASTED)
     page.locator("#predict-button").click()
-    _answered(page)
+    predict_answered(page)
     expect(page.locator("#predict-result tr[data-pricer]")).to_have_count(1)
     expect(page.locator("#predict-result tr[data-pricer]")).to_have_attribute("data-pricer", "cpu")
 
@@ -375,7 +369,7 @@ def test_pasted_markup_is_shown_as_text_never_run(page):
     hostile = '<img src=x onerror="alert(1)"> Lamp\n<script>alert(2)</script> a lamp with a shade'
     page.locator("#predict-text textarea").fill(hostile)
     page.locator("#predict-button").click()
-    shown = _answered(page)
+    shown = predict_answered(page)
     assert '<img src=x onerror="alert(1)"> Lamp' in shown  # the title, as text
     expect(page.locator("#predict-prompt textarea")).to_have_value(re.compile("<img"))
     assert page.locator("#predict-output img, #predict-details img").count() == 0
@@ -393,7 +387,7 @@ def test_empty_text_is_refused_at_once_and_the_page_keeps_working(page):
     expect(page.locator("#predict-output")).to_contain_text("Nothing priced: Paste a product's")  # nothing ran
     page.locator("#predict-text textarea").fill(PASTED)
     page.locator("#predict-button").click()
-    assert "CPU pricer" in _answered(page)
+    assert "CPU pricer" in predict_answered(page)
     assert loaded(ModelSpec.from_settings()) or "failed" not in model_status(ModelSpec.from_settings())
 
 
@@ -424,7 +418,7 @@ def test_the_button_says_what_it_waits_for_and_a_second_request_is_refused_not_d
     box.press("Shift+Enter")  # a submit (of this many-line box) while the first request is under way
     page.get_by_text("Still pricing the text you sent before").first.wait_for(timeout=30_000)
     release.set()
-    shown = _answered(page)
+    shown = predict_answered(page)
     assert "Priced: Stainless Steel Garlic Press" in shown  # the answers name the text they belong to
     expect(button).to_be_enabled()
 
@@ -435,7 +429,7 @@ def test_a_llama_that_cannot_load_is_listed_with_its_reason_and_the_cpu_pricer_s
     _open_predict(page)
     page.locator("#predict-text textarea").fill(PASTED)
     page.locator("#predict-button").click()
-    shown = _answered(page)
+    shown = predict_answered(page)
     assert "CPU pricer" in shown
     expect(page.locator("#predict-result .unavailable")).to_contain_text("no such base model folder: /no/such/model")
 

@@ -256,16 +256,6 @@ class HubStandIn(JsonHandler):
 
     # --- plumbing -------------------------------------------------------------------------------
 
-    def body(self) -> bytes:
-        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
-            data = b""
-            while size := int(self.rfile.readline().strip(), 16):
-                data += self.rfile.read(size)
-                self.rfile.readline()
-            self.rfile.readline()
-            return data
-        return self.rfile.read(int(self.headers.get("Content-Length") or 0))
-
     def missing(self, code: str = "RepoNotFound") -> None:
         data = json.dumps({"error": code}).encode()
         self.send_response(404)

@@ -136,19 +136,30 @@ def search_vocab(tokenizer: Any, query: str, page: int = 1, page_size: int = PAG
 def parse_ids(text: str) -> list[int]:
     """Ids typed by a person: '128000, 40, 1097', '[128000 40 1097]' -> [128000, 40, 1097].
     Only ASCII digits make an id."""
-    words = [w for w in re.split(r"[\s,;\[\]()]+", check_text(text or "", "token ids")) if w]
+    words = _words(text, "token ids")
     if not words:
         raise BadInput("Type some token ids, e.g. 128000, 40, 1097.")
     if len(words) > MAX_IDS:
         raise BadInput(f"{len(words):,} ids are more than the {MAX_IDS:,} decoded at once: decode them in parts.")
+    return _ids_of(words, "", "separated by commas or spaces, e.g. 128000, 40, 1097", " (e.g. 128000)")
+
+
+def _words(text: str, what: str) -> list[str]:
+    """The words of typed ids: what commas, spaces, semicolons and brackets separate."""
+    return [w for w in re.split(r"[\s,;\[\]()]+", check_text(text or "", what)) if w]
+
+
+def _ids_of(words: Sequence[str], where: str, layout: str, example: str) -> list[int]:
+    """Typed words as ids, or a BadInput naming the first that is not one (`where`: ' in sequence
+    N' or ''; `layout` and `example` finish the message the way the caller's input is written)."""
     bad = [w for w in words if not _ID.fullmatch(w)]
     if bad:
-        raise BadInput(f"Not a token id: {', '.join(_shown(w) for w in bad[:5])}. Ids are whole numbers in "
-                       "ASCII digits separated by commas or spaces, e.g. 128000, 40, 1097.")
+        raise BadInput(f"Not a token id{where}: {', '.join(_shown(w) for w in bad[:5])}. Ids are whole numbers in "
+                       f"ASCII digits {layout}.")
     long = [w for w in words if len(w.lstrip("+-")) > MAX_ID_DIGITS]
     if long:
-        raise BadInput(f"Not in the vocabulary: {_shown(long[0])}, a {len(long[0].lstrip('+-')):,}-digit number. "
-                       f"Token ids have at most {MAX_ID_DIGITS} digits (e.g. 128000).")
+        raise BadInput(f"Not in the vocabulary: {_shown(long[0])}{where}, a {len(long[0].lstrip('+-')):,}-digit "
+                       f"number. Token ids have at most {MAX_ID_DIGITS} digits{example}.")
     return [int(w) for w in words]
 
 
@@ -209,16 +220,8 @@ def parse_lines(lines: Sequence[str]) -> list[list[int]]:
     _check_count(len(lines))
     out = []
     for n, line in enumerate(lines, 1):
-        words = [w for w in re.split(r"[\s,;\[\]()]+", check_text(line, "token id sequences")) if w]
-        bad = [w for w in words if not _ID.fullmatch(w)]
-        if bad:
-            raise BadInput(f"Not a token id in sequence {n}: {', '.join(_shown(w) for w in bad[:5])}. Ids are "
-                           "whole numbers in ASCII digits separated by commas or spaces, one sequence per line.")
-        long = [w for w in words if len(w.lstrip("+-")) > MAX_ID_DIGITS]
-        if long:
-            raise BadInput(f"Not in the vocabulary: {_shown(long[0])} in sequence {n}, a "
-                           f"{len(long[0].lstrip('+-')):,}-digit number. Token ids have at most {MAX_ID_DIGITS} digits.")
-        out.append([int(w) for w in words])
+        out.append(_ids_of(_words(line, "token id sequences"), f" in sequence {n}",
+                           "separated by commas or spaces, one sequence per line", ""))
     return _sequences_of(out)
 
 

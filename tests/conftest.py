@@ -159,6 +159,25 @@ def type_text(page, text: str) -> None:
     box.press_sequentially(text, delay=5)
 
 
+def fill_opened(field, text: str) -> None:
+    """Fill a box in a panel just opened, and commit it (Tab). Gradio mounts a fold's boxes on
+    opening and then sets their value, which can land over a fill made in the same moment (a
+    person's first key comes later): the fill is checked after a settle and made again."""
+    from playwright.sync_api import expect
+
+    field.wait_for(state="visible")
+    for attempt in range(3):
+        field.fill(text)
+        field.press("Tab")  # committed before a button is pressed
+        field.page.wait_for_timeout(300)
+        try:
+            expect(field).to_have_value(text, timeout=2_000)
+            return
+        except AssertionError:
+            if attempt == 2:
+                raise
+
+
 @pytest.fixture
 def clean_settings(monkeypatch, tmp_path):
     """No PRICER_* setting from the machine, no OpenAI key, no HF token; a fresh cache folder."""

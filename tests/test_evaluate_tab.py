@@ -12,6 +12,7 @@ import threading
 from pathlib import Path
 
 import pytest
+from conftest import fill_opened
 from playwright.sync_api import expect
 
 from pricer.errors import BadInput
@@ -568,16 +569,7 @@ def test_in_chromium_an_error_clears_the_last_run_and_injected_html_stays_text(p
     # style="...:..." or a second "/", is refused without being repeated)
     hostile = '<a id="injected" href="evil.example">You won a prize</a>'
     field = page.locator("#evaluate-data textarea, #evaluate-data input").first
-    field.wait_for(state="visible")
-    for attempt in range(3):  # on a loaded machine the opening panel may redraw the box over the first fill
-        field.fill(hostile)
-        field.press("Tab")  # committed before Run is pressed (a loaded machine may otherwise send the old value)
-        try:
-            expect(field).to_have_value(hostile)
-            break
-        except AssertionError:
-            if attempt == 2:
-                raise
+    fill_opened(field, hostile)
     page.locator("#evaluate-run").click()
     expect(page.locator("#evaluate-status")).to_contain_text("Could not run", timeout=60_000)
     expect(page.locator("#evaluate-status")).to_contain_text('<a id="injected"')  # shown as text

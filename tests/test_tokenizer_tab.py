@@ -7,7 +7,7 @@ import html
 import re
 
 import pytest
-from conftest import type_text
+from conftest import fill_opened, type_text
 
 from pricer.tokenizer import comparison, tokens, vocab
 from ui import tokenizer_tab as tab
@@ -388,7 +388,7 @@ def test_the_dropdown_picks_a_known_tokenizer_and_the_batch_fold_decodes(page):
     page.locator("#tok-stats .chars", has_text=re.compile(r"^12$")).wait_for(timeout=20_000)
     assert page.inner_text("#tok-stats .count") == "3"  # Claude's: I| am| excited, no bos
     page.get_by_text("batch_decode: several sequences at once").click()
-    page.locator("#tok-batch-ids textarea").fill("45 1413\n18154")
+    fill_opened(page.locator("#tok-batch-ids textarea"), "45 1413\n18154")
     page.get_by_role("button", name="batch_decode", exact=True).click()
     page.locator("#tok-batch-texts pre", has_text="' excited'").wait_for(timeout=20_000)
     assert page.inner_text("#tok-batch-texts pre") == "['I am',\n ' excited']"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from conftest import fill_opened
 
 pytestmark = pytest.mark.browser
 
@@ -18,7 +19,7 @@ def test_charts_follow_dark_mode(browser, app_url):
     try:
         page.goto(app_url + "?__theme=dark")
         page.get_by_role("tab", name="Predict").click()
-        page.locator("#predict-text textarea").fill("Garlic press\nCrushes garlic, dishwasher safe.")
+        fill_opened(page.locator("#predict-text textarea"), "Garlic press\nCrushes garlic, dishwasher safe.")
         page.locator("#predict-button").click()
         page.locator("#predict-chart .js-plotly-plot .main-svg text").first.wait_for(timeout=120_000)
         fill = page.evaluate("getComputedStyle(document.querySelector('#predict-chart .main-svg text.ytitle')).fill")

@@ -449,7 +449,7 @@ def _open(page, size: int | None = None):
     page.get_by_role("tab", name="Evaluate").click()
     if size is not None:
         box = page.get_by_label("Test items (the first N)").first
-        box.fill(str(size))
+        fill_opened(box, str(size))
         box.press("Enter")
 
 

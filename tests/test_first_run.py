@@ -10,7 +10,7 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import free_port, predict_answered
+from conftest import fill_opened, free_port, predict_answered
 from playwright.sync_api import expect
 
 GATED = "meta-llama/Meta-Llama-3.1-8B"
@@ -118,7 +118,7 @@ def test_on_a_phone_every_figure_of_an_answer_is_on_screen_and_the_box_on_the_fi
         box.wait_for(timeout=60_000)
         top = box.bounding_box()
         assert top and top["y"] + 80 < 844  # the input box starts on the first screen
-        box.fill("Garlic press\nCrushes garlic, dishwasher safe.")
+        fill_opened(box, "Garlic press\nCrushes garlic, dishwasher safe.")
         phone.locator("#predict-button").click()
         predict_answered(phone)
         for label in ("price", "80% interval", "time", "off by"):

@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from conftest import fill_opened
 from playwright.sync_api import expect
 
 PHONE = {"width": 390, "height": 844}
@@ -50,7 +51,7 @@ def test_the_predict_tab_fits_the_screen_and_its_answers_scroll_in_their_own_box
     button.wait_for()
     assert button.bounding_box()["width"] > 300
     assert phone.locator("#predict-text textarea").bounding_box()["width"] > 280
-    phone.locator("#predict-text textarea").fill("Stainless Steel Garlic Press\nCrushes garlic cloves, dishwasher safe")
+    fill_opened(phone.locator("#predict-text textarea"), "Stainless Steel Garlic Press\nCrushes garlic cloves, dishwasher safe")
     button.click()
     phone.wait_for_function("document.querySelector('#predict-result tr[data-pricer=cpu]')", timeout=120_000)
     wrap = phone.locator("#predict-result .answers-wrap")
@@ -68,7 +69,7 @@ def test_the_predict_tab_fits_the_screen_and_its_answers_scroll_in_their_own_box
 def test_the_evaluate_scatter_takes_the_width_and_the_numbers_show_whole(phone, test_250):
     phone.get_by_role("tab", name="Evaluate").click()
     size = phone.get_by_label("Test items (the first N)").first
-    size.fill("5")
+    fill_opened(size, "5")
     size.press("Enter")
     phone.get_by_label("top-3 number tokens", exact=False).check()  # always a price from 1 to 999
     phone.locator("#evaluate-run").click()

@@ -10,7 +10,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from conftest import predict_answered
+from conftest import fill_opened, predict_answered
 from playwright.sync_api import expect
 
 from pricer.data.items import PREFIX, QUESTION
@@ -356,7 +356,7 @@ def test_only_the_ticked_pricers_answer(page):
     _open_predict(page)
     for box in ("Fine-tuned Llama", "Base Llama"):
         page.locator("#predict-pricers label", has_text=box).click()
-    page.locator("#predict-text textarea").fill(PASTED)
+    fill_opened(page.locator("#predict-text textarea"), PASTED)
     page.locator("#predict-button").click()
     predict_answered(page)
     expect(page.locator("#predict-result tr[data-pricer]")).to_have_count(1)
@@ -367,7 +367,7 @@ def test_only_the_ticked_pricers_answer(page):
 def test_pasted_markup_is_shown_as_text_never_run(page):
     _open_predict(page)
     hostile = '<img src=x onerror="alert(1)"> Lamp\n<script>alert(2)</script> a lamp with a shade'
-    page.locator("#predict-text textarea").fill(hostile)
+    fill_opened(page.locator("#predict-text textarea"), hostile)
     page.locator("#predict-button").click()
     shown = predict_answered(page)
     assert '<img src=x onerror="alert(1)"> Lamp' in shown  # the title, as text
@@ -385,7 +385,7 @@ def test_empty_text_is_refused_at_once_and_the_page_keeps_working(page):
     page.get_by_text("Paste a product's title and description first").first.wait_for(timeout=30_000)
     expect(page.locator("#predict-button")).to_be_enabled()
     expect(page.locator("#predict-output")).to_contain_text("Nothing priced: Paste a product's")  # nothing ran
-    page.locator("#predict-text textarea").fill(PASTED)
+    fill_opened(page.locator("#predict-text textarea"), PASTED)
     page.locator("#predict-button").click()
     assert "CPU pricer" in predict_answered(page)
     assert loaded(ModelSpec.from_settings()) or "failed" not in model_status(ModelSpec.from_settings())
@@ -407,7 +407,7 @@ def test_the_button_says_what_it_waits_for_and_a_second_request_is_refused_not_d
     page.locator("#predict-pricers label", has_text="Fine-tuned Llama").click()
     page.locator("#predict-pricers label", has_text="Base Llama").click()  # the CPU pricer alone
     box = page.locator("#predict-text textarea")
-    box.fill(PASTED)
+    fill_opened(box, PASTED)
     page.locator("#predict-button").click()
     assert started.wait(60)
     button = page.locator("#predict-button")
@@ -427,7 +427,7 @@ def test_the_button_says_what_it_waits_for_and_a_second_request_is_refused_not_d
 def test_a_llama_that_cannot_load_is_listed_with_its_reason_and_the_cpu_pricer_still_answers(page, monkeypatch):
     monkeypatch.setenv("PRICER_BASE_MODEL", "/no/such/model")
     _open_predict(page)
-    page.locator("#predict-text textarea").fill(PASTED)
+    fill_opened(page.locator("#predict-text textarea"), PASTED)
     page.locator("#predict-button").click()
     shown = predict_answered(page)
     assert "CPU pricer" in shown

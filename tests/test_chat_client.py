@@ -281,3 +281,46 @@ def test_a_deadline_that_is_not_positive_is_refused_before_any_request(server):
     with pytest.raises(BadInput, match="deadline positive"):
         ask(deadline=0)
     assert server.requests == []
+
+
+def test_visitors_calls_share_a_few_places_and_one_more_is_refused_as_busy_at_once(server, monkeypatch):
+    """A public Space's visitors asking a chat server that hangs hold at most WEB_CALLS of the
+    app's threads: one more visitor's call is refused within WEB_WAIT, a command-line call is not
+    bounded by them, and an answer from the cache needs no place."""
+    import time
+
+    monkeypatch.setattr(client, "_web_calls", threading.BoundedSemaphore(2))
+    monkeypatch.setattr(client, "WEB_CALLS", 2)
+    monkeypatch.setattr(client, "WEB_WAIT", 0.3)
+    monkeypatch.setattr(client, "WEB_DEADLINE", 3.0)
+    ask(1)  # conversation(0) answered once, now in the cache
+    server.script = lambda r: Reply(body=chat_reply("45"), delay=10)
+    errors: list[str] = []
+
+    def visitor(i: int) -> None:
+        with client.for_a_visitor():
+            try:
+                client.complete([conversation(i)], model="gpt-4o-mini", max_tokens=5, use_cache=False)
+            except PricerError as exc:
+                errors.append(str(exc))
+
+    holders = [threading.Thread(target=visitor, args=(10 + i,), daemon=True) for i in range(2)]
+    for holder in holders:
+        holder.start()
+    end = time.monotonic() + 10
+    while len(server.requests) < 3 and time.monotonic() < end:  # the cached one, then both holders' calls
+        time.sleep(0.02)
+    started = time.monotonic()
+    with client.for_a_visitor(), pytest.raises(PricerError, match=r"busy: 2 requests of this app's visitors"):
+        client.complete([conversation(20)], model="gpt-4o-mini", max_tokens=5, use_cache=False)
+    assert time.monotonic() - started < 0.3 + 1.0  # refused at once, not after the deadline
+    with client.for_a_visitor():
+        assert ask(1)[0].reply == "45"  # from the cache: no place needed
+    assert len(server.requests) == 3  # neither the refused call nor the cached one reached the server
+    with pytest.raises(PricerError, match="did not answer within 0.5 s"):
+        ask(1, deadline=0.5, use_cache=False, retries=0)  # the command line is not bounded by visitors' places
+    for holder in holders:
+        holder.join(10)
+    assert len(errors) == 2 and all("did not answer within 3 s" in e for e in errors)
+    with client.for_a_visitor(), pytest.raises(PricerError, match="did not answer within"):
+        client.complete([conversation(30)], model="gpt-4o-mini", max_tokens=5, use_cache=False, deadline=0.5)

@@ -506,6 +506,43 @@ def test_a_chat_model_that_never_answers_stalls_no_one_and_ends_within_the_web_d
         assert len(server.chats()) == 1
 
 
+def test_a_price_queue_full_of_chat_requests_to_a_hanging_server_still_prices_on_the_cpu(app_url, monkeypatch,
+                                                                                        tmp_path):
+    """As many frontier requests as the price queue runs at once, to an upstream that never
+    answers: WEB_CALLS of them wait for it, the rest are refused as busy at once, and a CPU price
+    sent after them all is answered while the first ones still wait (before, it waited for them)."""
+    import time
+
+    from gradio_client import Client
+    from gradio_client.exceptions import AppError
+    from openai_stand_in import Reply, chat_reply, openai_online
+
+    from pricer.pricers.chat import client as chat_client
+    from ui import PRICE_CONCURRENCY
+
+    monkeypatch.setattr(chat_client, "WEB_DEADLINE", 20.0)
+    monkeypatch.setattr(chat_client, "WEB_WAIT", 0.5)
+    with openai_online(monkeypatch, tmp_path / "cache") as server:
+        server.script = lambda r: Reply(body=chat_reply("45"), delay=60)
+        hanging = [Client(app_url, verbose=False).submit(f"{PASTED} (hangs {i})", "frontier", api_name="/price")
+                   for i in range(PRICE_CONCURRENCY)]
+        end = time.monotonic() + 30
+        while len(server.chats()) < chat_client.WEB_CALLS and time.monotonic() < end:
+            time.sleep(0.05)
+        cpu = Client(app_url, verbose=False).submit(PASTED, "cpu", api_name="/price").result(timeout=15)
+        assert cpu["prices"][0]["pricer"] == "cpu"
+        end = time.monotonic() + 10  # the refused ones' answers reach their clients
+        while sum(job.done() for job in hanging) < PRICE_CONCURRENCY - chat_client.WEB_CALLS and time.monotonic() < end:
+            time.sleep(0.05)
+        waiting = [job for job in hanging if not job.done()]
+        assert len(waiting) == chat_client.WEB_CALLS  # the others were refused, the first still wait
+        for job in hanging:
+            if job.done():
+                with pytest.raises(AppError, match="The chat model is busy"):
+                    job.result(timeout=1)
+        assert len(server.chats()) == chat_client.WEB_CALLS  # a refused request sent nothing
+
+
 def test_a_visitor_waiting_for_the_gpu_is_told_so(tiny_settings, gpu_held):
     import time
 

@@ -7,8 +7,9 @@ from typing import Any
 
 GPU_QUEUE = "gpu"  # the gradio concurrency_id of the events that are model work only (/predict): one at a time
 # Predict's button and /price: any pricers, side by side. Only the Llama's model work inside waits for the
-# GPU (pricer.gpu's lock), so a CPU or chat price never queues behind it; the limit bounds the threads (and
-# chat requests) in flight: a CPU price takes ~0.04 s, a chat request is bounded by its deadline.
+# GPU (pricer.gpu's lock), so a CPU or chat price never queues behind it; the limit bounds the threads in
+# flight: a CPU price takes ~0.04 s, and visitors' chat requests hold at most chat client.WEB_CALLS of
+# them (each within its deadline; one more is refused as busy), so a hanging chat server leaves the rest.
 PRICE_QUEUE, PRICE_CONCURRENCY = "price", 8
 
 

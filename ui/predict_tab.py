@@ -412,7 +412,7 @@ def price_all(desk: Desk, progress: gr.Progress = gr.Progress()) -> Iterator[tup
     """Every chosen pricer prices the desk's text, default first; the table grows as each
     answers: (result, details, chart, prompt, status). Not on the GPU itself: only the Llama's
     model work waits for it (the status line says so while another request holds it); a chat
-    model answers within chat_client.WEB_DEADLINE."""
+    model answers as a visitor's (chat_client.for_a_visitor: within WEB_DEADLINE, in a shared place)."""
     try:
         ready, unavailable = lineup(desk.names or None)
         truth = true_price(desk.text)
@@ -424,7 +424,7 @@ def price_all(desk: Desk, progress: gr.Progress = gr.Progress()) -> Iterator[tup
                    show_status() + waiting)
             if progress is not None:
                 progress((n, len(ready)), desc=f"{pricer.name}{waiting and ' (waiting for the GPU)'}", unit="pricers")
-            with chat_client.within(chat_client.WEB_DEADLINE):
+            with chat_client.for_a_visitor():
                 answers.append(ask(pricer, desk.text))
         chart, prompt = llama_views(answers)
         yield (render_answers(title, answers, [], unavailable, truth, read), render_details(answers), chart, prompt,
@@ -473,7 +473,7 @@ def price_api(text: str, pricers: Any = None) -> dict:
         answers = []
         for name in chosen:
             pricer = registry.runnable(name)
-            with chat_client.within(chat_client.WEB_DEADLINE):  # only a Llama waits for the GPU, inside
+            with chat_client.for_a_visitor():  # only a Llama waits for the GPU, inside
                 answer = ask(pricer, text)
             if answer.error:
                 raise PricerError(f"The {name} pricer failed: {answer.error}")

@@ -4,7 +4,8 @@
 official `openai` client and returns the replies in order: a few at a time (threads), each call
 with a timeout, retried with exponential backoff on 429 and 5xx (a server's Retry-After is
 honoured, and pauses every thread) within a deadline over all of a conversation's tries and
-waits (DEADLINE; the web app's `within(WEB_DEADLINE)` is what a visitor would wait), and every
+waits (DEADLINE; the web app's `for_a_visitor()` gives what a person would wait, and bounds
+all visitors' calls in flight together), and every
 answer written to a disk cache as it arrives, keyed
 by sha256 of (base URL, model, exact messages, parameters). A re-run, or a run resumed after an
 interruption, sends nothing for what it already has. The frontier and RAG pricers differ only in
@@ -14,6 +15,9 @@ Where and who: the base URL from OPENAI_BASE_URL (the client's own variable; Ope
 the key from OPENAI_API_KEY. The key is never printed, logged or cached, and it is removed from
 any server message quoted in an error. Errors are PricerErrors that say what to do. It does not
 build prompts, parse prices or count cost (pricer.pricers.chat.frontier, pricer.pricers.chat.cost).
+
+Longer than 450 lines: every rule one request to the server follows (tries, pauses, the
+deadline, visitors' shared places, the cache it is answered from) is here, read in one place.
 """
 
 from __future__ import annotations
@@ -50,6 +54,8 @@ BACKOFF = 1.0  # seconds before the first retry when the server gives no Retry-A
 MAX_WAIT = 120.0  # a server asking for a longer pause gets an error instead of a silent wait
 DEADLINE = 600.0  # seconds one conversation may take, all tries and waits together (the CLI, an evaluation)
 WEB_DEADLINE = 45.0  # the same for a visitor of the web app: about what a person waits, then one message
+WEB_CALLS = 4  # calls to the server in flight for all web visitors together (for_a_visitor)
+WEB_WAIT = 2.0  # seconds a visitor's call waits for one of them before it is refused as busy
 GRACE = 2.0  # seconds past the deadline before the caller stops waiting for a request still reading
 Messages = list[dict[str, str]]
 ProgressFn = Callable[[int, int], Any]  # progress(done, total)
@@ -224,6 +230,39 @@ def within(seconds: float) -> Iterator[None]:
         _deadline.reset(token)
 
 
+_visitor: ContextVar[bool] = ContextVar("chat_visitor", default=False)
+_web_calls = threading.BoundedSemaphore(WEB_CALLS)
+
+
+@contextmanager
+def for_a_visitor() -> Iterator[None]:
+    """complete() called inside is a web visitor's: each conversation within WEB_DEADLINE, and
+    the call takes one of WEB_CALLS places shared by every visitor while it asks the server (an
+    answer from the cache needs none). A call that finds none free within WEB_WAIT is refused
+    as busy, so visitors' chat requests to a server that hangs hold at most WEB_CALLS of the
+    app's threads, and every other price (the CPU pricer's) still finds one."""
+    token = _visitor.set(True)
+    try:
+        with within(WEB_DEADLINE):
+            yield
+    finally:
+        _visitor.reset(token)
+
+
+@contextmanager
+def _visitors_place() -> Iterator[None]:
+    if not _visitor.get():
+        yield
+        return
+    if not _web_calls.acquire(timeout=WEB_WAIT):
+        raise PricerError(f"The chat model is busy: {WEB_CALLS} requests of this app's visitors are waiting for "
+                          f"{shown_url()}. Try again in a minute; the CPU pricer answers meanwhile.")
+    try:
+        yield
+    finally:
+        _web_calls.release()
+
+
 def _late(deadline: float, tries: int | None = None) -> PricerError:
     count = "" if tries is None else f" ({tries} {'try' if tries == 1 else 'tries'})"
     return PricerError(f"{shown_url()} did not answer within {deadline:g} s{count}, the most a chat price "
@@ -382,45 +421,46 @@ def complete(messages_list: Sequence[Messages], *, model: str, max_tokens: int, 
     if todo:
         if use_cache:  # before paying for an answer that could not be kept
             _folder(writable=True)
-        api, pause = openai_client(timeout), _Pause()
+        with _visitors_place():  # a web visitor's call takes one of the places all visitors share
+            api, pause = openai_client(timeout), _Pause()
 
-        stop = threading.Event()  # set by the first failure: nothing new starts after it
+            stop = threading.Event()  # set by the first failure: nothing new starts after it
 
-        def ask(key: str, messages: Messages) -> Completion | None:
-            if stop.is_set():
-                return None
+            def ask(key: str, messages: Messages) -> Completion | None:
+                if stop.is_set():
+                    return None
+                try:
+                    answer = _ask(api, model, messages, params, timeout=timeout, retries=retries, backoff=backoff,
+                                  pause=pause, deadline=deadline)
+                    answer = dataclasses.replace(answer, reply=answer.reply[:max_tokens * TOKEN_CHARS])
+                except BaseException:
+                    stop.set()
+                    raise
+                if use_cache:
+                    _store(key, answer)
+                return answer
+
+            pool = ThreadPoolExecutor(max_workers=min(concurrency, len(todo)), thread_name_prefix="chat")
+            futures = {pool.submit(ask, k, m): k for k, m in todo.items()}
+            wall = deadline + GRACE if len(todo) <= concurrency else None  # all started at once: none ends later
             try:
-                answer = _ask(api, model, messages, params, timeout=timeout, retries=retries, backoff=backoff,
-                              pause=pause, deadline=deadline)
-                answer = dataclasses.replace(answer, reply=answer.reply[:max_tokens * TOKEN_CHARS])
-            except BaseException:
+                for future in as_completed(futures, timeout=wall):
+                    if (answer := future.result()) is not None:
+                        answers[futures[future]] = answer
+                        report()
+            except Late:  # a request still reading past its deadline is left to end on its own timeout
                 stop.set()
-                raise
-            if use_cache:
-                _store(key, answer)
-            return answer
-
-        pool = ThreadPoolExecutor(max_workers=min(concurrency, len(todo)), thread_name_prefix="chat")
-        futures = {pool.submit(ask, k, m): k for k, m in todo.items()}
-        wall = deadline + GRACE if len(todo) <= concurrency else None  # all started at once: none ends later
-        try:
-            for future in as_completed(futures, timeout=wall):
-                if (answer := future.result()) is not None:
-                    answers[futures[future]] = answer
-                    report()
-        except Late:  # a request still reading past its deadline is left to end on its own timeout
-            stop.set()
-            raise _late(deadline) from None
-        except PricerError as exc:
-            pool.shutdown(wait=True, cancel_futures=True)
-            distinct = set(keys)
-            if not use_cache or len(distinct) == 1:
-                raise
-            kept = sum(1 for k in distinct if k in answers or cached(k) is not None)
-            raise type(exc)(f"{str(exc).rstrip('.')}. {kept} of {len(distinct)} answers are saved: run again "
-                            "to continue.") from None
-        finally:
-            pool.shutdown(wait=False, cancel_futures=True)
+                raise _late(deadline) from None
+            except PricerError as exc:
+                pool.shutdown(wait=True, cancel_futures=True)
+                distinct = set(keys)
+                if not use_cache or len(distinct) == 1:
+                    raise
+                kept = sum(1 for k in distinct if k in answers or cached(k) is not None)
+                raise type(exc)(f"{str(exc).rstrip('.')}. {kept} of {len(distinct)} answers are saved: run again "
+                                "to continue.") from None
+            finally:
+                pool.shutdown(wait=False, cancel_futures=True)
     reach = max_tokens * TOKEN_CHARS  # an answer cached before this cut was made is cut too
     return [answers[k] if len(answers[k].reply) <= reach else dataclasses.replace(answers[k], reply=answers[k].reply[:reach])
             for k in keys]

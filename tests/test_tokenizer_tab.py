@@ -87,6 +87,9 @@ def test_status_names_the_tokenizer_and_the_fallback_note():
     assert result["tokenizer"].startswith("Llama 3.1 (offline copy")
     status = views.render_status(result)
     assert "offline copy" in status and "HF_HUB_OFFLINE" in status
+    # the offline copy standing in gives the same tokens: said quietly, not as a warning
+    assert '<span class="stand-in">The same tokens as meta-llama/Meta-Llama-3.1-8B, from pricer&#x27;s offline copy' in status
+    assert 'class="notice"' not in status and "Cannot load" not in status
 
 
 def test_the_product_example_is_a_real_test_prompt(test_250, monkeypatch):

@@ -27,6 +27,7 @@ CSS = """
 .chip.split { outline: 2px solid #f97316; }
 .ws { color: #6b7280; }
 .notice { color: #b45309; font-weight: 600; }
+.stand-in { color: var(--body-text-color-subdued); }  /* the offline copy standing in: the same tokens, no warning */
 .error { color: #b91c1c; }
 table { border-collapse: collapse; } td, th { padding: 2px 8px; text-align: left; }
 pre { white-space: pre-wrap; }
@@ -99,7 +100,7 @@ def chip_lines(texts: list[str]) -> list[int]:
 def render_status(result: dict) -> str:
     if result.get("error"):
         return f'<p class="error">{esc(result["error"])}</p>'
-    note = f' <span class="notice">{esc(result["note"])}</span>' if result.get("note") else ""
+    note = f' <span class="stand-in">{esc(result["note"])}</span>' if result.get("note") else ""
     return f"<p>Tokenizer: <b>{esc(result['tokenizer'])}</b>.{note}</p>"
 
 

@@ -220,8 +220,9 @@ def _offline_instead(name: str, exc: PricerError, fallback: bool) -> LoadedToken
     if not (fallback and name in LLAMA_31_FAMILY):
         raise exc
     offline = _from_pretrained(str(offline_llama_path()))
-    return LoadedTokenizer(offline, name, "offline", note=f"{exc} Using the offline copy of "
-                           "the Llama 3.1 tokenizer (same tokens) instead.")
+    why = str(exc).removeprefix(f"Cannot load tokenizer {name}: ")  # said of the hub, not of the tokens
+    return LoadedTokenizer(offline, name, "offline", note=f"The same tokens as {name}, from pricer's offline "
+                           f"copy. Not from the hub: {why}")
 
 
 def _about_the_tokenizer(exc: PricerError, name: str) -> PricerError:

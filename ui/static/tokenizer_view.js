@@ -225,7 +225,7 @@ export function render(result) {
 }
 
 export function renderStatus(result) {
-  const note = result.note ? ` <span class="notice">${esc(result.note)}</span>` : "";
+  const note = result.note ? ` <span class="stand-in">${esc(result.note)}</span>` : "";
   return `<p>Tokenizer: <b>${esc(result.tokenizer)}</b>.${note}</p>`;
 }
 

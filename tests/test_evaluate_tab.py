@@ -587,3 +587,18 @@ def test_in_chromium_the_test_model_is_named_beside_the_pricers(page):
     _open(page)
     expect(page.locator("#evaluate-test-model")).to_contain_text("TEST model")
     expect(page.locator("#evaluate-pricer")).to_contain_text("TEST MODEL")
+
+
+def test_the_pricers_that_cannot_run_are_one_folded_line_each_reason_listed_and_escaped():
+    from ui import unavailable_list
+
+    class Rag:
+        name, label = "rag", "RAG <b>pricer</b>"
+
+    shown = unavailable_list([(Rag(), "OPENAI_API_KEY is not set; and no RAG index built: run "
+                                      "`python -m pricer rag-index --data <x>`")], opened=False)
+    assert shown.startswith('<details class="unavailable"><summary>Not available here (1): rag</summary>')
+    assert "<li><b>RAG &lt;b&gt;pricer&lt;/b&gt;</b> (rag): OPENAI_API_KEY is not set; and no RAG index built: run " \
+           "<code>python -m pricer rag-index --data &lt;x&gt;</code></li>" in shown
+    assert unavailable_list([], opened=False) == ""
+    assert unavailable_list([(Rag(), "x")], opened=True).startswith('<details class="unavailable" open>')

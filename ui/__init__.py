@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import html
+import re
+from collections.abc import Sequence
 from typing import Any
 
 GPU_QUEUE = "gpu"  # the gradio concurrency_id of the events that are model work only (/predict): one at a time
@@ -23,3 +25,22 @@ def warn(message: Any) -> None:
     import gradio as gr
 
     gr.Warning(esc(message))
+
+
+CODE = re.compile(r"`([^`]+)`")  # a `command` inside a message
+
+
+def with_code(message: str) -> str:
+    """`message` escaped, each `command` in it shown as code."""
+    return CODE.sub(r"<code>\1</code>", esc(message))
+
+
+def unavailable_list(unavailable: Sequence[tuple[Any, str]], *, opened: bool) -> str:
+    """The pricers that cannot run here, each with every reason (a `command` in a reason shown as
+    code), folded under a line naming them: Predict's and Evaluate's, the same."""
+    if not unavailable:
+        return ""
+    items = "".join(f"<li><b>{esc(p.label)}</b> ({esc(p.name)}): {with_code(why)}</li>" for p, why in unavailable)
+    names = ", ".join(esc(p.name) for p, _ in unavailable)
+    return (f'<details class="unavailable"{" open" if opened else ""}><summary>Not available here '
+            f"({len(unavailable)}): {names}</summary><ul>{items}</ul></details>")

@@ -40,7 +40,7 @@ from pricer.evaluation.chart import figure
 from pricer.gpu import on_gpu
 from pricer.pricers.estimates import ESTIMATORS
 from pricer.pricers.llama.tiny import is_tiny
-from ui import api, downloads, esc, warn
+from ui import api, downloads, esc, unavailable_list, warn
 from ui.api import endpoint, fail
 
 SCORE_FILE = "guesses"  # not a pricer: the choice that scores a file of guesses made elsewhere
@@ -521,12 +521,6 @@ def offline_note(dataset: str) -> str:
             "test items (JSONL or CSV with text and price) under Test data, or give a local path.")
 
 
-def unavailable_note(unavailable: list[tuple[registry.Pricer, str]]) -> str:
-    if not unavailable:
-        return ""
-    return "Not available here: " + "; ".join(f"**{esc(p.name)}** ({esc(reason)})" for p, reason in unavailable) + "."
-
-
 # --- the API ----------------------------------------------------------------------------------
 
 
@@ -587,7 +581,7 @@ def build() -> None:
         with gr.Column(scale=1, min_width=300):
             pricer = gr.Radio(choices, value=default, label="Pricer", elem_id="evaluate-pricer")
             if unavailable:
-                gr.Markdown(unavailable_note(unavailable), elem_id="evaluate-unavailable")
+                gr.HTML(unavailable_list(unavailable, opened=False), elem_id="evaluate-unavailable")
             estimates = estimator_choices(default)
             estimator = gr.Radio(estimates, value=estimates[0][1] if estimates else None, label="Estimate",
                                  visible=bool(estimates), elem_id="evaluate-estimator")

@@ -40,7 +40,7 @@ from pricer.pricers.llama.model import ModelSpec, Prediction, load_pricer, loade
 from pricer.pricers.llama.pricer import LlamaPricer
 from pricer.redact import quoted
 from pricer.tokenizer import tokens
-from ui import GPU_QUEUE, PRICE_CONCURRENCY, PRICE_QUEUE, api, esc, warn
+from ui import GPU_QUEUE, PRICE_CONCURRENCY, PRICE_QUEUE, api, esc, unavailable_list, warn
 from ui.api import endpoint, fail
 from ui.examples import EXAMPLES
 
@@ -247,12 +247,7 @@ def render_answers(title: str, answers: Sequence[Answer], pending: Sequence[regi
     table = ('<div class="answers-wrap" style="overflow-x: auto; max-width: 100%"><table class="answers">'
              "<tr><th>pricer</th><th>price</th><th>80% interval</th><th>time</th><th>off by</th></tr>"
              f"{''.join(rows)}</table></div>")
-    cannot = ""
-    if unavailable:
-        items = "".join(f"<li><b>{esc(p.label)}</b> ({esc(p.name)}): {esc(reason)}</li>" for p, reason in unavailable)
-        cannot = (f'<details class="unavailable" open><summary>Not available here ({len(unavailable)})</summary>'
-                  f"<ul>{items}</ul></details>")
-    return f'<div id="predict-result">{head}{big}{table}{cannot}</div>'
+    return f'<div id="predict-result">{head}{big}{table}{unavailable_list(unavailable, opened=True)}</div>'
 
 
 def render_details(answers: Sequence[Answer]) -> str:

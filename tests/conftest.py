@@ -2,7 +2,8 @@
 Llama, the running app, a real Chromium page, and a small Space project with its spaces.yaml.
 
 No test touches the network: HF_HUB_OFFLINE is set before anything imports huggingface_hub,
-and each test gets its own PRICER_CACHE.
+and the tests' PRICER_CACHE is a folder of this run, never the user's ~/.cache/pricer (a test
+that needs a fresh one sets its own: clean_settings, tiny_settings).
 """
 
 from __future__ import annotations
@@ -10,11 +11,13 @@ from __future__ import annotations
 import os
 import socket
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
 
 os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["PRICER_CACHE"] = tempfile.mkdtemp(prefix="pricer-tests-cache-")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 

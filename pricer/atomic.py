@@ -33,6 +33,7 @@ import re
 import shutil
 import stat
 import tempfile
+import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any
@@ -163,7 +164,8 @@ def atomic_write(path: str | os.PathLike, mode: str = "w", *, encoding: str | No
     if mode not in ("w", "wb"):
         raise ValueError(f"atomic_write writes whole files ('w' or 'wb'), not {mode!r}")
     target = target_of(path)
-    fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
+    _sweep_once(target.parent)
+    fd, name = tempfile.mkstemp(prefix=f".{target.name}.{os.getpid()}-", suffix=".part", dir=target.parent)
     tmp = Path(name)
     try:
         with open(fd, mode, encoding=None if "b" in mode else encoding,
@@ -173,6 +175,24 @@ def atomic_write(path: str | os.PathLike, mode: str = "w", *, encoding: str | No
         _replace(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+LEFT_PART = re.compile(r"\..+\.([0-9]{1,10})-[a-z0-9_]{8}\.part")  # atomic_write's: .<name>.<pid>-<mkstemp's 8>.part
+_swept: set[Path] = set()
+_swept_lock = threading.Lock()
+
+
+def _sweep_once(folder: Path) -> None:
+    """Remove the `.<name>.<pid>-*.part` files a killed writer left in `folder` (its process no
+    longer runs), once per folder and process: a folder of many files is listed once, not per write."""
+    with _swept_lock:
+        if folder in _swept:
+            return
+        _swept.add(folder)
+    with contextlib.suppress(OSError):
+        for entry in folder.iterdir():
+            if (part := LEFT_PART.fullmatch(entry.name)) and not _alive(int(part[1])):
+                entry.unlink(missing_ok=True)
 
 
 @contextlib.contextmanager

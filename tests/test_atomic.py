@@ -126,6 +126,24 @@ def test_staging_left_by_a_killed_process_is_swept(tmp_path):
     assert leftovers(tmp_path) == []
 
 
+def test_a_part_file_left_by_a_killed_writer_is_removed_by_the_next_write_and_nothing_else(tmp_path):
+    """A writer killed mid-write (SIGKILL runs no clean-up) leaves .<name>.<pid>-*.part; the next
+    atomic_write into that folder removes it, and keeps a live writer's part and anyone else's file."""
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True, check=True).stdout.strip()
+    stale = tmp_path / f".leaderboard.json.{dead}-lhnlgbrl.part"
+    stale.write_bytes(b"{" * 44_000)
+    live = tmp_path / f".leaderboard.json.{os.getpid()}-abcdefgh.part"  # another thread writing now
+    live.write_text("{")
+    theirs = [tmp_path / ".notes.12.part", tmp_path / f".x.{dead}-short.part", tmp_path / f"y.{dead}-abcdefgh.part"]
+    for path in theirs:
+        path.write_text("keep")
+    with atomic_write(tmp_path / "leaderboard.json") as f:
+        f.write("{}")
+    assert not stale.exists() and live.exists() and all(p.read_text() == "keep" for p in theirs)
+    assert (tmp_path / "leaderboard.json").read_text() == "{}"
+
+
 @pytest.mark.parametrize("cell, safe", [
     ("=HYPERLINK(\"http://x\",\"click\")", "'=HYPERLINK(\"http://x\",\"click\")"),
     ("+1+cmd|' /C calc'!A0", "'+1+cmd|' /C calc'!A0"),

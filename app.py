@@ -15,7 +15,12 @@ from pricer.hub import missing_token_notice
 from ui import esc, evaluate_tab, predict_tab, tokenizer_tab
 
 TITLE = "The Price is Right"
-SESSIONS = 200  # visitors whose page state the server keeps (the least recently active go first)
+# Visitors whose page state the server keeps (the least recently active go first). Gradio builds a
+# session's state from every block's config (~200 here) on its first call, and again after it was
+# dropped: with more visitors at once than this, every call rebuilds one (300 visitors over 200:
+# 12-15 calls/s instead of 22, benchmarks/load_bench.py --price). A session holds at most ~0.7 MB
+# (a 10,000-character tokenization), so 500 cost at most ~360 MB.
+SESSIONS = 500
 INTRO = (
     "Price a product from its description with every pricer that can run here, see how the Llama 3.1 "
     "tokenizer reads text, and evaluate pricers on the course's 250 test items."
@@ -62,7 +67,7 @@ if __name__ == "__main__":
     demo.queue(default_concurrency_limit=4).launch(
         server_name=os.environ.get("GRADIO_SERVER_NAME", "0.0.0.0"),
         server_port=int(os.environ.get("PORT", os.environ.get("GRADIO_SERVER_PORT", "7860"))),
-        # gradio keeps every session's last outputs (a 10,000-character tokenization: megabytes)
+        # gradio keeps every session's last outputs (a 10,000-character tokenization: ~0.7 MB)
         # until this many sessions exist, oldest dropped first; its default of 10,000 lets memory
         # grow with every visitor and API client for hours (benchmarks/load_bench.py --minutes)
         state_session_capacity=SESSIONS,

@@ -63,6 +63,24 @@ def test_tokenizer_endpoints_never_wait_behind_the_model():
     assert pools["predict"] == GPU_QUEUE and pools["price"] == PRICE_QUEUE  # /price: only its Llama waits for the GPU
 
 
+def test_300_visitors_at_once_keep_their_sessions_so_none_is_rebuilt_on_each_call(monkeypatch):
+    """Gradio builds a visitor's session from every block's config on their first call, and again
+    whenever it was dropped as least recently used: with more visitors at once than the server
+    keeps, every call paid that again (benchmarks/load_bench.py --price --sessions 300). The
+    app launches with state_session_capacity=SESSIONS; gradio's own session store is used here."""
+    from gradio.state_holder import StateHolder
+
+    import app
+
+    monkeypatch.setattr(app.demo, "state_session_capacity", app.SESSIONS)  # what app.py's launch passes
+    holder = StateHolder()
+    holder.set_blocks(app.demo)
+    first = holder["visitor-0"]
+    for n in range(1, 300):
+        holder[f"visitor-{n}"]
+    assert holder["visitor-0"] is first  # still kept: not rebuilt
+
+
 def test_the_readme_shows_a_call_for_every_named_endpoint():
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     section = readme.split("## The API", 1)[1].split("\n## ", 1)[0]

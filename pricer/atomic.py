@@ -43,6 +43,7 @@ from pricer.errors import BadInput
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # OWASP: CSV injection
 _PLAIN_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?", re.ASCII)
 STAGING_PREFIX = ".pricer-staging-"
+STAGING = re.compile(re.escape(STAGING_PREFIX) + r"([0-9]{1,10})(?:-.*)?", re.DOTALL)  # scratch_folder's: <prefix><pid>-*
 
 
 # --- where a write lands ------------------------------------------------------------------------
@@ -183,16 +184,13 @@ _swept_lock = threading.Lock()
 
 
 def _sweep_once(folder: Path) -> None:
-    """Remove the `.<name>.<pid>-*.part` files a killed writer left in `folder` (its process no
-    longer runs), once per folder and process: a folder of many files is listed once, not per write."""
+    """sweep_stale for atomic_write's parts, once per folder and process: a folder of many files
+    is listed once, not per write."""
     with _swept_lock:
         if folder in _swept:
             return
         _swept.add(folder)
-    with contextlib.suppress(OSError):
-        for entry in folder.iterdir():
-            if (part := LEFT_PART.fullmatch(entry.name)) and not _alive(int(part[1])):
-                entry.unlink(missing_ok=True)
+    sweep_stale(folder, LEFT_PART)
 
 
 @contextlib.contextmanager
@@ -231,13 +229,13 @@ def scratch_folder(parent: Path) -> Path:
     return Path(tempfile.mkdtemp(prefix=f"{STAGING_PREFIX}{os.getpid()}-", dir=parent))
 
 
-def sweep_stale(folder: Path, prefix: str = STAGING_PREFIX) -> None:
-    """Remove `<prefix><pid>-*` entries left in `folder` by a process that no longer runs (one
-    killed mid-write: a killed process runs no clean-up of its own)."""
+def sweep_stale(folder: Path, pattern: re.Pattern[str] = STAGING) -> None:
+    """Remove the entries of `folder` whose whole name matches `pattern` (its group 1 a pid) left
+    by a process that no longer runs (one killed mid-write runs no clean-up of its own):
+    scratch_folder's `<STAGING_PREFIX><pid>-*` folders, atomic_write's parts."""
     with contextlib.suppress(OSError):
         for entry in folder.iterdir():
-            pid = entry.name.removeprefix(prefix).split("-", 1)[0]
-            if not (entry.name.startswith(prefix) and pid.isascii() and pid.isdecimal()) or _alive(int(pid)):
+            if not (found := pattern.fullmatch(entry.name)) or _alive(int(found[1])):
                 continue
             if entry.is_dir():
                 shutil.rmtree(entry, ignore_errors=True)

@@ -520,7 +520,7 @@ def test_a_price_queue_full_of_chat_requests_to_a_hanging_server_still_prices_on
     from pricer.pricers.chat import client as chat_client
     from ui import PRICE_CONCURRENCY
 
-    monkeypatch.setattr(chat_client, "WEB_DEADLINE", 20.0)
+    monkeypatch.setattr(chat_client, "WEB_DEADLINE", 12.0)
     monkeypatch.setattr(chat_client, "WEB_WAIT", 0.5)
     with openai_online(monkeypatch, tmp_path / "cache") as server:
         server.script = lambda r: Reply(body=chat_reply("45"), delay=60)
@@ -541,6 +541,9 @@ def test_a_price_queue_full_of_chat_requests_to_a_hanging_server_still_prices_on
                 with pytest.raises(AppError, match="The chat model is busy"):
                     job.result(timeout=1)
         assert len(server.chats()) == chat_client.WEB_CALLS  # a refused request sent nothing
+        for job in waiting:  # each ends at its deadline and gives its place back (the tests after this need them)
+            with pytest.raises(AppError, match="did not answer within 12 s"):
+                job.result(timeout=60)
 
 
 def test_a_visitor_waiting_for_the_gpu_is_told_so(tiny_settings, gpu_held):

@@ -418,49 +418,56 @@ def complete(messages_list: Sequence[Messages], *, model: str, max_tokens: int, 
             progress(sum(1 for k in keys if k in answers), total)
 
     report()
-    if todo:
-        if use_cache:  # before paying for an answer that could not be kept
-            _folder(writable=True)
-        with _visitors_place():  # a web visitor's call takes one of the places all visitors share
-            api, pause = openai_client(timeout), _Pause()
+    if not todo:
+        return _in_order(answers, keys, max_tokens)
+    if use_cache:  # before paying for an answer that could not be kept
+        _folder(writable=True)
+    with _visitors_place():  # a web visitor's call takes one of the places all visitors share
+        api, pause = openai_client(timeout), _Pause()
 
-            stop = threading.Event()  # set by the first failure: nothing new starts after it
+        stop = threading.Event()  # set by the first failure: nothing new starts after it
 
-            def ask(key: str, messages: Messages) -> Completion | None:
-                if stop.is_set():
-                    return None
-                try:
-                    answer = _ask(api, model, messages, params, timeout=timeout, retries=retries, backoff=backoff,
-                                  pause=pause, deadline=deadline)
-                    answer = dataclasses.replace(answer, reply=answer.reply[:max_tokens * TOKEN_CHARS])
-                except BaseException:
-                    stop.set()
-                    raise
-                if use_cache:
-                    _store(key, answer)
-                return answer
-
-            pool = ThreadPoolExecutor(max_workers=min(concurrency, len(todo)), thread_name_prefix="chat")
-            futures = {pool.submit(ask, k, m): k for k, m in todo.items()}
-            wall = deadline + GRACE if len(todo) <= concurrency else None  # all started at once: none ends later
+        def ask(key: str, messages: Messages) -> Completion | None:
+            if stop.is_set():
+                return None
             try:
-                for future in as_completed(futures, timeout=wall):
-                    if (answer := future.result()) is not None:
-                        answers[futures[future]] = answer
-                        report()
-            except Late:  # a request still reading past its deadline is left to end on its own timeout
+                answer = _ask(api, model, messages, params, timeout=timeout, retries=retries, backoff=backoff,
+                              pause=pause, deadline=deadline)
+                answer = dataclasses.replace(answer, reply=answer.reply[:max_tokens * TOKEN_CHARS])
+            except BaseException:
                 stop.set()
-                raise _late(deadline) from None
-            except PricerError as exc:
-                pool.shutdown(wait=True, cancel_futures=True)
-                distinct = set(keys)
-                if not use_cache or len(distinct) == 1:
-                    raise
-                kept = sum(1 for k in distinct if k in answers or cached(k) is not None)
-                raise type(exc)(f"{str(exc).rstrip('.')}. {kept} of {len(distinct)} answers are saved: run again "
-                                "to continue.") from None
-            finally:
-                pool.shutdown(wait=False, cancel_futures=True)
-    reach = max_tokens * TOKEN_CHARS  # an answer cached before this cut was made is cut too
+                raise
+            if use_cache:
+                _store(key, answer)
+            return answer
+
+        pool = ThreadPoolExecutor(max_workers=min(concurrency, len(todo)), thread_name_prefix="chat")
+        futures = {pool.submit(ask, k, m): k for k, m in todo.items()}
+        wall = deadline + GRACE if len(todo) <= concurrency else None  # all started at once: none ends later
+        try:
+            for future in as_completed(futures, timeout=wall):
+                if (answer := future.result()) is not None:
+                    answers[futures[future]] = answer
+                    report()
+        except Late:  # a request still reading past its deadline is left to end on its own timeout
+            stop.set()
+            raise _late(deadline) from None
+        except PricerError as exc:
+            pool.shutdown(wait=True, cancel_futures=True)
+            distinct = set(keys)
+            if not use_cache or len(distinct) == 1:
+                raise
+            kept = sum(1 for k in distinct if k in answers or cached(k) is not None)
+            raise type(exc)(f"{str(exc).rstrip('.')}. {kept} of {len(distinct)} answers are saved: run again "
+                            "to continue.") from None
+        finally:
+            pool.shutdown(wait=False, cancel_futures=True)
+    return _in_order(answers, keys, max_tokens)
+
+
+def _in_order(answers: dict[str, Completion], keys: list[str], max_tokens: int) -> list[Completion]:
+    """The answer of each key in order, cut as far as max_tokens reaches (an answer cached before
+    this cut was made is cut too)."""
+    reach = max_tokens * TOKEN_CHARS
     return [answers[k] if len(answers[k].reply) <= reach else dataclasses.replace(answers[k], reply=answers[k].reply[:reach])
             for k in keys]
